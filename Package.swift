@@ -1,0 +1,48 @@
+// swift-tools-version: 6.1
+// Lethe: measures what a Mamba language model forgets. One library target per concern,
+// thin executables on top (see README.md, "Layout").
+import PackageDescription
+
+/// Release builds drop overflow and bounds checks in the numeric kernels; every kernel is
+/// tested against a naive reference in debug and release.
+let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "Lethe",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // System libraries, found with pkg-config (the Makefile installs the Debian packages).
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // Libraries, one per concern.
+        .target(name: "LetheShards", dependencies: [
+            "CArchive", "CZstd", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: fast),
+        .target(name: "LetheTokenizer", swiftSettings: fast),
+        .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "LetheShards"], swiftSettings: fast),
+        .target(name: "LetheTraining", dependencies: ["LetheModel", "CBLAS"], swiftSettings: fast),
+        .target(name: "LetheAnalysis", swiftSettings: fast),
+        .target(name: "LethePipeline", dependencies: [
+            "LetheShards", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: fast),
+        .target(name: "LetheCLI", dependencies: [
+            "LetheShards", "LethePipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fast),
+
+        // Tests read committed fixtures under Tests/Fixtures (made by the Python scripts beside them).
+        .testTarget(name: "LetheShardsTests", dependencies: ["LetheShards"]),
+        .testTarget(name: "LetheTokenizerTests", dependencies: ["LetheTokenizer", "LetheShards"]),
+        .testTarget(name: "LetheModelTests", dependencies: ["LetheModel", "LetheShards"]),
+        .testTarget(name: "LetheTrainingTests", dependencies: ["LetheTraining", "LetheModel", "LetheShards"]),
+        .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheShards"]),
+        .testTarget(name: "LethePipelineTests", dependencies: ["LethePipeline", "LetheShards", "LetheCLI"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// LetheModel: Mamba configuration, checkpoint loading (safetensors, PyTorch zip), forward pass and recurrent step.

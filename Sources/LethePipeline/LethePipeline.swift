@@ -1,0 +1,1 @@
+// LethePipeline: pipeline.json, fingerprints, the runner, status and inspect.
