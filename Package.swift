@@ -25,6 +25,7 @@ let package = Package(
             "CArchive", "CZstd", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: fast),
         .target(name: "LetheTokenizer", swiftSettings: fast),
+        .target(name: "LetheCorpus", dependencies: ["LetheTokenizer", "CZstd"], swiftSettings: fast),
         .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "LetheShards"], swiftSettings: fast),
         .target(name: "LetheTraining", dependencies: ["LetheModel", "CBLAS"], swiftSettings: fast),
         .target(name: "LetheAnalysis", swiftSettings: fast),
@@ -36,9 +37,15 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
 
+        // Benchmarks (`make bench`): one subcommand per area, compared with Python baselines by Benchmarks/run.py.
+        .executableTarget(name: "lethe-bench", dependencies: [
+            "LetheTokenizer", "LetheCorpus", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Benchmarks/LetheBench", swiftSettings: fast),
+
         // Tests read committed fixtures under Tests/Fixtures (made by the Python scripts beside them).
         .testTarget(name: "LetheShardsTests", dependencies: ["LetheShards"]),
         .testTarget(name: "LetheTokenizerTests", dependencies: ["LetheTokenizer", "LetheShards"]),
+        .testTarget(name: "LetheCorpusTests", dependencies: ["LetheCorpus", "LetheTokenizer"]),
         .testTarget(name: "LetheModelTests", dependencies: ["LetheModel", "LetheShards"]),
         .testTarget(name: "LetheTrainingTests", dependencies: ["LetheTraining", "LetheModel", "LetheShards"]),
         .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheShards"]),

@@ -1,0 +1,1 @@
+// LetheCorpus: document readers and chunkers.
