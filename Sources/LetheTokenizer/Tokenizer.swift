@@ -132,6 +132,12 @@ public final class Tokenizer: @unchecked Sendable {
 
     // MARK: Decoding
 
+    /// How many bytes of text the id stands for (0 for ids outside the vocabulary): the token boundaries of an
+    /// encoding, as byte offsets into the (normalized) text, are the running sums of these.
+    public func byteCount(of id: Int32) -> Int {
+        id >= 0 && Int(id) < vocabularySize ? decodedStarts[Int(id) + 1] - decodedStarts[Int(id)] : 0
+    }
+
     /// The raw bytes the ids stand for, concatenated (ids outside the vocabulary are skipped, as `tokenizers` does).
     public func decodeBytes<IDs: Sequence>(_ ids: IDs, skipSpecialTokens: Bool = false) -> [UInt8]
     where IDs.Element == Int32 {

@@ -1,1 +1,0 @@
-// LetheCorpus: document readers and chunkers.
