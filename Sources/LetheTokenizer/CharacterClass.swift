@@ -1,13 +1,19 @@
 /// The character classes of the GPT-2 split pattern
 /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
 /// as Oniguruma (the regex engine of `tokenizers`) evaluates them: `\p{L}` = general category L*, `\p{N}` = N*,
-/// `\s` = the Unicode White_Space property.
+/// `\s` = the Unicode White_Space property. Oniguruma's tables (as built into `tokenizers` 0.23) are those of
+/// Unicode 16.0, Swift's are newer: a scalar assigned after 16.0 is unassigned to Oniguruma, so it is `other`.
+/// Checked for every scalar against `tokenizers` (Tests/Fixtures/tokenizer/neox-scalar-classes.txt).
 enum CharacterClass: UInt8 {
     case letter = 0, number, whitespace, other
+
+    static let oniguruma = (major: 16, minor: 0)
 
     init(_ scalar: Unicode.Scalar) {
         let properties = scalar.properties
         if properties.isWhitespace { self = .whitespace; return }
+        guard let age = properties.age,
+              (age.major, age.minor) <= CharacterClass.oniguruma else { self = .other; return }
         switch properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
             self = .letter

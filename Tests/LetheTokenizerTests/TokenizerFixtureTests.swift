@@ -74,3 +74,48 @@ final class TokenizerFixtureTests: XCTestCase {
         }
     }
 }
+
+/// Exhaustive checks over all 1,112,064 Unicode scalars against `tokenizers`.
+final class UnicodeTableTests: XCTestCase {
+    /// The GPT-2 pattern's class (\p{L}, \p{N}, \s, other) of every scalar, as the package's regex engine sees it.
+    func testEveryScalarClassMatchesTheRegexEngine() throws {
+        let ranges = try String(contentsOf: Repository.fixtures.appendingPathComponent("neox-scalar-classes.txt"),
+                                encoding: .utf8)
+        let expectedClass: [Substring: CharacterClass] = ["L": .letter, "N": .number, "S": .whitespace, "O": .other]
+        var covered = 0
+        var mismatches: [String] = []
+        for line in ranges.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            let first = UInt32(fields[0], radix: 16)!, last = UInt32(fields[1], radix: 16)!
+            let expected = expectedClass[fields[2]]!
+            for value in first...last {
+                guard let scalar = Unicode.Scalar(value) else { continue }  // the surrogate gap
+                covered += 1
+                if CharacterClass(scalar) != expected && mismatches.count < 20 {
+                    mismatches.append(String(value, radix: 16))
+                }
+            }
+        }
+        XCTAssertEqual(covered, 1_112_064)
+        XCTAssertEqual(mismatches, [], "scalars classified differently from tokenizers")
+    }
+
+    /// Foundation's NFC on every scalar the package's NFC changes, and on a spread of those it leaves alone.
+    func testNFCOfSingleScalarsMatchesThePackage() throws {
+        struct Row: Decodable { var scalar: UInt32; var nfc: String }
+        let data = try Data(contentsOf: Repository.fixtures.appendingPathComponent("neox-nfc-scalars.jsonl"))
+        var changed = Set<UInt32>()
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            let row = try JSONDecoder().decode(Row.self, from: Data(line))
+            changed.insert(row.scalar)
+            XCTAssertSameScalars(String(Unicode.Scalar(row.scalar)!).precomposedStringWithCanonicalMapping, row.nfc,
+                                 String(row.scalar, radix: 16))
+        }
+        XCTAssertEqual(changed.count, 1120)
+        for value in stride(from: UInt32(0x300), to: 0x110000, by: 13) where !changed.contains(value) {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            let text = String(scalar)
+            XCTAssertSameScalars(text.precomposedStringWithCanonicalMapping, text, String(value, radix: 16))
+        }
+    }
+}

@@ -12,6 +12,9 @@ Writes, next to this script:
   tiny-tokenizer.json  a small byte-level BPE trained here, no normalizer, merges stored as pairs, and added tokens
                        with every flag combination (single_word, lstrip, rstrip, normalized, special)
   tiny-cases.jsonl     texts -> ids under tiny-tokenizer.json
+  neox-scalar-classes.txt   the class of every Unicode scalar as the ByteLevel pre-tokenizer's regex sees it
+                       (L letter, N number, S whitespace, O other), as "first last class" hex ranges
+  neox-nfc-scalars.jsonl    every scalar that the NFC normalizer changes, with its NFC form
   tiny-prefix-tokenizer.json, tiny-prefix-cases.jsonl   the same with an NFC normalizer, add_prefix_space and merges
                        stored as "a b" strings (the older format)
 Every line: {"text": str, "ids": [int], "decoded": str, "nfc": bool[, "pieces": [str]]}; "nfc" says whether
@@ -148,6 +151,46 @@ def decode_cases(tok, rng):
     return [{"ids": ids, "decoded": tok.decode(ids, skip_special_tokens=False)} for ids in rows]
 
 
+def scalar_classes(tok):
+    """Classes from how the pre-tokenizer splits "A" + c, "1" + c and "." + c: a letter joins "A", a number
+    joins "1", other punctuation joins "."; whitespace joins none of them."""
+    pre = tok.pre_tokenizer
+    ranges = []
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        c = chr(cp)
+        if len(pre.pre_tokenize_str("A" + c)) == 1:
+            k = "L"
+        elif len(pre.pre_tokenize_str("1" + c)) == 1:
+            k = "N"
+        elif len(pre.pre_tokenize_str("." + c)) == 1:
+            k = "O"
+        else:
+            k = "S"
+        if ranges and ranges[-1][2] == k and ranges[-1][1] == cp - 1:
+            ranges[-1][1] = cp
+        elif ranges and ranges[-1][2] == k and ranges[-1][1] == 0xD7FF and cp == 0xE000:
+            ranges[-1][1] = cp  # the surrogate gap is not a boundary
+        else:
+            ranges.append([cp, cp, k])
+    with open(os.path.join(HERE, "neox-scalar-classes.txt"), "w") as f:
+        for first, last, k in ranges:
+            f.write(f"{first:x} {last:x} {k}\n")
+    print(f"neox-scalar-classes.txt: {len(ranges)} ranges")
+    rows = []
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        normalized = tok.normalizer.normalize_str(chr(cp))
+        if normalized != chr(cp):
+            rows.append({"scalar": cp, "nfc": normalized})
+    with open(os.path.join(HERE, "neox-nfc-scalars.jsonl"), "w") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+    print(f"neox-nfc-scalars.jsonl: {len(rows)} rows")
+
+
 def tiny_tokenizer(texts):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -192,6 +235,7 @@ def main():
     write_jsonl("neox-edge.jsonl", [case(neox, t, with_pieces=True) for t in edge_cases()])
     write_jsonl("neox-fuzz.jsonl", [case(neox, t, with_pieces=True) for t in fuzz_cases(500, 20251129)])
     write_jsonl("neox-decode.jsonl", decode_cases(neox, rng))
+    scalar_classes(neox)
 
     tiny = tiny_tokenizer(real[:1500])
     tiny.save(os.path.join(HERE, "tiny-tokenizer.json"))
