@@ -68,6 +68,15 @@ final class TokenizerErrorTests: XCTestCase {
                     key: "added_tokens[0].lstrip", mentions: "true or false")
     }
 
+    /// Foundation's JSONSerialization on Linux would drop this U+FEFF (it follows an escape); the loader keeps it.
+    func testAddedTokenContentIsKeptExactly() throws {
+        let content = "\\\u{FEFF}x"
+        let url = try variant { $0["added_tokens"] = [["id": 700, "content": content, "normalized": false]] }
+        let tokenizer = try Tokenizer(contentsOf: url)
+        XCTAssertEqual(tokenizer.token(for: 700).map { Array($0.unicodeScalars) }, Array(content.unicodeScalars))
+        XCTAssertEqual(tokenizer.encode("a" + content), [66, 700])
+    }
+
     func testUnreadableOrInvalidFile() throws {
         let missing = directory.appendingPathComponent("missing.json")
         assertError(missing, key: "", mentions: "cannot read")
