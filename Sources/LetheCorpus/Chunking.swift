@@ -175,14 +175,14 @@ public struct BlockChunker: Sendable {
 
     private func normalizedWord(_ word: Word) -> Word {
         var word = word
-        word.text = word.text.precomposedStringWithCanonicalMapping
+        word.text = NFC.normalize(word.text)
         return word
     }
 
     private func wordsOf(_ document: Document) -> [Word] {
         if let words = document.words { return words.map(normalizedWord) }
         return document.text.unicodeScalars.split(whereSeparator: \.properties.isWhitespace)
-            .map { Word(text: String(String.UnicodeScalarView($0)).precomposedStringWithCanonicalMapping) }
+            .map { Word(text: NFC.normalize(String(String.UnicodeScalarView($0)))) }
     }
 
     private func packWords(_ document: Document, maxTokens: Int, counts: inout ChunkCounts) throws -> [Sample] {

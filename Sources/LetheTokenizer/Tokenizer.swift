@@ -111,7 +111,7 @@ public final class Tokenizer: @unchecked Sendable {
         let normalized = file.addedTokens.filter(\.normalized)
         let normalizer = file.normalizer
         normalizedTokenMatcher = AddedTokenMatcher(tokens: normalized, patterns: normalized.map {
-            normalizer == .nfc ? Array($0.content.precomposedStringWithCanonicalMapping.utf8) : Array($0.content.utf8)
+            normalizer == .nfc ? Array(NFC.normalize($0.content).utf8) : Array($0.content.utf8)
         })
     }
 
@@ -190,13 +190,30 @@ public final class Tokenizer: @unchecked Sendable {
         }
     }
 
-    /// Calls `body` with the NFC form of `piece` (the piece itself when no scalar is >= U+0300: all of those are
-    /// NFC_Quick_Check=Yes and compose with nothing before them, so NFC leaves such text unchanged).
+    /// Calls `body` with the NFC form of `piece`, or with the piece itself when NFC cannot change it.
     private func withNormalized(_ piece: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
-        // A scalar >= U+0300 has a lead byte >= 0xCC; continuation bytes are < 0xC0.
-        guard normalizer == .nfc, piece.contains(where: { $0 >= 0xCC }) else { return body(piece) }
-        var normalized = String(decoding: piece, as: UTF8.self).precomposedStringWithCanonicalMapping
+        guard normalizer == .nfc, !isSurelyNFC(piece) else { return body(piece) }
+        var normalized = NFC.normalize(String(decoding: piece, as: UTF8.self))
         normalized.withUTF8(body)
+    }
+
+    /// NFC's quick check, restricted to scalars that need no table: below U+0300, CJK ideographs
+    /// (U+3400...U+4DBF, U+4E00...U+9FFF) and Hangul syllables (U+AC00...U+D7A3) are all NFC_Quick_Check=Yes
+    /// with combining class 0, so text made only of them is already NFC (what could compose with them, a
+    /// combining mark or a trailing jamo, is outside these ranges and sends the text to the full algorithm).
+    @inline(__always)
+    private func isSurelyNFC(_ piece: UnsafeBufferPointer<UInt8>) -> Bool {
+        var position = 0
+        while position < piece.count {
+            let lead = piece[position]
+            if lead < 0xCC { position += 1; continue }  // ASCII, continuation bytes, or a scalar below U+0300
+            guard lead >= 0xE0 && lead < 0xF0 else { return false }
+            let (scalar, length) = decodeScalar(piece, at: position)
+            guard (0x3400...0x4DBF).contains(scalar) || (0x4E00...0x9FFF).contains(scalar)
+                    || (0xAC00...0xD7A3).contains(scalar) else { return false }
+            position += length
+        }
+        return true
     }
 
     private func preTokenizeAndMerge(_ text: UnsafeBufferPointer<UInt8>, into output: inout [Int32],

@@ -22,9 +22,9 @@ final class TokenizerFixtureTests: XCTestCase {
             XCTAssertSameScalars(tokenizer.decode(fixture.ids), fixture.decoded, "\(name):\(fixture.line) decode",
                                  file: file, line: line)
             if fixture.decodedIsNFC {
-                // decode(encode(x)) == NFC(x), with Foundation's NFC checked against Python's on the way.
-                XCTAssertSameScalars(fixture.text.precomposedStringWithCanonicalMapping, fixture.decoded,
-                                     "\(name):\(fixture.line) Foundation NFC differs from Python's", file: file, line: line)
+                // decode(encode(x)) == NFC(x), with Lethe's NFC checked against the package's on the way.
+                XCTAssertSameScalars(NFC.normalize(fixture.text), fixture.decoded,
+                                     "\(name):\(fixture.line) NFC differs from the package's", file: file, line: line)
             }
         }
         XCTAssertEqual(mismatches, 0, "\(name): \(mismatches) of \(cases.count) cases differ", file: file, line: line)
@@ -58,7 +58,7 @@ final class TokenizerFixtureTests: XCTestCase {
         for name in ["neox-edge.jsonl", "neox-fuzz.jsonl"] {
             for fixture in try FixtureCase.load(name) {
                 guard let expected = fixture.pieces else { continue }
-                var normalized = fixture.text.precomposedStringWithCanonicalMapping
+                var normalized = NFC.normalize(fixture.text)
                 var pieces: [String] = []
                 normalized.withUTF8 { bytes in
                     var start = 0
@@ -100,22 +100,51 @@ final class UnicodeTableTests: XCTestCase {
         XCTAssertEqual(mismatches, [], "scalars classified differently from tokenizers")
     }
 
-    /// Foundation's NFC on every scalar the package's NFC changes, and on a spread of those it leaves alone.
-    func testNFCOfSingleScalarsMatchesThePackage() throws {
-        struct Row: Decodable { var scalar: UInt32; var nfc: String }
+    /// NFC of every scalar the package's NFC changes, of every canonical pair, and of a spread of scalars it
+    /// leaves alone.
+    func testNFCMatchesThePackage() throws {
+        struct Row: Decodable { var scalar: UInt32?; var pair: String?; var nfc: String }
         let data = try Data(contentsOf: Repository.fixtures.appendingPathComponent("neox-nfc-scalars.jsonl"))
         var changed = Set<UInt32>()
+        var pairs = 0
         for line in data.split(separator: UInt8(ascii: "\n")) {
             let row = try JSONDecoder().decode(Row.self, from: Data(line))
-            changed.insert(row.scalar)
-            XCTAssertSameScalars(String(Unicode.Scalar(row.scalar)!).precomposedStringWithCanonicalMapping, row.nfc,
-                                 String(row.scalar, radix: 16))
+            if let scalar = row.scalar {
+                changed.insert(scalar)
+                XCTAssertSameScalars(NFC.normalize(String(Unicode.Scalar(scalar)!)), row.nfc, String(scalar, radix: 16))
+            } else {
+                pairs += 1
+                XCTAssertSameScalars(NFC.normalize(row.pair!), row.nfc, row.pair!.debugDescription)
+            }
         }
         XCTAssertEqual(changed.count, 1120)
+        XCTAssertGreaterThan(pairs, 1026)
         for value in stride(from: UInt32(0x300), to: 0x110000, by: 13) where !changed.contains(value) {
             guard let scalar = Unicode.Scalar(value) else { continue }
             let text = String(scalar)
-            XCTAssertSameScalars(text.precomposedStringWithCanonicalMapping, text, String(value, radix: 16))
+            XCTAssertSameScalars(NFC.normalize(text), text, String(value, radix: 16))
         }
+    }
+
+    /// Hangul: every LV syllable followed by every trailing jamo composes to its LVT syllable (UAX #15's
+    /// arithmetic is the oracle); an LVT syllable does not take a second one.
+    func testHangulSyllableAndTrailingJamoCompose() {
+        for lv in stride(from: UInt32(0xAC00), through: 0xD7A3, by: 28) {
+            for t in UInt32(0x11A8)...0x11C2 {
+                let text = String(Unicode.Scalar(lv)!) + String(Unicode.Scalar(t)!)
+                XCTAssertEqual(NFC.normalize(text).unicodeScalars.map(\.value), [lv + t - 0x11A7])
+            }
+        }
+        XCTAssertEqual(NFC.normalize("\u{AC01}\u{11A8}").unicodeScalars.map(\.value), [0xAC01, 0x11A8])
+    }
+}
+
+final class NFCTests: XCTestCase {
+    /// The package composes nothing added since Unicode 12: U+11935 U+11930 stays, an existing U+11938 stays too.
+    func testDivesAkuruIsNotComposedButKept() {
+        XCTAssertEqual(NFC.normalize("\u{11935}\u{11930}").unicodeScalars.map(\.value), [0x11935, 0x11930])
+        XCTAssertEqual(NFC.normalize("a\u{11938}\u{11935}\u{11930}e\u{301}").unicodeScalars.map(\.value),
+                       [0x61, 0x11938, 0x11935, 0x11930, 0xE9])
+        XCTAssertEqual(NFC.normalize("\u{11938}").unicodeScalars.map(\.value), [0x11938])
     }
 }

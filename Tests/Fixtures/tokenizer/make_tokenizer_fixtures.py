@@ -14,7 +14,9 @@ Writes, next to this script:
   tiny-cases.jsonl     texts -> ids under tiny-tokenizer.json
   neox-scalar-classes.txt   the class of every Unicode scalar as the ByteLevel pre-tokenizer's regex sees it
                        (L letter, N number, S whitespace, O other), as "first last class" hex ranges
-  neox-nfc-scalars.jsonl    every scalar that the NFC normalizer changes, with its NFC form
+  neox-nfc-scalars.jsonl    every scalar that the NFC normalizer changes, with its NFC form; then every pair
+                       (a, b) from a two-scalar canonical decomposition and every full decomposition longer than two
+                       scalars (Hangul aside), with their NFC forms
   tiny-prefix-tokenizer.json, tiny-prefix-cases.jsonl   the same with an NFC normalizer, add_prefix_space and merges
                        stored as "a b" strings (the older format)
 Every line: {"text": str, "ids": [int], "decoded": str, "nfc": bool[, "pieces": [str]]}; "nfc" says whether
@@ -105,6 +107,7 @@ def edge_cases():
         "😀", "👍🏽", "👨‍👩‍👧‍👦", "🏳️‍🌈", "🇺🇸🇬🇧", "🇺", "❤️", "1️⃣", "a😀b", " 😀 ", "😀😀😀",
         "🧑🏿‍💻 coder", "🫠", "e\u0301", "e\u0301\u0301", "\u0301", "a\u0308o\u0308u\u0308", "Å", "A\u030a",
         "\u212b", "\u1e9b\u0323", "ﬁ ligature", "Ｆｕｌｌｗｉｄｔｈ", "한\u0300", "\u0958", "\u2126 ohm", "\u00c5",
+        "\u0cca\u0cd5 kannada", "\U00011935\U00011930 \U00011938", "\uac00\u11a8 LV+T jamo", "가각\u11a8", "日\u0301本", "漢字\u3099", "\u4e00\u0300\u0316",
         "e<|endoftext|>\u0301", "café", "cafe\u0301", "naïve résumé", "Zoë", "\u0041\u030a\u0301",
         "x" * 10000, "é" * 3000, "ab" * 5000, "😀" * 500, "Supercalifragilisticexpialidocious" * 50,
         " " * 2, " " * 3, " " * 23, " " * 24, " " * 25, " " * 30, " " * 48, " " * 49, "a" + " " * 26 + "b",
@@ -185,6 +188,15 @@ def scalar_classes(tok):
         normalized = tok.normalizer.normalize_str(chr(cp))
         if normalized != chr(cp):
             rows.append({"scalar": cp, "nfc": normalized})
+    for cp in range(0x110000):
+        decomposition = unicodedata.decomposition(chr(cp)) if not 0xD800 <= cp < 0xE000 else ""
+        parts = decomposition.split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            pair = chr(int(parts[0], 16)) + chr(int(parts[1], 16))
+            rows.append({"pair": pair, "nfc": tok.normalizer.normalize_str(pair)})
+        full = unicodedata.normalize("NFD", chr(cp)) if not 0xD800 <= cp < 0xE000 and not 0xAC00 <= cp <= 0xD7A3 else ""
+        if len(full) > 2:  # multi-level decompositions, fully decomposed
+            rows.append({"pair": full, "nfc": tok.normalizer.normalize_str(full)})
     with open(os.path.join(HERE, "neox-nfc-scalars.jsonl"), "w") as f:
         for row in rows:
             f.write(json.dumps(row) + "\n")
