@@ -20,7 +20,7 @@ Writes, next to this script:
   tiny-prefix-tokenizer.json, tiny-prefix-cases.jsonl   the same with an NFC normalizer, add_prefix_space and merges
                        stored as "a b" strings (the older format)
 Every line: {"text": str, "ids": [int], "decoded": str, "nfc": bool[, "pieces": [str]]}; "nfc" says whether
-decoded == unicodedata.normalize("NFC", text) (false only where an added token interrupts a composable sequence).
+decoded == the package's NFC of text (false where lstrip/rstrip drop whitespace, or tiny's "é" token is a byte).
 """
 import argparse
 import csv
@@ -39,10 +39,11 @@ NEOX = os.path.join(REPO, "data", "tokenizer", "gpt-neox-20b-tokenizer.json")
 def case(tok, text, with_pieces=False):
     ids = tok.encode(text).ids
     decoded = tok.decode(ids, skip_special_tokens=False)
-    row = {"text": text, "ids": ids, "decoded": decoded, "nfc": decoded == unicodedata.normalize("NFC", text)}
+    nfc = tok.normalizer.normalize_str(text) if tok.normalizer else text
+    row = {"text": text, "ids": ids, "decoded": decoded, "nfc": decoded == nfc}
     if with_pieces:
         # The ByteLevel pre-tokenizer alone (GPT-2 split pattern), on the NFC text, in byte-level characters.
-        row["pieces"] = [p for p, _ in tok.pre_tokenizer.pre_tokenize_str(unicodedata.normalize("NFC", text))]
+        row["pieces"] = [p for p, _ in tok.pre_tokenizer.pre_tokenize_str(nfc)]
     return row
 
 
