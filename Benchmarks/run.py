@@ -75,7 +75,31 @@ def tokenizer_area(directory):
     return rows
 
 
-AREAS = {"tokenizer": tokenizer_area}
+def corpus_area(directory):
+    """A JSONL file of about 50 MB: the GSM8K test set's lines repeated, with a metadata field."""
+    path = os.path.join(directory, "corpus.jsonl")
+    with open(os.path.join(ROOT, "data", "gsm8k", "test.jsonl"), encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    lines = [json.dumps({"text": r["question"] + "\n" + r["answer"], "meta": {"pile_set_name": "GSM8K"}},
+                        ensure_ascii=False) for r in rows]
+    with open(path, "w", encoding="utf-8") as f:
+        size = 0
+        while size < 50_000_000:
+            block = "\n".join(lines) + "\n"
+            f.write(block)
+            size += len(block.encode("utf-8"))
+    lethe = json_lines([BENCH, "corpus", "--input", path])
+    python = json_lines([sys.executable, os.path.join(ROOT, "Benchmarks", "baselines", "corpus.py"), "--input", path])
+    rows = []
+    for figure in lethe:
+        for baseline in python:
+            if figure["documents"] != baseline["documents"] or figure["text_bytes"] != baseline["text_bytes"]:
+                sys.exit(f"corpus: Lethe read {figure['documents']} documents, Python {baseline['documents']}")
+            rows.append((f"{figure['name']}, MB/s", figure["mb_per_s"], baseline["mb_per_s"], baseline["implementation"]))
+    return rows
+
+
+AREAS = {"tokenizer": tokenizer_area, "corpus": corpus_area}
 
 
 def main():

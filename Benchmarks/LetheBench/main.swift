@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LetheCorpus
 import LetheTokenizer
 
 /// `lethe-bench AREA ...`: one subcommand per area, each printing one JSON object per line with its figures.
@@ -9,7 +10,7 @@ struct LetheBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lethe-bench",
         abstract: "Lethe's benchmarks; each prints JSON lines. Run `make bench` to compare them with Python.",
-        subcommands: [TokenizerBench.self])
+        subcommands: [TokenizerBench.self, CorpusBench.self])
 }
 
 struct TokenizerBench: ParsableCommand {
@@ -53,6 +54,38 @@ struct TokenizerBench: ParsableCommand {
                     "tokens": tokens]))
         print(json(["area": "tokenizer", "name": "load tokenizer.json", "implementation": "lethe",
                     "seconds": loadSeconds]))
+    }
+}
+
+struct CorpusBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "corpus",
+        abstract: "Document reading speed (MB of file per second): JSONL parsed line by line, text field decoded.")
+
+    @Option(help: "The .jsonl (or .jsonl.zst) file to read.")
+    var input: String
+
+    @Option(help: "Timed passes over the file; the fastest is reported.")
+    var passes = 3
+
+    func run() throws {
+        let size = try FileManager.default.attributesOfItem(atPath: input)[.size] as! Int
+        var best = Double.infinity
+        var documents = 0, characters = 0
+        for _ in 0..<passes {
+            let start = DispatchTime.now()
+            let reader = try DocumentReader(path: input)
+            documents = 0
+            characters = 0
+            while let document = try reader.next() {
+                documents += 1
+                characters += document.text.utf8.count
+            }
+            best = min(best, seconds(since: start))
+        }
+        print(json(["area": "corpus", "name": "read \(URL(fileURLWithPath: input).lastPathComponent)",
+                    "implementation": "lethe", "mb_per_s": Double(size) / 1e6 / best, "seconds": best,
+                    "documents": documents, "text_bytes": characters]))
     }
 }
 
