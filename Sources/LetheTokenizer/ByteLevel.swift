@@ -28,13 +28,6 @@ enum ByteLevel {
         (0x21...0x7E).contains(byte) || (0xA1...0xAC).contains(byte) || (0xAE...0xFF).contains(byte)
     }
 
-    /// The byte-level spelling of raw bytes ("Ġthe" for " the").
-    static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var result = String.UnicodeScalarView()
-        for byte in bytes { result.append(scalarOfByte[Int(byte)]) }
-        return String(result)
-    }
-
     /// The raw bytes a token stands for, as the ByteLevel decoder of `tokenizers` computes them: each character
     /// mapped back to its byte, or, if any character is outside the table, the token's own UTF-8 bytes.
     static func decode(_ token: String) -> [UInt8] {

@@ -23,11 +23,6 @@ enum CharacterClass: UInt8 {
             self = .other
         }
     }
-
-    /// Classes of U+0000...U+FFFF, one byte each, computed once; astral scalars are classified on the fly.
-    static let basicPlane: [CharacterClass] = (0..<0x10000).map { value in
-        Unicode.Scalar(UInt32(value)).map(CharacterClass.init) ?? .other  // surrogate code points never occur
-    }
 }
 
 /// `\w` of Rust's regex crate (used by `tokenizers` for single-word added tokens): Alphabetic, marks, decimal

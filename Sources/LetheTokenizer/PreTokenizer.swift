@@ -3,11 +3,15 @@
 /// as a hand-written scanner over UTF-8 bytes, with the regex's leftmost-first alternation and backtracking
 /// spelled out (see `pieceEnd`). Tested piece by piece against `tokenizers`' own pre-tokenizer.
 struct GPT2Splitter {
-    /// Character classes of U+0000...U+FFFF (raw values of `CharacterClass`), shared by every tokenizer.
+    /// Character classes of U+0000...U+FFFF (raw values of `CharacterClass`), computed once and shared by every
+    /// tokenizer for the life of the process; astral scalars are classified on the fly.
     private static let basicPlaneClasses: UnsafePointer<UInt8> = {
         let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x10000)
-        for (value, characterClass) in CharacterClass.basicPlane.enumerated() { table[value] = characterClass.rawValue }
-        return UnsafePointer(table)  // lives as long as the process, like the table it copies
+        for value in 0..<0x10000 {
+            // Surrogate code points never occur in valid UTF-8.
+            table[value] = (Unicode.Scalar(UInt32(value)).map(CharacterClass.init) ?? .other).rawValue
+        }
+        return UnsafePointer(table)
     }()
 
     private let classes = GPT2Splitter.basicPlaneClasses

@@ -51,3 +51,12 @@ func XCTAssertSameScalars(_ a: String, _ b: String, _ message: @autoclosure () -
                           file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(Array(a.unicodeScalars), Array(b.unicodeScalars), message(), file: file, line: line)
 }
+
+extension ByteLevel {
+    /// The byte-level spelling of raw bytes ("Ġthe" for " the"), as `tokenizers` shows pre-tokenizer pieces.
+    static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var result = String.UnicodeScalarView()
+        for byte in bytes { result.append(scalarOfByte[Int(byte)]) }
+        return String(result)
+    }
+}
