@@ -99,7 +99,15 @@ final class LineReader {
     deinit { buffer.deallocate() }
 
     /// The next line's bytes without its "\n" (and without a "\r" before it when `dropCarriageReturn`), or nil.
+    /// A UTF-8 byte order mark opening the file is an encoding mark, not text: it is dropped.
     func next(dropCarriageReturn: Bool) throws -> [UInt8]? {
+        let isFirst = lineNumber == 0
+        guard var line = try nextLine(dropCarriageReturn: dropCarriageReturn) else { return nil }
+        if isFirst && line.starts(with: [0xEF, 0xBB, 0xBF]) { line.removeFirst(3) }
+        return line
+    }
+
+    private func nextLine(dropCarriageReturn: Bool) throws -> [UInt8]? {
         var searchFrom = start
         while true {
             if let newline = findNewline(from: searchFrom) {

@@ -69,8 +69,6 @@ public final class Tokenizer: @unchecked Sendable {
         }
         merges = MergeTable(merges: mergeList)
 
-        idOfByte = .allocate(capacity: 256)
-        for byte in 0..<256 { idOfByte[byte] = vocabulary[String(ByteLevel.scalarOfByte[byte])] ?? -1 }
         if let unknown = file.unknownToken {
             guard let id = vocabulary[unknown] else { throw fail("model.unk_token", "\"\(unknown)\" is not in model.vocab") }
             unknownID = id
@@ -84,6 +82,9 @@ public final class Tokenizer: @unchecked Sendable {
         // id -> token string: the added token's content where there is one, as `tokenizers`' id_to_token.
         var largestID = vocabulary.values.max() ?? -1
         for token in file.addedTokens { largestID = max(largestID, token.id) }
+        guard largestID < Tokenizer.maxID else {
+            throw fail("model.vocab", "an id of \(largestID) is beyond what Lethe supports (below \(Tokenizer.maxID))")
+        }
         vocabularySize = Int(largestID) + 1
         var tokenOfID = [String?](repeating: nil, count: vocabularySize)
         for (token, id) in vocabulary { tokenOfID[Int(id)] = token }
@@ -106,6 +107,9 @@ public final class Tokenizer: @unchecked Sendable {
         decodedStarts = starts
         decodedBytes = bytes
 
+        idOfByte = .allocate(capacity: 256)
+        for byte in 0..<256 { idOfByte[byte] = vocabulary[String(ByteLevel.scalarOfByte[byte])] ?? -1 }
+
         let raw = file.addedTokens.filter { !$0.normalized }
         rawTokenMatcher = AddedTokenMatcher(tokens: raw, patterns: raw.map { Array($0.content.utf8) })
         let normalized = file.addedTokens.filter(\.normalized)
@@ -116,6 +120,9 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     deinit { idOfByte.deallocate() }
+
+    /// Ids index flat tables; no real vocabulary comes near this.
+    static let maxID: Int32 = 1 << 24
 
     // MARK: Vocabulary
 

@@ -132,6 +132,16 @@ final class DocumentReaderTests: TemporaryDirectoryTestCase {
         }
     }
 
+    func testByteOrderMarkOpeningAFileIsDropped() throws {
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        let jsonl = try write("bom.jsonl", bom + Array("{\"text\": \"\u{FEFF}kept\"}\n".utf8))
+        XCTAssertEqual(try DocumentReader(path: jsonl).next()?.text.unicodeScalars.first, "\u{FEFF}")
+        let conll = try write("bom.conll", bom + Array("-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\n".utf8))
+        XCTAssertEqual(try DocumentReader(path: conll).next()?.text, "EU")
+        let text = try write("bom.txt", bom + Array("Hello".utf8))
+        assertSameScalars(try DocumentReader(path: text).next()!.text, "Hello")
+    }
+
     func testOtherTextField() throws {
         let path = try write("custom.jsonl", #"{"body": "hello", "text": 3}"# + "\n")
         let reader = try DocumentReader(path: path, options: ReadOptions(textField: "body"))
