@@ -141,6 +141,18 @@ final class UnicodeTableTests: XCTestCase {
 }
 
 final class NFCTests: XCTestCase {
+    /// Random sequences of bases and marks (reordering, composition, marks newer than the package's tables).
+    func testRandomMarkSequencesMatchThePackage() throws {
+        struct Row: Decodable { var pair: String; var nfc: String }
+        let data = try Data(contentsOf: Repository.fixtures.appendingPathComponent("neox-nfc-marks.jsonl"))
+        let rows = try data.split(separator: UInt8(ascii: "\n")).map { try JSONDecoder().decode(Row.self, from: Data($0)) }
+        XCTAssertEqual(rows.count, 3000)
+        for row in rows {
+            XCTAssertSameScalars(NFC.normalize(row.pair), row.nfc,
+                                 row.pair.unicodeScalars.map { String($0.value, radix: 16) }.joined(separator: " "))
+        }
+    }
+
     /// The package composes nothing added since Unicode 12: U+11935 U+11930 stays, an existing U+11938 stays too.
     func testDivesAkuruIsNotComposedButKept() {
         XCTAssertEqual(NFC.normalize("\u{11935}\u{11930}").unicodeScalars.map(\.value), [0x11935, 0x11930])

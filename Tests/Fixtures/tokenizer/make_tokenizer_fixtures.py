@@ -17,6 +17,8 @@ Writes, next to this script:
   neox-nfc-scalars.jsonl    every scalar that the NFC normalizer changes, with its NFC form; then every pair
                        (a, b) from a two-scalar canonical decomposition and every full decomposition longer than two
                        scalars (Hangul aside), with their NFC forms
+  neox-nfc-marks.jsonl      3,000 random sequences of bases, combining marks (every scalar with a non-zero
+                       combining class), decomposable scalars and Hangul jamo, with the package's NFC
   tiny-prefix-tokenizer.json, tiny-prefix-cases.jsonl   the same with an NFC normalizer, add_prefix_space and merges
                        stored as "a b" strings (the older format)
 Every line: {"text": str, "ids": [int], "decoded": str, "nfc": bool[, "pieces": [str]]}; "nfc" says whether
@@ -204,6 +206,33 @@ def scalar_classes(tok):
     print(f"neox-nfc-scalars.jsonl: {len(rows)} rows")
 
 
+def nfc_mark_sequences(tok, rng):
+    marks, decomposable = [], []
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        if unicodedata.combining(chr(cp)):
+            marks.append(chr(cp))
+        elif unicodedata.decomposition(chr(cp)) and not unicodedata.decomposition(chr(cp)).startswith("<"):
+            decomposable.append(chr(cp))
+    # Marks the package's Unicode 9.0 tables do not know (found by probing; see NFC.swift), to draw them often.
+    newer = [chr(c) for c in [0x7FD, 0x899, 0x8D1, 0x8D3, 0xC3C, 0xD3B, 0xEBA, 0x1715, 0x1AC0, 0x1DF6, 0x1DFA,
+                              0xA82C, 0x10F46, 0x1133B, 0x11939, 0x16FF0, 0x11930, 0x11935]]
+    bases = list("aeiouAEOnsyx") + ["\u0627", "\u0915", "\u0f40", "\u1100", "\u1161", "\uac00", "\u0cc6", "\u0cca",
+                                    "\u0b47", "\u0dd9", " "]
+    jamo = [chr(c) for c in range(0x11A8, 0x11C3, 5)] + ["\u1161", "\u1175"]
+    rows = []
+    for _ in range(3000):
+        length = rng.randrange(2, 7)
+        text = "".join(rng.choice([rng.choice(bases), rng.choice(marks), rng.choice(marks), rng.choice(decomposable),
+                                   rng.choice(newer), rng.choice(jamo)]) for _ in range(length))
+        rows.append({"pair": text, "nfc": tok.normalizer.normalize_str(text)})
+    with open(os.path.join(HERE, "neox-nfc-marks.jsonl"), "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"neox-nfc-marks.jsonl: {len(rows)} rows")
+
+
 def tiny_tokenizer(texts):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -249,6 +278,7 @@ def main():
     write_jsonl("neox-fuzz.jsonl", [case(neox, t, with_pieces=True) for t in fuzz_cases(500, 20251129)])
     write_jsonl("neox-decode.jsonl", decode_cases(neox, rng))
     scalar_classes(neox)
+    nfc_mark_sequences(neox, random.Random(9))
 
     tiny = tiny_tokenizer(real[:1500])
     tiny.save(os.path.join(HERE, "tiny-tokenizer.json"))
