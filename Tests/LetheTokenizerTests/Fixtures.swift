@@ -24,7 +24,7 @@ struct FixtureCase {
     private struct Line: Decodable {
         var text: String?
         var ids: [Int32]
-        var decoded: String
+        var decoded: String?
         var nfc: Bool?
         var pieces: [String]?
     }
@@ -35,7 +35,8 @@ struct FixtureCase {
         let decoder = JSONDecoder()
         return try data.split(separator: UInt8(ascii: "\n")).enumerated().map { index, line in
             let row = try decoder.decode(Line.self, from: Data(line))
-            return FixtureCase(line: index + 1, text: row.text ?? "", ids: row.ids, decoded: row.decoded,
+            let text = row.text ?? ""
+            return FixtureCase(line: index + 1, text: text, ids: row.ids, decoded: row.decoded ?? text,
                                decodedIsNFC: row.nfc ?? true, pieces: row.pieces)
         }
     }

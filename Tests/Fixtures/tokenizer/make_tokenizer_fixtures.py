@@ -21,7 +21,8 @@ Writes, next to this script:
                        combining class), decomposable scalars and Hangul jamo, with the package's NFC
   tiny-prefix-tokenizer.json, tiny-prefix-cases.jsonl   the same with an NFC normalizer, add_prefix_space and merges
                        stored as "a b" strings (the older format)
-Every line: {"text": str, "ids": [int], "decoded": str, "nfc": bool[, "pieces": [str]]}; "nfc" says whether
+Every line: {"text": str, "ids": [int], "nfc": bool[, "decoded": str][, "pieces": [str]]}; "decoded" (the package's
+decode of the ids) is left out where it equals the text; "nfc" says whether
 decoded == the package's NFC of text (false where lstrip/rstrip drop whitespace, or tiny's "é" token is a byte).
 """
 import argparse
@@ -42,7 +43,9 @@ def case(tok, text, with_pieces=False):
     ids = tok.encode(text).ids
     decoded = tok.decode(ids, skip_special_tokens=False)
     nfc = tok.normalizer.normalize_str(text) if tok.normalizer else text
-    row = {"text": text, "ids": ids, "decoded": decoded, "nfc": decoded == nfc}
+    row = {"text": text, "ids": ids, "nfc": decoded == nfc}
+    if decoded != text:
+        row["decoded"] = decoded
     if with_pieces:
         # The ByteLevel pre-tokenizer alone (GPT-2 split pattern), on the NFC text, in byte-level characters.
         row["pieces"] = [p for p, _ in tok.pre_tokenizer.pre_tokenize_str(nfc)]
