@@ -11,7 +11,8 @@ Writes, next to this script:
   neox-decode.jsonl    id sequences (incl. ones that split UTF-8 sequences) -> decoded text
   tiny-tokenizer.json  a small byte-level BPE trained here, no normalizer, merges stored as pairs, and added tokens
                        with every flag combination (single_word, lstrip, rstrip, normalized, special)
-  tiny-cases.jsonl     texts -> ids under tiny-tokenizer.json
+  tiny-cases.jsonl     texts (hand-written, then 500 random ones over the added tokens) -> ids under
+                       tiny-tokenizer.json
   neox-scalar-classes.txt   the class of every Unicode scalar as the ByteLevel pre-tokenizer's regex sees it
                        (L letter, N number, S whitespace, O other), as "first last class" hex ranges
   neox-nfc-scalars.jsonl    every scalar that the NFC normalizer changes, with its NFC form; then every pair
@@ -267,6 +268,15 @@ def tiny_cases():
     ]
 
 
+def tiny_random_cases(n, seed):
+    """Random strings over the tiny tokenizers' added tokens, their neighbours (word characters, whitespace) and
+    NFC-relevant text: every flag meets every kind of neighbour."""
+    rng = random.Random(seed)
+    alphabet = ["[W]", "[L]", "[R]", "[LR]", "[N]", "cat", "[N", "\u00e9", "e\u0301", "<mask>", "<s>", "</s>", " ", "  ",
+                "\t", "\n", "a", "b", "_", "1", ".", "[", "]", "W", "L", "R", "\u3000", "\u01c5", "\u0301", "x"]
+    return ["".join(rng.choice(alphabet) for _ in range(rng.choice([1, 2, 3, 5, 8, 13]))) for _ in range(n)]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--shared", default="/work/shared/data")
@@ -285,7 +295,7 @@ def main():
 
     tiny = tiny_tokenizer(real[:1500])
     tiny.save(os.path.join(HERE, "tiny-tokenizer.json"))
-    write_jsonl("tiny-cases.jsonl", [case(tiny, t) for t in tiny_cases()])
+    write_jsonl("tiny-cases.jsonl", [case(tiny, t) for t in tiny_cases() + tiny_random_cases(500, 17)])
 
     variant = json.loads(tiny.to_str())
     variant["normalizer"] = {"type": "NFC"}
@@ -294,7 +304,8 @@ def main():
     with open(os.path.join(HERE, "tiny-prefix-tokenizer.json"), "w", encoding="utf-8") as f:
         json.dump(variant, f, ensure_ascii=False, indent=1)
     prefixed = Tokenizer.from_str(json.dumps(variant))
-    write_jsonl("tiny-prefix-cases.jsonl", [case(prefixed, t) for t in tiny_cases() + edge_cases()[:120]])
+    write_jsonl("tiny-prefix-cases.jsonl",
+                [case(prefixed, t) for t in tiny_cases() + edge_cases()[:120] + tiny_random_cases(500, 18)])
 
 
 if __name__ == "__main__":
