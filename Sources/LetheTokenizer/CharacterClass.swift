@@ -7,6 +7,7 @@
 enum CharacterClass: UInt8 {
     case letter = 0, number, whitespace, other
 
+    /// The Unicode version of the regex tables in `tokenizers` 0.23 (Oniguruma's, and Rust's regex crate's).
     static let oniguruma = (major: 16, minor: 0)
 
     init(_ scalar: Unicode.Scalar) {
@@ -26,9 +27,11 @@ enum CharacterClass: UInt8 {
 }
 
 /// `\w` of Rust's regex crate (used by `tokenizers` for single-word added tokens): Alphabetic, marks, decimal
-/// digits, connector punctuation, Join_Control.
+/// digits, connector punctuation, Join_Control; its tables are Unicode 16.0 too, so newer scalars are not word
+/// characters. Checked for every scalar against `tokenizers` (Tests/Fixtures/tokenizer/tiny-word-scalars.txt).
 func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
     let properties = scalar.properties
+    guard let age = properties.age, (age.major, age.minor) <= CharacterClass.oniguruma else { return false }
     if properties.isAlphabetic || properties.isJoinControl { return true }
     switch properties.generalCategory {
     case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation: return true

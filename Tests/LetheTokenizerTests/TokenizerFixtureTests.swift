@@ -101,6 +101,29 @@ final class UnicodeTableTests: XCTestCase {
         XCTAssertEqual(mismatches, [], "scalars classified differently from tokenizers")
     }
 
+    /// `\w` (single_word) and `\s` (lstrip, rstrip) of every scalar, as the package's added-token matching sees them.
+    func testEveryScalarWordAndSpaceMatchThePackage() throws {
+        let ranges = try String(contentsOf: Repository.fixtures.appendingPathComponent("tiny-word-scalars.txt"),
+                                encoding: .utf8)
+        var word = Set<UInt32>(), space = Set<UInt32>()
+        for line in ranges.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            for value in UInt32(fields[0], radix: 16)!...UInt32(fields[1], radix: 16)! {
+                if fields[2] == "W" { word.insert(value) } else { space.insert(value) }
+            }
+        }
+        var mismatches: [String] = []
+        for value in UInt32(0)..<0x110000 {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            if isWordScalar(scalar) != word.contains(value)
+                || (!word.contains(value) && scalar.properties.isWhitespace != space.contains(value)) {
+                if mismatches.count < 20 { mismatches.append(String(value, radix: 16)) }
+            }
+        }
+        XCTAssertEqual(mismatches, [])
+        XCTAssertEqual(space.count, 25)
+    }
+
     /// NFC of every scalar the package's NFC changes, of every canonical pair, and of a spread of scalars it
     /// leaves alone.
     func testNFCMatchesThePackage() throws {

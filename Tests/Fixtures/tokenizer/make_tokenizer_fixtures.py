@@ -20,6 +20,8 @@ Writes, next to this script:
                        scalars (Hangul aside), with their NFC forms
   neox-nfc-marks.jsonl      3,000 random sequences of bases, combining marks (every scalar with a non-zero
                        combining class), decomposable scalars and Hangul jamo, with the package's NFC
+  tiny-word-scalars.txt     the scalars before which tiny's single_word token "[W]" does not match (the word
+                       characters, `\w` of the package's regex crate) and those lstrip takes ("first last W|S" hex ranges)
   tiny-prefix-tokenizer.json, tiny-prefix-cases.jsonl   the same with an NFC normalizer, add_prefix_space and merges
                        stored as "a b" strings (the older format)
 Every line: {"text": str, "ids": [int], "nfc": bool[, "decoded": str][, "pieces": [str]]}; "decoded" (the package's
@@ -277,6 +279,31 @@ def tiny_random_cases(n, seed):
     return ["".join(rng.choice(alphabet) for _ in range(rng.choice([1, 2, 3, 5, 8, 13]))) for _ in range(n)]
 
 
+def word_scalars(tok):
+    word_id, strip_id = tok.token_to_id("[W]"), tok.token_to_id("[L]")
+    scalars = [cp for cp in range(0x110000) if not 0xD800 <= cp < 0xE000]
+    kinds = {}
+    for start in range(0, len(scalars), 20000):
+        chunk = scalars[start:start + 20000]
+        words = tok.encode_batch([chr(c) + "[W]" for c in chunk])
+        strips = tok.encode_batch([chr(c) + "[L]" for c in chunk])
+        for c, w, s in zip(chunk, words, strips):
+            if word_id not in w.ids:
+                kinds[c] = "W"
+            elif s.ids == [strip_id]:
+                kinds[c] = "S"
+    ranges = []
+    for c in sorted(kinds):
+        if ranges and ranges[-1][2] == kinds[c] and ranges[-1][1] == c - 1:
+            ranges[-1][1] = c
+        else:
+            ranges.append([c, c, kinds[c]])
+    with open(os.path.join(HERE, "tiny-word-scalars.txt"), "w") as f:
+        for first, last, kind in ranges:
+            f.write(f"{first:x} {last:x} {kind}\n")
+    print(f"tiny-word-scalars.txt: {len(ranges)} ranges")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--shared", default="/work/shared/data")
@@ -295,6 +322,7 @@ def main():
 
     tiny = tiny_tokenizer(real[:1500])
     tiny.save(os.path.join(HERE, "tiny-tokenizer.json"))
+    word_scalars(tiny)
     write_jsonl("tiny-cases.jsonl", [case(tiny, t) for t in tiny_cases() + tiny_random_cases(500, 17)])
 
     variant = json.loads(tiny.to_str())
