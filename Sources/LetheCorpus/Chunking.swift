@@ -34,7 +34,7 @@ public struct Sample: Sendable, Equatable {
     public var source: String
     /// The document its first token comes from (0-based, within `source`).
     public var document: Int
-    /// How many documents its tokens come from (more than 1 only for `fixed` and `mixed`).
+    /// How many consecutive documents it spans, from `document` on (more than 1 only for `fixed` and `mixed`).
     public var documentCount: Int
     /// `fixed`/`mixed`: where its first token lies in that document's tokens; 0 otherwise.
     public var tokenOffset: Int
@@ -123,11 +123,11 @@ public struct BlockChunker: Sendable {
             }
             return (samples, counts)
         case .fixed(let length):
-            return cut(documents, counts: &counts, nextLength: { length })
+            return (cut(documents, counts: &counts, nextLength: { length }), counts)
         case .mixed(let minLength, let maxLength, let seed):
             var generator = SplitMix64(seed: seed, stream: UInt64(blockIndex))
             let span = UInt64(maxLength - minLength + 1)
-            return cut(documents, counts: &counts, nextLength: { minLength + Int(generator.next(below: span)) })
+            return (cut(documents, counts: &counts, nextLength: { minLength + Int(generator.next(below: span)) }), counts)
         case .words(let maxTokens):
             var samples: [Sample] = []
             for document in documents {
@@ -139,8 +139,7 @@ public struct BlockChunker: Sendable {
 
     // MARK: fixed and mixed
 
-    private func cut(_ documents: [Document], counts: inout ChunkCounts,
-                     nextLength: () -> Int) -> (samples: [Sample], counts: ChunkCounts) {
+    private func cut(_ documents: [Document], counts: inout ChunkCounts, nextLength: () -> Int) -> [Sample] {
         var stream: [Int32] = []
         var documentStarts: [Int] = []  // where each document's tokens begin in `stream`
         for document in documents {
@@ -168,7 +167,7 @@ public struct BlockChunker: Sendable {
             start += length
         }
         counts.droppedTokens += stream.count - start
-        return (samples, counts)
+        return samples
     }
 
     // MARK: words
