@@ -85,6 +85,15 @@ public struct ChunkingError: Error, CustomStringConvertible, Equatable {
 /// space; every word is checked to start and end on token boundaries. A word that alone (without its leading
 /// space, as a chunk's first word) takes more than `maxTokens` tokens is skipped and counted; the chunk before it
 /// ends there and the next chunk starts after it.
+///
+/// The tokenize stage as glue (blocks of D documents numbered across all inputs, chunked on any thread, written
+/// in block order):
+///
+///     let reader = try DocumentReader(path: input, format: format, options: ReadOptions(skipBadLines: skipBad))
+///     while case let block = try reader.next(upTo: D), !block.isEmpty { blocks.append((blockIndex, block)); ... }
+///     let (samples, counts) = try chunker.samples(from: block, blockIndex: blockIndex)   // per worker
+///     // KEY.tokens.npy = NPYArray(int32: sample.tokens, shape: [sample.tokens.count]); KEY.json = sample.json(dataset:)
+///     // manifest: reader.skippedLines, reader.skippedExamples, the sum of the blocks' ChunkCounts
 public struct BlockChunker: Sendable {
     public let chunking: Chunking
     public let tokenizer: Tokenizer
