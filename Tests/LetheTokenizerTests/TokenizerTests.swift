@@ -81,17 +81,24 @@ final class TokenizerTests: XCTestCase {
         for (index, fixture) in cases.enumerated() { XCTAssertEqual(results[index], fixture.ids, "line \(fixture.line)") }
     }
 
-    func testWordCacheStartsOverWhenFull() {
-        // Far more distinct words than the cache holds: the ids must not change when it resets.
+    /// The cache's two generations (32,768 words each): ids stay the same when words are found in the recent
+    /// table, found in the older one and moved back, or computed again after falling out.
+    func testWordCacheGenerationsKeepTheIDs() {
         let neox = Shared.neox
         var generator = TestRandom(seed: 11)
-        for _ in 0..<3 {
-            var text = ""
-            for _ in 0..<20_000 { text += " w\(generator.next() % 1_000_000)x" }
-            let ids = neox.encode(text)
-            XCTAssertSameScalars(neox.decode(ids), text)
-            XCTAssertEqual(neox.encode(text), ids)
+        func words(_ count: Int) -> String {
+            (0..<count).map { _ in " w\(generator.next() % 10_000_000)x" }.joined()
         }
+        let first = words(20_000)
+        let firstIDs = neox.encode(first)
+        XCTAssertSameScalars(neox.decode(firstIDs), first)
+        XCTAssertEqual(neox.encode(first), firstIDs, "recent table")
+        let filler = words(20_000)
+        let fillerIDs = neox.encode(filler)
+        XCTAssertEqual(neox.encode(first), firstIDs, "older table, moved back")
+        _ = neox.encode(words(80_000))
+        XCTAssertEqual(neox.encode(first), firstIDs, "fallen out and computed again")
+        XCTAssertEqual(neox.encode(filler), fillerIDs)
     }
 }
 
