@@ -70,7 +70,9 @@ final class TokenizerTests: XCTestCase {
     }
 
     func testConcurrentEncodingGivesTheSameIDs() throws {
-        let cases = try FixtureCase.load("neox-real.jsonl")
+        // Real lines, and edge and random cases (these go through NFC and the heap merge) from 8 threads at once.
+        let cases = try FixtureCase.load("neox-real.jsonl") + FixtureCase.load("neox-edge.jsonl")
+            + FixtureCase.load("neox-fuzz.jsonl")
         let neox = Shared.neox
         let results = UnsafeMutableBufferPointer<[Int32]>.allocate(capacity: cases.count)
         results.initialize(repeating: [])
