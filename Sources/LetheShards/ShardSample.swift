@@ -82,7 +82,10 @@ public struct ShardError: Error, CustomStringConvertible, Equatable {
 public enum ShardName {
     public static let fileExtension = ".tar.zst"
 
-    public static func file(_ index: Int) -> String { "shard-" + padded(index) + fileExtension }
+    public static func file(_ index: Int) -> String { stem(index) + fileExtension }
+
+    /// "shard-000042": the name without extension, shared by the shard and its record (`.json`).
+    public static func stem(_ index: Int) -> String { "shard-" + padded(index) }
 
     /// The index of a shard file name, or nil for other names.
     public static func index(ofFile name: String) -> Int? {
