@@ -10,6 +10,9 @@ let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configur
 let package = Package(
     name: "Lethe",
     platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "lethe", targets: ["lethe"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
@@ -35,6 +38,16 @@ let package = Package(
             "LetheShards", "LethePipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
+
+        // Executables, thin layers over the libraries.
+        .executableTarget(name: "lethe", dependencies: [
+            "LethePipeline", "LetheCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // A stage built on the harness, for the runner's tests (generates and maps token shards).
+        .executableTarget(name: "lethe-test-stage", dependencies: [
+            "LetheCLI", "LethePipeline", "LetheShards", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Tests/Support/LetheTestStage"),
 
         // Tests read committed fixtures under Tests/Fixtures (made by the Python scripts beside them).
         .testTarget(name: "LetheShardsTests", dependencies: ["LetheShards"]),

@@ -23,12 +23,22 @@ public struct StageManifest: Codable, Equatable, Sendable {
         public var name: String
         public var version: String
         public var format: Int
+        public init(name: String, version: String, format: Int) {
+            self.name = name
+            self.version = version
+            self.format = format
+        }
     }
 
     public struct Totals: Codable, Equatable, Sendable {
         public var shards: Int
         public var samples: Int
         public var bytes: Int
+        public init(shards: Int, samples: Int, bytes: Int) {
+            self.shards = shards
+            self.samples = samples
+            self.bytes = bytes
+        }
     }
 
     public var version: Int
@@ -46,6 +56,23 @@ public struct StageManifest: Codable, Equatable, Sendable {
     public var finished: String
     /// Stage-specific summary (skipped lines, token totals, ...).
     public var extra: JSONValue
+
+    public init(version: Int, stage: String, fingerprint: String, executable: Executable, parameters: [String: [String]],
+                inputs: [String: [InputIdentity]], shards: [ShardRecord], files: [FileRecord], totals: Totals,
+                started: String, finished: String, extra: JSONValue) {
+        self.version = version
+        self.stage = stage
+        self.fingerprint = fingerprint
+        self.executable = executable
+        self.parameters = parameters
+        self.inputs = inputs
+        self.shards = shards
+        self.files = files
+        self.totals = totals
+        self.started = started
+        self.finished = finished
+        self.extra = extra
+    }
 
     enum CodingKeys: String, CodingKey {
         case version = "lethe_manifest"

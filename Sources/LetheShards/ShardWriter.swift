@@ -35,6 +35,8 @@ public final class ShardWriter {
     public let url: URL
     public var temporaryPath: String { url.path + ".tmp" }
     public private(set) var sampleCount = 0
+    /// Called after each appended sample (progress displays hang here).
+    public var onAppend: (() -> Void)?
 
     private var fd: Int32
     private var sink: ZstdSink
@@ -73,6 +75,7 @@ public final class ShardWriter {
             try sink.write(TarFormat.padding(after: member.data.count))
         }
         sampleCount += 1
+        onAppend?()
     }
 
     /// Ends the archive and the zstd frame, makes the file durable and moves it to its final name.
