@@ -15,8 +15,8 @@ public enum Explain {
             let old = manifest.parameters[option], new = parameters[option]
             guard old != new else { continue }
             switch (old, new) {
-            case (nil, let new?): reasons.append("parameter --\(option) added (\(show(new)))")
-            case (let old?, nil): reasons.append("parameter --\(option) removed (was \(show(old)))")
+            case (nil, let new?): reasons.append("parameter --\(option) added" + (new.isEmpty ? "" : " (\(show(new)))"))
+            case (let old?, nil): reasons.append("parameter --\(option) removed" + (old.isEmpty ? "" : " (was \(show(old)))"))
             case (let old?, let new?): reasons.append("parameter --\(option) changed \(show(old)) -> \(show(new))")
             default: break
             }
