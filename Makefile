@@ -2,6 +2,7 @@
 # Both install the Debian packages Lethe links against when they are missing.
 
 SWIFT ?= swift
+PYTHON ?= python3
 # Tests run on the release build (the numeric tests are slow in debug); -enable-testing keeps @testable imports.
 TESTFLAGS = -c release -Xswiftc -enable-testing
 DEBIAN_PACKAGES = libarchive-dev libzstd-dev libopenblas-dev
@@ -25,6 +26,11 @@ test: deps
 
 run: build
 	.build/release/lethe run pipeline.json
+
+# Benchmarks: Swift against the Python baselines, side by side (make bench PYTHON=/work/venv/bin/python).
+bench: deps
+	$(SWIFT) build -c release --product lethe-bench
+	$(PYTHON) Benchmarks/run.py
 
 clean:
 	rm -rf .build

@@ -49,6 +49,12 @@ let package = Package(
             "LetheCLI", "LethePipeline", "LetheShards", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Tests/Support/LetheTestStage"),
 
+        // Benchmarks (`make bench`): one subcommand per area, compared with Python baselines by Benchmarks/run.py.
+        .executableTarget(name: "lethe-bench", dependencies: [
+            "LetheShards", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Benchmarks/LetheBench", swiftSettings: fast),
+
         // Tests read committed fixtures under Tests/Fixtures (made by the Python scripts beside them).
         .testTarget(name: "LetheShardsTests", dependencies: ["LetheShards"]),
         .testTarget(name: "LetheTokenizerTests", dependencies: ["LetheTokenizer", "LetheShards"]),
