@@ -124,7 +124,7 @@ public struct Pipeline: Sendable {
             var params: [String: JSONValue] = [:]
             if let value = object["params"] {
                 if let members = value.objectValue {
-                    for (option, v) in members {
+                    for (option, v) in members.sorted(by: { $0.key < $1.key }) {
                         if !isValidScalarOrList(v) {
                             problem("\(at).params.\(option)", "expected a string, number, boolean or an array of them, found \(v.typeName)")
                         }
@@ -176,7 +176,7 @@ public struct Pipeline: Sendable {
         guard let value else { return [:] }
         guard let members = value.objectValue else { report(location, "expected an object of option -> \(what)(s)"); return [:] }
         var lists: [String: [String]] = [:]
-        for (option, v) in members {
+        for (option, v) in members.sorted(by: { $0.key < $1.key }) {
             let items = v.arrayValue ?? [v]
             let strings = items.compactMap(\.stringValue)
             if strings.count != items.count || strings.contains("") || items.isEmpty {

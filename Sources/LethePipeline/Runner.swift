@@ -160,8 +160,7 @@ public final class Runner {
         }
         for plan in toRun {
             // Inputs rebuilt a moment ago have new manifests: check again for the real fingerprint.
-            var check = try self.check(plan.check.stage.name, pending: [])
-            if plan.forced { check.reasons = plan.check.reasons }
+            let check = try self.check(plan.check.stage.name, pending: [])
             try execute(check, forced: plan.forced, why: plan.check.reasons)
         }
         if let target {

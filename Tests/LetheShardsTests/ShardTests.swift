@@ -46,7 +46,9 @@ final class ShardTests: XCTestCase {
         second.set("txt", data: Array("plain\n".utf8))
         var long = ShardSample(key: String(repeating: "k", count: 120))
         long.set("tokens", npy: NPYArray(int32: [1], shape: [1]))
-        return [first, second, long]
+        var unicode = ShardSample(key: "dir/naïve-東京")
+        unicode.setJSON(["ok": true])
+        return [first, second, long, unicode]
     }
 
     func writeShard(_ samples: [ShardSample], to url: URL) throws -> ShardRecord {
@@ -63,7 +65,7 @@ final class ShardTests: XCTestCase {
         let record = try writeShard(samples, to: url)
         XCTAssertEqual(url.lastPathComponent, "shard-000007.tar.zst")
         XCTAssertEqual(record.name, "shard-000007.tar.zst")
-        XCTAssertEqual(record.samples, 3)
+        XCTAssertEqual(record.samples, 4)
         XCTAssertEqual(record.bytes, DurableFile.size(ofFile: url.path))
         XCTAssertEqual(record.sha256, try SHA256Hex.ofFile(atPath: url.path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: url.path + ".tmp"))
