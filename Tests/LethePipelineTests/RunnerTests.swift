@@ -90,7 +90,7 @@ final class RunnerTests: XCTestCase {
         let reference = try runProduct("lethe-test-stage", arguments + ["--output", "reference"], in: sandbox.url)
         XCTAssertEqual(reference.status, 0, reference.error)
 
-        let victim = try startProduct("lethe-test-stage", arguments + ["--output", "victim", "--delay-ms", "15", "--threads", "1"], in: sandbox.url)
+        let victim = try startProduct("lethe-test-stage", arguments + ["--output", "victim", "--delay-ms", "25", "--threads", "1"], in: sandbox.url)
         let folder = StageFolder(url: sandbox.path("victim"))
         XCTAssertTrue(waitUntil(seconds: 30) { folder.recordedUnits().count >= 3 }, "the stage never got going")
         kill(victim.process.processIdentifier, SIGKILL)
