@@ -27,7 +27,8 @@ public final class Progress: @unchecked Sendable {
     private let interval: TimeInterval
     private let start = Date()
     private var done = 0
-    private var lastShown = Date.distantPast
+    /// A live line shows at once; plain lines start after the first interval (short work prints one line).
+    private var lastShown: Date
     private var finished = false
     private let lock = NSLock()
 
@@ -41,6 +42,7 @@ public final class Progress: @unchecked Sendable {
         default: self.mode = mode
         }
         interval = self.mode == .bar ? 0.2 : lineInterval
+        lastShown = self.mode == .bar ? .distantPast : start
     }
 
     public func advance(by count: Int = 1) {

@@ -62,8 +62,10 @@ public enum Inspect {
         let folder = StageFolder(url: url)
         guard let manifest = try folder.manifest() else {
             let records = folder.recordedUnits().compactMap { folder.record(unit: $0) }
-            let total = records.first.map { " of \($0.units)" } ?? ""
-            return "\(url.path): incomplete (no manifest.json); \(records.count)\(total) shards have records"
+            guard let total = records.first?.units else {
+                return "\(url.path): not a stage folder, or a stage that has not finished a shard yet (no manifest.json)"
+            }
+            return "\(url.path): incomplete (no manifest.json); \(records.count) of \(total) shards have records"
         }
         var lines = ["\(url.path): stage \(manifest.stage), complete"]
         func field(_ name: String, _ value: String) { lines.append("  " + name.padding(toLength: 13, withPad: " ", startingAt: 0) + value) }

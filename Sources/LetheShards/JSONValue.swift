@@ -58,7 +58,6 @@ public enum JSONValue: Equatable, Sendable {
     }
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
     public var objectValue: [String: JSONValue]? { if case .object(let o) = self { return o }; return nil }
-    public var isNull: Bool { self == .null }
 
     /// The JSON type's name, for messages ("expected a string, found number").
     public var typeName: String {

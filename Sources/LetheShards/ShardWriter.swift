@@ -192,8 +192,11 @@ enum TarFormat {
             out += ustarBlock(name: Array("././@PaxHeader".utf8), size: body.count, type: UInt8(ascii: "x"))
             out += body + padding(after: body.count)
         }
-        let asciiName = records.contains { $0.0 == "path" } ? Array(String(name.unicodeScalars.map { $0.isASCII ? Character($0) : "_" }).utf8.prefix(100)) : nameBytes
-        out += ustarBlock(name: asciiName, size: min(size, maxOctalSize), type: UInt8(ascii: "0"))
+        // With a pax path record, the ustar name field is only a fallback for old readers: keep it ASCII.
+        let fallbackName = nameBytes.count > 100 || !name.allSatisfy(\.isASCII)
+            ? Array(name.unicodeScalars.map { $0.isASCII ? UInt8($0.value) : UInt8(ascii: "_") }.prefix(100))
+            : nameBytes
+        out += ustarBlock(name: fallbackName, size: min(size, maxOctalSize), type: UInt8(ascii: "0"))
         return out
     }
 
