@@ -13,7 +13,8 @@ public struct StageDescription: Codable, Equatable, Sendable {
     public var executable: String
     /// The executable's release, recorded in manifests for information (not part of the fingerprint).
     public var version: String
-    /// The version of what this stage writes; bump it when the same parameters give different output.
+    /// The version of what this stage writes. Bump it whenever the same command line gives different
+    /// output (a fixed bug, a new member, a changed default): that makes every earlier output stale.
     public var format: Int
     /// Options whose values are input paths (files, folders or stage folders), fingerprinted by content.
     public var inputs: [String]

@@ -121,7 +121,11 @@ public struct StageFolder: Sendable {
     /// The manifest, nil when there is none; throws when it exists but cannot be read as one.
     public func manifest() throws -> StageManifest? {
         guard FileManager.default.fileExists(atPath: manifestURL.path) else { return nil }
-        return try decodeJSON(StageManifest.self, from: manifestURL)
+        let manifest = try decodeJSON(StageManifest.self, from: manifestURL)
+        guard manifest.version == StageManifest.currentVersion else {
+            throw FileError(manifestURL.path, "manifest version \(manifest.version); this lethe reads version \(StageManifest.currentVersion)")
+        }
+        return manifest
     }
 
     /// Problems with a manifest's shards and files: missing, wrong size, and (with `content`) wrong sha256.

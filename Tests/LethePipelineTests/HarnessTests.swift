@@ -194,6 +194,29 @@ final class HarnessTests: XCTestCase {
         XCTAssertEqual(manifest.extra, ["steps": 10])
     }
 
+    func testInvalidManifestNeedsForce() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        try stageRun("out", in: sandbox).runUnits(count: 2, work: generate())
+        let manifestURL = sandbox.path("out/manifest.json")
+        var manifest = try JSONValue.read(contentsOf: manifestURL)
+        manifest["lethe_manifest"] = 2
+        try Data(manifest.bytes()).write(to: manifestURL)
+        XCTAssertThrowsError(try StageFolder(url: sandbox.path("out")).manifest()) { error in
+            XCTAssertEqual("\(error)", "\(manifestURL.path): manifest version 2; this lethe reads version 1")
+        }
+        manifest["shards"] = "none"
+        try Data(manifest.bytes()).write(to: manifestURL)
+        XCTAssertThrowsError(try stageRun("out", in: sandbox)) { error in
+            XCTAssertEqual("\(error)", "\(manifestURL.path): invalid (wrong type at shards); pass --force to replace the output")
+        }
+        // With --force the units already done under this fingerprint are kept and the manifest rewritten.
+        let calls = Calls()
+        try stageRun("out", ["--force"], in: sandbox).runUnits(count: 2, work: generate(calls: calls))
+        XCTAssertEqual(calls.sorted, [])
+        XCTAssertEqual(try StageFolder(url: sandbox.path("out")).manifest()?.totals.shards, 2)
+    }
+
     func testMergeExtras() {
         XCTAssertEqual(mergeExtras([["n": 1, "x": 0.5, "name": "a", "nested": ["k": 2]], ["n": 2, "x": 1, "name": "a", "nested": ["k": 3]]]),
                        ["n": 3, "x": 1.5, "name": "a", "nested": ["k": 5]])
