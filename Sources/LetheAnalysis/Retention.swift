@@ -17,7 +17,7 @@ public func retainedWords(reference: [String], reconstruction: [String]) -> [Boo
 }
 
 /// What happened to one reference token in the edit-distance alignment.
-public enum TokenFate: UInt8, Sendable, CaseIterable {
+public enum TokenFate: UInt8, Codable, Sendable, CaseIterable {
     case kept, substituted, dropped
 }
 

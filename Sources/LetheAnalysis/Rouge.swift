@@ -1,7 +1,7 @@
 // ROUGE-1 as the rouge-score package computes it with default settings
 // (rouge_scorer.RougeScorer(['rouge1']).score(target, prediction)).
 
-public struct RougeScore: Equatable, Sendable {
+public struct RougeScore: Codable, Equatable, Sendable {
     public var precision: Double
     public var recall: Double
     public var f1: Double
