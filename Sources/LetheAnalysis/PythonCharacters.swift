@@ -6,7 +6,7 @@
 extension Unicode.Scalar {
     /// `\w` of Python's `re` on str: `_` or `str.isalnum()` (letters L*, and anything with a Numeric_Type).
     var isPythonReWord: Bool {
-        if self == "_" { return true }
+        if isASCII { return isASCIIAlphanumeric || self == "_" }
         switch properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
             return true
@@ -17,6 +17,7 @@ extension Unicode.Scalar {
 
     /// `\w` of the `regex` module (Unicode TR18): Alphabetic, Mark, Decimal_Number, Connector_Punctuation, Join_Control.
     var isRegexWord: Bool {
+        if isASCII { return isASCIIAlphanumeric || self == "_" }
         let p = properties
         if p.isAlphabetic || p.isJoinControl { return true }
         switch p.generalCategory {
@@ -28,18 +29,25 @@ extension Unicode.Scalar {
     }
 
     /// `\d` of the `regex` module and of `re`: Decimal_Number.
-    var isRegexDigit: Bool { properties.generalCategory == .decimalNumber }
+    var isRegexDigit: Bool { isASCII ? (0x30...0x39).contains(value) : properties.generalCategory == .decimalNumber }
 
     /// `\s` of the `regex` module: the White_Space property.
-    var isRegexSpace: Bool { properties.isWhitespace }
+    var isRegexSpace: Bool { isASCII ? value == 0x20 || (0x09...0x0D).contains(value) : properties.isWhitespace }
 
     /// `str.isspace()`, which is also `\s` of `re` and what `str.split()`/`str.strip()` use: White_Space
     /// plus the information separators U+001C...U+001F.
-    var isPythonSpace: Bool { properties.isWhitespace || (0x1C...0x1F).contains(value) }
+    var isPythonSpace: Bool {
+        isASCII ? (0x1C...0x20).contains(value) || (0x09...0x0D).contains(value) : properties.isWhitespace
+    }
 
     /// `str.isupper()` / `str.islower()` of a single character: the Uppercase / Lowercase properties.
-    var isPythonUpper: Bool { properties.isUppercase }
-    var isPythonLower: Bool { properties.isLowercase }
+    var isPythonUpper: Bool { isASCII ? (0x41...0x5A).contains(value) : properties.isUppercase }
+    var isPythonLower: Bool { isASCII ? (0x61...0x7A).contains(value) : properties.isLowercase }
+
+    /// [A-Za-z0-9]; the character-class predicates above answer ASCII without a property lookup.
+    var isASCIIAlphanumeric: Bool {
+        (0x30...0x39).contains(value) || (0x41...0x5A).contains(value) || (0x61...0x7A).contains(value)
+    }
 
     /// Whether this scalar matches the ASCII lowercase letter `letter` in a case-insensitive pattern.
     /// Besides the ASCII pair, `re` also matches İ and dotless ı to i, `regex` İ to i; both match ſ to s and

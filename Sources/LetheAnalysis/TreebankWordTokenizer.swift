@@ -27,14 +27,14 @@ public struct TreebankWordTokenizer: Sendable {
         t = colonsAndCommasBeforeNonDigits(t)            // ([:,])([^\d])  ->  " \1 \2"
         t = colonOrCommaAtEnd(t)                         // ([:,])$  ->  " \1 "
         t = padRuns(t, of: ".", minimum: 2)              // \.{2,}  ->  " \g<0> "
-        t = pad(t) { ";@#$%&".unicodeScalars.contains($0) } // [;@#$%&]
+        t = pad(t) { $0 == ";" || $0 == "@" || $0 == "#" || $0 == "$" || $0 == "%" || $0 == "&" } // [;@#$%&]
         t = pad(t) { (0x2012...0x2015).contains($0.value) } // [\u2012-\u2015]
         t = finalPeriod(t, closers: Self.asciiClosers, spaceAfterPeriod: false) // ([^\.])(\.)([\]\)}>"\']*)\s*$  ->  "\1 \2\3 "
         t = pad(t) { $0 == "?" || $0 == "!" }            // [?!]
         t = apostropheBeforeSpace(t)                     // ([^'])' \s  ->  "\1 ' "
         t = pad(t) { $0 == "*" }                         // [*]
         // PARENS_BRACKETS, DOUBLE_DASHES
-        t = pad(t) { "[](){}<>".unicodeScalars.contains($0) }
+        t = pad(t) { $0 == "[" || $0 == "]" || $0 == "(" || $0 == ")" || $0 == "{" || $0 == "}" || $0 == "<" || $0 == ">" }
         t = replaceLiteral(t, "--", with: " -- ")
         t = [" "] + t + [" "]
         // ENDING_QUOTES
@@ -106,8 +106,7 @@ public struct TreebankWordTokenizer: Sendable {
     }
 
     private func padQuoteMarksAndBacktickRuns(_ t: [Unicode.Scalar]) -> [Unicode.Scalar] {
-        let marks: Set<Unicode.Scalar> = ["«", "“", "‘", "„"]
-        return padRuns(pad(t) { marks.contains($0) }, of: "`", minimum: 1)
+        padRuns(pad(t) { $0 == "«" || $0 == "“" || $0 == "‘" || $0 == "„" }, of: "`", minimum: 1)
     }
 
     private func replaceLiteral(_ t: [Unicode.Scalar], _ literal: String, with replacement: String) -> [Unicode.Scalar] {
@@ -126,12 +125,12 @@ public struct TreebankWordTokenizer: Sendable {
     }
 
     private func openingDoubleQuotes(_ t: [Unicode.Scalar]) -> [Unicode.Scalar] {
-        let openers: Set<Unicode.Scalar> = [" ", "(", "[", "{", "<"]
         var out: [Unicode.Scalar] = []
         out.reserveCapacity(t.count + 16)
         var i = 0
         while i < t.count {
-            if openers.contains(t[i]) && i + 1 < t.count {
+            let opener = t[i] == " " || t[i] == "(" || t[i] == "[" || t[i] == "{" || t[i] == "<"
+            if opener && i + 1 < t.count {
                 var quoteLength = 0
                 if t[i + 1] == "\"" { quoteLength = 1 } else if t[i + 1] == "'" && i + 2 < t.count && t[i + 2] == "'" { quoteLength = 2 }
                 if quoteLength > 0 {
@@ -164,22 +163,20 @@ public struct TreebankWordTokenizer: Sendable {
 
     /// `([^\.])(\.)([closers]*)\s*$`: the leftmost non-period, period, run of closers, and nothing but
     /// whitespace to the end. The run is maximal either way (possessive in the first pattern; in the second
-    /// no closer is whitespace, so backtracking cannot help).
+    /// no closer is whitespace, so backtracking cannot help). Everything after the period lies in the text's
+    /// final stretch of closers and whitespace, so only that stretch is searched.
     private func finalPeriod(_ t: [Unicode.Scalar], closers: Set<Unicode.Scalar>, spaceAfterPeriod: Bool) -> [Unicode.Scalar] {
         let n = t.count
-        guard n >= 2 else { return t }
-        // spaceFrom[p]: t[p...] is all whitespace; runEnd[p]: end of the closer run starting at p.
-        var spaceFrom = [Bool](repeating: true, count: n + 1)
-        var runEnd = [Int](repeating: n, count: n + 1)
-        for p in stride(from: n - 1, through: 0, by: -1) {
-            spaceFrom[p] = spaceFrom[p + 1] && t[p].isRegexSpace
-            runEnd[p] = closers.contains(t[p]) ? runEnd[p + 1] : p
-        }
-        for i in 0..<(n - 1) where t[i] != "." && t[i + 1] == "." && spaceFrom[runEnd[i + 2]] {
+        var tail = n
+        while tail > 0 && (closers.contains(t[tail - 1]) || t[tail - 1].isRegexSpace) { tail -= 1 }
+        for i in max(0, tail - 2)..<max(0, n - 1) where t[i] != "." && t[i + 1] == "." {
+            var runEnd = i + 2
+            while runEnd < n && closers.contains(t[runEnd]) { runEnd += 1 }
+            guard t[runEnd...].allSatisfy({ $0.isRegexSpace }) else { continue }
             var out = Array(t[0...i])
             out.append(" "); out.append(".")
             if spaceAfterPeriod { out.append(" ") }
-            out.append(contentsOf: t[(i + 2)..<runEnd[i + 2]])
+            out.append(contentsOf: t[(i + 2)..<runEnd])
             out.append(" ")
             return out
         }
@@ -269,13 +266,14 @@ public struct TreebankWordTokenizer: Sendable {
         scan: while i < t.count {
             let start = c.afterSpace ? i + 1 : i
             let end = start + word.count
-            var matched = end <= t.count && (c.afterSpace ? t[i] == " " : (i == 0 || !t[i - 1].isPythonReWord))
+            var matched = end <= t.count && t[start].matchesIgnoringCase(word[0], stdlibRe: true)
             if matched {
-                for k in 0..<word.count where !t[start + k].matchesIgnoringCase(word[k], stdlibRe: true) {
+                for k in 1..<word.count where !t[start + k].matchesIgnoringCase(word[k], stdlibRe: true) {
                     matched = false
                     break
                 }
             }
+            if matched { matched = c.afterSpace ? t[i] == " " : (i == 0 || !t[i - 1].isPythonReWord) }
             if matched {
                 matched = c.beforeSpace ? (end < t.count && t[end].isPythonSpace) : (end == t.count || !t[end].isPythonReWord)
             }
