@@ -117,7 +117,10 @@ public enum SVGPlot {
                 if hi <= lo { lo -= 0.5; hi += 0.5 }
                 let step = Scale.niceStep((hi - lo) / 5)
                 if axis.range == nil { lo = floor(lo / step) * step; hi = ceil(hi / step) * step }
-                ticks = stride(from: lo, through: hi + step * 1e-9, by: step).map { abs($0) < step * 1e-9 ? 0 : $0 }
+                // k * step, rounded to the step's decimals, so 3 * 0.2 is 0.6.
+                let unit = pow(10, max(0, -floor(log10(step))))
+                let first = Int((lo / step - 1e-9).rounded(.up)), last = Int((hi / step + 1e-9).rounded(.down))
+                ticks = (first...max(first, last)).map { (Double($0) * step * unit).rounded() / unit }
             }
             low = lo; high = hi
         }
