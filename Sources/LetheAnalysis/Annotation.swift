@@ -132,3 +132,40 @@ public func tokenIndicesOfWords(_ words: [String], tokenTexts: [String]) -> [[In
         return []
     }
 }
+
+/// A bad input or output of the analysis stages, naming the file and what is wrong.
+public struct AnalysisError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension ChunkAnnotation {
+    /// Reads one chunk's annotation (`KEY.words.json`); a malformed file throws an error naming `source` and
+    /// the field at fault.
+    public init(jsonData: Data, source: String) throws {
+        do {
+            self = try JSONDecoder().decode(ChunkAnnotation.self, from: jsonData)
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw AnalysisError("\(source): missing field \(Self.path(context.codingPath + [key]))")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
+                let DecodingError.dataCorrupted(context) {
+            throw AnalysisError("\(source): bad value at \(Self.path(context.codingPath)): \(context.debugDescription)")
+        } catch {
+            throw AnalysisError("\(source): not a chunk annotation: \(error)")
+        }
+    }
+
+    /// The JSON form, keys sorted so the same annotation always gives the same bytes.
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    private static func path(_ keys: [CodingKey]) -> String {
+        if keys.isEmpty { return "top level" }
+        return keys.reduce("") { path, key in
+            key.intValue.map { path + "[\($0)]" } ?? (path.isEmpty ? key.stringValue : path + "." + key.stringValue)
+        }
+    }
+}

@@ -49,11 +49,21 @@ public struct ReportTables: Equatable, Sendable {
         return files
     }
 
-    /// Writes every file into `directory` (created if needed), each atomically (temporary file, rename).
+    /// Writes every file into `directory` (created if needed), each atomically (temporary file, rename), so
+    /// an interrupted run never leaves a half-written table.
     public func write(to directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw AnalysisError("\(directory.path): cannot create the output directory: \(error.localizedDescription)")
+        }
         for (name, contents) in files() {
-            try Data(contents.utf8).write(to: directory.appendingPathComponent(name), options: .atomic)
+            let url = directory.appendingPathComponent(name)
+            do {
+                try Data(contents.utf8).write(to: url, options: .atomic)
+            } catch {
+                throw AnalysisError("\(url.path): cannot write: \(error.localizedDescription)")
+            }
         }
     }
 

@@ -185,15 +185,17 @@ public func bonferroni(_ pValues: [Double]) -> [Double] {
 }
 
 /// Ranks from 1, ties given their average rank (scipy.stats.rankdata(method='average')).
+/// Values must not be nan.
 public func averageRanks(_ values: [Double]) -> [Double] {
-    let order = values.indices.sorted { values[$0] < values[$1] || (values[$0] == values[$1] && $0 < $1) }
+    var order = values.enumerated().map { (value: $0.element, index: $0.offset) }
+    order.sort { $0.value < $1.value }
     var ranks = [Double](repeating: 0, count: values.count)
     var i = 0
     while i < order.count {
         var j = i
-        while j + 1 < order.count && values[order[j + 1]] == values[order[i]] { j += 1 }
+        while j + 1 < order.count && order[j + 1].value == order[i].value { j += 1 }
         let rank = Double(i + j + 2) / 2
-        for k in i...j { ranks[order[k]] = rank }
+        for k in i...j { ranks[order[k].index] = rank }
         i = j + 1
     }
     return ranks
@@ -220,10 +222,12 @@ public struct CorrelationResult: Equatable, Sendable {
 }
 
 /// Spearman's rank correlation with its two-sided p-value from the t distribution with n - 2 degrees of
-/// freedom (scipy.stats.spearmanr). A constant input or fewer than 2 points gives nan.
+/// freedom (scipy.stats.spearmanr). A constant input, a nan, or fewer than 2 points gives nan.
 public func spearman(_ x: [Double], _ y: [Double]) -> CorrelationResult {
     precondition(x.count == y.count, "spearman: x and y differ in length")
-    guard x.count >= 2 else { return CorrelationResult(rho: .nan, pValue: .nan) }
+    guard x.count >= 2, !x.contains(where: \.isNaN), !y.contains(where: \.isNaN) else {
+        return CorrelationResult(rho: .nan, pValue: .nan)
+    }
     let rho = pearson(averageRanks(x), averageRanks(y))
     let df = Double(x.count - 2)
     guard !rho.isNaN, df > 0 else { return CorrelationResult(rho: rho, pValue: .nan) }

@@ -28,8 +28,25 @@ final class AnnotationTests: XCTestCase {
         XCTAssertEqual(chunk.tokenFates.filter { $0 != .kept }, [.substituted])
         XCTAssertEqual(chunk.rouge1, Rouge.rouge1(reference: input.referenceText, prediction: input.reconstructionText))
         // Round trip through JSON, the KEY.words.json form.
-        let decoded = try JSONDecoder().decode(ChunkAnnotation.self, from: JSONEncoder().encode(chunk))
-        XCTAssertEqual(decoded, chunk)
+        let json = try chunk.jsonData()
+        XCTAssertEqual(try ChunkAnnotation(jsonData: json, source: "a.words.json"), chunk)
+        XCTAssertEqual(try chunk.jsonData(), json)
+        // A malformed file: one line naming the file and the field.
+        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: json) as? [String: Any])
+        object["dataset"] = nil
+        XCTAssertThrowsError(try ChunkAnnotation(jsonData: JSONSerialization.data(withJSONObject: object), source: "b.words.json")) {
+            XCTAssertEqual("\($0)", "b.words.json: missing field dataset")
+        }
+        var words = object["words"] as! [[String: Any]]
+        words[2]["retained"] = "yes"
+        object["dataset"] = "conll"
+        object["words"] = words
+        XCTAssertThrowsError(try ChunkAnnotation(jsonData: JSONSerialization.data(withJSONObject: object), source: "c.words.json")) {
+            XCTAssertTrue("\($0)".hasPrefix("c.words.json: bad value at words[2].retained"), "\($0)")
+        }
+        XCTAssertThrowsError(try ReportTables(chunks: [chunk]).write(to: URL(fileURLWithPath: "/proc/no/such/dir"))) {
+            XCTAssertTrue("\($0)".hasPrefix("/proc/no/such/dir: cannot create the output directory"), "\($0)")
+        }
     }
 
     /// Without gold words the reference is split like the reconstruction (nltk.word_tokenize).

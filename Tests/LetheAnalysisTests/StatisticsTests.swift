@@ -67,6 +67,7 @@ final class StatisticsTests: XCTestCase {
     func testAverageRanks() {
         XCTAssertEqual(averageRanks([3, 1, 4, 1, 5]), [3, 1.5, 4, 1.5, 5])
         XCTAssertEqual(averageRanks([2, 2, 2]), [2, 2, 2])
+        XCTAssertTrue(spearman([1, .nan, 3], [1, 2, 3]).rho.isNaN)
     }
 
     /// numpy.percentile(method='linear') on given values: 1e-14 relative.
