@@ -37,8 +37,9 @@ public enum SVGPlot {
     /// Tableau 10: distinguishable colours, cycled when there are more series.
     static let palette = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
 
-    /// A line chart: one polyline with markers per series (broken at nan), legend on the right.
-    public static func lines(title: String, x: PlotAxis, y: PlotAxis, series: [PlotSeries]) -> String {
+    /// A line chart: one polyline with markers per series (broken at nan), legend on the right; with
+    /// `connected: false`, a scatter plot (markers only).
+    public static func lines(title: String, x: PlotAxis, y: PlotAxis, series: [PlotSeries], connected: Bool = true) -> String {
         let visible = { (s: PlotSeries, i: Int) -> Bool in
             s.x[i].isFinite && s.y[i].isFinite && (!x.logarithmic || s.x[i] > 0) && (!y.logarithmic || s.y[i] > 0)
         }
@@ -57,7 +58,7 @@ public enum SVGPlot {
             let colour = palette[k % palette.count]
             var segment: [String] = []
             func flush() {
-                if segment.count > 1 {
+                if connected && segment.count > 1 {
                     svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"\(segment.joined(separator: " "))\"/>\n"
                 }
                 segment = []

@@ -82,6 +82,10 @@ final class AnnotationTests: XCTestCase {
         let left = SVGPlot.left, right = SVGPlot.width - SVGPlot.right, bottom = SVGPlot.height - SVGPlot.bottom, top = SVGPlot.top
         XCTAssertTrue(svg.contains("points=\"\(SVGPlot.f(left)),\(SVGPlot.f(bottom)) \(SVGPlot.f(right)),\(SVGPlot.f(top))\""), svg)
         XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 2)
+        let scatter = SVGPlot.lines(title: "", x: PlotAxis(label: ""), y: PlotAxis(label: ""),
+                                    series: [PlotSeries(name: "s", x: [1, 2, 3], y: [3, 1, 2])], connected: false)
+        XCTAssertFalse(scatter.contains("<polyline"))
+        XCTAssertEqual(scatter.components(separatedBy: "<circle").count - 1, 3)
         let bars = SVGPlot.bars(title: "t", categories: ["a", "b"], values: [0.5, .nan], low: [0.4, 0], high: [0.6, 1],
                                 y: PlotAxis(label: "rate", range: 0...1))
         XCTAssertTrue(XMLParser(data: Data(bars.utf8)).parse())
