@@ -31,7 +31,7 @@ public struct TreebankWordTokenizer: Sendable {
         t = pad(t) { (0x2012...0x2015).contains($0.value) } // [\u2012-\u2015]
         t = finalPeriod(t, closers: Self.asciiClosers, spaceAfterPeriod: false) // ([^\.])(\.)([\]\)}>"\']*)\s*$  ->  "\1 \2\3 "
         t = pad(t) { $0 == "?" || $0 == "!" }            // [?!]
-        t = apostropheBeforeSpace(t)                     // ([^'])' \s  ->  "\1 ' "
+        t = apostropheBeforeSpace(t)                     // ([^'])' (space)  ->  "\1 ' "
         t = pad(t) { $0 == "*" }                         // [*]
         // PARENS_BRACKETS, DOUBLE_DASHES
         t = pad(t) { $0 == "[" || $0 == "]" || $0 == "(" || $0 == ")" || $0 == "{" || $0 == "}" || $0 == "<" || $0 == ">" }
@@ -42,8 +42,8 @@ public struct TreebankWordTokenizer: Sendable {
         t = replaceLiteral(t, "''", with: " '' ")
         t = replaceLiteral(t, "\"", with: " '' ")
         t = collapseWhitespace(t)                        // \s+  ->  " "
-        t = splitClitics(t, Self.shortClitics)           // ([^' ])('[sS]|'[mM]|'[dD]|') \s  ->  "\1 \2 "
-        t = splitClitics(t, Self.longClitics)            // ([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) \s  ->  "\1 \2 "
+        t = splitClitics(t, Self.shortClitics)           // ([^' ])('[sS]|'[mM]|'[dD]|') (space)  ->  "\1 \2 "
+        t = splitClitics(t, Self.longClitics)            // ([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) (space)  ->  "\1 \2 "
         // CONTRACTIONS2 and CONTRACTIONS3 (compiled with the standard `re`: its \w and case folding)
         for contraction in Self.contractions { t = splitContraction(t, contraction) }
         return t
@@ -53,7 +53,7 @@ public struct TreebankWordTokenizer: Sendable {
 
     static let asciiClosers: Set<Unicode.Scalar> = ["]", ")", "}", ">", "\"", "'"]
     static let closersWithSpace: Set<Unicode.Scalar> = asciiClosers.union(["»", "”", "’", " "])
-    /// Alternatives after the apostrophe, in pattern order; "" is the bare apostrophe.
+    /// The clitic alternatives, in pattern order (the last short one is the bare apostrophe).
     static let shortClitics: [[Unicode.Scalar]] = ["'s", "'S", "'m", "'M", "'d", "'D", "'"].map { Array($0.unicodeScalars) }
     static let longClitics: [[Unicode.Scalar]] = ["'ll", "'LL", "'re", "'RE", "'ve", "'VE", "n't", "N'T"].map { Array($0.unicodeScalars) }
     /// Apostrophe-initial words that keep their apostrophe attached: (?:re|ve|ll|m|t|s|d|n)\b.
