@@ -23,6 +23,11 @@ test: deps
 	$(SWIFT) build $(TESTFLAGS) --build-tests
 	$(SWIFT) test $(TESTFLAGS) --skip-build
 
+# Benchmarks: Swift (lethe-bench) beside the Python baselines, one table of ratios.
+PYTHON ?= python3
+bench: build
+	$(PYTHON) Benchmarks/run.py
+
 run: build
 	.build/release/lethe run pipeline.json
 
