@@ -49,9 +49,9 @@ let package = Package(
             "LetheCLI", "LethePipeline", "LetheShards", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Tests/Support/LetheTestStage"),
 
-        // Benchmarks (`make bench`): one subcommand per area, compared with Python baselines by Benchmarks/run.py.
+        // Benchmarks: one subcommand per area, compared with Benchmarks/baselines/<area>.py by Benchmarks/run.py.
         .executableTarget(name: "lethe-bench", dependencies: [
-            "LetheShards", .product(name: "Crypto", package: "swift-crypto"),
+            "LetheAnalysis", "LetheShards", .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/LetheBench", swiftSettings: fast),
 

@@ -1,47 +1,39 @@
 #!/usr/bin/env python3
-"""Runs each area's Swift benchmark (`lethe-bench AREA`) and its Python baseline (Benchmarks/baselines/AREA.py) on
-the same inputs, one after the other in one run, and prints a table: figure, Lethe, baseline, ratio.
+"""Runs each area's Swift benchmark (`lethe-bench AREA`) and Python baseline (Benchmarks/baselines/AREA.py)
+in one go and prints a table: Swift and Python seconds per measurement, and the speed-up (Python / Swift).
+A measurement may carry a "check" value (e.g. a digest of the data processed); Swift's and Python's must match.
 
-    make bench PYTHON=/work/venv/bin/python            # all areas
-    /work/venv/bin/python Benchmarks/run.py shards     # one area (after `swift build -c release --product lethe-bench`)
+    make bench                      # all areas that have a baseline
+    python Benchmarks/run.py analysis
 """
 import json
 import os
 import subprocess
 import sys
-import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(ROOT, ".build", "release", "lethe-bench")
-
-
-def json_lines(command):
-    output = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BENCH = os.path.join(REPO, ".build", "release", "lethe-bench")
 
 
-def shards_area(directory):
-    """Write and read one shard of 400 encoder-like samples (~79 MB of .npy payload), MB of payload per second."""
-    lethe = json_lines([BENCH, "shards", "--folder", directory])
-    python = json_lines([sys.executable, os.path.join(ROOT, "Benchmarks", "baselines", "shards.py"), "--folder", directory])
-    rows = []
-    for figure, baseline in zip(lethe, python):
-        if figure["payload_sha256"] != baseline["payload_sha256"]:
-            sys.exit("shards: Lethe and the baseline did not write the same sample bytes")
-        rows.append((f"{figure['name']} shard, MB/s (zstd -3)", figure["mb_per_s"], baseline["mb_per_s"], baseline["implementation"]))
-    return rows
-
-
-AREAS = {"shards": shards_area}
+def lines(cmd):
+    out = subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, text=True).stdout
+    return {r["name"]: r for r in (json.loads(l) for l in out.splitlines() if l.startswith("{"))}
 
 
 def main():
-    areas = sys.argv[1:] or list(AREAS)
-    print(f"{'area':<10} {'figure':<42} {'lethe':>10} {'baseline':>10} {'ratio':>7}  baseline is")
-    with tempfile.TemporaryDirectory() as directory:
-        for area in areas:
-            for figure, lethe, baseline, implementation in AREAS[area](directory):
-                print(f"{area:<10} {figure:<42} {lethe:>10.2f} {baseline:>10.2f} {lethe / baseline:>6.2f}x  {implementation}")
+    baselines = os.path.join(REPO, "Benchmarks", "baselines")
+    areas = sys.argv[1:] or sorted(f[:-3] for f in os.listdir(baselines) if f.endswith(".py"))
+    print(f"{'area':<10} {'measurement':<18} {'swift s':>10} {'python s':>10} {'speed-up':>9}")
+    for area in areas:
+        swift = lines([BENCH, area])
+        python = lines([sys.executable, os.path.join(baselines, area + ".py")])
+        for name, s in swift.items():
+            p = python.get(name)
+            if p and s.get("check") != p.get("check"):
+                sys.exit(f"{area} {name}: Swift and Python did not process the same data ({s.get('check')} != {p.get('check')})")
+            ratio = f"{p['seconds'] / s['seconds']:.1f}x" if p else "-"
+            ps = f"{p['seconds']:.4f}" if p else "-"
+            print(f"{area:<10} {name:<18} {s['seconds']:>10.4f} {ps:>10} {ratio:>9}")
 
 
 if __name__ == "__main__":

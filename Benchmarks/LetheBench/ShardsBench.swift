@@ -5,14 +5,14 @@ import LetheShards
 
 /// Shard write and read throughput on encoder-like samples: int32 tokens, a float16 state with random
 /// mantissas (compresses about as badly as real states) and JSON metadata. The bytes are the same as
-/// Benchmarks/baselines/shards.py makes, so both report the same payload sha256.
+/// Benchmarks/baselines/shards.py makes; both report their sha256 as "check".
 struct ShardsBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shards",
         abstract: "Write and read one shard of encoder-like samples (MB of .npy/.json payload per second).")
 
-    @Option(help: "Folder for the shard.")
-    var folder: String
+    @Option(help: "Folder for the shard (default: a temporary folder, removed afterwards).")
+    var folder: String?
 
     @Option(help: "Samples in the shard.")
     var samples = 400
@@ -21,7 +21,11 @@ struct ShardsBench: ParsableCommand {
     var passes = 3
 
     func run() throws {
-        let url = URL(fileURLWithPath: folder).appendingPathComponent("swift-" + ShardName.file(0))
+        let directory = folder.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("lethe-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { if folder == nil { try? FileManager.default.removeItem(at: directory) } }
+        let url = directory.appendingPathComponent(ShardName.file(0))
         let made = (0..<samples).map(benchmarkSample)
         let payload = made.reduce(0) { $0 + $1.members.reduce(0) { $0 + $1.data.count } }
         var hasher = SHA256()
@@ -55,16 +59,16 @@ struct ShardsBench: ParsableCommand {
         try ShardReader.forEach(url) { sample in for member in sample.members { readHasher.update(data: member.data) } }
         guard readHasher.finalize().hexString == payloadSHA else { throw ShardError("read back differs") }
         let megabytes = Double(payload) / 1e6
-        for (name, time) in [("write", bestWrite), ("read", bestRead)] {
-            print(json(["area": "shards", "name": name, "implementation": "lethe", "mb_per_s": megabytes / time, "seconds": time,
-                        "payload_bytes": payload, "payload_sha256": payloadSHA, "shard_bytes": record!.bytes, "samples": samples]))
+        for (name, time) in [("write shard", bestWrite), ("read shard", bestRead)] {
+            printJSON(["area": "shards", "name": name, "seconds": time, "mb_per_s": megabytes / time, "check": payloadSHA,
+                       "payload_bytes": payload, "shard_bytes": record!.bytes, "samples": samples])
         }
     }
 }
 
 /// Sample i: tokens (i*7 + t) % 50277 for t < 64, a float16 [4, 1536, 16] state whose bits are
 /// 0x3C00 | (h >> 22) with h = (i*2654435761 + j*40503) mod 2^32 (values in [1, 2)), and its metadata.
-func benchmarkSample(_ i: Int) -> ShardSample {
+private func benchmarkSample(_ i: Int) -> ShardSample {
     var sample = ShardSample(key: String(format: "sample%06d", i))
     sample.setJSON(["dataset": "bench", "document": .int(i), "length": 64])
     sample.set("tokens", npy: NPYArray(int32: (0..<64).map { Int32((i * 7 + $0) % 50277) }, shape: [64]))
@@ -80,10 +84,10 @@ func benchmarkSample(_ i: Int) -> ShardSample {
     return sample
 }
 
-func seconds(since start: DispatchTime) -> Double {
+private func seconds(since start: DispatchTime) -> Double {
     Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
 }
 
-func json(_ object: [String: Any]) -> String {
-    String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+private func printJSON(_ object: [String: Any]) {
+    print(String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
 }

@@ -2,8 +2,8 @@
 """Baseline for `lethe-bench shards`: the same samples written and read the way a Python user would,
 with tarfile streaming through the `zstd` command (level 3) and numpy.save / numpy.load.
 
-Prints one JSON line per figure (write, read) with MB of payload per second and the payload sha256,
-which must equal Lethe's (same sample bytes).
+Prints one JSON line per measurement (write shard, read shard): seconds, MB of payload per second, and
+the payload sha256 as "check", which must equal Lethe's (the same sample bytes).
 """
 import argparse
 import hashlib
@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import tarfile
+import tempfile
 import time
 
 import numpy as np
@@ -34,11 +35,15 @@ def sample(i):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--folder", required=True)
+    parser.add_argument("--folder", help="folder for the shard (default: a temporary folder)")
     parser.add_argument("--samples", type=int, default=400)
     parser.add_argument("--passes", type=int, default=3)
     args = parser.parse_args()
-    path = os.path.join(args.folder, "python-shard-000000.tar.zst")
+    with tempfile.TemporaryDirectory() as directory:
+        run(args, os.path.join(args.folder or directory, "shard-000000.tar.zst"))
+
+
+def run(args, path):
     made = [sample(i) for i in range(args.samples)]
     payload = sum(len(data) for _, members in made for _, data in members)
     digest = hashlib.sha256()
@@ -91,10 +96,10 @@ def main():
     assert unzstd.wait() == 0 and read_digest.hexdigest() == payload_sha
 
     size = os.path.getsize(path)
-    for name, seconds in (("write", best_write), ("read", best_read)):
-        print(json.dumps({"area": "shards", "name": name, "implementation": "python tarfile + zstd command",
-                          "mb_per_s": payload / 1e6 / seconds, "seconds": seconds, "payload_bytes": payload,
-                          "payload_sha256": payload_sha, "shard_bytes": size, "samples": args.samples}, sort_keys=True))
+    for name, seconds in (("write shard", best_write), ("read shard", best_read)):
+        print(json.dumps({"area": "shards", "name": name, "seconds": seconds, "mb_per_s": payload / 1e6 / seconds,
+                          "check": payload_sha, "payload_bytes": payload, "shard_bytes": size,
+                          "samples": args.samples}, sort_keys=True))
 
 
 if __name__ == "__main__":
