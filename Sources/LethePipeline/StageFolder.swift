@@ -242,13 +242,14 @@ func describe(_ error: DecodingError) -> String {
     }
 }
 
-/// Time stamps in manifests: ISO 8601, UTC, whole seconds.
+/// Time stamps in manifests: ISO 8601, UTC, with milliseconds. The precision matters: a stage rerun
+/// within the same second must still write a different manifest, so the stages reading it become stale.
 public enum Timestamp {
     public static func now() -> String { string(from: Date()) }
 
     public static func string(from date: Date) -> String {
         let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: date)
     }
 }
