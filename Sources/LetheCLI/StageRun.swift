@@ -194,7 +194,7 @@ public final class StageRun {
             totals: .init(shards: shards.count, samples: samples, bytes: bytes),
             started: started, finished: Timestamp.now(), extra: extra)
         try folder.write(manifest)
-        say("complete: \(manifest.totals.shards) shards, \(manifest.totals.samples) samples\(files.isEmpty ? "" : ", \(files.count) files") in \(options.output)")
+        say("complete: \(Inspect.counted(manifest.totals.shards, "shard")), \(Inspect.counted(manifest.totals.samples, "sample"))\(files.isEmpty ? "" : ", " + Inspect.counted(files.count, "file")) in \(options.output)")
     }
 }
 

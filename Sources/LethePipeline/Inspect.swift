@@ -92,6 +92,9 @@ public enum Inspect {
         return unit == 0 ? "\(bytes) bytes" : String(format: "%.1f", value) + " " + units[unit]
     }
 
+    /// "1 shard", "3 shards".
+    public static func counted(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
+
     static func truncate(_ text: String, to length: Int) -> String {
         text.count <= length ? text : String(text.prefix(length)) + "..."
     }

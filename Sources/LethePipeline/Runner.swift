@@ -199,7 +199,7 @@ public final class Runner {
             throw PipelineError("stage \(name): \(check.executable.description.executable) recorded fingerprint \(manifest.fingerprint.prefix(12)) but the runner expected \(expected.prefix(12)); the executable and lethe disagree about its options")
         }
         let seconds = Date().timeIntervalSince(start)
-        say("== \(name): done in \(String(format: "%.1f", seconds)) s (\(manifest.totals.shards) shards, \(manifest.totals.samples) samples, \(manifest.files.count) files)")
+        say("== \(name): done in \(String(format: "%.1f", seconds)) s (\(Inspect.counted(manifest.totals.shards, "shard")), \(Inspect.counted(manifest.totals.samples, "sample")), \(Inspect.counted(manifest.files.count, "file")))")
     }
 
     // MARK: Text
@@ -217,6 +217,6 @@ public final class Runner {
         guard check.isCurrent, let manifest = check.manifest else {
             return "\(name)stale: \(check.reasons.joined(separator: "; "))"
         }
-        return "\(name)up to date: \(manifest.totals.shards) shards, \(manifest.totals.samples) samples, \(manifest.files.count) files, finished \(manifest.finished)"
+        return "\(name)up to date: \(Inspect.counted(manifest.totals.shards, "shard")), \(Inspect.counted(manifest.totals.samples, "sample")), \(Inspect.counted(manifest.files.count, "file")), finished \(manifest.finished)"
     }
 }

@@ -33,7 +33,7 @@ final class RunnerTests: XCTestCase {
         XCTAssertTrue(result.output.contains("== gen: running lethe-test-stage (output missing)"), result.output)
         XCTAssertTrue(result.output.contains("== map: running lethe-test-stage (input stage gen is rebuilt first)"), result.output)
         let log = try String(contentsOf: sandbox.path("stages/map/log.txt"), encoding: .utf8)
-        XCTAssertTrue(log.contains("map: complete: 4 shards, 30 samples, 1 files in stages/map"), log)
+        XCTAssertTrue(log.contains("map: complete: 4 shards, 30 samples, 1 file in stages/map"), log)
         let summary = try JSONValue.read(contentsOf: sandbox.path("stages/map/summary.json"))
         XCTAssertEqual(summary["tokens"], try JSONValue.read(contentsOf: sandbox.path("stages/map/manifest.json"))["extra"]?["tokens"])
         let genDigests = try sandbox.outputDigests("stages/gen")
