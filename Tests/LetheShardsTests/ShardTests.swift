@@ -224,6 +224,19 @@ final class ShardTests: XCTestCase {
         XCTAssertThrowsError(try ShardReader.split(memberName: "a.b/.hidden", shard: "s"))
     }
 
+    /// A unit may produce no samples (every input line skipped): its shard is an empty archive.
+    func testEmptyShardRoundTrip() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent(ShardName.file(0))
+        let record = try writeShard([], to: url)
+        XCTAssertEqual(record.samples, 0)
+        XCTAssertEqual(try ShardReader.readAll(url), [])
+        let (status, output) = try runCommand(["sh", "-c", "zstd -q -dc '\(url.path)' | python3 -c 'import sys, tarfile; print(len(tarfile.open(fileobj=sys.stdin.buffer, mode=\"r|\").getmembers()))'"])
+        XCTAssertEqual(status, 0)
+        XCTAssertEqual(output, "0\n")
+    }
+
     func testShardNames() {
         XCTAssertEqual(ShardName.file(0), "shard-000000.tar.zst")
         XCTAssertEqual(ShardName.file(1_234_567), "shard-1234567.tar.zst")
