@@ -194,7 +194,7 @@ public struct StageFolder: Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
         for name in names {
             let index = ShardName.index(ofFile: name) ?? Self.unitIndex(ofRecordFile: name)
-            if name.hasSuffix(ShardName.fileExtension + ".tmp") || (index ?? -1) >= count {
+            if name.contains(ShardName.fileExtension + ".tmp") || (index ?? -1) >= count {
                 try removeIfPresent(url.appendingPathComponent(name))
             }
         }

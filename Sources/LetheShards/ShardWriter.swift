@@ -23,8 +23,9 @@ public struct ShardRecord: Codable, Equatable, Sendable {
 /// Writes one shard, `shard-NNNNNN.tar.zst`, sample by sample straight through the compressor
 /// (nothing is buffered beyond zstd's window).
 ///
-/// The bytes go to `NAME.tmp`; `finish()` ends the zstd frame, fsyncs, renames the file into place
-/// and fsyncs the folder, so a killed writer never leaves a file under the final name. Output is
+/// The bytes go to `NAME.tmp.PID`; `finish()` ends the zstd frame, fsyncs, renames the file into place
+/// and fsyncs the folder, so a killed writer never leaves a file under the final name (and two
+/// processes that happen to write the same shard never write into one file). Output is
 /// reproducible byte for byte: members in the order appended, POSIX ustar headers with mtime 0,
 /// uid/gid 0, empty user and group names, mode 0644 (a pax header only for a name longer than 100
 /// bytes, a non-ASCII name or a member of 8 GiB or more), one zstd frame at a fixed level with a
@@ -33,7 +34,7 @@ public final class ShardWriter {
     public static let defaultCompressionLevel: Int32 = 3
 
     public let url: URL
-    public var temporaryPath: String { url.path + ".tmp" }
+    public let temporaryPath: String
     public private(set) var sampleCount = 0
     /// Called after each appended sample (progress displays hang here).
     public var onAppend: (() -> Void)?
@@ -44,7 +45,8 @@ public final class ShardWriter {
 
     public init(url: URL, compressionLevel: Int32 = ShardWriter.defaultCompressionLevel) throws {
         self.url = url
-        let temporary = url.path + ".tmp"
+        let temporary = url.path + ".tmp.\(getpid())"
+        temporaryPath = temporary
         fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileError(temporary, "cannot create (\(DurableFile.errnoText()))") }
         do { sink = try ZstdSink(fd: fd, path: temporary, level: compressionLevel) } catch {

@@ -80,13 +80,13 @@ final class HarnessTests: XCTestCase {
         var bytes = try [UInt8](Data(contentsOf: folder.shardURL(unit: 3)))
         bytes[bytes.count / 2] ^= 0x55
         try Data(bytes).write(to: folder.shardURL(unit: 3))
-        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: folder.shardURL(unit: 4).path + ".tmp"))
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: folder.shardURL(unit: 4).path + ".tmp.99999"))
         try FileManager.default.removeItem(at: folder.manifestURL)
         let redo = Calls()
         try stageRun("out", in: sandbox).runUnits(count: 5, work: generate(calls: redo))
         XCTAssertEqual(redo.sorted, [1, 3])
         XCTAssertEqual(try sandbox.outputDigests("out"), digests)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.shardURL(unit: 4).path + ".tmp"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.shardURL(unit: 4).path + ".tmp.99999"))
     }
 
     func testOutputOfAnotherConfigurationNeedsForce() throws {
@@ -120,7 +120,7 @@ final class HarnessTests: XCTestCase {
         XCTAssertNil(try folder.manifest())
         XCTAssertEqual(folder.recordedUnits(), [0, 1])
         XCTAssertNil(DurableFile.size(ofFile: folder.shardURL(unit: 2).path))
-        XCTAssertNil(DurableFile.size(ofFile: folder.shardURL(unit: 2).path + ".tmp"))
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).contains { $0.contains(".tmp") })
 
         XCTAssertThrowsError(try stageRun("out", parameters: ["--scale", "5"], in: sandbox)) { error in
             XCTAssertEqual("\(error)", "out: holds partial output of a different configuration (2 shards); pass --force to replace it")

@@ -68,7 +68,7 @@ final class ShardTests: XCTestCase {
         XCTAssertEqual(record.samples, 4)
         XCTAssertEqual(record.bytes, DurableFile.size(ofFile: url.path))
         XCTAssertEqual(record.sha256, try SHA256Hex.ofFile(atPath: url.path))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: url.path + ".tmp"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), [url.lastPathComponent])
 
         let read = try ShardReader.readAll(url)
         XCTAssertEqual(read, samples)
@@ -203,11 +203,12 @@ final class ShardTests: XCTestCase {
         do {
             let writer = try ShardWriter(url: url)
             try writer.append(exampleSamples()[0])
-            XCTAssertTrue(FileManager.default.fileExists(atPath: url.path + ".tmp"))
+            XCTAssertEqual(writer.temporaryPath, url.path + ".tmp.\(getpid())")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: writer.temporaryPath))
             XCTAssertThrowsError(try writer.append(ShardSample(key: "bad.key", members: [.init(ext: "json", data: [])])))
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: url.path))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: url.path + ".tmp"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), [])
     }
 
     func testInvalidSamplesAreRejected() throws {
