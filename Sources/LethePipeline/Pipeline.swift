@@ -115,7 +115,7 @@ public struct Pipeline: Sendable {
             if !isValidName(stageName) { problem(at, "invalid stage name (use letters, digits, '-', '_' and '.', not starting with '.')") }
             guard let object = stageObjects[stageName]!.objectValue else { problem(at, "expected an object"); continue }
             checkKeys(object, allowed: ["run", "inputs", "files", "params", "output", "description"], at: at, report: problem)
-            guard let run = object["run"]?.stringValue, !run.isEmpty, !run.contains("/") || run.hasPrefix("/") || run.hasPrefix(".") else {
+            guard let run = object["run"]?.stringValue, !run.isEmpty else {
                 problem("\(at).run", object["run"] == nil ? "missing (the stage's executable, e.g. \"lethe-encode\")" : "expected an executable name")
                 continue
             }
