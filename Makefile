@@ -2,7 +2,6 @@
 # Both install the Debian packages Lethe links against when they are missing.
 
 SWIFT ?= swift
-PYTHON ?= python3
 # Tests run on the release build (the numeric tests are slow in debug); -enable-testing keeps @testable imports.
 TESTFLAGS = -c release -Xswiftc -enable-testing
 DEBIAN_PACKAGES = libarchive-dev libzstd-dev libopenblas-dev
@@ -24,13 +23,13 @@ test: deps
 	$(SWIFT) build $(TESTFLAGS) --build-tests
 	$(SWIFT) test $(TESTFLAGS) --skip-build
 
+# Benchmarks: Swift (lethe-bench) beside the Python baselines, one table of ratios.
+PYTHON ?= python3
+bench: build
+	$(PYTHON) Benchmarks/run.py
+
 run: build
 	.build/release/lethe run pipeline.json
-
-# Benchmarks: Swift against the Python baselines, side by side (make bench PYTHON=/work/venv/bin/python).
-bench: deps
-	$(SWIFT) build -c release --product lethe-bench
-	$(PYTHON) Benchmarks/run.py
 
 clean:
 	rm -rf .build

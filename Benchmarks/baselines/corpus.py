@@ -1,34 +1,31 @@
 #!/usr/bin/env python3
-"""Baseline for `lethe-bench corpus`: reading a JSONL file line by line with Python's json module (the usual
-way, e.g. the Pile's own readers), keeping the text and the other fields. Prints JSON lines like the Swift bench."""
-import argparse
+"""Baseline for `lethe-bench corpus`: the GSM8K test file read 10 times line by line with Python's json module
+(the usual way to read JSONL), "question" taken as the text and the other fields kept."""
 import json
 import os
 import time
 
+PATH = "data/gsm8k/test.jsonl"
+
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--input", required=True)
-    parser.add_argument("--passes", type=int, default=3)
-    args = parser.parse_args()
-    size = os.path.getsize(args.input)
     best = float("inf")
-    for _ in range(args.passes):
+    for _ in range(3):
+        documents = text_bytes = 0
         start = time.perf_counter()
-        documents = characters = 0
-        with open(args.input, encoding="utf-8") as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                row = json.loads(line)
-                text = row.pop("text")
-                documents += 1
-                characters += len(text.encode("utf-8"))
+        for _ in range(10):
+            with open(PATH, encoding="utf-8") as f:
+                for line in f:
+                    if not line.strip():
+                        continue
+                    row = json.loads(line)
+                    text = row.pop("question")
+                    documents += 1
+                    text_bytes += len(text.encode("utf-8"))
         best = min(best, time.perf_counter() - start)
-    print(json.dumps({"area": "corpus", "name": f"read {os.path.basename(args.input)}", "implementation": "python json",
-                      "mb_per_s": size / 1e6 / best, "seconds": best, "documents": documents,
-                      "text_bytes": characters}, sort_keys=True))
+    size = os.path.getsize(PATH)
+    print(json.dumps({"area": "corpus", "name": "read jsonl", "seconds": best, "mb_per_s": 10 * size / 1e6 / best,
+                      "check": f"{documents} documents, {text_bytes} text bytes"}, sort_keys=True))
 
 
 if __name__ == "__main__":

@@ -275,18 +275,18 @@ public struct ChunkSizeError: Error, CustomStringConvertible, Equatable {
 
 /// SplitMix64 (Steele, Lea & Flood 2014): the chunk lengths of `mixed` depend on nothing but the seed and the
 /// block index, on every platform and Swift version (the standard library's generators promise no such thing).
-public struct SplitMix64: Sendable {
-    public private(set) var state: UInt64
+struct SplitMix64: Sendable {
+    private(set) var state: UInt64
 
-    public init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { state = seed }
 
     /// An independent stream per block: the seed's first output mixed with the block index.
-    public init(seed: UInt64, stream: UInt64) {
+    init(seed: UInt64, stream: UInt64) {
         var base = SplitMix64(seed: seed)
         state = base.next() ^ (stream &* 0xD1B5_4A32_D192_ED03)
     }
 
-    public mutating func next() -> UInt64 {
+    mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -295,7 +295,7 @@ public struct SplitMix64: Sendable {
     }
 
     /// Uniform in 0..<bound (bound > 0), by rejection so that no value is favoured.
-    public mutating func next(below bound: UInt64) -> UInt64 {
+    mutating func next(below bound: UInt64) -> UInt64 {
         let threshold = (0 &- bound) % bound
         while true {
             let value = next()
