@@ -32,6 +32,10 @@ let package = Package(
         .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "LetheShards"], swiftSettings: fast),
         .target(name: "LetheTraining", dependencies: ["LetheModel", "CBLAS"], swiftSettings: fast),
         .target(name: "LetheAnalysis", swiftSettings: fast),
+        // Token and word frequencies of corpus files (the count stage): needs the corpus reader, the BPE
+        // tokenizer and the annotate stage's word tokenizer, so it sits above all three.
+        .target(name: "LetheCount", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheAnalysis", "LetheShards"],
+                swiftSettings: fast),
         .target(name: "LethePipeline", dependencies: [
             "LetheShards", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: fast),
@@ -45,6 +49,11 @@ let package = Package(
             "LethePipeline", "LetheCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .executableTarget(name: "lethe-count", dependencies: [
+            "LetheCount", "LetheCLI", "LethePipeline", "LetheShards", "LetheTokenizer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         // A stage built on the harness, for the runner's tests (generates and maps token shards).
         .executableTarget(name: "lethe-test-stage", dependencies: [
             "LetheCLI", "LethePipeline", "LetheShards", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -52,7 +61,7 @@ let package = Package(
 
         // Benchmarks: one subcommand per area, compared with Benchmarks/baselines/<area>.py by Benchmarks/run.py.
         .executableTarget(name: "lethe-bench", dependencies: [
-            "LetheAnalysis", "LetheShards", "LetheTokenizer", "LetheCorpus",
+            "LetheAnalysis", "LetheShards", "LetheTokenizer", "LetheCorpus", "LetheCount",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/LetheBench", swiftSettings: fast),
@@ -64,6 +73,7 @@ let package = Package(
         .testTarget(name: "LetheModelTests", dependencies: ["LetheModel", "LetheShards"]),
         .testTarget(name: "LetheTrainingTests", dependencies: ["LetheTraining", "LetheModel", "LetheShards"]),
         .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheShards"]),
+        .testTarget(name: "LetheCountTests", dependencies: ["LetheCount", "LetheCorpus", "LetheTokenizer", "LetheShards"]),
         .testTarget(name: "LethePipelineTests", dependencies: ["LethePipeline", "LetheShards", "LetheCLI"]),
     ],
     swiftLanguageModes: [.v5]
