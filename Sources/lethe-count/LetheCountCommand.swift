@@ -13,19 +13,22 @@ struct LetheCountCommand: StageCommand {
         commandName: "lethe-count",
         abstract: "Count token ids (and words) in a corpus, overall and per subset, as pretraining frequencies.",
         discussion: """
-            Reads .jsonl, .jsonl.zst (streamed: constant memory however large) and .txt files (a paragraph is a \
-            document), tokenizes every document with the tokenize stage's tokenizer on all threads, and counts \
-            each token id. A JSONL line's subset is read from --subset-field (the Pile's meta.pile_set_name).
+            Reads .jsonl, .jsonl.zst (streamed: constant memory however large) and .txt \
+            files (a paragraph is a document), tokenizes every document with the \
+            tokenize stage's tokenizer on all threads, and counts each token id. A JSONL \
+            line's subset is read from --subset-field (the Pile's meta.pile_set_name).
 
-            Each input file is one unit: its counts are kept in shard-NNNNNN.tar.zst, so an interrupted run \
-            resumes at the first unfinished file, and workers given --shard-index i --num-shards n split the \
-            files. The worker that finishes the last file merges them (exactly, whatever the split) into:
+            Each input file is one unit whose counts are kept in shard-NNNNNN.tar.zst: \
+            an interrupted run resumes at the first unfinished file, and workers given \
+            --shard-index i --num-shards n split the files. The worker that finishes \
+            the last file merges them, exactly whatever the split, into:
 
-              counts.npy           int64 [vocabulary size]: occurrences of each token id (50,277 for GPT-NeoX-20B; \
-            a model's padded ids beyond it never occur)
-              subsets/NAME.npy     the same per subset (names made file-safe; subsets.json lists them with totals)
-              words.tsv            with --words: "word<TAB>count", most frequent first, words as nltk.word_tokenize splits
-              manifest.json        "extra": documents, tokens and text bytes, overall and per subset; skipped lines
+              counts.npy        int64, one count per token id of the tokenizer (50,277
+                                for GPT-NeoX-20B; ids a model pads beyond never occur)
+              subsets/NAME.npy  the same per subset; subsets.json lists them, with totals
+              words.tsv         with --words: word<TAB>count, most frequent first
+              manifest.json     "extra": documents, tokens and text bytes, overall and
+                                per subset; skipped lines
 
             Example:
               lethe-count --input pile/train --output stages/count --words
