@@ -17,12 +17,13 @@ public struct CountSettings: Sendable, Equatable {
     /// Text handed to a thread at a time; the queue between the reader and the threads holds
     /// `2 * threads` such batches, which bounds the memory.
     public var batchBytes: Int
-    /// More distinct subset values than this in one file means the field is not a subset name (a URL, an id).
+    /// More distinct subset values than this in one file means the field is not a subset name (a URL, an id);
+    /// it also bounds the tables a thread holds (400 KB each for GPT-NeoX). The Pile has 22 subsets.
     public var maxSubsets: Int
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, subsetField: SubsetField? = nil,
                 countWords: Bool = false, skipBadLines: Bool = false, textField: String = "text",
-                batchBytes: Int = 1 << 18, maxSubsets: Int = 1000) {
+                batchBytes: Int = 1 << 18, maxSubsets: Int = 100) {
         self.threads = threads
         self.subsetField = subsetField
         self.countWords = countWords
@@ -42,8 +43,8 @@ public struct CountSettings: Sendable, Equatable {
 /// the queue's batches plus threads × groups × vocabulary × 8 bytes (and, with words, the distinct words).
 ///
 /// Workers are dedicated threads rather than `DispatchQueue.concurrentPerform` iterations: they block on the
-/// queue, and the stage calls this from inside the harness's own concurrentPerform, where blocking iterations
-/// of the same pool could starve the reader.
+/// queue, and the pool behind concurrentPerform (which the stage harness already uses to run files) does not
+/// promise to run all iterations at once, so a reader and workers sharing it could wait on each other forever.
 public final class CorpusCounter: @unchecked Sendable {
     public let tokenizer: Tokenizer
     public let settings: CountSettings
@@ -62,8 +63,8 @@ public final class CorpusCounter: @unchecked Sendable {
     /// number of text bytes read since its last call. Throws `CorpusError` (file and line) for bad input, unless
     /// skipping bad lines.
     public func count(file path: String, progress: (Int) -> Void = { _ in }) throws -> FileCounts {
-        let reader = try DocumentReader(path: path, options: ReadOptions(skipBadLines: settings.skipBadLines,
-                                                                                textField: settings.textField))
+        let options = ReadOptions(skipBadLines: settings.skipBadLines, textField: settings.textField)
+        let reader = try DocumentReader(path: path, options: options)
         let queue = BoundedQueue<Batch>(capacity: 2 * settings.threads)
         let tallies = (0..<settings.threads).map { _ in Tally(vocabularySize: tokenizer.vocabularySize) }
         let finished = DispatchGroup()

@@ -108,7 +108,9 @@ func startCount(_ arguments: [String], in folder: URL, log: String = "stderr.txt
     var environment = ProcessInfo.processInfo.environment
     environment["LETHE_HASH_CACHE"] = folder.appendingPathComponent(".hash-cache.json").path
     process.environment = environment
-    FileManager.default.createFile(atPath: folder.appendingPathComponent(log).path, contents: nil)
+    guard FileManager.default.createFile(atPath: folder.appendingPathComponent(log).path, contents: nil) else {
+        throw CocoaError(.fileWriteUnknown)
+    }
     process.standardOutput = FileHandle.nullDevice
     process.standardError = try FileHandle(forWritingTo: folder.appendingPathComponent(log))
     try process.run()
