@@ -117,7 +117,7 @@ public final class CorpusCounter: @unchecked Sendable {
         examples = Array(examples.prefix(CorpusCounter.maxExamples))
         return FileCounts(source: path, vocabularySize: tokenizer.vocabularySize,
                           groups: Tally.sum(tallies, names: subsets.names, vocabularySize: tokenizer.vocabularySize),
-                          words: settings.countWords ? tallies.reduce(into: WordCounts()) { $0.add($1.words) } : nil,
+                          words: settings.countWords ? tallies.reduce(into: WordCountTable()) { $0.add($1.words) } : nil,
                           skippedLines: reader.skippedLines + skippedCount,
                           skippedExamples: examples.map(\.description))
     }
@@ -168,7 +168,7 @@ private final class Tally {
     let vocabularySize: Int
     var tables: [UnsafeMutablePointer<Int64>?] = []
     var documents: [Int] = [], tokens: [Int] = [], bytes: [Int] = []
-    var words = WordCounts()
+    var words = WordCountTable()
 
     init(vocabularySize: Int) { self.vocabularySize = vocabularySize }
 

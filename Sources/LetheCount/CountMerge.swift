@@ -11,7 +11,7 @@ public struct CountMerge {
     public private(set) var subsets: [ExactString: GroupCounts] = [:]
     /// Documents that named no subset (the token table is not kept: it is `overall` minus the subsets).
     public private(set) var withoutSubset: GroupCounts
-    public private(set) var words: WordCounts?
+    public private(set) var words: WordCountTable?
     public private(set) var files = 0
     public private(set) var skippedLines = 0
     public private(set) var skippedExamples: [String] = []
@@ -21,7 +21,7 @@ public struct CountMerge {
         self.countWords = countWords
         overall = GroupCounts(subset: nil, vocabularySize: vocabularySize)
         withoutSubset = GroupCounts(subset: nil, vocabularySize: 0)
-        words = countWords ? WordCounts() : nil
+        words = countWords ? WordCountTable() : nil
     }
 
     /// Adds one file's counts; they must be of the same vocabulary and have words exactly when this merge does.
@@ -75,7 +75,7 @@ public struct CountMerge {
             "without_subset": CountMerge.totals(withoutSubset),
         ]
         outputs.append(("subsets.json", index.bytes(pretty: true)))
-        if let words { outputs.append(("words.tsv", WordCounts.tsv(words.sortedByCount()))) }
+        if let words { outputs.append(("words.tsv", WordCountTable.tsv(words.sortedByCount()))) }
         return outputs
     }
 

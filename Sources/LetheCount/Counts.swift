@@ -24,7 +24,7 @@ public struct ExactString: Hashable, Sendable {
 }
 
 /// How often each word occurs.
-public struct WordCounts: Equatable, Sendable {
+public struct WordCountTable: Equatable, Sendable {
     public private(set) var counts: [ExactString: Int] = [:]
 
     public init() {}
@@ -36,7 +36,7 @@ public struct WordCounts: Equatable, Sendable {
 
     public mutating func add(_ word: String, count: Int = 1) { counts[ExactString(word), default: 0] += count }
 
-    public mutating func add(_ other: WordCounts) {
+    public mutating func add(_ other: WordCountTable) {
         for (word, count) in other.counts { counts[word, default: 0] += count }
     }
 
@@ -64,8 +64,8 @@ public struct WordCounts: Equatable, Sendable {
     }
 
     /// Reads `tsv(_:)`'s lines back; `origin` names the data in errors.
-    public static func parseTSV(_ bytes: [UInt8], origin: String) throws -> WordCounts {
-        var words = WordCounts()
+    public static func parseTSV(_ bytes: [UInt8], origin: String) throws -> WordCountTable {
+        var words = WordCountTable()
         var lineNumber = 0
         for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1

@@ -19,12 +19,12 @@ public struct FileCounts: Equatable, Sendable {
     /// Groups with at least one document, in output order (see `groupPrecedes`).
     public var groups: [GroupCounts]
     /// Word counts, when counted.
-    public var words: WordCounts?
+    public var words: WordCountTable?
     public var skippedLines = 0
     /// The first few skipped lines with the reason ("file:line: problem").
     public var skippedExamples: [String] = []
 
-    public init(source: String, vocabularySize: Int, groups: [GroupCounts], words: WordCounts?,
+    public init(source: String, vocabularySize: Int, groups: [GroupCounts], words: WordCountTable?,
                 skippedLines: Int = 0, skippedExamples: [String] = []) {
         self.source = source
         self.vocabularySize = vocabularySize
@@ -57,7 +57,7 @@ public struct FileCounts: Equatable, Sendable {
         }
         if let words {
             var sample = ShardSample(key: "words")
-            sample.set("tsv", data: WordCounts.tsv(words.sortedByWord()))
+            sample.set("tsv", data: WordCountTable.tsv(words.sortedByWord()))
             sample.setJSON(["distinct": .int(words.distinct), "total": .int(words.total)])
             samples.append(sample)
         }
@@ -75,11 +75,11 @@ public struct FileCounts: Equatable, Sendable {
             throw bad("file.json lacks source, vocabulary_size, skipped_lines, skipped_examples or words")
         }
         var groups: [GroupCounts] = []
-        var words: WordCounts?
+        var words: WordCountTable?
         for sample in samples.dropFirst() {
             if sample.key == "words" {
                 guard hasWords, words == nil, let tsv = sample.data("tsv") else { throw bad("unexpected sample \"words\"") }
-                words = try WordCounts.parseTSV(tsv, origin: "\(origin): words.tsv")
+                words = try WordCountTable.parseTSV(tsv, origin: "\(origin): words.tsv")
                 continue
             }
             guard sample.key == FileCounts.groupKey(groups.count), words == nil else {

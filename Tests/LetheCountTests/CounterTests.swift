@@ -34,13 +34,13 @@ final class CounterTests: XCTestCase {
                 let differing = (0..<want.counts.count).filter { got.counts[$0] != want.counts[$0] }
                 XCTAssertEqual(differing, [], "\(label): token ids whose counts differ")
             }
-            XCTAssertEqual(counts.words, WordCounts(expected.words[name]!), name)
+            XCTAssertEqual(counts.words, WordCountTable(expected.words[name]!), name)
             XCTAssertEqual(counts.skippedLines, 0)
         }
     }
 
     func testSpellingsThatSwiftCallsEqualAreCountedApart() throws {
-        var words = WordCounts()
+        var words = WordCountTable()
         words.add("caf\u{E9}")
         words.add("cafe\u{301}")
         words.add("caf\u{E9}")

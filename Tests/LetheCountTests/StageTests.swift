@@ -41,7 +41,7 @@ final class StageTests: XCTestCase {
                                                   "bytes": .int(without.bytes)])
 
         let words = try Data(contentsOf: URL(fileURLWithPath: folder + "/words.tsv"))
-        XCTAssertEqual(Array(words), WordCounts.tsv(expected.wordsByCount.map { (word: $0.0, count: $0.1) }))
+        XCTAssertEqual(Array(words), WordCountTable.tsv(expected.wordsByCount.map { (word: $0.0, count: $0.1) }))
 
         let manifest = try JSONValue.read(contentsOf: URL(fileURLWithPath: folder + "/manifest.json"))
         let extra = manifest["extra"]!
