@@ -88,7 +88,7 @@ public struct ReportTables: Equatable, Sendable {
     }
 
     func positionPlot() -> String {
-        let datasets = position.map(\.dataset).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let datasets = distinctInOrder(position.map(\.dataset))
         let series = datasets.map { d -> PlotSeries in
             let rows = position.filter { $0.dataset == d }
             return PlotSeries(name: d, x: rows.map { ($0.from + $0.to) / 2 }, y: rows.map(\.omission.rate),

@@ -166,7 +166,8 @@ struct MarkdownReport {
 
     func describeModels(_ paths: [String], missing: String) -> String {
         guard !paths.isEmpty else { return missing }
-        return paths.map { path in code(path) + (context.models[path].map { ", \($0)" } ?? "") }.joined(separator: "; ")
+        let unique = distinctInOrder(paths)
+        return unique.map { path in code(path) + (context.models[path].map { ", \($0)" } ?? "") }.joined(separator: "; ")
     }
 
     // MARK: - Data
@@ -242,7 +243,7 @@ struct MarkdownReport {
         guard !tables.position.isEmpty else { return }
         line("![Omission rate by position in the chunk](omission_by_position.svg)")
         line()
-        let datasets = tables.position.map(\.dataset).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let datasets = distinctInOrder(tables.position.map(\.dataset))
         let bins = Array(Set(tables.position.map(\.bin))).sorted()
         line("| position | " + datasets.map(cell).joined(separator: " | ") + " |")
         line("| --- |" + String(repeating: " ---: |", count: datasets.count))
@@ -327,7 +328,7 @@ struct MarkdownReport {
 /// "ROUGE-1 F1 falls from 0.91 at 4 tokens to 0.32 at 256 (prose)."; one clause per dataset.
 func rougeReading(_ rows: [RougeRow]) -> String {
     guard !rows.isEmpty else { return "No chunks." }
-    let datasets = rows.map(\.dataset).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+    let datasets = distinctInOrder(rows.map(\.dataset))
     let clauses = datasets.map { d -> String in
         let rs = rows.filter { $0.dataset == d }.sorted { $0.length < $1.length }
         let first = rs.first!, last = rs.last!
@@ -400,6 +401,12 @@ func frequencyReading(_ rows: [FrequencyRow], label: String, noun: String) -> St
 }
 
 // MARK: - Formatting
+
+/// The distinct values, in the order they first appear.
+func distinctInOrder(_ values: [String]) -> [String] {
+    var seen: Set<String> = []
+    return values.filter { seen.insert($0).inserted }
+}
 
 func fixed(_ x: Double, _ digits: Int) -> String { x.isNaN ? "n/a" : String(format: "%.\(digits)f", x) }
 

@@ -92,14 +92,16 @@ struct LetheAnnotate: StageCommand {
         }
     }
 
-    /// A complete stage folder whose samples carry reconstructions. Output of another lethe stage is refused
-    /// before any work, by its first sample.
+    /// A complete stage folder whose samples carry reconstructions. Output of another stage is refused before
+    /// any work unless its first sample has a reconstruction.
     static func openReconstructOutput(_ path: String) throws -> StageInput {
         let input = try StageInput(path: path)
         let producer = input.manifest.executable.name
-        if producer != "lethe-reconstruct", input.shardCount > 0, let first = try ShardReader(url: input.shardURL(0)).next(),
-           first.data("recon.npy") == nil {
-            throw StageError("\(path): not a reconstruct output: it was written by \(producer) and its samples have no KEY.recon.npy (it has: \(first.members.map(\.ext).joined(separator: ", ")))")
+        guard producer != "lethe-reconstruct" else { return input }
+        let first = input.shardCount > 0 ? try ShardReader(url: input.shardURL(0)).next() : nil
+        guard let first, first.data("recon.npy") != nil else {
+            throw StageError("\(path): not a reconstruct output: it was written by \(producer) and "
+                             + (first.map { "its samples have no KEY.recon.npy (it has: \($0.members.map(\.ext).joined(separator: ", ")))" } ?? "has no samples"))
         }
         return input
     }

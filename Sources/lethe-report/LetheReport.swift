@@ -95,13 +95,16 @@ struct LetheReport: StageCommand {
         }
     }
 
-    /// A complete stage folder whose samples carry annotations; other stages' output is refused up front.
+    /// A complete stage folder whose samples carry annotations; another stage's output is refused up front
+    /// unless its first sample has an annotation.
     static func openAnnotateOutput(_ path: String) throws -> StageInput {
         let input = try StageInput(path: path)
         let producer = input.manifest.executable.name
-        if producer != "lethe-annotate", input.shardCount > 0, let first = try ShardReader(url: input.shardURL(0)).next(),
-           first.data("words.json") == nil {
-            throw StageError("\(path): not an annotate output: it was written by \(producer) and its samples have no KEY.words.json (it has: \(first.members.map(\.ext).joined(separator: ", ")))")
+        guard producer != "lethe-annotate" else { return input }
+        let first = input.shardCount > 0 ? try ShardReader(url: input.shardURL(0)).next() : nil
+        guard let first, first.data("words.json") != nil else {
+            throw StageError("\(path): not an annotate output: it was written by \(producer) and "
+                             + (first.map { "its samples have no KEY.words.json (it has: \($0.members.map(\.ext).joined(separator: ", ")))" } ?? "has no samples"))
         }
         return input
     }
