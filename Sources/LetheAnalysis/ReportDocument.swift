@@ -143,8 +143,12 @@ struct MarkdownReport {
                     + (settings.isEmpty ? "" : " (" + settings.joined(separator: ", ") + ")")
             }.joined(separator: "; "))
         }
-        let counts = run(by: "lethe-annotate").flatMap { $0.inputs["counts"] ?? [] }
-        line("- **Pretraining counts:** " + (counts.isEmpty ? "none (the frequency table is empty)" : counts.map(code).joined(separator: ", ")))
+        let counts = distinctInOrder(run(by: "lethe-annotate").flatMap { $0.inputs["counts"] ?? [] })
+        line("- **Pretraining counts:** " + (counts.isEmpty ? "none (the frequency table is empty)" : counts.map { path in
+            guard let stage = stages.first(where: { $0.path == path && !$0.executable.isEmpty }) else { return code(path) }
+            let corpus = (stage.inputs["input"] ?? []).map(code).joined(separator: ", ")
+            return code(path) + " (" + stage.files.joined(separator: ", ") + (corpus.isEmpty ? "" : "; counted in \(corpus)") + ")"
+        }.joined(separator: "; ")))
         line()
         guard !stages.isEmpty else { return }
         line("Stages, each after the ones it read (from their manifest.json files):")

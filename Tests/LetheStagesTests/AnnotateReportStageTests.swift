@@ -110,6 +110,22 @@ final class AnnotateReportStageTests: XCTestCase {
         XCTAssertTrue(usage.error.contains("--counts needs --tokenizer"), usage.error)
     }
 
+    /// No chunks at all: empty tables and a report that says so, not a crash.
+    func testEmptyReconstructionsGiveAnEmptyReport() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        try writeStageFolder(at: sandbox.path("stages/reconstruct"), name: "reconstruct", executable: "lethe-reconstruct")
+        var result = try sandbox.run("lethe-annotate", ["--input", "stages/reconstruct", "--output", "stages/annotate"])
+        XCTAssertEqual(result.status, 0, result.error)
+        result = try sandbox.run("lethe-report", ["--input", "stages/annotate", "--output", "outputs"])
+        XCTAssertEqual(result.status, 0, result.error)
+        let report = try String(contentsOf: sandbox.path("outputs/report.md"), encoding: .utf8)
+        XCTAssertTrue(report.contains("0 chunks and 0 reference words"), report)
+        XCTAssertTrue(report.contains("No annotated chunks.") && report.contains("No chunks."), report)
+        XCTAssertEqual(try String(contentsOf: sandbox.path("outputs/rouge.csv"), encoding: .utf8),
+                       "dataset,length,n,precision,recall,f1,f1_low,f1_high\n")
+    }
+
     /// The report's stage chain: found through the manifests, in order, each after what it read; a model's
     /// config.json described.
     func testReportNamesTheRunFromUpstreamManifests() throws {

@@ -215,9 +215,9 @@ def upstream_stages(chunks):
     """The stages behind the reconstructions, in an order where each comes after those it reads."""
     per_stage = Counter(c[1] for c in chunks)
     settings = {
-        "tokenize-conll": ("data/conll2003/eng.testb", {"chunking": ["words"], "chunk-size": ["16"], "dataset": ["conll"], "format": ["conll"]}),
-        "tokenize-math": ("data/gsm8k/test.jsonl", {"chunking": ["fixed"], "chunk-size": ["8"], "dataset": ["math"]}),
-        "tokenize-prose": ("data/prose/python-docs.jsonl", {"chunking": ["fixed"], "chunk-size": ["8"], "dataset": ["prose"]}),
+        "tokenize-conll": ("data/conll2003/eng.testb", {"chunking": ["words"], "chunk-size": ["32"], "dataset": ["conll"], "format": ["conll"]}),
+        "tokenize-math": ("data/gsm8k/test.jsonl", {"chunking": ["mixed"], "min-length": ["8"], "max-length": ["32"], "dataset": ["math"]}),
+        "tokenize-prose": ("data/prose/python-docs.jsonl", {"chunking": ["mixed"], "min-length": ["8"], "max-length": ["32"], "dataset": ["prose"]}),
         "tokenize-aave": ("data/dialects/aave-sae.csv", {"chunking": ["fixed"], "chunk-size": ["16"], "dataset": ["aave"]}),
         "tokenize-pile": ("data/code/python-stdlib.jsonl", {"chunking": ["fixed"], "chunk-size": ["32"], "dataset": ["pile"]}),
     }
