@@ -75,8 +75,9 @@ struct LetheAnnotate: StageCommand {
         let run = try StageRun(description: Self.stageDescription, options: stage)
         if run.isUpToDate { return try run.runUnits(count: 0, work: { _, _ in .null }) }
         let inputs = try input.map(Self.openReconstructOutput)
+        // The tokenizer only serves to find each word's tokens, for their counts.
         let annotator = SampleAnnotator(counts: try counts.map(PretrainingCounts.init(path:)),
-                                        vocabulary: try tokenizer.map(TokenVocabulary.init(contentsOf:)))
+                                        vocabulary: counts == nil ? nil : try tokenizer.map(TokenVocabulary.init(contentsOf:)))
         // Unit j is the j-th shard of the inputs taken in order.
         let units = inputs.indices.flatMap { i in (0..<inputs[i].shardCount).map { (input: i, shard: $0) } }
         try run.runUnits(count: units.count, samplesPerUnit: { inputs[units[$0].input].manifest.shards[units[$0].shard].samples },
