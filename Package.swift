@@ -46,7 +46,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "lethe-annotate", dependencies: [
-            "LetheAnalysis", "LetheCLI", "LethePipeline", "LetheShards",
+            "LetheAnalysis", "LetheCLI", "LethePipeline", "LetheShards", "LetheTokenizer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .executableTarget(name: "lethe-report", dependencies: [

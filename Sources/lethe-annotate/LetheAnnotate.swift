@@ -4,6 +4,7 @@ import LetheAnalysis
 import LetheCLI
 import LethePipeline
 import LetheShards
+import LetheTokenizer
 
 /// The annotate stage: each reconstructed chunk's reference words, retained or omitted, with their categories.
 /// Glue only: read a reconstruct shard, call `annotateChunk` per sample, write (see LetheAnalysis).
@@ -77,7 +78,7 @@ struct LetheAnnotate: StageCommand {
         let inputs = try input.map(Self.openReconstructOutput)
         // The tokenizer only serves to find each word's tokens, for their counts.
         let annotator = SampleAnnotator(counts: try counts.map(PretrainingCounts.init(path:)),
-                                        vocabulary: counts == nil ? nil : try tokenizer.map(TokenVocabulary.init(contentsOf:)))
+                                        tokenizer: counts == nil ? nil : try tokenizer.map { try Tokenizer(contentsOf: URL(fileURLWithPath: $0)) })
         // Unit j is the j-th shard of the inputs taken in order.
         let units = inputs.indices.flatMap { i in (0..<inputs[i].shardCount).map { (input: i, shard: $0) } }
         try run.runUnits(count: units.count, samplesPerUnit: { inputs[units[$0].input].manifest.shards[units[$0].shard].samples },
@@ -133,7 +134,7 @@ struct PretrainingCounts {
 /// Turns a reconstruct sample into an annotate sample.
 struct SampleAnnotator {
     let counts: PretrainingCounts?
-    let vocabulary: TokenVocabulary?
+    let tokenizer: Tokenizer?
     let wordTokenizer = WordTokenizer()
 
     func annotate(_ sample: ShardSample) throws -> (ShardSample, ChunkAnnotation) {
@@ -161,8 +162,8 @@ struct SampleAnnotator {
                 }
                 return counts.tokens[Int(id)]
             }
-            if let vocabulary, gold?.allSatisfy({ $0.tokenSpan != nil }) != true {
-                tokenTexts = LetheAnalysis.tokenTexts(fromTokenBytes: tokens.map(vocabulary.bytes(of:)))
+            if let tokenizer, gold?.allSatisfy({ $0.tokenSpan != nil }) != true {
+                tokenTexts = LetheAnalysis.tokenTexts(fromTokenBytes: tokens.map { tokenizer.decodeBytes([$0]) })
             }
         }
         let chunk = annotateChunk(ChunkInput(
