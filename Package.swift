@@ -52,7 +52,15 @@ let package = Package(
         .executableTarget(name: "lethe-count", dependencies: [
             "LetheCount", "LetheCLI", "LethePipeline", "LetheShards", "LetheTokenizer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], swiftSettings: fast),
+        .executableTarget(name: "lethe-annotate", dependencies: [
+            "LetheAnalysis", "LetheCLI", "LethePipeline", "LetheShards", "LetheTokenizer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fast),
+        .executableTarget(name: "lethe-report", dependencies: [
+            "LetheAnalysis", "LetheCLI", "LethePipeline", "LetheShards",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fast),
 
         // A stage built on the harness, for the runner's tests (generates and maps token shards).
         .executableTarget(name: "lethe-test-stage", dependencies: [
@@ -75,6 +83,8 @@ let package = Package(
         .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheShards"]),
         .testTarget(name: "LetheCountTests", dependencies: ["LetheCount", "LetheCorpus", "LetheTokenizer", "LetheShards"]),
         .testTarget(name: "LethePipelineTests", dependencies: ["LethePipeline", "LetheShards", "LetheCLI"]),
+        // Stage executables end to end (run as processes from the build folder) and the expected report.
+        .testTarget(name: "LetheStagesTests", dependencies: ["LetheAnalysis", "LethePipeline", "LetheShards"]),
     ],
     swiftLanguageModes: [.v5]
 )
