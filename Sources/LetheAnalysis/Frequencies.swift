@@ -9,9 +9,12 @@ public struct WordCounts: Sendable {
     public init(_ counts: [String: Int64]) { self.counts = counts }
 
     /// Parses words.tsv; `source` names the file in errors (`words.tsv:12: ...`). Lines end in "\n" (a final
-    /// "\r" is dropped); the last line may lack its "\n".
+    /// "\r" is dropped); the last line may lack its "\n". The count stage keeps spellings apart byte for byte
+    /// (as Python's Counter does), but chunks reach annotate NFC-normalised by the tokenizer, so canonically
+    /// equivalent spellings ("café" precomposed and decomposed) are one word here and their counts add up.
     public init(tsv bytes: [UInt8], source: String) throws {
         var counts: [String: Int64] = [:]
+        var spellings = Set<[UInt8]>()
         let body = bytes.last == UInt8(ascii: "\n") ? bytes.dropLast() : bytes[...]
         let lines = body.isEmpty ? [] : body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         for (index, rawLine) in lines.enumerated() {
@@ -26,9 +29,10 @@ public struct WordCounts: Sendable {
             guard let count = Int64(String(decoding: line[(tab + 1)...], as: UTF8.self)), count >= 0 else {
                 throw AnalysisError("\(place): the count is not a non-negative integer")
             }
-            guard counts.updateValue(count, forKey: word) == nil else {
+            guard spellings.insert(Array(line[..<tab])).inserted else {
                 throw AnalysisError("\(place): the word \"\(word)\" is listed twice")
             }
+            counts[word, default: 0] += count
         }
         self.counts = counts
     }

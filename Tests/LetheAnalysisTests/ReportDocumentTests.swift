@@ -22,6 +22,8 @@ final class ReportDocumentTests: XCTestCase {
         XCTAssertEqual(counts.wordCount, 3)
         XCTAssertEqual(try WordCounts(tsv: Array("a\t1".utf8), source: "w").count(of: "a"), 1, "the last line may lack its newline")
         XCTAssertEqual(try WordCounts(tsv: [], source: "w").wordCount, 0)
+        let spellings = try WordCounts(tsv: Array("caf\u{E9}\t5\ncafe\u{301}\t2\n".utf8), source: "w")
+        XCTAssertEqual(spellings.count(of: "caf\u{E9}"), 7, "canonically equivalent spellings are one word")
         for (text, message) in [("a\t1\nb 2\n", "w.tsv:2: expected word<TAB>count"), ("a\t1\n\n", "w.tsv:2: expected word<TAB>count"),
                                 ("a\tmany\n", "w.tsv:1: the count is not a non-negative integer"),
                                 ("a\t-3\n", "w.tsv:1: the count is not a non-negative integer"),
