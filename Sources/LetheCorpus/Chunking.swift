@@ -1,4 +1,5 @@
 import Foundation
+import LetheShards
 import LetheTokenizer
 
 /// How documents become samples (one sample = one chunk the encoder reads).
@@ -34,14 +35,16 @@ public struct Sample: Sendable, Equatable {
     public var source: String
     /// The document its first token comes from (0-based, within `source`).
     public var document: Int
+    /// The 1-based line of `source` where that document starts.
+    public var line: Int
     /// How many consecutive documents it spans, from `document` on (more than 1 only for `fixed` and `mixed`).
     public var documentCount: Int
     /// `fixed`/`mixed`: where its first token lies in that document's tokens; 0 otherwise.
     public var tokenOffset: Int
     /// `words`: the index of its first word in the document's words; nil otherwise.
     public var firstWord: Int?
-    /// The first document's metadata (JSONL's other fields), verbatim.
-    public var metadata: String?
+    /// The first document's metadata (JSONL's other fields, CSV's other columns).
+    public var metadata: JSONValue?
     public var words: [ChunkWord]?
 }
 
@@ -127,7 +130,7 @@ public struct BlockChunker: Sendable {
                     words = try spans(of: labelled.map(normalizedWord), tokens: tokens, document: document)
                 }
                 samples.append(Sample(tokens: tokens, text: document.text, source: document.source,
-                                      document: document.index, documentCount: 1, tokenOffset: 0,
+                                      document: document.index, line: document.line, documentCount: 1, tokenOffset: 0,
                                       firstWord: nil, metadata: document.metadata, words: words))
             }
             return (samples, counts)
@@ -170,7 +173,7 @@ public struct BlockChunker: Sendable {
             let tokens = Array(stream[start..<(start + length)])
             let first = documents[firstDocument]
             samples.append(Sample(tokens: tokens, text: tokenizer.decode(tokens), source: first.source,
-                                  document: first.index, documentCount: lastDocument - firstDocument + 1,
+                                  document: first.index, line: first.line, documentCount: lastDocument - firstDocument + 1,
                                   tokenOffset: start - documentStarts[firstDocument], firstWord: nil,
                                   metadata: first.metadata, words: nil))
             start += length
@@ -225,7 +228,7 @@ public struct BlockChunker: Sendable {
             }
             let spans = try spans(of: chunkWords, tokens: tokens, document: document)
             samples.append(Sample(tokens: tokens, text: tokenizer.decode(tokens), source: document.source,
-                                  document: document.index, documentCount: 1, tokenOffset: 0, firstWord: first,
+                                  document: document.index, line: document.line, documentCount: 1, tokenOffset: 0, firstWord: first,
                                   metadata: document.metadata, words: spans))
             first = end
         }

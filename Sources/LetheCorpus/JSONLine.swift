@@ -1,13 +1,15 @@
 import Foundation
+import LetheShards
 
-/// Reads one JSONL line (RFC 8259, strict): finds the text field and decodes its string; keeps every other member
-/// of the top-level object byte for byte, so metadata is passed on exactly as the file has it. Hand-written because
-/// Foundation's JSONSerialization on Linux drops a U+FEFF that follows an escape, and a reader must never change text.
+/// Reads one JSONL line (RFC 8259, strict): finds the text field and decodes its string straight from the line's
+/// bytes (the hot path); the other members of the top-level object are collected and parsed as one `JSONValue`
+/// (the project's JSON, so every stage writes metadata the same way). Hand-written because Foundation's
+/// JSONSerialization on Linux drops a U+FEFF that follows an escape, and a reader must never change text.
 struct JSONLine {
     struct Problem: Error { let message: String }
 
     /// The decoded text field and the other members as a JSON object (nil if there are none).
-    static func parse(_ line: UnsafeBufferPointer<UInt8>, textField: [UInt8]) throws -> (text: String, metadata: String?) {
+    static func parse(_ line: UnsafeBufferPointer<UInt8>, textField: [UInt8]) throws -> (text: String, metadata: JSONValue?) {
         var scanner = JSONLine(bytes: line)
         return try scanner.parseTopLevel(textField: textField)
     }
@@ -37,7 +39,7 @@ struct JSONLine {
         position += 1
     }
 
-    private mutating func parseTopLevel(textField: [UInt8]) throws -> (text: String, metadata: String?) {
+    private mutating func parseTopLevel(textField: [UInt8]) throws -> (text: String, metadata: JSONValue?) {
         skipWhitespace()
         guard position < bytes.count, bytes[position] == UInt8(ascii: "{") else {
             throw Problem(message: "not a JSON object")
@@ -75,7 +77,7 @@ struct JSONLine {
         skipWhitespace()
         if position != bytes.count { throw fail("text after the object") }
         guard let text else { throw Problem(message: "no \"\(String(decoding: textField, as: UTF8.self))\" field") }
-        var metadata: String? = nil
+        var metadata: JSONValue? = nil
         if !others.isEmpty {
             var object: [UInt8] = [UInt8(ascii: "{")]
             for (index, range) in others.enumerated() {
@@ -83,7 +85,12 @@ struct JSONLine {
                 object += bytes[range]
             }
             object.append(UInt8(ascii: "}"))
-            metadata = String(decoding: object, as: UTF8.self)
+            // The syntax is checked already; JSONValue adds refusing a key repeated within an object. Its line and
+            // column point into the rebuilt object, so only the message is kept.
+            do { metadata = try JSONValue.parse(object) } catch let error as JSONError {
+                let message = error.description.split(separator: ":", maxSplits: 2).last!.trimmingCharacters(in: .whitespaces)
+                throw Problem(message: "metadata: \(message)")
+            }
         }
         return (String(decoding: text, as: UTF8.self), metadata)
     }

@@ -1,0 +1,62 @@
+import Foundation
+import LetheCLI
+import LetheCorpus
+import LetheShards
+
+/// Each sample's dataset label: the metadata field `--dataset-field` names (a string, or a number written out),
+/// else `--dataset`, else the name of the sample's input file without its extension ("test" for
+/// data/gsm8k/test.jsonl, "eng.testb" for data/conll2003/eng.testb).
+struct DatasetLabels {
+    let label: String?
+    let path: [String]?
+
+    init(label: String?, field: String?) {
+        self.label = label
+        path = field.map { $0.split(separator: ".").map(String.init) }
+    }
+
+    func label(for sample: Sample) -> String {
+        if let path, var value = sample.metadata {
+            for key in path { value = value[key] ?? .null }
+            switch value {
+            case .string(let text): return text
+            case .int, .double: return value.serialized()
+            default: break
+            }
+        }
+        return label ?? Self.fileLabel(sample.source)
+    }
+
+    static func fileLabel(_ path: String) -> String {
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        for suffix in [".jsonl.zst", ".json.zst", ".jsonl", ".ndjson", ".txt", ".csv", ".conll"] where name.lowercased().hasSuffix(suffix) {
+            return String(name.dropLast(suffix.count))
+        }
+        return name
+    }
+}
+
+/// Where the shipped tokenizer is found when `--tokenizer` is not given.
+enum DefaultTokenizer {
+    static let relativePath = "data/tokenizer/gpt-neox-20b-tokenizer.json"
+
+    /// The first `relativePath` found in the executable's folder (symbolic links resolved) or a folder above it,
+    /// then in the working directory or a folder above it. A build in .build/release of a checkout finds the
+    /// checkout's copy, and so does a pipeline run from inside the checkout.
+    static func find() throws -> URL {
+        var starts: [URL] = []
+        if let executable = Bundle.main.executableURL { starts.append(executable.resolvingSymlinksInPath().deletingLastPathComponent()) }
+        starts.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        for start in starts {
+            var folder = start.standardizedFileURL
+            while true {
+                let candidate = folder.appendingPathComponent(relativePath)
+                if FileManager.default.isReadableFile(atPath: candidate.path) { return candidate }
+                let parent = folder.deletingLastPathComponent()
+                if parent.path == folder.path { break }
+                folder = parent
+            }
+        }
+        throw StageError("no --tokenizer given, and no \(relativePath) in \(starts.map(\.path).joined(separator: " or ")) or a folder above; pass --tokenizer FILE")
+    }
+}
