@@ -163,7 +163,9 @@ public final class StageRun {
     /// `concurrency` threads running `work`, with at most `concurrency` more waiting, so a few units are in
     /// memory whatever the size of the input, and reading overlaps the work. At the end of the stream the
     /// manifest is written if every unit is done (by any worker). `progress` advances by `size(input)` for each
-    /// unit written or passed over. Records carry no unit total: it is unknown while they are written.
+    /// unit written or passed over. When `next` throws (bad input), the units already handed over are finished
+    /// before the error is passed on; when `work` throws, the run stops at once. Records carry no unit total:
+    /// it is unknown while they are written.
     public func runStreamedUnits<Input>(concurrency: Int = 1, progress: Progress? = nil,
                                         size: @escaping (Input) -> Int = { _ in 1 },
                                         summarize: ([JSONValue]) -> JSONValue = mergeExtras,
@@ -195,6 +197,7 @@ public final class StageRun {
             thread.start()
         }
         var unitCount = 0, mine = 0, alreadyDone = 0
+        var readFailure: Error?
         do {
             while let input = try next() {
                 let unit = unitCount
@@ -210,11 +213,12 @@ public final class StageRun {
                 progress?.advance(by: size(input))
             }
         } catch {
-            handoff.fail(error)
+            // Bad input: the units read before it are good, so those handed over are still written.
+            readFailure = error
         }
         handoff.close()
         workers.wait()
-        if let error = handoff.failure { throw error }
+        if let error = handoff.failure ?? readFailure { throw error }
         progress?.finish()
         let worker = options.numShards > 1 ? "worker \(options.shardIndex + 1)/\(options.numShards): " : ""
         say("\(worker)\(Inspect.counted(unitCount, "unit")) in all, \(mine) of them this worker's: \(mine - alreadyDone) done now, \(alreadyDone) already done")

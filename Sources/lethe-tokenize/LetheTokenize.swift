@@ -190,7 +190,7 @@ struct LetheTokenize: StageCommand {
         try run.runStreamedUnits(
             concurrency: stage.threads, progress: progress, size: \Unit.progress,
             summarize: { extras in
-                var summary = mergeExtras(extras)
+                var summary = mergeExtras([Self.facts(documents: 0, counts: ChunkCounts(), tokens: 0, samplesPerDataset: [:])] + extras)
                 summary["documents_skipped"] = .int(blocks.skippedDocuments)
                 summary["skipped_lines"] = .int(blocks.skippedLines)
                 if !blocks.skippedExamples.isEmpty {
@@ -231,9 +231,14 @@ struct LetheTokenize: StageCommand {
             tokens += sample.tokens.count
             samplesPerDataset[dataset, default: 0] += 1
         }
-        return [
-            "documents": .int(block.documents.count), "empty_documents": .int(counts.emptyDocuments),
-            "tokens": .int(tokens), "dropped_tokens": .int(counts.droppedTokens), "skipped_words": .int(counts.skippedWords),
+        return facts(documents: block.documents.count, counts: counts, tokens: tokens, samplesPerDataset: samplesPerDataset)
+    }
+
+    /// A block's "extra": summed over the blocks into the manifest's.
+    static func facts(documents: Int, counts: ChunkCounts, tokens: Int, samplesPerDataset: [String: Int]) -> JSONValue {
+        [
+            "documents": .int(documents), "empty_documents": .int(counts.emptyDocuments), "tokens": .int(tokens),
+            "dropped_tokens": .int(counts.droppedTokens), "skipped_words": .int(counts.skippedWords),
             "samples_per_dataset": .object(samplesPerDataset.mapValues(JSONValue.int)),
         ]
     }
