@@ -4,7 +4,10 @@ computed here independently of Lethe: files read with Python's json and csv modu
 here, token ids and decoded text from the `tokenizers` package, and the chunking rules (Sources/LetheCorpus/
 Chunking.swift, `BlockChunker`) re-implemented from their description. Run by hand from the repository root:
     /work/venv/bin/python Tests/Fixtures/tokenize/make_tokenize_fixtures.py
-Writes expected.jsonl next to this script: per configuration one line {"name", "args", "samples", "extra"}, where
+Writes next to this script:
+  csv-cases.csv / csv-expected.json   RFC 4180 corner cases and the records Python's csv.DictReader reads from them
+                                      (LetheCorpusTests.CSVReaderTests)
+  expected.jsonl                      per configuration one line {"name", "args", "samples", "extra"}, where
 args is the stage's command line without --output, samples lists every sample in shard order (shard j = block j)
 as {"shard", "key", "tokens", "json"} with json the sample's KEY.json as a value, and extra the manifest's "extra"
 without "tokenizer". LetheTokenizeStageTests runs the built stage on each command line and compares sample by
@@ -263,7 +266,31 @@ def expected(name, args):
     return {"name": name, "args": args, "samples": samples, "extra": extra}
 
 
+def write_csv_cases():
+    """Quoting corner cases; blank lines between records are skipped, as by DictReader."""
+    lines = [
+        "\ufefftext,label,note\r\n",                      # byte order mark, CRLF line ends
+        "plain,a,\r\n",                                    # an empty last field
+        "\"with, comma\",b,\"\"\r\n",                        # an empty quoted field
+        "\"doubled \"\"quotes\"\" inside\",c,x\n",              # LF line end
+        "\"two\nlines\",d,\"and\r\nCRLF\"\r\n",               # line breaks inside quotes, kept as they are
+        "\r\n",                                            # a blank line between records
+        "\n",
+        "  spaces kept  ,e,\u00e9t\u00e9 \U0001F600\n",       # spaces and non-ASCII
+        "\"\",f,empty text\n",                               # an empty text
+        "last,g,no line end",
+    ]
+    with open(os.path.join(HERE, "csv-cases.csv"), "w", encoding="utf-8", newline="") as f:
+        f.write("".join(lines))
+    with open(os.path.join(HERE, "csv-cases.csv"), encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(os.path.join(HERE, "csv-expected.json"), "w", encoding="utf-8") as f:
+        json.dump(rows, f, ensure_ascii=True, indent=1)
+    print(f"csv-cases.csv: {len(rows)} records")
+
+
 def main():
+    write_csv_cases()
     with open(os.path.join(HERE, "expected.jsonl"), "w", encoding="utf-8") as f:
         for name, args in CONFIGURATIONS:
             f.write(json.dumps(expected(name, args), ensure_ascii=True, sort_keys=True) + "\n")
