@@ -28,8 +28,9 @@ struct DatasetLabels {
     }
 
     static func fileLabel(_ path: String) -> String {
-        let name = URL(fileURLWithPath: path).lastPathComponent
-        for suffix in [".jsonl.zst", ".json.zst", ".jsonl", ".ndjson", ".txt", ".csv", ".conll"] where name.lowercased().hasSuffix(suffix) {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        let lowercased = name.lowercased()
+        for suffix in [".jsonl.zst", ".json.zst", ".jsonl", ".ndjson", ".txt", ".csv", ".conll"] where lowercased.hasSuffix(suffix) {
             return String(name.dropLast(suffix.count))
         }
         return name
