@@ -9,10 +9,13 @@ import LetheShards
 struct DatasetLabels {
     let label: String?
     let path: [String]?
+    /// The label of each input file, computed once.
+    let fileLabels: [String: String]
 
-    init(label: String?, field: String?) {
+    init(label: String?, field: String?, inputs: [String]) {
         self.label = label
         path = field.map { $0.split(separator: ".").map(String.init) }
+        fileLabels = Dictionary(inputs.map { ($0, Self.fileLabel($0)) }, uniquingKeysWith: { first, _ in first })
     }
 
     func label(for sample: Sample) -> String {
@@ -24,7 +27,7 @@ struct DatasetLabels {
             default: break
             }
         }
-        return label ?? Self.fileLabel(sample.source)
+        return label ?? fileLabels[sample.source]!  // a sample's source is one of the inputs, as given
     }
 
     static func fileLabel(_ path: String) -> String {

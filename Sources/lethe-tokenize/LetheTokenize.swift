@@ -171,7 +171,7 @@ struct LetheTokenize: StageCommand {
             inputs: input.map { CorpusInput(path: $0, format: format.corpusFormat) },
             options: ReadOptions(skipBadLines: skipBad, textField: textField, textUnit: textUnit, conllUnit: conllUnit),
             skip: skipDocuments, limit: maxDocuments, blockSize: documentsPerShard)
-        let labels = DatasetLabels(label: dataset, field: datasetField)
+        let labels = DatasetLabels(label: dataset, field: datasetField, inputs: input)
 
         // Progress through the input: in documents when the selection ends early, else in bytes of the files.
         let progress: LetheCLI.Progress
