@@ -89,14 +89,11 @@ public struct ChunkingError: Error, CustomStringConvertible, Equatable {
 /// space, as a chunk's first word) takes more than `maxTokens` tokens is skipped and counted; the chunk before it
 /// ends there and the next chunk starts after it.
 ///
-/// The tokenize stage as glue (blocks of D documents numbered across all inputs, chunked on any thread, written
-/// in block order):
+/// In the tokenize stage (Sources/lethe-tokenize) `DocumentBlocks` reads the blocks, each worker thread chunks one:
 ///
-///     let reader = try DocumentReader(path: input, format: format, options: ReadOptions(skipBadLines: skipBad))
-///     while case let block = try reader.next(upTo: D), !block.isEmpty { blocks.append((blockIndex, block)); ... }
-///     let (samples, counts) = try chunker.samples(from: block, blockIndex: blockIndex)   // per worker
-///     // KEY.tokens.npy = NPYArray(int32: sample.tokens, shape: [sample.tokens.count]); KEY.json = sample.json(dataset:)
-///     // manifest: reader.skippedLines, reader.skippedExamples, the sum of the blocks' ChunkCounts
+///     while let block = try blocks.next() { ... }                                     // the reading thread
+///     let (samples, counts) = try chunker.samples(from: block.documents, blockIndex: block.index)   // a worker
+///     // KEY.tokens.npy = NPYArray(int32: sample.tokens, ...), KEY.json = sample.json(dataset: label)
 public struct BlockChunker: Sendable {
     public let chunking: Chunking
     public let tokenizer: Tokenizer
