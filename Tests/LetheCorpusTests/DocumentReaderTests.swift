@@ -142,6 +142,17 @@ final class DocumentReaderTests: TemporaryDirectoryTestCase {
         assertSameScalars(try DocumentReader(path: text).next()!.text, "Hello")
     }
 
+    /// Metadata becomes a JSONValue; a key repeated within an object is a bad line (JSONValue refuses it).
+    func testMetadataWithARepeatedKeyIsABadLine() throws {
+        let path = try write("repeated.jsonl", #"{"text": "a", "meta": {"n": 1, "n": 2}}"# + "\n" + #"{"text": "b", "n": 1.50}"# + "\n")
+        XCTAssertThrowsError(try DocumentReader(path: path).next()) {
+            XCTAssertEqual("\($0)", "\(path):1: metadata: duplicate key \"n\"")
+        }
+        let reader = try DocumentReader(path: path, options: ReadOptions(skipBadLines: true))
+        XCTAssertEqual(try reader.next()?.metadata, ["n": 1.5])
+        XCTAssertEqual(reader.skippedLines, 1)
+    }
+
     func testOtherTextField() throws {
         let path = try write("custom.jsonl", #"{"body": "hello", "text": 3}"# + "\n")
         let reader = try DocumentReader(path: path, options: ReadOptions(textField: "body"))
