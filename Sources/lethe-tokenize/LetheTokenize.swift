@@ -205,8 +205,8 @@ struct LetheTokenize: StageCommand {
                 defer { positionAfterLastBlock = now }
                 return Unit(block: block, progress: now - positionAfterLastBlock)
             },
-            work: { unit, input, writer in
-                try Self.write(input.block, chunker: chunker, labels: labels, to: writer)
+            work: { _, unit, writer in
+                try Self.write(unit.block, chunker: chunker, labels: labels, to: writer)
             })
     }
 
