@@ -95,20 +95,27 @@ struct JSONLine {
         return (String(decoding: text, as: UTF8.self), metadata)
     }
 
-    /// Decodes the string at `position` (which is at its opening quote) to UTF-8 bytes.
+    /// Decodes the string at `position` (which is at its opening quote) to UTF-8 bytes; the runs between escapes
+    /// are copied whole.
     private mutating func parseString() throws -> [UInt8] {
         position += 1
         var result: [UInt8] = []
+        var runStart = position
+        func copyRun(upTo end: Int) { result.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<end])) }
         while true {
             guard position < bytes.count else { throw fail("unterminated string") }
             let byte = bytes[position]
-            if byte == UInt8(ascii: "\"") { position += 1; return result }
+            if byte == UInt8(ascii: "\"") {
+                copyRun(upTo: position)
+                position += 1
+                return result
+            }
             if byte < 0x20 { throw fail("control character in a string") }
             if byte != UInt8(ascii: "\\") {
-                result.append(byte)
                 position += 1
                 continue
             }
+            copyRun(upTo: position)
             guard position + 1 < bytes.count else { throw fail("unterminated escape") }
             let escape = bytes[position + 1]
             position += 2
@@ -132,10 +139,11 @@ struct JSONLine {
                 } else if (0xDC00..<0xE000).contains(value) {
                     throw fail("unpaired surrogate escape")
                 }
-                result.append(contentsOf: Array(String(Unicode.Scalar(value)!).utf8))
+                UTF8.encode(Unicode.Scalar(value)!) { result.append($0) }
             default:
                 throw fail("invalid escape")
             }
+            runStart = position
         }
     }
 
