@@ -28,7 +28,7 @@ let package = Package(
             "CArchive", "CZstd", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: fast),
         .target(name: "LetheTokenizer", swiftSettings: fast),
-        .target(name: "LetheCorpus", dependencies: ["LetheTokenizer", "CZstd"], swiftSettings: fast),
+        .target(name: "LetheCorpus", dependencies: ["LetheTokenizer", "LetheShards", "CZstd"], swiftSettings: fast),
         .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "LetheShards"], swiftSettings: fast),
         .target(name: "LetheTraining", dependencies: ["LetheModel", "CBLAS"], swiftSettings: fast),
         .target(name: "LetheAnalysis", swiftSettings: fast),
@@ -49,6 +49,10 @@ let package = Package(
             "LethePipeline", "LetheCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .executableTarget(name: "lethe-tokenize", dependencies: [
+            "LetheCorpus", "LetheTokenizer", "LetheShards", "LetheCLI", "LethePipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fast),
         .executableTarget(name: "lethe-count", dependencies: [
             "LetheCount", "LetheCLI", "LethePipeline", "LetheShards", "LetheTokenizer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -77,7 +81,8 @@ let package = Package(
         // Tests read committed fixtures under Tests/Fixtures (made by the Python scripts beside them).
         .testTarget(name: "LetheShardsTests", dependencies: ["LetheShards"]),
         .testTarget(name: "LetheTokenizerTests", dependencies: ["LetheTokenizer", "LetheShards"]),
-        .testTarget(name: "LetheCorpusTests", dependencies: ["LetheCorpus", "LetheTokenizer"]),
+        .testTarget(name: "LetheCorpusTests", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheShards"]),
+        .testTarget(name: "LetheTokenizeStageTests", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheShards", "LethePipeline"]),
         .testTarget(name: "LetheModelTests", dependencies: ["LetheModel", "LetheShards"]),
         .testTarget(name: "LetheTrainingTests", dependencies: ["LetheTraining", "LetheModel", "LetheShards"]),
         .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheShards"]),

@@ -10,8 +10,8 @@ struct LetheBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lethe-bench",
         abstract: "Time Lethe's hot paths; prints one JSON line per measurement.",
-        subcommands: [Analysis.self, ShardsBench.self, TokenizerBench.self, CorpusBench.self, CountBench.self,
-                      AnnotateBench.self])
+        subcommands: [Analysis.self, ShardsBench.self, TokenizerBench.self, CorpusBench.self, TokenizeStageBench.self,
+                      CountBench.self, AnnotateBench.self])
 }
 
 /// Runs `body` `repeats` times and returns the fastest wall-clock time in seconds.

@@ -87,7 +87,3 @@ private func benchmarkSample(_ i: Int) -> ShardSample {
 private func seconds(since start: DispatchTime) -> Double {
     Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
 }
-
-private func printJSON(_ object: [String: Any]) {
-    print(String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
-}

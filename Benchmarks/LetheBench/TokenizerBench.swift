@@ -111,10 +111,10 @@ struct CorpusBench: ParsableCommand {
     }
 }
 
-private func elapsed(since start: DispatchTime) -> Double {
+func elapsed(since start: DispatchTime) -> Double {
     Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
 }
 
-private func printJSON(_ object: [String: Any]) {
+func printJSON(_ object: [String: Any]) {
     print(String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
 }

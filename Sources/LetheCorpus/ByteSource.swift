@@ -13,6 +13,8 @@ struct ByteSourceError: Error {
 
 final class FileByteSource: ByteSource {
     private let descriptor: Int32
+    /// Bytes read from the file so far (for progress displays).
+    private(set) var bytesRead = 0
 
     init(path: String) throws {
         descriptor = open(path, O_RDONLY)
@@ -24,7 +26,10 @@ final class FileByteSource: ByteSource {
     func read(into buffer: UnsafeMutablePointer<UInt8>, capacity: Int) throws -> Int {
         while true {
             let count = Foundation.read(descriptor, buffer, capacity)
-            if count >= 0 { return count }
+            if count >= 0 {
+                bytesRead += count
+                return count
+            }
             if errno != EINTR { throw ByteSourceError(problem: "read failed (\(String(cString: strerror(errno))))") }
         }
     }

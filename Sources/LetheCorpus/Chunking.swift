@@ -1,4 +1,5 @@
 import Foundation
+import LetheShards
 import LetheTokenizer
 
 /// How documents become samples (one sample = one chunk the encoder reads).
@@ -34,14 +35,16 @@ public struct Sample: Sendable, Equatable {
     public var source: String
     /// The document its first token comes from (0-based, within `source`).
     public var document: Int
+    /// The 1-based line of `source` where that document starts.
+    public var line: Int
     /// How many consecutive documents it spans, from `document` on (more than 1 only for `fixed` and `mixed`).
     public var documentCount: Int
     /// `fixed`/`mixed`: where its first token lies in that document's tokens; 0 otherwise.
     public var tokenOffset: Int
     /// `words`: the index of its first word in the document's words; nil otherwise.
     public var firstWord: Int?
-    /// The first document's metadata (JSONL's other fields), verbatim.
-    public var metadata: String?
+    /// The first document's metadata (JSONL's other fields, CSV's other columns).
+    public var metadata: JSONValue?
     public var words: [ChunkWord]?
 }
 
@@ -86,14 +89,11 @@ public struct ChunkingError: Error, CustomStringConvertible, Equatable {
 /// space, as a chunk's first word) takes more than `maxTokens` tokens is skipped and counted; the chunk before it
 /// ends there and the next chunk starts after it.
 ///
-/// The tokenize stage as glue (blocks of D documents numbered across all inputs, chunked on any thread, written
-/// in block order):
+/// In the tokenize stage (Sources/lethe-tokenize) `DocumentBlocks` reads the blocks, each worker thread chunks one:
 ///
-///     let reader = try DocumentReader(path: input, format: format, options: ReadOptions(skipBadLines: skipBad))
-///     while case let block = try reader.next(upTo: D), !block.isEmpty { blocks.append((blockIndex, block)); ... }
-///     let (samples, counts) = try chunker.samples(from: block, blockIndex: blockIndex)   // per worker
-///     // KEY.tokens.npy = NPYArray(int32: sample.tokens, shape: [sample.tokens.count]); KEY.json = sample.json(dataset:)
-///     // manifest: reader.skippedLines, reader.skippedExamples, the sum of the blocks' ChunkCounts
+///     while let block = try blocks.next() { ... }                                     // the reading thread
+///     let (samples, counts) = try chunker.samples(from: block.documents, blockIndex: block.index)   // a worker
+///     // KEY.tokens.npy = NPYArray(int32: sample.tokens, ...), KEY.json = sample.json(dataset: label)
 public struct BlockChunker: Sendable {
     public let chunking: Chunking
     public let tokenizer: Tokenizer
@@ -127,7 +127,7 @@ public struct BlockChunker: Sendable {
                     words = try spans(of: labelled.map(normalizedWord), tokens: tokens, document: document)
                 }
                 samples.append(Sample(tokens: tokens, text: document.text, source: document.source,
-                                      document: document.index, documentCount: 1, tokenOffset: 0,
+                                      document: document.index, line: document.line, documentCount: 1, tokenOffset: 0,
                                       firstWord: nil, metadata: document.metadata, words: words))
             }
             return (samples, counts)
@@ -170,7 +170,7 @@ public struct BlockChunker: Sendable {
             let tokens = Array(stream[start..<(start + length)])
             let first = documents[firstDocument]
             samples.append(Sample(tokens: tokens, text: tokenizer.decode(tokens), source: first.source,
-                                  document: first.index, documentCount: lastDocument - firstDocument + 1,
+                                  document: first.index, line: first.line, documentCount: lastDocument - firstDocument + 1,
                                   tokenOffset: start - documentStarts[firstDocument], firstWord: nil,
                                   metadata: first.metadata, words: nil))
             start += length
@@ -225,7 +225,7 @@ public struct BlockChunker: Sendable {
             }
             let spans = try spans(of: chunkWords, tokens: tokens, document: document)
             samples.append(Sample(tokens: tokens, text: tokenizer.decode(tokens), source: document.source,
-                                  document: document.index, documentCount: 1, tokenOffset: 0, firstWord: first,
+                                  document: document.index, line: document.line, documentCount: 1, tokenOffset: 0, firstWord: first,
                                   metadata: document.metadata, words: spans))
             first = end
         }

@@ -1,3 +1,5 @@
+import LetheShards
+
 /// A document read from a corpus file: its text, where it came from, and what else the file said about it.
 public struct Document: Sendable, Equatable {
     /// The text as in the file (JSONL: the decoded "text" string; txt: the lines of the unit joined by "\n";
@@ -9,13 +11,13 @@ public struct Document: Sendable, Equatable {
     public var index: Int
     /// 1-based line of the file where the document starts.
     public var line: Int
-    /// JSONL: the line's other fields as a JSON object, byte for byte as in the file (e.g. the Pile's
-    /// `{"meta": {"pile_set_name": "Pile-CC"}}`); nil when there are none or for other formats.
-    public var metadata: String?
+    /// JSONL: the line's other fields as a JSON object (e.g. the Pile's `{"meta": {"pile_set_name": "Pile-CC"}}`);
+    /// CSV: the other columns as an object of strings; nil when there are none or for other formats.
+    public var metadata: JSONValue?
     /// CoNLL: the words with their labels; nil for formats without word annotations.
     public var words: [Word]?
 
-    public init(text: String, source: String, index: Int, line: Int, metadata: String? = nil, words: [Word]? = nil) {
+    public init(text: String, source: String, index: Int, line: Int, metadata: JSONValue? = nil, words: [Word]? = nil) {
         self.text = text
         self.source = source
         self.index = index
@@ -49,20 +51,34 @@ public enum CorpusFormat: String, Sendable, CaseIterable {
     case txt
     /// CoNLL-2003: `word POS chunk NER` per line, a blank line between sentences, `-DOCSTART-` between documents.
     case conll
+    /// Comma-separated values (RFC 4180) with a header row; one column holds the text (default "text"), one
+    /// document per row.
+    case csv
 
-    /// The format a file name implies: `.jsonl`, `.jsonl.zst`, `.txt`, `.conll`, or CoNLL-2003's own names
+    /// The format a file name implies: `.jsonl`, `.jsonl.zst`, `.txt`, `.conll`, `.csv`, or CoNLL-2003's own names
     /// (`eng.train`, `eng.testa`, `eng.testb`, ...). Nil if the name says nothing.
     public static func detect(fileName name: String) -> CorpusFormat? {
         let lower = name.lowercased()
         if lower.hasSuffix(".jsonl.zst") || lower.hasSuffix(".json.zst") { return .jsonlZst }
         if lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") { return .jsonl }
         if lower.hasSuffix(".txt") { return .txt }
+        if lower.hasSuffix(".csv") { return .csv }
         if lower.hasSuffix(".conll") || lower.hasSuffix(".conll03") || lower.hasSuffix(".conll2003") { return .conll }
         let base = lower.split(separator: "/").last.map(String.init) ?? lower
         for prefix in ["eng.", "deu.", "esp.", "ned."] where base.hasPrefix(prefix) {
             if ["train", "testa", "testb", "dev", "test"].contains(String(base.dropFirst(prefix.count))) { return .conll }
         }
         return nil
+    }
+
+    /// The format `given`, else the one the file's name implies; throws a `CorpusError` naming the file if the
+    /// name says nothing.
+    public static func of(file path: String, given: CorpusFormat?) throws -> CorpusFormat {
+        guard let format = given ?? detect(fileName: path) else {
+            throw CorpusError(file: path, line: nil, problem: "cannot tell the format from the file name; name it "
+                              + "(one of \(allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return format
     }
 }
 
@@ -86,10 +102,11 @@ public enum ConllUnit: String, Sendable, CaseIterable {
 }
 
 public struct ReadOptions: Sendable, Equatable {
-    /// Skip lines that are not valid UTF-8, not JSON, lack the text field, or (CoNLL) lack the 4 columns, and
-    /// count them, instead of stopping with an error.
+    /// Skip lines that are not valid UTF-8, not JSON, lack the text field, (CoNLL) lack the 4 columns, or (CSV)
+    /// are records with a quoting error or the wrong number of fields, and count them, instead of stopping with
+    /// an error.
     public var skipBadLines = false
-    /// The JSONL field holding the text.
+    /// The JSONL field or CSV column holding the text.
     public var textField = "text"
     public var textUnit = TextUnit.paragraph
     public var conllUnit = ConllUnit.document

@@ -1,4 +1,5 @@
 import Foundation
+import LetheShards
 
 /// Reads documents from one corpus file as a stream (constant memory however large the file: one input buffer
 /// and one document at a time). Bad input stops with a `CorpusError` naming the file and line, or, with
@@ -8,7 +9,8 @@ import Foundation
 /// Formats (see `CorpusFormat`): JSONL and zstd-compressed JSONL (one document per non-blank line; the text
 /// field's string, the other fields as `metadata`), plain text (`TextUnit`: paragraphs, lines or the whole
 /// file), CoNLL-2003 (`ConllUnit`: documents or sentences; words joined by single spaces, each word with its
-/// POS, chunk and NER tags). Every line must be valid UTF-8.
+/// POS, chunk and NER tags), CSV (RFC 4180 with a header row; one document per record, the text column's value,
+/// the other columns as `metadata`). Every line must be valid UTF-8.
 public final class DocumentReader {
     public let path: String
     public let format: CorpusFormat
@@ -19,10 +21,13 @@ public final class DocumentReader {
     public private(set) var skippedExamples: [CorpusError] = []
     private static let maxExamples = 10
 
+    private let file: FileByteSource
     private let lines: LineReader
     private let textField: [UInt8]
     private var documentCount = 0
     private var finished = false
+    /// CSV: the header, once read.
+    private var csv: CSVHeader?
 
     /// Opens the file; the format comes from its name unless given. Throws `CorpusError` if the file cannot be
     /// opened or its name implies no format.
@@ -30,17 +35,15 @@ public final class DocumentReader {
         self.path = path
         self.options = options
         textField = Array(options.textField.utf8)
-        guard let format = format ?? CorpusFormat.detect(fileName: path) else {
-            throw CorpusError(file: path, line: nil, problem: "cannot tell the format from the file name; name it "
-                              + "(one of \(CorpusFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
-        self.format = format
-        let file: ByteSource
+        self.format = try CorpusFormat.of(file: path, given: format)
         do { file = try FileByteSource(path: path) } catch let error as ByteSourceError {
             throw CorpusError(file: path, line: nil, problem: error.problem)
         }
-        lines = LineReader(format == .jsonlZst ? ZstdByteSource(file) : file)
+        lines = LineReader(self.format == .jsonlZst ? ZstdByteSource(file) : file)
     }
+
+    /// Bytes of the file read so far (compressed bytes for .jsonl.zst): how far through the file the reader is.
+    public var bytesRead: Int { file.bytesRead }
 
     /// The next document, or nil at the end of the file.
     public func next() throws -> Document? {
@@ -51,6 +54,7 @@ public final class DocumentReader {
             case .jsonl, .jsonlZst: document = try nextJSONLine()
             case .txt: document = try nextText()
             case .conll: document = try nextConll()
+            case .csv: document = try nextCSV()
             }
         } catch let error as LineReaderError {
             // A broken stream (truncated or corrupt .zst, read error) ends the file: the rest is lost. With
@@ -183,4 +187,122 @@ public final class DocumentReader {
         Document(text: words.map(\.text).joined(separator: " "), source: path, index: documentCount, line: firstLine,
                  words: words)
     }
+}
+
+// MARK: - CSV
+
+extension DocumentReader {
+    private static let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), carriageReturn = UInt8(ascii: "\r")
+
+    private func nextCSV() throws -> Document? {
+        if csv == nil {
+            // The header: a problem here is never skipped (without it no record can be read).
+            guard let (line, names) = try nextCSVRecord(report: { line, problem in
+                throw CorpusError(file: self.path, line: line, problem: "header: \(problem)")
+            }) else { return nil }
+            var seen = Set<String>()
+            for name in names where !seen.insert(name).inserted {
+                throw CorpusError(file: path, line: line, problem: "header: column \"\(name)\" appears twice")
+            }
+            guard let textColumn = names.firstIndex(of: options.textField) else {
+                throw CorpusError(file: path, line: line, problem: "no column \"\(options.textField)\" (the columns are "
+                                  + names.map { "\"\($0)\"" }.joined(separator: ", ") + ")")
+            }
+            csv = CSVHeader(columns: names, textColumn: textColumn)
+        }
+        let header = csv!
+        while let (line, fields) = try nextCSVRecord(report: bad) {
+            guard fields.count == header.columns.count else {
+                try bad(line, "expected \(header.columns.count) fields (\(header.columns.joined(separator: ", "))), found \(fields.count)")
+                continue
+            }
+            var others: [String: JSONValue] = [:]
+            for (column, name) in header.columns.enumerated() where column != header.textColumn {
+                others[name] = .string(fields[column])
+            }
+            return Document(text: fields[header.textColumn], source: path, index: documentCount, line: line,
+                            metadata: others.isEmpty ? nil : .object(others))
+        }
+        return nil
+    }
+
+    /// The next record's first line number and fields, or nil at the end. Blank lines between records are skipped
+    /// (as Python's csv.DictReader does). A quoted field may hold commas, doubled quotes and line breaks, kept as in
+    /// the file ("\r\n" included). A quote inside an unquoted field, or text after a closing quote, is a problem
+    /// (RFC 4180 allows neither): `report` throws it, or counts it and the record is dropped.
+    private func nextCSVRecord(report: (Int, String) throws -> Void) throws -> (line: Int, fields: [String])? {
+        var fields: [String] = []
+        var field: [UInt8] = []
+        var inQuotes = false, afterClosingQuote = false
+        var firstLine = 0
+        func restart() {
+            fields = []
+            field = []
+            inQuotes = false
+            afterClosingQuote = false
+            firstLine = 0
+        }
+        while let bytes = try lines.next(dropCarriageReturn: false) {
+            let number = lines.lineNumber
+            if firstLine == 0 {
+                if bytes.isEmpty || bytes == [Self.carriageReturn] { continue }
+                firstLine = number
+            }
+            guard String(validating: bytes, as: UTF8.self) != nil else {
+                try report(number, "invalid UTF-8")
+                restart()
+                continue
+            }
+            var problem: String? = nil
+            var i = 0
+            while i < bytes.count && problem == nil {
+                let byte = bytes[i]
+                i += 1
+                if inQuotes {
+                    if byte != Self.quote {
+                        field.append(byte)
+                    } else if i < bytes.count && bytes[i] == Self.quote {
+                        field.append(byte)
+                        i += 1
+                    } else {
+                        inQuotes = false
+                        afterClosingQuote = true
+                    }
+                } else if byte == Self.comma {
+                    fields.append(String(decoding: field, as: UTF8.self))
+                    field = []
+                    afterClosingQuote = false
+                } else if byte == Self.carriageReturn && i == bytes.count {
+                    // The "\r" of a "\r\n" line end.
+                } else if afterClosingQuote {
+                    problem = "text after the closing quote of a field (expected ',' or the end of the line)"
+                } else if byte == Self.quote {
+                    if field.isEmpty { inQuotes = true } else {
+                        problem = "a quote inside an unquoted field (quote the whole field and double the quote)"
+                    }
+                } else {
+                    field.append(byte)
+                }
+            }
+            if let problem {
+                try report(number, problem)
+                restart()
+                continue
+            }
+            if inQuotes {
+                field.append(UInt8(ascii: "\n"))  // the line break belongs to the quoted field
+                continue
+            }
+            fields.append(String(decoding: field, as: UTF8.self))
+            return (firstLine, fields)
+        }
+        if inQuotes { try report(firstLine, "a quoted field of the record starting here is never closed") }
+        return nil
+    }
+}
+
+/// A CSV file's column names and which one holds the text.
+struct CSVHeader {
+    let columns: [String]
+    let textColumn: Int
 }

@@ -1,13 +1,15 @@
 import Foundation
+import LetheShards
 
-/// Reads one JSONL line (RFC 8259, strict): finds the text field and decodes its string; keeps every other member
-/// of the top-level object byte for byte, so metadata is passed on exactly as the file has it. Hand-written because
-/// Foundation's JSONSerialization on Linux drops a U+FEFF that follows an escape, and a reader must never change text.
+/// Reads one JSONL line (RFC 8259, strict): finds the text field and decodes its string straight from the line's
+/// bytes (the hot path); the other members of the top-level object are collected and parsed as one `JSONValue`
+/// (the project's JSON, so every stage writes metadata the same way). Hand-written because Foundation's
+/// JSONSerialization on Linux drops a U+FEFF that follows an escape, and a reader must never change text.
 struct JSONLine {
     struct Problem: Error { let message: String }
 
     /// The decoded text field and the other members as a JSON object (nil if there are none).
-    static func parse(_ line: UnsafeBufferPointer<UInt8>, textField: [UInt8]) throws -> (text: String, metadata: String?) {
+    static func parse(_ line: UnsafeBufferPointer<UInt8>, textField: [UInt8]) throws -> (text: String, metadata: JSONValue?) {
         var scanner = JSONLine(bytes: line)
         return try scanner.parseTopLevel(textField: textField)
     }
@@ -37,7 +39,7 @@ struct JSONLine {
         position += 1
     }
 
-    private mutating func parseTopLevel(textField: [UInt8]) throws -> (text: String, metadata: String?) {
+    private mutating func parseTopLevel(textField: [UInt8]) throws -> (text: String, metadata: JSONValue?) {
         skipWhitespace()
         guard position < bytes.count, bytes[position] == UInt8(ascii: "{") else {
             throw Problem(message: "not a JSON object")
@@ -75,7 +77,7 @@ struct JSONLine {
         skipWhitespace()
         if position != bytes.count { throw fail("text after the object") }
         guard let text else { throw Problem(message: "no \"\(String(decoding: textField, as: UTF8.self))\" field") }
-        var metadata: String? = nil
+        var metadata: JSONValue? = nil
         if !others.isEmpty {
             var object: [UInt8] = [UInt8(ascii: "{")]
             for (index, range) in others.enumerated() {
@@ -83,25 +85,37 @@ struct JSONLine {
                 object += bytes[range]
             }
             object.append(UInt8(ascii: "}"))
-            metadata = String(decoding: object, as: UTF8.self)
+            // The syntax is checked already; JSONValue adds refusing a key repeated within an object. Its line and
+            // column point into the rebuilt object, so only the message is kept.
+            do { metadata = try JSONValue.parse(object) } catch let error as JSONError {
+                let message = error.description.split(separator: ":", maxSplits: 2).last!.trimmingCharacters(in: .whitespaces)
+                throw Problem(message: "metadata: \(message)")
+            }
         }
         return (String(decoding: text, as: UTF8.self), metadata)
     }
 
-    /// Decodes the string at `position` (which is at its opening quote) to UTF-8 bytes.
+    /// Decodes the string at `position` (which is at its opening quote) to UTF-8 bytes; the runs between escapes
+    /// are copied whole.
     private mutating func parseString() throws -> [UInt8] {
         position += 1
         var result: [UInt8] = []
+        var runStart = position
+        func copyRun(upTo end: Int) { result.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<end])) }
         while true {
             guard position < bytes.count else { throw fail("unterminated string") }
             let byte = bytes[position]
-            if byte == UInt8(ascii: "\"") { position += 1; return result }
+            if byte == UInt8(ascii: "\"") {
+                copyRun(upTo: position)
+                position += 1
+                return result
+            }
             if byte < 0x20 { throw fail("control character in a string") }
             if byte != UInt8(ascii: "\\") {
-                result.append(byte)
                 position += 1
                 continue
             }
+            copyRun(upTo: position)
             guard position + 1 < bytes.count else { throw fail("unterminated escape") }
             let escape = bytes[position + 1]
             position += 2
@@ -125,10 +139,11 @@ struct JSONLine {
                 } else if (0xDC00..<0xE000).contains(value) {
                     throw fail("unpaired surrogate escape")
                 }
-                result.append(contentsOf: Array(String(Unicode.Scalar(value)!).utf8))
+                UTF8.encode(Unicode.Scalar(value)!) { result.append($0) }
             default:
                 throw fail("invalid escape")
             }
+            runStart = position
         }
     }
 

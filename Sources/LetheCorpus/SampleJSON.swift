@@ -1,50 +1,29 @@
+import LetheShards
+
 extension Sample {
     /// The sample's KEY.json: `text` (what the tokens decode to; for `none` the document's text), `dataset`,
-    /// `source`, `doc`, `length`, `documents` (how many documents it spans), `token_offset`, and where present
-    /// `first_word`, `metadata` (the JSONL line's other fields as an object, each member verbatim) and `words`
-    /// ([{"text", "labels": {...}, "sentence", "span": [start, end]}], spans in tokens, end exclusive).
-    /// Keys in this fixed order; strings escaped as RFC 8259 requires, everything else left as UTF-8.
-    public func json(dataset: String) -> String {
-        var out = "{"
-        out += "\"text\":" + jsonString(text)
-        out += ",\"dataset\":" + jsonString(dataset)
-        out += ",\"source\":" + jsonString(source)
-        out += ",\"doc\":\(document),\"length\":\(tokens.count),\"documents\":\(documentCount)"
-        out += ",\"token_offset\":\(tokenOffset)"
-        if let firstWord { out += ",\"first_word\":\(firstWord)" }
-        if let metadata { out += ",\"metadata\":" + metadata }
+    /// `source`, `doc`, `line` (where that document starts in `source`), `length`, `documents` (how many documents
+    /// it spans), `token_offset`, and where present `first_word`, `metadata` (the JSONL line's other fields or the
+    /// CSV record's other columns) and `words` ([{"text", "labels": {...}, "sentence", "span": [start, end]}],
+    /// spans in tokens, end exclusive). Written by `JSONValue` like every JSON of a stage (keys sorted).
+    public func json(dataset: String) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "text": .string(text), "dataset": .string(dataset), "source": .string(source),
+            "doc": .int(document), "line": .int(line), "length": .int(tokens.count),
+            "documents": .int(documentCount), "token_offset": .int(tokenOffset),
+        ]
+        if let firstWord { object["first_word"] = .int(firstWord) }
+        if let metadata { object["metadata"] = metadata }
         if let words {
-            out += ",\"words\":["
-            for (index, word) in words.enumerated() {
-                if index > 0 { out += "," }
-                out += "{\"text\":" + jsonString(word.text) + ",\"labels\":{"
-                out += word.labels.sorted { $0.key < $1.key }
-                    .map { jsonString($0.key) + ":" + jsonString($0.value) }.joined(separator: ",")
-                out += "}"
-                if let sentence = word.sentence { out += ",\"sentence\":\(sentence)" }
-                out += ",\"span\":[\(word.tokenStart),\(word.tokenEnd)]}"
-            }
-            out += "]"
+            object["words"] = .array(words.map { word in
+                var entry: [String: JSONValue] = [
+                    "text": .string(word.text), "labels": .object(word.labels.mapValues(JSONValue.string)),
+                    "span": [.int(word.tokenStart), .int(word.tokenEnd)],
+                ]
+                if let sentence = word.sentence { entry["sentence"] = .int(sentence) }
+                return .object(entry)
+            })
         }
-        return out + "}"
+        return .object(object)
     }
-}
-
-/// A JSON string literal: quote, backslash and control characters escaped.
-func jsonString(_ string: String) -> String {
-    var out = "\""
-    for scalar in string.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }

@@ -43,7 +43,7 @@ struct LetheCountCommand: StageCommand {
                                valueName: "path"))
     var inputs: [String] = []
 
-    @Option(help: ArgumentHelp("The tokenizer.json (default: \(DefaultTokenizer.path), relative to the working directory).",
+    @Option(help: ArgumentHelp("The tokenizer.json (default: the shipped \(DefaultTokenizer.relativePath), found above this executable or the working directory).",
                                valueName: "file"))
     var tokenizer: String?
 
@@ -74,7 +74,7 @@ struct LetheCountCommand: StageCommand {
         if !ignored.isEmpty {
             run.say("left out \(ignored.count) file\(ignored.count == 1 ? "" : "s") without a corpus extension: \(ignored.prefix(5).joined(separator: ", "))\(ignored.count > 5 ? ", ..." : "")")
         }
-        let tokenizerPath = try DefaultTokenizer.resolve(tokenizer)
+        let tokenizerPath = try DefaultTokenizer.resolve(tokenizer).path
         // One thread reads a file (about 150 MB/s of JSONL) for the threads that tokenize it (40-70 MB/s each):
         // past 4 threads, several files are counted at once so that reading never holds the tokenizers back.
         let filesAtOnce = max(1, min(files.count, stage.threads / 4))

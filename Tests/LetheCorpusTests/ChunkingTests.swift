@@ -1,4 +1,5 @@
 import Foundation
+import LetheShards
 import XCTest
 @testable import LetheCorpus
 import LetheTokenizer
@@ -150,26 +151,25 @@ final class ChunkingTests: XCTestCase {
 
     func testSampleJSON() throws {
         let document = Document(text: "EU rejects \"it\"", source: "data/x.conll", index: 4, line: 9,
-                                metadata: #"{"meta":{"pile_set_name":"Pile-CC"}}"#,
+                                metadata: ["meta": ["pile_set_name": "Pile-CC"]],
                                 words: [Word(text: "EU", labels: ["ner": "I-ORG", "pos": "NNP"], sentence: 0),
                                         Word(text: "rejects", labels: ["ner": "O", "pos": "VBZ"], sentence: 0),
                                         Word(text: "\"it\"", labels: ["ner": "O", "pos": "PRP"], sentence: 1)])
         let (samples, _) = try BlockChunker(chunking: .words(maxTokens: 64), tokenizer: SharedTokenizer.neox)
             .samples(from: [document], blockIndex: 0)
         let json = samples[0].json(dataset: "conll\ttest")
-        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
-        XCTAssertEqual(object["text"] as? String, "EU rejects \"it\"")
-        XCTAssertEqual(object["dataset"] as? String, "conll\ttest")
-        XCTAssertEqual(object["source"] as? String, "data/x.conll")
-        XCTAssertEqual(object["doc"] as? Int, 4)
-        XCTAssertEqual(object["length"] as? Int, samples[0].tokens.count)
-        let metadata = object["metadata"] as? [String: Any]
-        XCTAssertEqual((metadata?["meta"] as? [String: Any])?["pile_set_name"] as? String, "Pile-CC")
-        let words = object["words"] as! [[String: Any]]
-        XCTAssertEqual(words.map { $0["text"] as! String }, ["EU", "rejects", "\"it\""])
-        XCTAssertEqual(words[0]["labels"] as? [String: String], ["ner": "I-ORG", "pos": "NNP"])
-        XCTAssertEqual(words[2]["sentence"] as? Int, 1)
-        XCTAssertEqual((words[2]["span"] as! [Int]).last, samples[0].tokens.count)
-        XCTAssertTrue(json.hasPrefix(#"{"text":"EU rejects \"it\"","dataset":"conll\ttest","#))
+        let spans = samples[0].words!.map { JSONValue.array([.int($0.tokenStart), .int($0.tokenEnd)]) }
+        XCTAssertEqual(json, [
+            "text": "EU rejects \"it\"", "dataset": "conll\ttest", "source": "data/x.conll", "doc": 4, "line": 9,
+            "length": .int(samples[0].tokens.count), "documents": 1, "token_offset": 0, "first_word": 0,
+            "metadata": ["meta": ["pile_set_name": "Pile-CC"]],
+            "words": [
+                ["text": "EU", "labels": ["ner": "I-ORG", "pos": "NNP"], "sentence": 0, "span": spans[0]],
+                ["text": "rejects", "labels": ["ner": "O", "pos": "VBZ"], "sentence": 0, "span": spans[1]],
+                ["text": "\"it\"", "labels": ["ner": "O", "pos": "PRP"], "sentence": 1, "span": spans[2]],
+            ],
+        ])
+        XCTAssertEqual(spans.last?[1], .int(samples[0].tokens.count))
+        XCTAssertTrue(json.serialized().hasPrefix(#"{"dataset":"conll\ttest","doc":4,"documents":1,"first_word":0,"#))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LetheShards
 import XCTest
 @testable import LetheCorpus
 
@@ -60,11 +61,10 @@ final class DocumentReaderTests: TemporaryDirectoryTestCase {
                 XCTAssertEqual(document.line, row.line, name)
                 XCTAssertEqual(document.index, index)
                 XCTAssertEqual(document.source, path)
-                let metadata = try document.metadata.map { try JSONDecoder().decode([String: JSONValue].self, from: Data($0.utf8)) }
-                XCTAssertEqual(metadata, row.meta, "\(name) document \(index)")
+                XCTAssertEqual(document.metadata, row.meta.map(JSONValue.object), "\(name) document \(index)")
             }
-            XCTAssertEqual(documents[0].metadata, #"{"meta":{"pile_set_name":"Pile-CC"}}"#, "kept verbatim")
-            XCTAssertEqual(documents.last?.metadata, #"{"n" : 1}"#, "members kept verbatim")
+            XCTAssertEqual(documents[0].metadata, ["meta": ["pile_set_name": "Pile-CC"]])
+            XCTAssertEqual(documents.last?.metadata, ["n": 1])
             XCTAssertNil(try reader.next(), "stays at the end")
         }
     }
@@ -142,12 +142,23 @@ final class DocumentReaderTests: TemporaryDirectoryTestCase {
         assertSameScalars(try DocumentReader(path: text).next()!.text, "Hello")
     }
 
+    /// Metadata becomes a JSONValue; a key repeated within an object is a bad line (JSONValue refuses it).
+    func testMetadataWithARepeatedKeyIsABadLine() throws {
+        let path = try write("repeated.jsonl", #"{"text": "a", "meta": {"n": 1, "n": 2}}"# + "\n" + #"{"text": "b", "n": 1.50}"# + "\n")
+        XCTAssertThrowsError(try DocumentReader(path: path).next()) {
+            XCTAssertEqual("\($0)", "\(path):1: metadata: duplicate key \"n\"")
+        }
+        let reader = try DocumentReader(path: path, options: ReadOptions(skipBadLines: true))
+        XCTAssertEqual(try reader.next()?.metadata, ["n": 1.5])
+        XCTAssertEqual(reader.skippedLines, 1)
+    }
+
     func testOtherTextField() throws {
         let path = try write("custom.jsonl", #"{"body": "hello", "text": 3}"# + "\n")
         let reader = try DocumentReader(path: path, options: ReadOptions(textField: "body"))
         let document = try reader.next()
         XCTAssertEqual(document?.text, "hello")
-        XCTAssertEqual(document?.metadata, #"{"text": 3}"#)
+        XCTAssertEqual(document?.metadata, ["text": 3])
     }
 
     func testPlainTextUnits() throws {
@@ -242,20 +253,5 @@ final class DocumentReaderTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try reader.next()?.text.utf8.count, long.utf8.count)
         XCTAssertEqual(try reader.next()?.text, "next")
         XCTAssertNil(try reader.next())
-    }
-}
-
-/// Any JSON value, for comparing metadata with Python's parse.
-enum JSONValue: Decodable, Equatable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-    init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
     }
 }
