@@ -49,6 +49,17 @@ public final class MambaCache {
         return other
     }
 
+    /// The states of some of the sequences, in the order given (e.g. the decoder dropping the chunks that
+    /// reached eos from its batch).
+    public func subset(_ sequences: [Int]) throws -> MambaCache {
+        let other = MambaCache(config: config, batchSize: sequences.count)
+        for (i, b) in sequences.enumerated() {
+            guard b >= 0, b < batchSize else { throw ModelError("cache: sequence \(b) outside 0..<\(batchSize)") }
+            try other.setSequence(i, ssm: ssmState(sequence: b), conv: convState(sequence: b))
+        }
+        return other
+    }
+
     /// Sequence `b`'s ssm state, (n_layer, DI, N).
     public func ssmState(sequence b: Int) -> [Float] {
         Array(ssm[b * ssmCountPerSequence ..< (b + 1) * ssmCountPerSequence])
