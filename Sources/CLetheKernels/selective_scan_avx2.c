@@ -96,8 +96,12 @@ AVX2 static void scan(float *y, const float *u, const float *dt, const float *dt
         const __m256 bias = _mm256_maskload_ps(dt_bias + c0, mask), skip = _mm256_maskload_ps(d + c0, mask);
         for (long t = 0; t < length; t++) {
             const long m = b * length + t;
-            const __m256 delta = softplus8(_mm256_add_ps(_mm256_maskload_ps(dt + m * channels + c0, mask), bias));
-            const __m256 x = _mm256_maskload_ps(u + m * channels + c0, mask);
+            // Masked moves only for a last partial block: they are slow on some CPUs.
+            const __m256 pre = lanes == 8 ? _mm256_loadu_ps(dt + m * channels + c0)
+                                          : _mm256_maskload_ps(dt + m * channels + c0, mask);
+            const __m256 delta = softplus8(_mm256_add_ps(pre, bias));
+            const __m256 x = lanes == 8 ? _mm256_loadu_ps(u + m * channels + c0)
+                                        : _mm256_maskload_ps(u + m * channels + c0, mask);
             const __m256 delta_x = _mm256_mul_ps(delta, x);
             const float *b_row = bc + m * bc_stride, *c_row = b_row + n;
             __m256 out = _mm256_mul_ps(skip, x);
@@ -107,7 +111,8 @@ AVX2 static void scan(float *y, const float *u, const float *dt, const float *dt
                 h[j] = hj;
                 out = _mm256_fmadd_ps(hj, _mm256_set1_ps(c_row[j]), out);
             }
-            _mm256_maskstore_ps(y + m * channels + c0, mask, out);
+            if (lanes == 8) _mm256_storeu_ps(y + m * channels + c0, out);
+            else _mm256_maskstore_ps(y + m * channels + c0, mask, out);
         }
         for (long j = 0; j < n; j++) {
             _mm256_storeu_ps(lane, h[j]);
