@@ -61,11 +61,11 @@ struct Encode: ParsableCommand {
             times.append(seconds(since: t))
         }
         let best = times.min()!
-        // Matrix-product work per token: in_proj, x_proj, dt_proj, out_proj (the last layer's out_proj is
-        // skipped when only the cache is wanted).
+        // Matrix-product work per token: in_proj, x_proj, dt_proj, out_proj (the last layer's out_proj and
+        // the z half of its in_proj are skipped when only the cache is wanted).
         let (h, di, r) = (Double(c.hiddenSize), Double(c.intermediateSize), Double(c.timeStepRank))
         let perLayer = 2 * (h * 2 * di + di * Double(c.xProjSize) + r * di + di * h)
-        let flopsPerToken = Double(c.numLayers) * perLayer - 2 * di * h
+        let flopsPerToken = Double(c.numLayers) * perLayer - 2 * di * h - 2 * h * di
         let gflops = flopsPerToken * Double(chunks * length) / best / 1e9
         let report: [String: Any] = [
             "area": "encode", "impl": "lethe", "chunks": chunks, "length": length, "batch_size": batchSize,

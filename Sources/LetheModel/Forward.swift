@@ -49,10 +49,12 @@ extension MambaModel {
                     let lw = w.layers[l], a = acts.layer(l)
                     let input = acts.hidden(enteringLayer: l).pointer
                     let output = acts.hidden(enteringLayer: l + 1).pointer
+                    // Encoding wants only the cache: the last layer needs neither its gate half z nor its output.
+                    let cacheOnly = request == .none && !acts.keepsEveryLayer && l == c.numLayers - 1
                     rmsNormForward(out: a.normed.pointer, rstd: a.rstd.pointer, input: input, weight: lw.norm,
                                    rows: m, width: h, epsilon: c.layerNormEpsilon)
                     linearForward(out: a.xz.pointer, outStride: 2 * di, input: a.normed.pointer, inputStride: h,
-                                  weight: lw.inProj, rows: m, inFeatures: h, outFeatures: 2 * di)
+                                  weight: lw.inProj, rows: m, inFeatures: h, outFeatures: cacheOnly ? di : 2 * di)
                     causalConv1dForward(out: a.convOut.pointer, input: a.xz.pointer, inputStride: 2 * di,
                                         weight: lw.convWeight, bias: lw.convBias,
                                         state: conv.baseAddress! + l * di * k, stateStride: cache.convCountPerSequence,
@@ -66,8 +68,7 @@ extension MambaModel {
                                          bc: a.xProj.pointer + r, bcStride: c.xProjSize, aLog: lw.aLog, d: lw.d,
                                          state: ssm.baseAddress! + l * di * n, stateStride: cache.ssmCountPerSequence,
                                          batch: batchSize, length: length, channels: di, stateSize: n)
-                    // Encoding wants only the cache: the last layer's output is not needed then.
-                    if request == .none && !acts.keepsEveryLayer && l == c.numLayers - 1 { return }
+                    if cacheOnly { return }
                     gateForward(out: a.gated.pointer, y: a.y.pointer, z: a.xz.pointer + di, zStride: 2 * di,
                                 rows: m, channels: di)
                     if acts.keepsEveryLayer { output.update(from: input, count: m * h) }
