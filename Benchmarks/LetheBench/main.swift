@@ -133,18 +133,19 @@ struct Kernels: ParsableCommand {
             linearForward(out: dt, outStride: di, input: xProj, inputStride: r + 2 * n, weight: dtW, rows: m,
                           inFeatures: r, outFeatures: di)
         }
-        time("scan") {
+        time("scan-\(selectiveScanPath.rawValue)") {
             selectiveScanForward(y: y, u: u, dt: dt, dtBias: bias, bc: xProj + r, bcStride: r + 2 * n, aLog: aLog, d: d,
                                  state: ssmState, stateStride: di * n, batch: b, length: length, channels: di, stateSize: n)
         }
-        if avx2Available {
-            selectiveScanPath = .swiftSIMD
-            time("scan-swift-simd") {
+        let fastest = selectiveScanPath
+        for path in ScanPath.allCases where path.isAvailable && path != fastest {
+            selectiveScanPath = path
+            time("scan-\(path.rawValue)") {
                 selectiveScanForward(y: y, u: u, dt: dt, dtBias: bias, bc: xProj + r, bcStride: r + 2 * n, aLog: aLog, d: d,
                                      state: ssmState, stateStride: di * n, batch: b, length: length, channels: di, stateSize: n)
             }
-            selectiveScanPath = .avx2
         }
+        selectiveScanPath = fastest
         time("gate") { gateForward(out: conv, y: y, z: xz + di, zStride: 2 * di, rows: m, channels: di) }
         time("out_proj") {
             linearForward(out: x, outStride: h, input: conv, inputStride: di, weight: outProj, rows: m, inFeatures: di,
