@@ -25,7 +25,7 @@ let package = Package(
             "CArchive", "CZstd", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: fast),
         .target(name: "LetheTokenizer", swiftSettings: fast),
-        // The scan's AVX2+FMA kernel, chosen at run time (Swift compiles for the baseline ISA).
+        // The scan's AVX2+FMA and AVX-512 kernels, chosen at run time (Swift compiles for the baseline ISA).
         .target(name: "CLetheKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "CLetheKernels", "LetheShards"],
                 swiftSettings: fast),
