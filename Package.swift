@@ -29,7 +29,10 @@ let package = Package(
         ], swiftSettings: fast),
         .target(name: "LetheTokenizer", swiftSettings: fast),
         .target(name: "LetheCorpus", dependencies: ["LetheTokenizer", "LetheShards", "CZstd"], swiftSettings: fast),
-        .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "LetheShards"], swiftSettings: fast),
+        // The scan's AVX2+FMA and AVX-512 kernels, chosen at run time (Swift compiles for the baseline ISA).
+        .target(name: "CLetheKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "CLetheKernels", "LetheShards"],
+                swiftSettings: fast),
         .target(name: "LetheTraining", dependencies: ["LetheModel", "CBLAS"], swiftSettings: fast),
         .target(name: "LetheAnalysis", swiftSettings: fast),
         // Token and word frequencies of corpus files (the count stage): needs the corpus reader, the BPE
@@ -73,7 +76,7 @@ let package = Package(
 
         // Benchmarks: one subcommand per area, compared with Benchmarks/baselines/<area>.py by Benchmarks/run.py.
         .executableTarget(name: "lethe-bench", dependencies: [
-            "LetheAnalysis", "LetheShards", "LetheTokenizer", "LetheCorpus", "LetheCount",
+            "LetheAnalysis", "LetheShards", "LetheTokenizer", "LetheCorpus", "LetheCount", "LetheModel", "CBLAS",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/LetheBench", swiftSettings: fast),

@@ -11,7 +11,7 @@ struct LetheBench: ParsableCommand {
         commandName: "lethe-bench",
         abstract: "Time Lethe's hot paths; prints one JSON line per measurement.",
         subcommands: [Analysis.self, ShardsBench.self, TokenizerBench.self, CorpusBench.self, TokenizeStageBench.self,
-                      CountBench.self, AnnotateBench.self])
+                      CountBench.self, AnnotateBench.self, Encode.self, Kernels.self])
 }
 
 /// Runs `body` `repeats` times and returns the fastest wall-clock time in seconds.

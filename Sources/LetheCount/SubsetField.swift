@@ -16,15 +16,11 @@ public struct SubsetField: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { components.joined(separator: ".") }
 
-    /// The subset named by a document's metadata (`Document.metadata`, a JSON object's text): nil when there is
+    /// The subset named by a document's metadata (`Document.metadata`, the JSONL line's other fields): nil when there is
     /// no metadata, the path is absent, or its value is null. A value that is not a string, or a path through
     /// something that is not an object, is a `SubsetFieldError`.
-    public func subset(inMetadata metadata: String?) throws -> String? {
-        guard let metadata else { return nil }
-        var value: JSONValue
-        do { value = try JSONValue.parse(metadata) } catch {
-            throw SubsetFieldError(problem: "metadata is not JSON (\(error))")
-        }
+    public func subset(inMetadata metadata: JSONValue?) throws -> String? {
+        guard var value = metadata else { return nil }
         for (depth, name) in components.enumerated() {
             guard case .object(let members) = value else {
                 let parent = components[..<depth].joined(separator: ".")

@@ -173,17 +173,17 @@ final class CounterTests: XCTestCase {
 
     func testSubsetField() throws {
         let field = try SubsetField("meta.pile_set_name")
-        XCTAssertEqual(try field.subset(inMetadata: #"{"meta":{"pile_set_name":"Pile-CC"}}"#), "Pile-CC")
+        XCTAssertEqual(try field.subset(inMetadata: JSONValue.parse(#"{"meta":{"pile_set_name":"Pile-CC"}}"#)), "Pile-CC")
         XCTAssertEqual(try field.subset(inMetadata: nil), nil)
-        XCTAssertEqual(try field.subset(inMetadata: #"{"id":3}"#), nil)
-        XCTAssertEqual(try field.subset(inMetadata: #"{"meta":{"pile_set_name":null}}"#), nil)
-        XCTAssertThrowsError(try field.subset(inMetadata: #"{"meta":"x"}"#)) { error in
+        XCTAssertEqual(try field.subset(inMetadata: JSONValue.parse(#"{"id":3}"#)), nil)
+        XCTAssertEqual(try field.subset(inMetadata: JSONValue.parse(#"{"meta":{"pile_set_name":null}}"#)), nil)
+        XCTAssertThrowsError(try field.subset(inMetadata: JSONValue.parse(#"{"meta":"x"}"#))) { error in
             XCTAssertEqual("\(error)", "meta.pile_set_name: meta is a string, not an object")
         }
-        XCTAssertThrowsError(try field.subset(inMetadata: #"{"meta":{"pile_set_name":{"a":1}}}"#)) { error in
+        XCTAssertThrowsError(try field.subset(inMetadata: JSONValue.parse(#"{"meta":{"pile_set_name":{"a":1}}}"#))) { error in
             XCTAssertEqual("\(error)", "meta.pile_set_name is an object, not a string")
         }
-        XCTAssertEqual(try SubsetField("source").subset(inMetadata: #"{"source":"gsm8k"}"#), "gsm8k")
+        XCTAssertEqual(try SubsetField("source").subset(inMetadata: JSONValue.parse(#"{"source":"gsm8k"}"#)), "gsm8k")
         for bad in ["", "meta.", ".a", "a..b"] { XCTAssertThrowsError(try SubsetField(bad), bad) }
     }
 

@@ -1,0 +1,49 @@
+// The selective scan with 8 lanes of AVX2+FMA: selective_scan_body.h with AVX2 operations.
+#include "lethe_kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define TARGET __attribute__((target("avx2,fma")))
+#define VEC __m256
+#define MASK __m256i
+#define LANES 8
+#define SCAN_NAME lethe_selective_scan_avx2
+#define V_SET1 _mm256_set1_ps
+#define V_ADD _mm256_add_ps
+#define V_SUB _mm256_sub_ps
+#define V_MUL _mm256_mul_ps
+#define V_DIV _mm256_div_ps
+#define V_MIN _mm256_min_ps
+#define V_MAX _mm256_max_ps
+#define V_FMADD _mm256_fmadd_ps
+#define V_FNMADD _mm256_fnmadd_ps
+#define V_FMSUB _mm256_fmsub_ps
+#define V_LOADU _mm256_loadu_ps
+#define V_STOREU _mm256_storeu_ps
+#define V_MASK_FIRST(lanes) _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define V_LOAD_MASKED(p, mask) _mm256_maskload_ps(p, mask)
+#define V_STORE_MASKED(p, mask, v) _mm256_maskstore_ps(p, mask, v)
+#define V_GT_SELECT(x, threshold, a, b) _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, threshold, _CMP_GT_OQ))
+#define V_POW2(shifted) \
+    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(0x4B400000 - 127)), 23))
+
+#include "selective_scan_body.h"
+
+int lethe_avx2_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+#else
+
+int lethe_avx2_available(void) { return 0; }
+
+void lethe_selective_scan_avx2(float *y, const float *u, const float *dt, const float *dt_bias, const float *bc,
+                               long bc_stride, const float *a_log, const float *d, float *state, long state_stride,
+                               long length, long channels, long state_size, long unit_begin, long unit_end) {
+    (void)y; (void)u; (void)dt; (void)dt_bias; (void)bc; (void)bc_stride; (void)a_log; (void)d; (void)state;
+    (void)state_stride; (void)length; (void)channels; (void)state_size; (void)unit_begin; (void)unit_end;
+}
+
+#endif
