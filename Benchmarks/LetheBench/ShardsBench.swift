@@ -83,7 +83,3 @@ private func benchmarkSample(_ i: Int) -> ShardSample {
     sample.set("state", npy: try! NPYArray(dtype: .float16, shape: [4, 1536, 16], bytes: bits))
     return sample
 }
-
-private func seconds(since start: DispatchTime) -> Double {
-    Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-}
