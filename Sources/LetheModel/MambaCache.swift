@@ -7,7 +7,7 @@
 /// A fresh cache is all zeros, which is exactly the state before a sequence's first token.
 public final class MambaCache {
     public let config: MambaConfig
-    public let batchSize: Int
+    public internal(set) var batchSize: Int
     public internal(set) var ssm: [Float]
     public internal(set) var conv: [Float]
 
@@ -59,6 +59,36 @@ public final class MambaCache {
         return other
     }
 
+    /// Adds a sequence with these states (per-sequence shapes) after the others.
+    public func append(ssm newSSM: [Float], conv newConv: [Float]) throws {
+        try checkShapes(ssm: newSSM, conv: newConv)
+        ssm += newSSM
+        conv += newConv
+        batchSize += 1
+    }
+
+    /// Copies sequence `source`'s states over sequence `target`'s, in place (a decoding batch filling the
+    /// place of a finished sequence with the last one before dropping it).
+    public func moveSequence(_ source: Int, to target: Int) throws {
+        for b in [source, target] where !(0..<batchSize).contains(b) {
+            throw ModelError("cache: sequence \(b) outside 0..<\(batchSize)")
+        }
+        guard source != target else { return }
+        let (s, c) = (ssmCountPerSequence, convCountPerSequence)
+        ssm.withUnsafeMutableBufferPointer { p in (p.baseAddress! + target * s).update(from: p.baseAddress! + source * s, count: s) }
+        conv.withUnsafeMutableBufferPointer { p in (p.baseAddress! + target * c).update(from: p.baseAddress! + source * c, count: c) }
+    }
+
+    /// Drops the last `count` sequences, in place.
+    public func removeLast(_ count: Int) throws {
+        guard (0...batchSize).contains(count) else {
+            throw ModelError("cache: cannot drop \(count) of \(batchSize) sequences")
+        }
+        batchSize -= count
+        ssm.removeLast(count * ssmCountPerSequence)
+        conv.removeLast(count * convCountPerSequence)
+    }
+
     /// Sequence `b`'s ssm state, (n_layer, DI, N).
     public func ssmState(sequence b: Int) -> [Float] {
         Array(ssm[b * ssmCountPerSequence ..< (b + 1) * ssmCountPerSequence])
@@ -72,13 +102,17 @@ public final class MambaCache {
     /// Replaces sequence `b`'s states (e.g. the decoder starting from a chunk's encoder state).
     public func setSequence(_ b: Int, ssm newSSM: [Float], conv newConv: [Float]) throws {
         guard b >= 0, b < batchSize else { throw ModelError("cache: sequence \(b) outside 0..<\(batchSize)") }
+        try checkShapes(ssm: newSSM, conv: newConv)
+        ssm.replaceSubrange(b * ssmCountPerSequence ..< (b + 1) * ssmCountPerSequence, with: newSSM)
+        conv.replaceSubrange(b * convCountPerSequence ..< (b + 1) * convCountPerSequence, with: newConv)
+    }
+
+    private func checkShapes(ssm newSSM: [Float], conv newConv: [Float]) throws {
         guard newSSM.count == ssmCountPerSequence else {
             throw ModelError("cache: ssm state has \(newSSM.count) floats, expected \(ssmShape) = \(ssmCountPerSequence)")
         }
         guard newConv.count == convCountPerSequence else {
             throw ModelError("cache: conv state has \(newConv.count) floats, expected \(convShape) = \(convCountPerSequence)")
         }
-        ssm.replaceSubrange(b * ssmCountPerSequence ..< (b + 1) * ssmCountPerSequence, with: newSSM)
-        conv.replaceSubrange(b * convCountPerSequence ..< (b + 1) * convCountPerSequence, with: newConv)
     }
 }

@@ -1,0 +1,21 @@
+import Foundation
+import LetheShards
+
+extension MambaConfig {
+    /// The model's sizes under config.json's names, with the per-chunk state shapes: what stage metadata
+    /// records about the encoder or decoder that produced it.
+    public var summary: JSONValue {
+        [
+            "hidden_size": .int(hiddenSize), "intermediate_size": .int(intermediateSize), "state_size": .int(stateSize),
+            "num_hidden_layers": .int(numLayers), "conv_kernel": .int(convKernel), "time_step_rank": .int(timeStepRank),
+            "vocab_size": .int(vocabSize), "ssm_shape": .array(ssmStateShape.map { .int($0) }),
+            "conv_shape": .array(convStateShape.map { .int($0) }),
+        ]
+    }
+}
+
+/// How stage metadata names a model: its folder's name (never an absolute path: outputs move between
+/// machines) and its sizes. The folder's content is part of the stage's fingerprint, not of the samples.
+public func modelIdentity(folder: URL, config: MambaConfig) -> JSONValue {
+    ["model": .string(folder.standardizedFileURL.lastPathComponent), "config": config.summary]
+}
