@@ -56,6 +56,15 @@ let package = Package(
             "LetheCorpus", "LetheTokenizer", "LetheShards", "LetheCLI", "LethePipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
+        // The model stages: a frozen encoder's final states, and the trained decoder's greedy reconstructions.
+        .executableTarget(name: "lethe-encode", dependencies: [
+            "LetheModel", "LetheCLI", "LethePipeline", "LetheShards",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fast),
+        .executableTarget(name: "lethe-reconstruct", dependencies: [
+            "LetheModel", "LetheTokenizer", "LetheCLI", "LethePipeline", "LetheShards",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fast),
         .executableTarget(name: "lethe-count", dependencies: [
             "LetheCount", "LetheCLI", "LethePipeline", "LetheShards", "LetheTokenizer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -92,7 +101,7 @@ let package = Package(
         .testTarget(name: "LetheCountTests", dependencies: ["LetheCount", "LetheCorpus", "LetheTokenizer", "LetheShards"]),
         .testTarget(name: "LethePipelineTests", dependencies: ["LethePipeline", "LetheShards", "LetheCLI"]),
         // Stage executables end to end (run as processes from the build folder) and the expected report.
-        .testTarget(name: "LetheStagesTests", dependencies: ["LetheAnalysis", "LethePipeline", "LetheShards"]),
+        .testTarget(name: "LetheStagesTests", dependencies: ["LetheAnalysis", "LetheModel", "LethePipeline", "LetheShards"]),
     ],
     swiftLanguageModes: [.v5]
 )

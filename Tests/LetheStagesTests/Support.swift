@@ -85,3 +85,18 @@ func writeStageFolder(at folder: URL, name: String, executable: String, paramete
     try StageFolder(url: folder).write(manifest)
     return try SHA256Hex.ofFile(atPath: folder.appendingPathComponent(StageFolder.manifestName).path)
 }
+
+extension XCTestCase {
+    /// Runs `product` expecting failure with exactly one line on standard error that starts with the product's
+    /// name and contains every fragment; and that `output` got no manifest.
+    func assertFails(_ sandbox: Sandbox, _ product: String, _ arguments: [String], output: String, saying fragments: [String],
+                     file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try sandbox.run(product, arguments + ["--output", output])
+        XCTAssertNotEqual(result.status, 0, "\(product) should fail", file: file, line: line)
+        let lines = result.error.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line expected:\n\(result.error)", file: file, line: line)
+        XCTAssertTrue(result.error.hasPrefix("\(product): "), result.error, file: file, line: line)
+        for fragment in fragments { XCTAssertTrue(result.error.contains(fragment), "'\(fragment)' missing in: \(result.error)", file: file, line: line) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path(output + "/manifest.json").path), file: file, line: line)
+    }
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import LetheCLI
+import LetheModel
+import LethePipeline
+import LetheShards
+
+/// The encode stage: each chunk's final recurrent state under a frozen Mamba. Glue only: the forward pass is
+/// LetheModel's, batching by length and in-order writing `ShardEncoder`'s, shards and resume the harness's.
+@main
+struct LetheEncode: StageCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lethe-encode",
+        abstract: "Run a frozen Mamba over each chunk and store its final recurrent state (KEY.ssm.npy, KEY.conv.npy).",
+        discussion: """
+        Reads token shards (the output of lethe-tokenize; repeat --input for several folders, taken in order) and \
+        writes one shard per input shard, same keys, same order. Each sample keeps its members (KEY.tokens.npy, \
+        KEY.json, ...) and gains:
+          KEY.ssm.npy   [n_layer, d_inner, d_state]      the ssm state after the
+                        chunk's last token
+          KEY.conv.npy  [n_layer, d_inner, conv_kernel]  the conv state: the last
+                        conv_kernel inputs of each layer's conv, zero-padded on
+                        the left for chunks shorter than conv_kernel
+                        (transformers' cache convention)
+          KEY.json      + "encoder": the model folder's name and sizes,
+                        + "state_dtype"
+        States are float32, or float16 with --state-dtype float16 (half the disk; the train and reconstruct \
+        stages read both). Mamba-130m's states are 2.9 MB per chunk in float32, whatever the chunk's length.
+
+        --model is a Hugging Face folder (config.json + model.safetensors or sharded safetensors; F32, F16 or \
+        BF16, computed in float32) such as state-spaces/mamba-130m-hf, or an original state-spaces folder \
+        (config.json + pytorch_model.bin). Every chunk starts from the empty state.
+
+        Chunks of equal length are batched together (--batch-size chunks per forward pass); chunks of different \
+        lengths never share a pass, so nothing is padded into a state. Long batches run in passes of at most \
+        \(tokensPerPass) tokens, the state carrying over. Memory stays bounded whatever the number of chunks: \
+        chunks waiting for a full batch are held up to \(heldTokenLimit) tokens, and samples encoded before \
+        their turn wait in a temporary file next to the output shard (deleted as it goes).
+
+        Token ids outside the model's vocabulary stop the stage with one line naming the shard and the sample.
+
+        Example:
+          lethe-encode --input stages/tokenize --model models/mamba-130m-hf \\
+              --output stages/encode --batch-size 64 --threads 2
+        """)
+
+    static let stageDescription = StageDescription.stage("lethe-encode", format: 1, inputs: ["input", "model"])
+
+    /// Tokens of one forward pass at most (activation memory: about 50 KB per token for mamba-130m).
+    static let tokensPerPass = 8192
+    /// Tokens of chunks waiting for a full batch, at most.
+    static let heldTokenLimit = 2_000_000
+
+    @OptionGroup var stage: StageOptions
+
+    @Option(help: ArgumentHelp("A token stage folder (lethe-tokenize output); repeat for several, encoded in order.", valueName: "dir"))
+    var input: [String] = []
+
+    @Option(help: ArgumentHelp("The frozen encoder: a Hugging Face or state-spaces Mamba folder.", valueName: "dir"))
+    var model: String
+
+    @Option(name: .customLong("batch-size"), help: ArgumentHelp("Chunks of one length per forward pass.", valueName: "n"))
+    var batchSize = 64
+
+    @Option(name: .customLong("state-dtype"), help: "The stored states' dtype: float32 or float16.")
+    var stateDType: StateDType = .float32
+
+    func validate() throws {
+        guard !input.isEmpty else { throw ValidationError("give at least one --input (a lethe-tokenize output folder)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    func run() throws {
+        let run = try StageRun(description: Self.stageDescription, options: stage)
+        if run.isUpToDate { return try run.runUnits(count: 0, work: { _, _ in .null }) }
+        let inputs = try input.map { try StageInput(path: $0) }
+        LetheThreads.set(stage.threads)
+        let modelURL = URL(fileURLWithPath: model)
+        let encoder = try MambaModel.load(from: modelURL)
+        let identity = modelIdentity(folder: modelURL, config: encoder.config)
+
+        // Unit j is the j-th shard of the inputs taken in order.
+        let units = inputs.indices.flatMap { i in (0..<inputs[i].shardCount).map { (input: i, shard: $0) } }
+        // Units report counts (summed over units); the model's identity is the same for all.
+        let summarize: ([JSONValue]) -> JSONValue = { extras in
+            var merged = mergeExtras(extras)
+            merged["encoder"] = identity
+            merged["state_dtype"] = .string(stateDType.rawValue)
+            return merged
+        }
+        try run.runUnits(count: units.count, samplesPerUnit: { inputs[units[$0].input].manifest.shards[units[$0].shard].samples },
+                         summarize: summarize) { unit, writer in
+            let shard = inputs[units[unit].input].shardURL(units[unit].shard)
+            let reader = try ShardReader(url: shard)
+            let shardEncoder = ShardEncoder(model: encoder, batchSize: batchSize, tokensPerPass: Self.tokensPerPass,
+                                            heldTokenLimit: Self.heldTokenLimit, stateDType: stateDType,
+                                            identity: identity, shard: shard, output: writer)
+            while let sample = try reader.next() { try shardEncoder.add(sample) }
+            try shardEncoder.finish()
+            return ["chunks": .int(writer.sampleCount), "tokens": .int(shardEncoder.tokens),
+                    "batches": .int(shardEncoder.batches)]
+        }
+    }
+}
+
+extension StateDType: ExpressibleByArgument {}

@@ -1,0 +1,168 @@
+import Foundation
+import LetheCLI
+import LetheModel
+import LetheShards
+
+/// The dtype of the states written to KEY.ssm.npy and KEY.conv.npy.
+enum StateDType: String, CaseIterable {
+    case float32, float16
+}
+
+/// Encodes the samples of one input shard into one output shard, in input order.
+///
+/// Chunks are grouped by length and a group is encoded as one batch (never padded: every chunk of a batch has
+/// the same length) when it holds `batchSize` chunks. Chunks read but not yet encoded are held in memory up to
+/// `heldTokenLimit` tokens; beyond that, the group of the earliest waiting chunk is encoded even if not full.
+/// At the end of the shard the remaining groups are encoded, earliest chunk first. A batch's samples go to the
+/// output as soon as every sample before them is written; those done early wait in a `SpillFile`. So memory is
+/// bounded (one batch of states, one forward pass of at most `tokensPerPass` tokens: longer batches run in
+/// segments, the cache carrying over) whatever the number and the lengths of the chunks.
+final class ShardEncoder {
+    let model: MambaModel
+    let batchSize: Int
+    let tokensPerPass: Int
+    let heldTokenLimit: Int
+    let stateDType: StateDType
+    /// KEY.json's "encoder".
+    let identity: JSONValue
+    let shard: URL
+    let output: ShardWriter
+
+    private struct Chunk {
+        let index: Int
+        let sample: ShardSample
+        let tokens: [Int32]
+    }
+
+    /// Chunks read but not encoded, by length.
+    private var groups: [Int: [Chunk]] = [:]
+    private var heldTokens = 0
+    private var read = 0
+    private var written = 0
+    private var spill: SpillFile?
+    private var activations: MambaActivations?
+    private(set) var tokens = 0
+    private(set) var batches = 0
+
+    init(model: MambaModel, batchSize: Int, tokensPerPass: Int, heldTokenLimit: Int, stateDType: StateDType,
+         identity: JSONValue, shard: URL, output: ShardWriter) {
+        self.model = model
+        self.batchSize = batchSize
+        self.tokensPerPass = tokensPerPass
+        self.heldTokenLimit = heldTokenLimit
+        self.stateDType = stateDType
+        self.identity = identity
+        self.shard = shard
+        self.output = output
+    }
+
+    /// Takes the next input sample.
+    func add(_ sample: ShardSample) throws {
+        let tokens = try chunkTokens(of: sample)
+        let chunk = Chunk(index: read, sample: sample, tokens: tokens)
+        read += 1
+        groups[tokens.count, default: []].append(chunk)
+        heldTokens += tokens.count
+        if groups[tokens.count]!.count == batchSize { try encodeGroup(tokens.count) }
+        while heldTokens > heldTokenLimit, let earliest = earliestGroup() { try encodeGroup(earliest) }
+    }
+
+    /// Encodes what is left; every sample read has then been written.
+    func finish() throws {
+        while let earliest = earliestGroup() { try encodeGroup(earliest) }
+        precondition(written == read && (spill?.isEmpty ?? true), "every encoded sample is written")
+    }
+
+    /// The token ids of a sample: a non-empty 1-D integer array of ids within the model's vocabulary.
+    private func chunkTokens(of sample: ShardSample) throws -> [Int32] {
+        let origin = "\(shard.path): sample \(sample.key)"
+        let array: NPYArray
+        do { array = try sample.npy("tokens") } catch {
+            throw StageError("\(origin): no readable KEY.tokens.npy (\(error)); lethe-encode reads the output of lethe-tokenize")
+        }
+        guard array.shape.count == 1, array.count > 0 else {
+            throw StageError("\(origin): tokens.npy has shape \(array.shape); expected a non-empty 1-D array of token ids")
+        }
+        let ids: [Int32]
+        do { ids = try array.int32s() } catch { throw StageError("\(origin): tokens.npy: \(error)") }
+        let vocab = model.config.vocabSize
+        if let bad = ids.first(where: { $0 < 0 || Int($0) >= vocab }) {
+            throw StageError("\(origin): token id \(bad) is outside the model's vocabulary 0..<\(vocab) (tokenized with another tokenizer?)")
+        }
+        return ids
+    }
+
+    /// The length of the group holding the earliest chunk not yet encoded.
+    private func earliestGroup() -> Int? {
+        groups.min { $0.value[0].index < $1.value[0].index }?.key
+    }
+
+    private func encodeGroup(_ length: Int) throws {
+        let chunks = groups.removeValue(forKey: length)!
+        heldTokens -= chunks.count * length
+        let cache = try encode(chunks.map(\.tokens), length: length)
+        for (b, chunk) in chunks.enumerated() {
+            var out = chunk.sample
+            var meta = try chunk.sample.json()
+            guard meta.objectValue != nil else { throw StageError("\(shard.path): sample \(chunk.sample.key): KEY.json is not an object") }
+            meta["encoder"] = identity
+            meta["state_dtype"] = .string(stateDType.rawValue)
+            out.setJSON(meta)
+            out.set("ssm", npy: stateArray(cache.ssmState(sequence: b), shape: cache.ssmShape))
+            out.set("conv", npy: stateArray(cache.convState(sequence: b), shape: cache.convShape))
+            try emit(out, at: chunk.index)
+        }
+        tokens += chunks.count * length
+        batches += 1
+    }
+
+    /// The final cache of equal-length chunks: forward passes of at most `tokensPerPass` tokens (a segment of
+    /// every chunk per pass), each continuing from the cache the previous one left.
+    private func encode(_ chunks: [[Int32]], length: Int) throws -> MambaCache {
+        let b = chunks.count
+        let cache = MambaCache(config: model.config, batchSize: b)
+        let segment = max(1, min(length, tokensPerPass / b))
+        var start = 0
+        while start < length {
+            let count = min(segment, length - start)
+            var ids: [Int32] = []
+            ids.reserveCapacity(b * count)
+            for chunk in chunks { ids += chunk[start ..< start + count] }
+            try model.forward(tokens: ids, batchSize: b, cache: cache, activations: activations(batch: b, length: count))
+            start += count
+        }
+        return cache
+    }
+
+    /// Activations of one pass, reused while the shape stays the same (one length: every batch).
+    private func activations(batch: Int, length: Int) -> MambaActivations {
+        if let a = activations, a.batchSize == batch, a.length == length { return a }
+        activations = nil  // free the old buffers before allocating the new ones
+        let a = MambaActivations(config: model.config, batchSize: batch, length: length)
+        activations = a
+        return a
+    }
+
+    private func stateArray(_ values: [Float], shape: [Int]) -> NPYArray {
+        switch stateDType {
+        case .float32: return NPYArray(float32: values, shape: shape)
+        case .float16: return NPYArray(float16: values, shape: shape)
+        }
+    }
+
+    /// Writes the sample at input position `index` when its turn has come (and the spilled ones it unblocks),
+    /// else spills it.
+    private func emit(_ sample: ShardSample, at index: Int) throws {
+        guard index == written else {
+            if spill == nil { spill = try SpillFile(nextTo: output.url) }
+            try spill!.put(sample, at: index)
+            return
+        }
+        try output.append(sample)
+        written += 1
+        while let next = try spill?.take(written) {
+            try output.append(next)
+            written += 1
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import LetheCLI
+import LetheModel
+import LethePipeline
+import LetheShards
+import LetheTokenizer
+
+/// The reconstruct stage: the trained decoder's greedy reconstruction of each chunk from its encoder state.
+/// Glue only: decoding is LetheModel's `GreedyDecoder`, in-order writing `ShardReconstructor`'s.
+@main
+struct LetheReconstruct: StageCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lethe-reconstruct",
+        abstract: "Rebuild each chunk from its encoder state with the trained decoder (greedy), as token ids and text.",
+        discussion: """
+        Reads the output of lethe-encode (repeat --input for several folders, taken in order) and writes one \
+        shard per input shard, same keys, same order. Each sample keeps its members except the states \
+        (KEY.ssm.npy, KEY.conv.npy: no later stage needs them) and gains:
+          KEY.recon.npy  int32, the generated token ids, without the leading
+                         eos input and without the stopping eos
+          KEY.json       + "reference" (the chunk's text), "reconstruction"
+                         (the decoded ids; no clean-up of spaces), "stop"
+                         ("eos" or "length"), "decoder" (the model folder's
+                         name and sizes)
+
+        Decoding (the reference's decoder_utils.reconstruct): the decoder starts from the chunk's encoder \
+        state, reads eos (id 0), then its own choices; each next token is the argmax of the logits (ties to \
+        the lowest id). A chunk stops at its first eos ("eos") or after --max-new-tokens tokens ("length"; \
+        default: the chunk's length + 8). Up to --batch-size chunks decode together; a finished chunk leaves \
+        the batch and the next one takes its place.
+
+        --model is the trained decoder (lethe-train's DIR/final, or any Hugging Face or state-spaces Mamba \
+        folder). It must have the encoder's state shapes (n_layer, d_inner, d_state, conv_kernel).
+
+        Tokenizer (to decode the text): --tokenizer FILE, else the shipped \(DefaultTokenizer.relativePath) found \
+        in the folder of this executable or a folder above it, else in the working directory or a folder above \
+        it. Only a tokenizer given with --tokenizer is part of the stage's fingerprint.
+
+        Example:
+          lethe-reconstruct --input stages/encode --model stages/train/final \\
+              --output stages/reconstruct --batch-size 64 --threads 2
+        """)
+
+    static let stageDescription = StageDescription.stage("lethe-reconstruct", format: 1, inputs: ["input", "model", "tokenizer"])
+
+    @OptionGroup var stage: StageOptions
+
+    @Option(help: ArgumentHelp("An encode stage folder (lethe-encode output); repeat for several, in order.", valueName: "dir"))
+    var input: [String] = []
+
+    @Option(help: ArgumentHelp("The trained decoder: a Hugging Face or state-spaces Mamba folder.", valueName: "dir"))
+    var model: String
+
+    @Option(name: .customLong("max-new-tokens"),
+            help: ArgumentHelp("The most tokens generated per chunk, a stopping eos included. (default: the chunk's length + 8)", valueName: "n"))
+    var maxNewTokens: Int?
+
+    @Option(name: .customLong("batch-size"), help: ArgumentHelp("Chunks decoded together.", valueName: "n"))
+    var batchSize = 64
+
+    @Option(help: ArgumentHelp("The tokenizer.json that decodes the ids (default: the shipped GPT-NeoX-20B tokenizer; see above).", valueName: "file"))
+    var tokenizer: String?
+
+    func validate() throws {
+        guard !input.isEmpty else { throw ValidationError("give at least one --input (a lethe-encode output folder)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        if let maxNewTokens, maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
+    }
+
+    func run() throws {
+        let run = try StageRun(description: Self.stageDescription, options: stage)
+        if run.isUpToDate { return try run.runUnits(count: 0, work: { _, _ in .null }) }
+        let inputs = try input.map { try StageInput(path: $0) }
+        let text = try Tokenizer(contentsOf: try DefaultTokenizer.resolve(tokenizer))
+        LetheThreads.set(stage.threads)
+        let modelURL = URL(fileURLWithPath: model)
+        let decoder = try MambaModel.load(from: modelURL)
+        for input in inputs { try Self.checkStateShapes(of: input, decoder: decoder.config, model: model) }
+        let identity = modelIdentity(folder: modelURL, config: decoder.config)
+        let greedy = try GreedyDecoder(model: decoder, batchSize: batchSize)
+
+        // Unit j is the j-th shard of the inputs taken in order.
+        let units = inputs.indices.flatMap { i in (0..<inputs[i].shardCount).map { (input: i, shard: $0) } }
+        // Units report counts (summed over units); the decoder's identity is the same for all.
+        let summarize: ([JSONValue]) -> JSONValue = { extras in
+            var merged = mergeExtras(extras)
+            merged["decoder"] = identity
+            return merged
+        }
+        try run.runUnits(count: units.count, samplesPerUnit: { inputs[units[$0].input].manifest.shards[units[$0].shard].samples },
+                         summarize: summarize) { unit, writer in
+            let shard = inputs[units[unit].input].shardURL(units[unit].shard)
+            let reconstructor = ShardReconstructor(decoder: greedy, tokenizer: text, maxNewTokens: maxNewTokens,
+                                                   identity: identity, shard: shard, output: writer)
+            try reconstructor.run(try ShardReader(url: shard))
+            return reconstructor.totals
+        }
+    }
+
+    /// Refuses, before any work, a decoder whose state shapes differ from those the encode stage recorded.
+    static func checkStateShapes(of input: StageInput, decoder: MambaConfig, model: String) throws {
+        guard let config = input.manifest.extra["encoder"]?["config"] else { return }  // checked per sample then
+        let ssm = config["ssm_shape"]?.arrayValue?.compactMap(\.intValue)
+        let conv = config["conv_shape"]?.arrayValue?.compactMap(\.intValue)
+        if ssm != decoder.ssmStateShape || conv != decoder.convStateShape {
+            throw StageError("\(model): the decoder's states are ssm \(decoder.ssmStateShape) and conv \(decoder.convStateShape) [n_layer, d_inner, d_state / conv_kernel], but \(input.path) holds states of ssm \(ssm.map { "\($0)" } ?? "?") and conv \(conv.map { "\($0)" } ?? "?"): the decoder must have the encoder's n_layer, d_inner, d_state and conv_kernel")
+        }
+    }
+}

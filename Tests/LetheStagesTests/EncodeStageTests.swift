@@ -1,0 +1,184 @@
+import Foundation
+import XCTest
+import LetheModel
+import LethePipeline
+import LetheShards
+
+/// lethe-encode as a process, on the `even` model of Tests/Fixtures/model (hidden 48, 3 layers, d_state 16,
+/// conv 4, vocab 192) and the final caches transformers computed for its chunks.
+final class EncodeStageTests: XCTestCase {
+    struct Chunk {
+        let key: String
+        let tokens: [Int32]
+        let ssm: [Float]  // transformers' final cache
+        let conv: [Float]
+    }
+
+    let model = modelFixtures.appendingPathComponent("even").path
+
+    /// The fixture's chunks (two each of lengths 40, 1, 9, 3, 4) in an order where no neighbours share a length.
+    func chunks() throws -> [Chunk] {
+        let expected = modelFixtures.appendingPathComponent("expected/even")
+        var byLength: [Int: [Chunk]] = [:]
+        let lengths = [40, 1, 9, 3, 4]
+        for length in lengths {
+            let file = { (name: String) in expected.appendingPathComponent("len\(length).\(name).npy") }
+            let tokens = try NPYArray.read(contentsOf: file("tokens")).int32s()
+            let ssm = try rows(of: file("ssm")), conv = try rows(of: file("conv"))
+            byLength[length] = ssm.indices.map {
+                Chunk(key: "len\(length)-\($0)", tokens: Array(tokens[$0 * length ..< ($0 + 1) * length]), ssm: ssm[$0], conv: conv[$0])
+            }
+        }
+        return (0..<2).flatMap { b in lengths.map { byLength[$0]![b] } }
+    }
+
+    func samples(_ chunks: [Chunk]) -> [ShardSample] { chunks.map { tokenSample($0.key, $0.tokens) } }
+
+    /// Mixed lengths in one shard, batches of 2: the samples come out in input order, carry their members and
+    /// metadata, and hold transformers' final cache (1e-4 of the tensor's largest magnitude), which is also
+    /// LetheModel's forward pass over the chunk alone (1e-6).
+    func testStatesMatchTransformersAndComeOutInInputOrder() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        let chunks = try chunks()
+        try writeTokenFolder(sandbox, "stages/tokens", shards: [samples(chunks)])
+        let result = try sandbox.run("lethe-encode", ["--input", "stages/tokens", "--model", model, "--output", "stages/encode",
+                                                      "--batch-size", "2"])
+        XCTAssertEqual(result.status, 0, result.error)
+
+        let inputs = try sandbox.samples("stages/tokens"), outputs = try sandbox.samples("stages/encode")
+        XCTAssertEqual(outputs.map(\.key), chunks.map(\.key))
+        let encoder = try MambaModel.load(from: URL(fileURLWithPath: model))
+        for (chunk, (input, output)) in zip(chunks, zip(inputs, outputs)) {
+            XCTAssertEqual(output.members.map(\.ext), ["tokens.npy", "json", "ssm.npy", "conv.npy"])
+            XCTAssertEqual(output.data("tokens.npy"), input.data("tokens.npy"))
+            let before = try input.json().objectValue!, after = try output.json().objectValue!
+            for (key, value) in before { XCTAssertEqual(after[key], value, "\(chunk.key): \(key) carried forward") }
+            XCTAssertEqual(Set(after.keys).subtracting(before.keys), ["encoder", "state_dtype"])
+            XCTAssertEqual(after["encoder"]?["model"], "even", "the folder's name, not its path")
+            XCTAssertEqual(after["encoder"]?["config"]?["hidden_size"], 48)
+            XCTAssertEqual(after["encoder"]?["config"]?["ssm_shape"], [3, 96, 16])
+            XCTAssertEqual(after["state_dtype"], "float32")
+
+            let ssm = try output.npy("ssm"), conv = try output.npy("conv")
+            XCTAssertEqual(ssm.dtype, .float32)
+            XCTAssertEqual(ssm.shape, [3, 96, 16])
+            XCTAssertEqual(conv.shape, [3, 96, 4])
+            assertClose(ssm.floats(), chunk.ssm, relativeToMax: 1e-4, "\(chunk.key) ssm vs transformers")
+            assertClose(conv.floats(), chunk.conv, relativeToMax: 1e-4, "\(chunk.key) conv vs transformers")
+            let alone = MambaCache(config: encoder.config, batchSize: 1)
+            try encoder.forward(tokens: chunk.tokens, batchSize: 1, cache: alone)
+            assertClose(ssm.floats(), alone.ssm, relativeToMax: 1e-6, "\(chunk.key) ssm vs the chunk alone")
+            assertClose(conv.floats(), alone.conv, relativeToMax: 1e-6, "\(chunk.key) conv vs the chunk alone")
+        }
+        let extra = try XCTUnwrap(try StageFolder(url: sandbox.path("stages/encode")).manifest()?.extra)
+        XCTAssertEqual(extra["chunks"], 10)
+        XCTAssertEqual(extra["tokens"]?.intValue, chunks.reduce(0) { $0 + $1.tokens.count })
+        XCTAssertEqual(extra["batches"], 5)
+        XCTAssertEqual(extra["encoder"]?["config"]?["hidden_size"], 48, "the identity is not summed over shards")
+    }
+
+    /// --threads and worker splits give the same bytes; --state-dtype float16 stores the float32 states rounded.
+    func testThreadsWorkersAndFloat16() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        let all = samples(try chunks())
+        try writeTokenFolder(sandbox, "stages/tokens", shards: [Array(all[..<6]), Array(all[6...])])
+        let arguments = ["--input", "stages/tokens", "--model", model, "--batch-size", "3"]
+        for (output, extra) in [("stages/two", ["--threads", "2"]), ("stages/one", ["--threads", "1"]),
+                                ("stages/half", ["--state-dtype", "float16"])] {
+            let result = try sandbox.run("lethe-encode", arguments + extra + ["--output", output])
+            XCTAssertEqual(result.status, 0, result.error)
+        }
+        for index in 0..<2 {
+            let result = try sandbox.run("lethe-encode", arguments + ["--output", "stages/split", "--num-shards", "2", "--shard-index", "\(index)"])
+            XCTAssertEqual(result.status, 0, result.error)
+        }
+        let reference = try shardBytes(sandbox, "stages/two")
+        XCTAssertEqual(reference.count, 2)
+        XCTAssertEqual(try shardBytes(sandbox, "stages/one"), reference, "--threads 1 and 2 write the same bytes")
+        XCTAssertEqual(try shardBytes(sandbox, "stages/split"), reference, "two workers write the same bytes")
+
+        for (full, half) in zip(try sandbox.samples("stages/two"), try sandbox.samples("stages/half")) {
+            for name in ["ssm", "conv"] {
+                let f = try full.npy(name), h = try half.npy(name)
+                XCTAssertEqual(h.dtype, .float16)
+                XCTAssertEqual(h.shape, f.shape)
+                XCTAssertEqual(h.floats(), f.floats().map { Float(Float16($0)) }, "\(full.key) \(name)")
+            }
+            XCTAssertEqual(try half.json()["state_dtype"], "float16")
+        }
+    }
+
+    /// A run killed part-way keeps its finished shards; the next run does only the rest, and the result is the
+    /// same, byte for byte, as an uninterrupted run.
+    func testResumeAfterKill() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        // Four shards of 400 chunks of 40 tokens: long enough to be killed after the first shard.
+        let base = try chunks()[0].tokens
+        let shards = (0..<4).map { s in
+            (0..<400).map { i in tokenSample("s\(s)-\(i)", base.map { Int32((Int($0) + s * 7 + i) % 192) }) }
+        }
+        try writeTokenFolder(sandbox, "stages/tokens", shards: shards)
+        let arguments = ["--input", "stages/tokens", "--model", model, "--threads", "1", "--progress", "off"]
+
+        let process = Process()
+        process.executableURL = productsFolder.appendingPathComponent("lethe-encode")
+        process.arguments = arguments + ["--output", "stages/resumed"]
+        process.currentDirectoryURL = sandbox.url
+        process.environment = ProcessInfo.processInfo.environment.merging(["LETHE_HASH_CACHE": "off"]) { $1 }
+        try process.run()
+        let firstRecord = sandbox.path("stages/resumed/shard-000000.json").path
+        while process.isRunning && !FileManager.default.fileExists(atPath: firstRecord) { usleep(2000) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path("stages/resumed/manifest.json").path),
+                       "the run finished before it could be killed")
+
+        let resumed = try sandbox.run("lethe-encode", arguments.dropLast(2) + ["--output", "stages/resumed", "--progress", "lines"])
+        XCTAssertEqual(resumed.status, 0, resumed.error)
+        XCTAssertTrue(resumed.error.contains("already done") && !resumed.error.contains("(0 already done"), resumed.error)
+        let uninterrupted = try sandbox.run("lethe-encode", arguments + ["--output", "stages/full"])
+        XCTAssertEqual(uninterrupted.status, 0, uninterrupted.error)
+        XCTAssertEqual(try shardBytes(sandbox, "stages/resumed"), try shardBytes(sandbox, "stages/full"))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: sandbox.path("stages/resumed").path).filter { $0.contains(".tmp") }
+        XCTAssertEqual(leftovers, [], "no temporary file is left behind")
+    }
+
+    /// Bad input stops the stage with one line naming the shard and sample; shards finished before stay.
+    func testBadInputFailsWithOneLine() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        let good = samples(try chunks())
+        func folder(_ name: String, _ bad: ShardSample) throws -> [String] {
+            try writeTokenFolder(sandbox, "stages/\(name)", shards: [good, [good[0], bad]])
+            return ["--input", "stages/\(name)", "--model", model]
+        }
+        try assertFails(sandbox, "lethe-encode", try folder("big", tokenSample("big", [1, 192, 3])), output: "stages/o1",
+                        saying: ["stages/big/shard-000001.tar.zst: sample big: token id 192 is outside the model's vocabulary 0..<192"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: sandbox.path("stages/o1/shard-000000.json").path),
+                      "the good shard before the bad one is kept")
+        try assertFails(sandbox, "lethe-encode", try folder("negative", tokenSample("neg", [-1])), output: "stages/o2",
+                        saying: ["sample neg: token id -1"])
+        try assertFails(sandbox, "lethe-encode", try folder("empty", tokenSample("empty", [])), output: "stages/o3",
+                        saying: ["sample empty: tokens.npy has shape [0]; expected a non-empty 1-D array"])
+        var floats = ShardSample(key: "floats")
+        floats.set("tokens", npy: NPYArray(float32: [1, 2], shape: [2]))
+        floats.setJSON(["text": "x"])
+        try assertFails(sandbox, "lethe-encode", try folder("floats", floats), output: "stages/o4",
+                        saying: ["sample floats: tokens.npy", "float32"])
+        var noTokens = ShardSample(key: "notokens")
+        noTokens.setJSON(["text": "x"])
+        try assertFails(sandbox, "lethe-encode", try folder("missing", noTokens), output: "stages/o5",
+                        saying: ["sample notokens: no readable KEY.tokens.npy"])
+
+        let args = ["--input", "stages/big"]
+        try assertFails(sandbox, "lethe-encode", ["--input", "stages/nothing", "--model", model], output: "stages/o6",
+                        saying: ["stages/nothing", "no such file or folder"])
+        try assertFails(sandbox, "lethe-encode", args + ["--model", modelFixtures.appendingPathComponent("broken/orig-missing-tensor").path],
+                        output: "stages/o7", saying: ["missing tensor 'backbone.layers.1.mixer.x_proj.weight'"])
+        try assertFails(sandbox, "lethe-encode", args + ["--model", sandbox.path("no-model").path], output: "stages/o8",
+                        saying: ["no-model", "no such file or folder"])
+    }
+}
