@@ -9,10 +9,16 @@ import argparse
 import json
 import os
 import resource
+import sys
 import time
 
-import torch
-from transformers import MambaConfig, MambaForCausalLM
+HERE = os.path.dirname(os.path.abspath(__file__))
+# This folder holds tokenize.py (the tokenize area's baseline), which would shadow the standard library's tokenize
+# module that torch imports: take the folder off the import path.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
+
+import torch  # noqa: E402
+from transformers import MambaConfig, MambaForCausalLM  # noqa: E402
 
 MAMBA_130M = dict(hidden_size=768, num_hidden_layers=24, state_size=16, conv_kernel=4, time_step_rank=48,
                   vocab_size=50280, expand=2, layer_norm_epsilon=1e-5, tie_word_embeddings=True)

@@ -14,6 +14,10 @@ public func causalConv1dForward(out: UnsafeMutablePointer<Float>, input: UnsafeP
                                 weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                 state: UnsafeMutablePointer<Float>, stateStride: Int,
                                 batch: Int, length: Int, channels: Int, kernel: Int) {
+    if length == 1 {  // the recurrent step (RecurrentStep.swift)
+        return causalConv1dStep(out: out, input: input, inputStride: inputStride, weight: weight, bias: bias,
+                                state: state, stateStride: stateStride, batch: batch, channels: channels, kernel: kernel)
+    }
     let blocks = (channels + 7) / 8
     LetheThreads.parallelFor(batch * blocks, chunksPerWorker: 4) { units in
         withUnsafeTemporaryAllocation(of: Float8.self, capacity: 2 * kernel) { scratch in

@@ -6,39 +6,39 @@ import CBLAS
 /// PyTorch: `F.linear(input, weight)` i.e. `out = input @ weight.T`   (in_proj, x_proj, dt_proj, out_proj,
 /// lm_head). With `accumulate`, `out += input @ weight.T` (the residual add after out_proj).
 ///
-/// cblas_sgemm on blocks of rows when there are enough rows (a batch of tokens), else on blocks of output
-/// columns (one token per sequence: the recurrent step), the blocks shared out among the workers of
-/// `LetheThreads`; each sgemm runs single-threaded inside OpenBLAS.
+/// cblas_sgemm on blocks of rows or on blocks of output columns, the blocks shared out among the workers of
+/// `LetheThreads`; each sgemm runs single-threaded inside OpenBLAS. Every call packs (copies into its own
+/// layout) the whole weight when blocks are rows, the whole input when blocks are columns: the split that
+/// copies less is taken, rows for a batch of tokens through a layer, columns for one token per sequence (the
+/// recurrent step) and for the lm_head.
 ///
 /// The blocks depend on the shape only, never on the number of workers, so `--threads` does not change a bit
 /// of the output: OpenBLAS rounds a dot product differently depending on the shape of the call computing it.
 /// Column blocks are at least 64 wide: in calls of 32 columns or more (Debian's OpenBLAS 0.3.21) a column
 /// comes out the same whatever the call's width and offset, so computing only the x half of in_proj
-/// (encoding's last layer) gives exactly the numbers of the full product.
+/// (encoding's last layer) gives the full product's numbers when both take the same split.
 public func linearForward(out: UnsafeMutablePointer<Float>, outStride: Int,
                           input: UnsafePointer<Float>, inputStride: Int, weight: UnsafePointer<Float>,
                           rows: Int, inFeatures: Int, outFeatures: Int, accumulate: Bool = false) {
     guard rows > 0, outFeatures > 0 else { return }
     LetheThreads.prepareBLAS()
     let beta: Float = accumulate ? 1 : 0
-    // Below 128 rows, splitting the weight's rows instead reads each weight once rather than once per block.
-    if rows >= 128 {
-        // Each call packs the whole weight: 128 to 512 rows per call, 8 calls or more when there are enough rows.
-        let blocks = max((rows + 511) / 512, min(8, rows / 128))
-        LetheThreads.parallelFor(blocks) { range in
+    // 128 to 512 rows per row block, 8 blocks or more when there are enough rows; up to 16 column blocks.
+    let rowBlocks = max((rows + 511) / 512, min(8, rows / 128)), columnBlocks = max(1, min(16, outFeatures / 64))
+    let splitRows = rowBlocks > 1 && (columnBlocks == 1 || rowBlocks * outFeatures + rows < columnBlocks * rows + outFeatures)
+    if splitRows {
+        LetheThreads.parallelFor(rowBlocks) { range in
             for b in range {
-                let r = rows * b / blocks, count = rows * (b + 1) / blocks - r
+                let r = rows * b / rowBlocks, count = rows * (b + 1) / rowBlocks - r
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(outFeatures),
                             Int32(inFeatures), 1, input + r * inputStride, Int32(inputStride),
                             weight, Int32(inFeatures), beta, out + r * outStride, Int32(outStride))
             }
         }
     } else {
-        // Each call packs the (small) input: up to 16 calls of at least 64 columns.
-        let blocks = max(1, min(16, outFeatures / 64))
-        LetheThreads.parallelFor(blocks) { range in
+        LetheThreads.parallelFor(columnBlocks) { range in
             for b in range {
-                let c = outFeatures * b / blocks, count = outFeatures * (b + 1) / blocks - c
+                let c = outFeatures * b / columnBlocks, count = outFeatures * (b + 1) / columnBlocks - c
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(count),
                             Int32(inFeatures), 1, input, Int32(inputStride), weight + c * inFeatures,
                             Int32(inFeatures), beta, out + c, Int32(outStride))

@@ -26,6 +26,10 @@ public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointe
                                  aLog: UnsafePointer<Float>, d: UnsafePointer<Float>,
                                  state: UnsafeMutablePointer<Float>, stateStride: Int,
                                  batch: Int, length: Int, channels: Int, stateSize: Int) {
+    if length == 1 {  // the recurrent step (RecurrentStep.swift)
+        return selectiveScanStep(y: y, u: u, dt: dt, dtBias: dtBias, bc: bc, bcStride: bcStride, aLog: aLog, d: d,
+                                 state: state, stateStride: stateStride, batch: batch, channels: channels, stateSize: stateSize)
+    }
     let n = stateSize
     let kernel: ((Range<Int>) -> Void)?
     switch selectiveScanPath {
