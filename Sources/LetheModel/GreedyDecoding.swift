@@ -79,6 +79,8 @@ public final class GreedyDecoder {
                     finished: (_ request: Int, _ result: DecodedSequence) throws -> Void) throws {
         let config = model.config, vocab = config.vocabSize
         let cache = MambaCache(config: config, batchSize: 0)
+        cache.ssm.reserveCapacity(batchSize * cache.ssmCountPerSequence)
+        cache.conv.reserveCapacity(batchSize * cache.convCountPerSequence)
         var slots: [Slot] = []  // slots[i] is the sequence whose states are sequence i of `cache`
         var requested = 0
         var inputLeft = true

@@ -11,6 +11,7 @@ import Foundation
 ///     let ssm = cache.ssmState(sequence: 0)                      // [n_layer, DI, N]
 ///     let conv = cache.convState(sequence: 0)                    // [n_layer, DI, K]
 ///     let logits = try decoder.step(tokens: eos, cache: cache)   // (B, V), cache advanced in place
+///     let recon = try GreedyDecoder(model: decoder, batchSize: 64).decode(requests)  // greedy, from encoder states
 ///
 /// Training: a gradient buffer is `ParameterBuffer(layout: model.layout)` and `.weights` gives the same
 /// typed pointers into it; `MambaActivations(..., keepEveryLayer: true)` keeps what a backward pass reads.

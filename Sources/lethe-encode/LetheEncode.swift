@@ -37,6 +37,9 @@ struct LetheEncode: StageCommand {
         chunks waiting for a full batch are held up to \(heldTokenLimit) tokens, and samples encoded before \
         their turn wait in a temporary file next to the output shard (deleted as it goes).
 
+        The shards are the same, byte for byte, whatever --threads and however many workers \
+        (--shard-index/--num-shards) share the work; a rerun keeps the finished shards and does only the rest.
+
         Token ids outside the model's vocabulary stop the stage with one line naming the shard and the sample.
 
         Example:

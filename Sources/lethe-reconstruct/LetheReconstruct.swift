@@ -33,6 +33,9 @@ struct LetheReconstruct: StageCommand {
         --model is the trained decoder (lethe-train's DIR/final, or any Hugging Face or state-spaces Mamba \
         folder). It must have the encoder's state shapes (n_layer, d_inner, d_state, conv_kernel).
 
+        The shards are the same, byte for byte, whatever --threads and however many workers \
+        (--shard-index/--num-shards) share the work; a rerun keeps the finished shards and does only the rest.
+
         Tokenizer (to decode the text): --tokenizer FILE, else the shipped \(DefaultTokenizer.relativePath) found \
         in the folder of this executable or a folder above it, else in the working directory or a folder above \
         it. Only a tokenizer given with --tokenizer is part of the stage's fingerprint.
