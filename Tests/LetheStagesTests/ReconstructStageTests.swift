@@ -87,15 +87,19 @@ final class ReconstructStageTests: XCTestCase {
         }
     }
 
-    /// --max-new-tokens bounds every chunk's generated tokens, a stopping eos included.
+    /// --max-new-tokens bounds every chunk's generated tokens, a stopping eos included. The decoder here sits where
+    /// lethe-train writes its last checkpoint, and is named after it.
     func testMaxNewTokens() throws {
         let sandbox = try Sandbox()
         defer { sandbox.cleanUp() }
         let chunks = try encode("small", in: sandbox)
-        let result = try sandbox.run("lethe-reconstruct", ["--input", "stages/encode-small", "--model", model("small", "decoder"),
+        try FileManager.default.createDirectory(at: sandbox.path("stages/train"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: model("small", "decoder"), toPath: sandbox.path("stages/train/final").path)
+        let result = try sandbox.run("lethe-reconstruct", ["--input", "stages/encode-small", "--model", "stages/train/final",
                                                            "--output", "stages/recon", "--max-new-tokens", "2"])
         XCTAssertEqual(result.status, 0, result.error)
         let outputs = try sandbox.samples("stages/recon")
+        XCTAssertEqual(try outputs[0].json()["decoder"]?["model"], "train/final")
         var stops: Set<String> = []
         for (chunk, output) in zip(chunks, outputs) {
             let prefix = Array(chunk.generated.prefix(2))
