@@ -102,14 +102,15 @@ final class ShardEncoder {
         heldTokens -= chunks.count * length
         let cache = try encode(chunks.map(\.tokens), length: length)
         for (b, chunk) in chunks.enumerated() {
+            let origin = "\(shard.path): sample \(chunk.sample.key)"
             var out = chunk.sample
             var meta = try chunk.sample.json()
-            guard meta.objectValue != nil else { throw StageError("\(shard.path): sample \(chunk.sample.key): KEY.json is not an object") }
+            guard meta.objectValue != nil else { throw StageError("\(origin): KEY.json is not an object") }
             meta["encoder"] = identity
             meta["state_dtype"] = .string(stateDType.rawValue)
             out.setJSON(meta)
-            out.set("ssm", npy: stateArray(cache.ssmState(sequence: b), shape: cache.ssmShape))
-            out.set("conv", npy: stateArray(cache.convState(sequence: b), shape: cache.convShape))
+            out.set("ssm", npy: try stateArray(cache.ssmState(sequence: b), shape: cache.ssmShape, name: "ssm", origin: origin))
+            out.set("conv", npy: try stateArray(cache.convState(sequence: b), shape: cache.convShape, name: "conv", origin: origin))
             try emit(out, at: chunk.index)
         }
         tokens += chunks.count * length
@@ -143,10 +144,16 @@ final class ShardEncoder {
         return a
     }
 
-    private func stateArray(_ values: [Float], shape: [Int]) -> NPYArray {
+    /// The state as stored; float16 refuses values beyond its range rather than storing infinities.
+    private func stateArray(_ values: [Float], shape: [Int], name: String, origin: String) throws -> NPYArray {
         switch stateDType {
-        case .float32: return NPYArray(float32: values, shape: shape)
-        case .float16: return NPYArray(float16: values, shape: shape)
+        case .float32:
+            return NPYArray(float32: values, shape: shape)
+        case .float16:
+            if let big = values.first(where: { abs($0) > Float(Float16.greatestFiniteMagnitude) }) {
+                throw StageError("\(origin): the \(name) state holds \(big), beyond float16's range; use --state-dtype float32")
+            }
+            return NPYArray(float16: values, shape: shape)
         }
     }
 

@@ -180,5 +180,14 @@ final class EncodeStageTests: XCTestCase {
                         output: "stages/o7", saying: ["missing tensor 'backbone.layers.1.mixer.x_proj.weight'"])
         try assertFails(sandbox, "lethe-encode", args + ["--model", sandbox.path("no-model").path], output: "stages/o8",
                         saying: ["no-model", "no such file or folder"])
+
+        // States beyond float16's range are refused, not stored as infinities.
+        let huge = try MambaModel.load(from: URL(fileURLWithPath: model))
+        huge.weights.layers[0].convBias.update(repeating: 1e6, count: huge.config.intermediateSize)
+        try huge.save(to: sandbox.path("huge"))
+        try writeTokenFolder(sandbox, "stages/fine", shards: [good])
+        try assertFails(sandbox, "lethe-encode", ["--input", "stages/fine", "--model", sandbox.path("huge").path,
+                                                  "--state-dtype", "float16"], output: "stages/o9",
+                        saying: ["sample len40-0: the ssm state holds", "beyond float16's range; use --state-dtype float32"])
     }
 }
