@@ -46,7 +46,7 @@ final class PipelineSchemaTests: XCTestCase {
     func testBadPipelinesGiveOneLineEach() {
         let cases: [(String, [String])] = [
             (#"{"version": 1, "stages": {"a": {"run": "x", "param": {}}}}"#,
-             [#"pipeline.json: stages.a: unknown key "param" (did you mean "params"?) (allowed: run, inputs, files, params, output, description)"#]),
+             [#"pipeline.json: stages.a: unknown key "param" (did you mean "params"?) (allowed: run, inputs, files, params, output, resources, description)"#]),
             (#"{"version": 1, "stage": {}}"#,
              [#"pipeline.json: top level: unknown key "stage" (did you mean "stages"?) (allowed: version, stages, description)"#,
               "pipeline.json: stages: missing"]),
