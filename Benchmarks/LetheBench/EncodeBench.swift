@@ -26,7 +26,7 @@ struct Encode: ParsableCommand {
 
         let loadStart = DispatchTime.now()
         let mamba = try MambaModel.load(from: URL(fileURLWithPath: model))
-        let loadSeconds = seconds(since: loadStart)
+        let loadSeconds = elapsed(since: loadStart)
         let c = mamba.config
 
         var random = SystemRandomNumberGenerator()
@@ -47,7 +47,7 @@ struct Encode: ParsableCommand {
         for _ in 0..<repeats {
             let t = DispatchTime.now()
             try encodeAll()
-            times.append(seconds(since: t))
+            times.append(elapsed(since: t))
         }
         let best = times.min()!
         // The peak is measured before and after the timed runs (a shared machine's load comes and goes).
@@ -103,7 +103,7 @@ struct Kernels: ParsableCommand {
             for _ in 0..<3 {
                 let t = DispatchTime.now(), cpu = cpuSeconds()
                 body()
-                best = min(best, seconds(since: t))
+                best = min(best, elapsed(since: t))
                 bestCPU = min(bestCPU, cpuSeconds() - cpu)
             }
             print("{\"area\": \"kernels\", \"kernel\": \"\(name)\", \"ms\": \(best * 1000), \"cpu_ms\": \(bestCPU * 1000)}")
@@ -161,7 +161,7 @@ func sgemmPeak(threads: Int) -> (openblasThreads: Double, split: Double) {
         let t = DispatchTime.now()
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b,
                     Int32(k), 0, &c, Int32(n))
-        best = max(best, flops / seconds(since: t) / 1e9)
+        best = max(best, flops / elapsed(since: t) / 1e9)
     }
     let openblasThreads = best
     best = 0
@@ -176,13 +176,9 @@ func sgemmPeak(threads: Int) -> (openblasThreads: Double, split: Double) {
                 }
             }
         }
-        best = max(best, flops / seconds(since: t) / 1e9)
+        best = max(best, flops / elapsed(since: t) / 1e9)
     }
     return (openblasThreads, best)
-}
-
-func seconds(since start: DispatchTime) -> Double {
-    Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
 }
 
 /// CPU time of this process so far, user + system.

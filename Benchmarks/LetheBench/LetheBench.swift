@@ -14,6 +14,16 @@ struct LetheBench: ParsableCommand {
                       CountBench.self, AnnotateBench.self, Encode.self, Kernels.self])
 }
 
+/// Wall-clock seconds since `start`.
+func elapsed(since start: DispatchTime) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+}
+
+/// Prints one JSON line with sorted keys.
+func printJSON(_ object: [String: Any]) {
+    print(String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+}
+
 /// Runs `body` `repeats` times and returns the fastest wall-clock time in seconds.
 func fastest(_ repeats: Int, _ body: () -> Void) -> Double {
     var best = Double.infinity

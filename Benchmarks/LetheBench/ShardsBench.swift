@@ -39,7 +39,7 @@ struct ShardsBench: ParsableCommand {
             let writer = try ShardWriter(url: url)
             for sample in made { try writer.append(sample) }
             record = try writer.finish()
-            bestWrite = min(bestWrite, seconds(since: start))
+            bestWrite = min(bestWrite, elapsed(since: start))
 
             // Timed: decode every member as a stage would (.npy arrays, JSON metadata).
             start = DispatchTime.now()
@@ -51,7 +51,7 @@ struct ShardsBench: ParsableCommand {
                 _ = try sample.json()
                 count += 1
             }
-            bestRead = min(bestRead, seconds(since: start))
+            bestRead = min(bestRead, elapsed(since: start))
             guard count == samples else { throw ShardError("read \(count) samples, wrote \(samples)") }
         }
         // Untimed: the bytes read back are the bytes written.
@@ -82,8 +82,4 @@ private func benchmarkSample(_ i: Int) -> ShardSample {
     }
     sample.set("state", npy: try! NPYArray(dtype: .float16, shape: [4, 1536, 16], bytes: bits))
     return sample
-}
-
-private func seconds(since start: DispatchTime) -> Double {
-    Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
 }

@@ -111,10 +111,3 @@ struct CorpusBench: ParsableCommand {
     }
 }
 
-func elapsed(since start: DispatchTime) -> Double {
-    Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-}
-
-func printJSON(_ object: [String: Any]) {
-    print(String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
-}
