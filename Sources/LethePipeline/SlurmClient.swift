@@ -61,11 +61,17 @@ public struct SlurmClient: Sendable {
         return nil
     }
 
+    /// Throws for the first of `tools` that is not on PATH.
+    public func checkInstalled(_ tools: [String]) throws {
+        if let missing = tools.first(where: { locate($0) == nil }) {
+            throw PipelineError("\(missing): not found on PATH; Slurm's client commands (sbatch, squeue, scontrol, scancel) are needed to run on Slurm")
+        }
+    }
+
     /// Runs a Slurm command and returns its status and output; throws when it cannot be run at all.
     public func run(_ tool: String, _ arguments: [String]) throws -> Output {
-        guard let url = locate(tool) else {
-            throw PipelineError("\(tool): not found on PATH; Slurm's client commands (sbatch, squeue, scontrol, scancel) are needed to run on Slurm")
-        }
+        try checkInstalled([tool])
+        let url = locate(tool)!
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
@@ -171,7 +177,9 @@ public struct SlurmClient: Sendable {
             guard let jobID = fields["JobId"], let state = fields["JobState"] else { return [] }
             let job = fields["ArrayJobId"] ?? jobID
             let restarts = fields["Restarts"].flatMap { Int($0) }
-            let reason = fields["Reason"].flatMap { $0 == "None" ? nil : $0 }
+            // A job just submitted has no reason yet, but its unmet dependency is already listed.
+            let waitsForJob = fields["Dependency"].map { $0.contains("(unfulfilled)") } ?? false
+            let reason = fields["Reason"].flatMap { $0 == "None" ? nil : $0 } ?? (state == "PENDING" && waitsForJob ? "Dependency" : nil)
             guard let range = fields["ArrayTaskId"] else {
                 return [SlurmTaskState(job: job, task: nil, state: state, reason: reason, exitCode: fields["ExitCode"], restarts: restarts)]
             }

@@ -79,6 +79,8 @@ public final class SlurmExecutor {
             say("Nothing to do: all \(plans.count) stages are up to date.")
             return []
         }
+        // Before anything changes: the commands are there and no earlier job works on these stages.
+        try client.checkInstalled(["sbatch", "squeue", "scontrol"])
         try refuseWhileActive()
         var submitted: [Submission] = []
         do {

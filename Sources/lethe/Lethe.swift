@@ -74,6 +74,9 @@ struct Run: LetheCommand {
         if executor == .local, let given = slurm.givenOptions.first {
             throw ValidationError("\(given) applies to --executor slurm only")
         }
+        if executor == .slurm, jobs != 1 {
+            throw ValidationError("--jobs applies to --executor local only; on Slurm, --tasks (or a stage's \"tasks\" resource) sets the array tasks")
+        }
     }
 
     func run() throws {

@@ -53,7 +53,7 @@ final class SlurmCluster {
     private static func run(_ arguments: [String]) -> (status: Int32, error: String) {
         let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-cluster-\(UUID().uuidString).err")
         defer { try? FileManager.default.removeItem(at: errorFile) }
-        FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [script.path] + arguments

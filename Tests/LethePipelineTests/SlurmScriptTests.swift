@@ -130,6 +130,7 @@ final class SlurmScriptTests: XCTestCase {
             JobId=5 ArrayJobId=1 ArrayTaskId=1 JobName=lethe-map UserId=root(0) GroupId=root(0) MCS_label=N/A Priority=4294901759 Nice=0 Account=(null) QOS=(null) JobState=FAILED Reason=NonZeroExitCode Dependency=(null) Requeue=1 Restarts=1 BatchFlag=1 Reboot=0 ExitCode=1:0 Command=/tmp/a b/slurm-job.sh WorkDir=/tmp/a b
             JobId=1 ArrayJobId=1 ArrayTaskId=2-3,7 JobName=lethe-map UserId=root(0) JobState=PENDING Reason=Dependency Dependency=afterok:4_*(unfulfilled) Restarts=0 ExitCode=0:0
             JobId=9 JobName=lethe-report JobState=CANCELLED Reason=DependencyNeverSatisfied Restarts=0 ExitCode=0:0
+            JobId=10 JobName=lethe-report JobState=PENDING Reason=None Dependency=afterok:9(unfulfilled) Restarts=0 ExitCode=0:0
             """
         XCTAssertEqual(SlurmClient.parseScontrol(scontrol), [
             SlurmTaskState(job: "1", task: 1, state: "FAILED", reason: "NonZeroExitCode", exitCode: "1:0", restarts: 1),
@@ -137,6 +138,7 @@ final class SlurmScriptTests: XCTestCase {
             SlurmTaskState(job: "1", task: 3, state: "PENDING", reason: "Dependency", exitCode: "0:0", restarts: 0),
             SlurmTaskState(job: "1", task: 7, state: "PENDING", reason: "Dependency", exitCode: "0:0", restarts: 0),
             SlurmTaskState(job: "9", task: nil, state: "CANCELLED", reason: "DependencyNeverSatisfied", exitCode: "0:0", restarts: 0),
+            SlurmTaskState(job: "10", task: nil, state: "PENDING", reason: "Dependency", exitCode: "0:0", restarts: 0),
         ])
         // sacct's documented --parsable2 layout (the test cluster keeps no accounting, so this path is read from text only).
         XCTAssertEqual(SlurmClient.parseSacct("20_0|COMPLETED|0:0\n20_1|TIMEOUT|0:15\n20_[2-3]|PENDING|0:0\n21|CANCELLED by 0|0:0\n"), [

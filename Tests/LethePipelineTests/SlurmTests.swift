@@ -41,7 +41,7 @@ final class SlurmTests: XCTestCase {
         return """
         {"version": 1, "stages": {
           "gen": {"run": "lethe-test-stage", "files": {"offset-file": "data/offset.txt"}, "params": {"samples": 40, "shard-size": 4\(genParams)}, \(resources)},
-          "map": {"run": "lethe-test-stage", "inputs": {"input": "gen"}, "params": {"scale": 3, "write-summary": true\(mapParams)}, \(resources)}\(last ? #",\n  "last": {"run": "lethe-test-stage", "inputs": {"input": "map"}, \#(resources)}"# : "")
+          "map": {"run": "lethe-test-stage", "inputs": {"input": "gen"}, "params": {"scale": 3, "write-summary": true\(mapParams)}, \(resources)}\(last ? ",\n  \"last\": {\"run\": \"lethe-test-stage\", \"inputs\": {\"input\": \"map\"}, \(resources)}" : "")
         }}
         """
     }
@@ -102,8 +102,7 @@ final class SlurmTests: XCTestCase {
     // MARK: Tests
 
     func testSlurmRunWritesWhatALocalRunWritesWithChainedJobs() throws {
-        let text = pipeline()
-        let sandbox = try makeSandbox(pipeline: text)
+        let sandbox = try makeSandbox(pipeline: pipeline())
         defer { sandbox.cleanUp() }
         var result = try lethe("run", "--executor", "slurm", "--tasks", "3", "--wait", "--poll", "0.2", in: sandbox)
         XCTAssertEqual(result.status, 0, result.output + result.error)
@@ -111,7 +110,7 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(result.output.contains("== gen: submitted job \(gen.job), array of 3 tasks, each 1 cpu, 200M memory, time limit 5 (output missing)\n"), result.output)
         XCTAssertTrue(result.output.contains("== map: submitted job \(map.job), array of 3 tasks, each 1 cpu, 200M memory, time limit 5, after job \(gen.job) (input stage gen is rebuilt first)\n"), result.output)
         XCTAssertTrue(result.output.contains("== map: done on Slurm (job \(map.job); 10 shards, 40 samples, 1 file)"), result.output)
-        try assertSameOutput(sandbox, asLocalRunOf: text)
+        try assertSameOutput(sandbox, asLocalRunOf: pipeline())
 
         // Chained: map's job waited for gen's, and its first unit started after gen's manifest was written.
         XCTAssertEqual(gen.afterOK, [])

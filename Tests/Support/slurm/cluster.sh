@@ -42,6 +42,18 @@ install() {
     rm -f "$log"
 }
 
+# Runs a command without the file descriptors above 2 that this shell inherited, so that the daemons and the
+# watchdog keep none of the caller's pipes open (Foundation's Process, for one, waits until every holder of a
+# socket it gives its child has closed it). Call it in a subshell: it closes the calling shell's descriptors.
+without_inherited_fds() {
+    local fd
+    for fd in /proc/$BASHPID/fd/*; do
+        fd=${fd##*/}
+        [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+    done
+    "$@"
+}
+
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 pick_ports() {
@@ -109,16 +121,18 @@ start() {
 
     head -c 1024 /dev/urandom >"$dir/munge.key"
     chmod 400 "$dir/munge.key"
-    munged --key-file="$dir/munge.key" --socket="$dir/munge.socket" --pid-file="$dir/munged.pid" \
-        --log-file="$dir/munged.log" --seed-file="$dir/munged.seed" </dev/null >/dev/null 2>"$dir/munged.err" \
+    (without_inherited_fds exec munged --key-file="$dir/munge.key" --socket="$dir/munge.socket" --pid-file="$dir/munged.pid" \
+        --log-file="$dir/munged.log" --seed-file="$dir/munged.seed") </dev/null >/dev/null 2>"$dir/munged.err" \
         || die "munged did not start: $(cat "$dir/munged.err" "$dir/munged.log" 2>/dev/null | tail -n 3 | tr '\n' ' ')"
-    slurmctld </dev/null >"$dir/slurmctld.err" 2>&1 || { stop "$dir"; die "slurmctld did not start: $(tail -n 3 "$dir/slurmctld.err")"; }
-    slurmd </dev/null >"$dir/slurmd.err" 2>&1 || { stop "$dir"; die "slurmd did not start: $(tail -n 3 "$dir/slurmd.err")"; }
+    (without_inherited_fds exec slurmctld) </dev/null >"$dir/slurmctld.err" 2>&1 || { stop "$dir"; die "slurmctld did not start: $(tail -n 3 "$dir/slurmctld.err")"; }
+    (without_inherited_fds exec slurmd) </dev/null >"$dir/slurmd.err" 2>&1 || { stop "$dir"; die "slurmd did not start: $(tail -n 3 "$dir/slurmd.err")"; }
 
     if [ -n "$parent" ]; then
-        # The watchdog: stops the cluster once the test process is gone, or after an hour at most.
-        setsid bash -c 'for i in $(seq 3600); do kill -0 "$1" 2>/dev/null && [ -e "$2/slurm.conf" ] || break; sleep 1; done; "$3" stop "$2"' \
-            watchdog "$parent" "$dir" "$(cd "$(dirname "$0")" && pwd -P)/$(basename "$0")" </dev/null >/dev/null 2>&1 &
+        # The watchdog: stops the cluster and removes its folder once the test process is gone (whatever ended
+        # it), or after an hour at most.
+        (without_inherited_fds exec setsid bash -c \
+            'for i in $(seq 3600); do kill -0 "$1" 2>/dev/null && [ -e "$2/slurm.conf" ] || break; sleep 1; done; "$3" stop "$2"; kill -0 "$1" 2>/dev/null || rm -rf "$2"' \
+            watchdog "$parent" "$dir" "$(cd "$(dirname "$0")" && pwd -P)/$(basename "$0")") </dev/null >/dev/null 2>&1 &
         echo $! >"$dir/watchdog.pid"
     fi
 
@@ -132,15 +146,20 @@ start() {
     die "the node did not become idle in 30 s (sinfo: $state); slurmctld.log: $(tail -n 3 "$dir/slurmctld.log" 2>/dev/null | tr '\n' ' ') slurmd.log: $(tail -n 3 "$dir/slurmd.log" 2>/dev/null | tr '\n' ' ')"
 }
 
-# Sends TERM to the process in PIDFILE, then KILL after 10 s; returns once it is gone.
-stop_daemon() {
-    local file=$1 pid
-    [ -s "$file" ] || return 0
-    pid=$(cat "$file")
-    kill -TERM "$pid" 2>/dev/null || { rm -f "$file"; return 0; }
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || { rm -f "$file"; return 0; }; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$file"
+# Sends TERM to the processes in the PIDFILEs, then KILL to those still there after 10 s; returns once all are gone.
+stop_daemons() {
+    local file pids=() pid
+    for file in "$@"; do
+        [ -s "$file" ] && pids+=("$(cat "$file")")
+        rm -f "$file"
+    done
+    [ ${#pids[@]} -gt 0 ] || return 0
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for _ in $(seq 100); do
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && { sleep 0.1; continue 2; }; done
+        return 0
+    done
+    kill -KILL "${pids[@]}" 2>/dev/null || true
 }
 
 stop() {
@@ -152,15 +171,14 @@ stop() {
         scancel --user="$(id -un)" 2>/dev/null || true
         for _ in $(seq 100); do [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break; sleep 0.1; done
     fi
-    stop_daemon "$dir/slurmd.pid"
-    stop_daemon "$dir/slurmctld.pid"
+    stop_daemons "$dir/slurmd.pid" "$dir/slurmctld.pid"
     # Job steps and job processes of this cluster that outlived slurmd (they carry its SLURM_CONF).
     for pid in $(grep -lsxF "SLURM_CONF=$SLURM_CONF" --null-data /proc/[0-9]*/environ | cut -d/ -f3); do
         [ "$pid" = $$ ] || [ "$pid" = "$PPID" ] && continue
         { grep -qsz '^SLURM_JOB_ID=' "/proc/$pid/environ" || [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline")" == slurmstepd* ]]; } 2>/dev/null || continue
         kill -KILL "$pid" 2>/dev/null || true
     done
-    stop_daemon "$dir/munged.pid"
+    stop_daemons "$dir/munged.pid"
     if [ -s "$dir/watchdog.pid" ]; then
         pid=$(cat "$dir/watchdog.pid")
         rm -f "$dir/watchdog.pid"
