@@ -167,7 +167,10 @@ public final class SlurmExecutor {
 
     /// Throws when jobs of this pipeline are still queued or running: a second run would work on the same units.
     public func refuseWhileActive() throws {
-        let active = try activeJobs()
+        try refuse(ifActive: try activeJobs())
+    }
+
+    public func refuse(ifActive active: [(stage: PipelineStage, record: SlurmJobRecord)]) throws {
         guard !active.isEmpty else { return }
         throw PipelineError("\(pipeline.url.lastPathComponent): Slurm jobs of stages \(active.map(\.stage.name).joined(separator: ", ")) are still queued or running (\(active.map(\.record.job).joined(separator: ", "))); wait for them (`lethe status`) or cancel them (`lethe cancel`)")
     }
@@ -190,8 +193,20 @@ public final class SlurmExecutor {
         var waiting = submissions
         var shown: [String: String] = [:]
         var problems: [String] = []
+        var failedLooks = 0
         while true {
-            let active = try client.activeTasks(of: waiting.map(\.record.job))
+            let active: [SlurmTaskState]
+            do {
+                active = try client.activeTasks(of: waiting.map(\.record.job))
+                failedLooks = 0
+            } catch {
+                // A busy controller sometimes times out; the jobs are not affected.
+                failedLooks += 1
+                guard failedLooks < Self.failedLooksAllowed else { throw error }
+                say("   (\(error); trying again)")
+                Thread.sleep(forTimeInterval: poll)
+                continue
+            }
             var stillWaiting: [Submission] = []
             for submission in waiting {
                 let tasks = active.filter { $0.job == submission.record.job }
@@ -213,21 +228,30 @@ public final class SlurmExecutor {
         guard problems.isEmpty else { throw PipelineError(problems.joined(separator: "\n")) }
     }
 
+    /// Consecutive failures of squeue that `follow` rides out.
+    static let failedLooksAllowed = 5
+
     /// Says how a stage whose job has ended came out; returns the problems (empty when it is complete).
     func finished(_ submission: Submission) throws -> [String] {
         let stage = submission.stage
-        let check = try runner.check(stage.name, pending: [])
-        if check.isCurrent, let manifest = check.manifest {
-            say("== \(stage.name): done on Slurm (job \(submission.record.job); \(Inspect.counted(manifest.totals.shards, "shard")), \(Inspect.counted(manifest.totals.samples, "sample")), \(Inspect.counted(manifest.files.count, "file")))")
-            return []
+        let reasons: [String]
+        do {
+            let check = try runner.check(stage.name, pending: [])
+            if check.isCurrent, let manifest = check.manifest {
+                say("== \(stage.name): done on Slurm (job \(submission.record.job); \(Inspect.counted(manifest.totals.shards, "shard")), \(Inspect.counted(manifest.totals.samples, "sample")), \(Inspect.counted(manifest.files.count, "file")))")
+                return []
+            }
+            reasons = check.reasons
+        } catch {
+            reasons = ["\(error)"]  // e.g. an input stage that failed left no folder to fingerprint
         }
-        let problems = failures(of: stage, record: submission.record, tasks: try client.tasks(of: submission.record.job), check: check)
+        let problems = failures(of: stage, record: submission.record, tasks: try client.tasks(of: submission.record.job), reasons: reasons)
         for problem in problems { say("== \(problem)") }
         return problems
     }
 
     /// Why a stage whose job ended is not complete, one line per failed task (with its log) or for the stage.
-    func failures(of stage: PipelineStage, record: SlurmJobRecord, tasks: [SlurmTaskState], check: StageCheck) -> [String] {
+    func failures(of stage: PipelineStage, record: SlurmJobRecord, tasks: [SlurmTaskState], reasons: [String]) -> [String] {
         let job = record.job
         if !tasks.isEmpty, tasks.allSatisfy({ $0.state == "CANCELLED" && ($0.reason ?? "").hasPrefix("Dependency") }) {
             return ["stage \(stage.name) did not run: job \(job) was cancelled because a stage it reads failed"]
@@ -237,7 +261,7 @@ public final class SlurmExecutor {
             let logs = SlurmJobScript.logPath(folder: stage.output, job: job, task: record.tasks == nil ? nil : 0)
                 .replacingOccurrences(of: "_0.log", with: "_*.log")
             let what = tasks.isEmpty ? "job \(job) ended (Slurm no longer knows how)" : "every task of job \(job) completed"
-            return ["stage \(stage.name) is not complete: \(what), but \(check.reasons.joined(separator: "; ")); see \(logs)"]
+            return ["stage \(stage.name) is not complete: \(what), but \(reasons.joined(separator: "; ")); see \(logs)"]
         }
         return failed.map { task in
             let attempts = (task.restarts ?? 0) + 1

@@ -112,7 +112,7 @@ struct SlurmRunOptions: ParsableArguments {
     @Flag(help: "Follow the jobs until they end and exit with their outcome (default: submit and return).")
     var wait = false
 
-    @Option(help: ArgumentHelp("With --wait: seconds between looks at the queue (default 10).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("With --wait: seconds between looks at the queue.", valueName: "seconds"))
     var poll: Double = 10
 
     var options: SlurmOptions {
@@ -135,11 +135,17 @@ struct SlurmRunOptions: ParsableArguments {
 }
 
 /// A local run must not work on stages that Slurm jobs of an earlier `lethe run --executor slurm` are still
-/// working on. Checked only when a stage folder names a job and squeue is at hand.
+/// working on. Checked only when a stage folder names a job and squeue is at hand; when Slurm cannot be asked
+/// (no controller here), the run goes ahead with a warning.
 func refuseWhileSlurmJobsActive(_ runner: Runner) throws {
     let slurm = SlurmExecutor(runner: runner, options: SlurmOptions())
     guard !slurm.recordedJobs().isEmpty, slurm.client.locate("squeue") != nil else { return }
-    try slurm.refuseWhileActive()
+    let active: [(stage: PipelineStage, record: SlurmJobRecord)]
+    do { active = try slurm.activeJobs() } catch {
+        say("warning: cannot ask Slurm whether this pipeline's jobs are still running (\(error)); running here anyway")
+        return
+    }
+    try slurm.refuse(ifActive: active)
 }
 
 struct Status: LetheCommand {

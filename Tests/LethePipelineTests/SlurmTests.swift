@@ -53,15 +53,32 @@ final class SlurmTests: XCTestCase {
         return sandbox
     }
 
+    /// Runs lethe; a run that has not ended after two minutes (a cluster that never runs the jobs) is killed, so
+    /// that the suite fails instead of hanging.
     func lethe(_ arguments: String..., in sandbox: Sandbox) throws -> CommandResult {
-        try runProduct("lethe", arguments, in: sandbox.url)
+        let started = try startProduct("lethe", arguments, in: sandbox.url)
+        let process = started.process
+        DispatchQueue.global().asyncAfter(deadline: .now() + 120) { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        return finish(started)
+    }
+
+    func finish(_ started: StartedProcess) -> CommandResult {
+        let errorText = ErrorOutput()
+        let reader = DispatchGroup()
+        DispatchQueue.global().async(group: reader) { errorText.data = started.errorPipe.fileHandleForReading.readDataToEndOfFile() }
+        let output = started.outputPipe.fileHandleForReading.readDataToEndOfFile()
+        reader.wait()
+        started.process.waitUntilExit()
+        XCTAssertNotEqual(started.process.terminationReason, .uncaughtSignal, "lethe was killed: it took more than two minutes")
+        return CommandResult(status: started.process.terminationStatus, output: String(decoding: output, as: UTF8.self),
+                             error: String(decoding: errorText.data, as: UTF8.self))
     }
 
     func record(_ stage: String, in sandbox: Sandbox) throws -> SlurmJobRecord {
         try XCTUnwrap(SlurmJobRecord.read(in: StageFolder(url: sandbox.path("stages/\(stage)"))), "no slurm.json for \(stage)")
     }
 
-    func text(_ relative: String, in sandbox: Sandbox) throws -> String {
+    func fileText(_ relative: String, in sandbox: Sandbox) throws -> String {
         try String(contentsOf: sandbox.path(relative), encoding: .utf8)
     }
 
@@ -70,6 +87,9 @@ final class SlurmTests: XCTestCase {
                           file: StaticString = #filePath, line: UInt = #line) throws {
         let reference = try makeSandbox("reference", pipeline: text)
         defer { reference.cleanUp() }
+        if FileManager.default.fileExists(atPath: sandbox.path("bin").path) {
+            try FileManager.default.copyItem(at: sandbox.path("bin"), to: reference.path("bin"))
+        }
         let result = try lethe("run", in: reference)
         XCTAssertEqual(result.status, 0, result.error, file: file, line: line)
         for stage in stages.map({ "stages/\($0)" }) {
@@ -120,10 +140,10 @@ final class SlurmTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(mapManifest.started, genManifest.finished)
         // Each array task did its own share, with the absolute path of the located executable, in the pipeline's folder.
         for task in 0..<3 {
-            let log = try text("stages/gen/slurm-\(gen.job)_\(task).log", in: sandbox)
+            let log = try fileText("stages/gen/slurm-\(gen.job)_\(task).log", in: sandbox)
             XCTAssertTrue(log.contains("gen: worker \(task + 1)/3: \(task < 1 ? 4 : 3) of \(task < 1 ? 4 : 3) units to do (0 already done, 10 in all)"), log)
         }
-        let script = try text("stages/map/slurm-job.sh", in: sandbox)
+        let script = try fileText("stages/map/slurm-job.sh", in: sandbox)
         XCTAssertTrue(script.contains("\n" + productsFolder.appendingPathComponent("lethe-test-stage").path
                                       + " --input stages/gen --scale 3 --write-summary --output stages/map --stage map --force --progress lines \\\n    --shard-index \"$task\" --num-shards 3 --threads 1\n"), script)
         XCTAssertTrue(script.contains("#SBATCH --chdir=\(sandbox.url.path)\n"), script)
@@ -135,21 +155,46 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(result.output.contains("\n                slurm job \(gen.job): 3 completed\nmap             up to date: 10 shards"), result.output)
     }
 
+    /// A stage that runs as one process (as train and report do) is one job, not an array.
+    func testSingleProcessStageIsOneJob() throws {
+        let single = #", "whole": {"run": "bin/lethe-test-stage-single", "inputs": {"input": "map"}, "params": {"scale": 2}, "resources": {"cpus": 2, "memory": "100M", "time": "2"}}"#
+        let text = pipeline().replacingOccurrences(of: "\n}}", with: single + "\n}}")
+        let sandbox = try makeSandbox(pipeline: text)
+        defer { sandbox.cleanUp() }
+        try FileManager.default.createDirectory(at: sandbox.path("bin"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: sandbox.path("bin/lethe-test-stage-single"),
+                                                   withDestinationURL: productsFolder.appendingPathComponent("lethe-test-stage"))
+        let result = try lethe("run", "--executor", "slurm", "--tasks", "2", "--wait", "--poll", "0.2", in: sandbox)
+        XCTAssertEqual(result.status, 0, result.output + result.error)
+        let whole = try record("whole", in: sandbox), map = try record("map", in: sandbox)
+        XCTAssertNil(whole.tasks)
+        XCTAssertEqual(whole.afterOK, [map.job])
+        XCTAssertTrue(result.output.contains("== whole: submitted job \(whole.job), one job, 2 cpus, 100M memory, time limit 2, after job \(map.job)"), result.output)
+        let log = try fileText("stages/whole/slurm-\(whole.job).log", in: sandbox)
+        XCTAssertTrue(log.hasPrefix("== lethe: stage whole, attempt 1 of 2, job \(whole.job) on "), log)
+        XCTAssertTrue(log.contains("whole: 10 of 10 units to do (0 already done, 10 in all)"), log)
+        let script = try fileText("stages/whole/slurm-job.sh", in: sandbox)
+        XCTAssertTrue(script.contains("\n" + sandbox.path("bin/lethe-test-stage-single").path + " --input stages/map --scale 2 --output stages/whole --stage whole --force --progress lines \\\n    --threads 2\n"), script)
+        XCTAssertFalse(script.contains("--array"), script)
+        try assertSameOutput(sandbox, asLocalRunOf: text, stages: ["gen", "map", "whole"])
+    }
+
     /// kill -9 of one task's process: the task requeues itself and its second attempt does only the missing units.
     func testTaskKilledWithSIGKILLIsRequeuedAndResumes() throws {
         let sandbox = try makeSandbox(pipeline: pipeline(genParams: #", "delay-ms": 100"#))
         defer { sandbox.cleanUp() }
         let run = try startProduct("lethe", ["run", "--executor", "slurm", "--tasks", "2", "--wait", "--poll", "0.2"], in: sandbox.url)
         let folder = StageFolder(url: sandbox.path("stages/gen"))
-        XCTAssertTrue(waitUntil(seconds: 60) { folder.recordedUnits().contains(0) }, "task 0 never finished a unit")
-        let pid = try XCTUnwrap(taskProcess(shardIndex: 0, in: sandbox), "task 0's process not found")
-        XCTAssertEqual(kill(pid, SIGKILL), 0)
-        let output = String(decoding: run.outputPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        run.process.waitUntilExit()
-        XCTAssertEqual(run.process.terminationStatus, 0, output + String(decoding: run.errorPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        let started = waitUntil(seconds: 60) { folder.recordedUnits().contains(0) }
+        let pid = taskProcess(shardIndex: 0, in: sandbox)
+        if let pid { kill(pid, SIGKILL) } else { run.process.terminate() }
+        let result = finish(run)
+        XCTAssertTrue(started, "task 0 never finished a unit")
+        XCTAssertNotNil(pid, "task 0's process not found")
+        XCTAssertEqual(result.status, 0, result.output + result.error)
 
         let gen = try record("gen", in: sandbox)
-        let log = try text("stages/gen/slurm-\(gen.job)_0.log", in: sandbox)
+        let log = try fileText("stages/gen/slurm-\(gen.job)_0.log", in: sandbox)
         XCTAssertTrue(log.contains("== lethe: exit status 137; requeued for attempt 2\n"), log)
         let resumed = try XCTUnwrap(log.range(of: #"gen: worker 1/2: \d of 5 units to do \([1-4] already done, 10 in all\)"#, options: .regularExpression), log)
         XCTAssertTrue(log[..<resumed.lowerBound].contains("== lethe: stage gen, task 0 of 2, attempt 2 of 2"), log)
@@ -183,7 +228,7 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(result.output.contains("(output incomplete (\(done) of 10 shards done))\n"), result.output)
         let again = try record("gen", in: sandbox)
         XCTAssertNotEqual(again.job, gen.job)
-        let logs = try (0..<2).map { try text("stages/gen/slurm-\(again.job)_\($0).log", in: sandbox) }.joined()
+        let logs = try (0..<2).map { try fileText("stages/gen/slurm-\(again.job)_\($0).log", in: sandbox) }.joined()
         let redone = try XCTUnwrap(logs.firstMatch(#"units to do \((\d+) already done, 10 in all\)"#, count: 2))
         XCTAssertEqual(redone.reduce(0, +), done, logs)
         try assertSameOutput(sandbox, asLocalRunOf: pipeline())
@@ -232,7 +277,7 @@ final class SlurmTests: XCTestCase {
             lethe: stage last did not run: job \(last.job) was cancelled because a stage it reads failed
 
             """)
-        let log = try text("stages/map/slurm-\(map.job)_1.log", in: sandbox)
+        let log = try fileText("stages/map/slurm-\(map.job)_1.log", in: sandbox)
         for expected in ["== lethe: stage map, task 1 of 2, attempt 1 of 2", "lethe-test-stage: injected failure in unit 1\n== lethe: exit status 1; requeued for attempt 2",
                          "== lethe: stage map, task 1 of 2, attempt 2 of 2", "lethe-test-stage: injected failure in unit 1\n== lethe: stage map, task 1 of 2 failed with exit status 1\n"] {
             XCTAssertTrue(log.contains(expected), "\(expected) not in \(log)")
@@ -241,6 +286,11 @@ final class SlurmTests: XCTestCase {
         XCTAssertNil(try StageFolder(url: sandbox.path("stages/map")).manifest())
         XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path("stages/last/slurm-\(last.job)_0.log").path))
     }
+}
+
+/// Standard error of lethe, filled by the thread that reads it (the DispatchGroup orders the access).
+private final class ErrorOutput: @unchecked Sendable {
+    var data = Data()
 }
 
 extension String {
