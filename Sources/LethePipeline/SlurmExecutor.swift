@@ -95,6 +95,10 @@ public final class SlurmExecutor {
         }
         let jobs = submitted.map { "\($0.record.job) (\($0.stage.name))" }.joined(separator: ", ")
         say("Submitted \(Inspect.counted(submitted.count, "stage")) to Slurm: \(jobs). `lethe status` shows their state, `lethe cancel` cancels them; each task logs to STAGE-FOLDER/slurm-JOB_TASK.log.")
+        if let target {
+            let stale = pipeline.downstream(of: target)
+            if !stale.isEmpty { say("Stale once \(target) is rebuilt: \(stale.joined(separator: ", ")); `lethe run` then brings them up to date.") }
+        }
         return submitted
     }
 
@@ -131,7 +135,10 @@ public final class SlurmExecutor {
         let id = try client.submit(script: scriptURL, afterOK: afterOK)
         let record = SlurmJobRecord(job: id, tasks: job.tasks, retries: options.retries, afterOK: afterOK,
                                     submitted: Timestamp.now(), script: SlurmJobScript.fileName)
-        try record.write(in: folder)
+        do { try record.write(in: folder) } catch {
+            try? client.cancel([id])  // a job nobody could find to follow or cancel
+            throw error
+        }
         let after = afterOK.isEmpty ? "" : ", after job \(afterOK.joined(separator: ", "))"
         appendToLog(folder, "== \(record.submitted) submitted to Slurm as job \(id) (\(describe(job))\(after)): \(scriptURL.path); task logs \(folder.url.path)/slurm-\(id)\(job.tasks == nil ? "" : "_*").log\n")
         say("== \(stage.name): submitted job \(id), \(describe(job))\(after) (\(plan.check.reasons.joined(separator: "; ")))")

@@ -155,6 +155,24 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(result.output.contains("\n                slurm job \(gen.job): 3 completed\nmap             up to date: 10 shards"), result.output)
     }
 
+    /// A real stage whose units are found while reading (lethe-tokenize: every task reads the whole input and
+    /// writes its own blocks) writes on Slurm what it writes here.
+    func testTokenizeStageOnSlurmWritesWhatItWritesLocally() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = """
+            {"version": 1, "stages": {"gsm8k": {"run": "lethe-tokenize",
+              "files": {"input": "\(repository.path)/data/gsm8k/test.jsonl", "tokenizer": "\(repository.path)/data/tokenizer/gpt-neox-20b-tokenizer.json"},
+              "params": {"text-field": "question", "chunking": "fixed", "chunk-size": 32, "documents-per-shard": 200},
+              "resources": {"cpus": 1, "memory": "1G", "time": "10"}}}}
+            """
+        let sandbox = try makeSandbox(pipeline: text)
+        defer { sandbox.cleanUp() }
+        let result = try lethe("run", "--executor", "slurm", "--tasks", "3", "--wait", "--poll", "0.2", in: sandbox)
+        XCTAssertEqual(result.status, 0, result.output + result.error)
+        XCTAssertTrue(result.output.contains("== gsm8k: done on Slurm (job \(try record("gsm8k", in: sandbox).job); 7 shards"), result.output)
+        try assertSameOutput(sandbox, asLocalRunOf: text, stages: ["gsm8k"])
+    }
+
     /// A stage that runs as one process (as train and report do) is one job, not an array.
     func testSingleProcessStageIsOneJob() throws {
         let single = #", "whole": {"run": "bin/lethe-test-stage-single", "inputs": {"input": "map"}, "params": {"scale": 2}, "resources": {"cpus": 2, "memory": "100M", "time": "2"}}"#
