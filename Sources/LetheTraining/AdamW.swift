@@ -1,0 +1,86 @@
+import Foundation
+
+/// torch.optim.AdamW (amsgrad off) over one flat parameter buffer, its moments in buffers of the same layout.
+/// Weight decay applies to the `decayed` ranges; the rest is the no-decay group (biases, norm weights, A_log, D).
+public struct AdamW: Equatable, Sendable {
+    public var beta1: Double
+    public var beta2: Double
+    public var epsilon: Double
+    public var weightDecay: Double
+    /// Ranges of the parameter buffer that are decayed, sorted and disjoint.
+    public let decayed: [Range<Int>]
+    /// Updates taken so far (torch's `state["step"]`).
+    public internal(set) var step: Int
+    /// exp_avg and exp_avg_sq, in the parameter layout.
+    public internal(set) var firstMoment: [Float]
+    public internal(set) var secondMoment: [Float]
+
+    public init(parameterCount: Int, decayed: [Range<Int>], weightDecay: Double,
+                beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8) {
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+        self.decayed = decayed.filter { !$0.isEmpty }.sorted { $0.lowerBound < $1.lowerBound }
+        self.step = 0
+        self.firstMoment = [Float](repeating: 0, count: parameterCount)
+        self.secondMoment = [Float](repeating: 0, count: parameterCount)
+    }
+
+    public var parameterCount: Int { firstMoment.count }
+
+    /// One update with learning rate `lr`: torch's _single_tensor_adam with decoupled weight decay, line by line.
+    public mutating func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
+                                learningRate lr: Double) {
+        step += 1
+        // bias_correction1 = 1 - beta1 ** step; step_size = lr / bias_correction1
+        // bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+        // Scalars are computed in double, as Python does, and applied in float, as torch's CPU kernels do.
+        let stepSize = Float(lr / (1 - pow(beta1, Double(step))))
+        let bias2Sqrt = Float((1 - pow(beta2, Double(step))).squareRoot())
+        let decayFactor = Float(1 - lr * weightDecay)
+        let weight1 = Float(1 - beta1), beta2f = Float(beta2), weight2 = Float(1 - beta2), eps = Float(epsilon)
+        let segments = updateSegments()
+        firstMoment.withUnsafeMutableBufferPointer { m in
+            secondMoment.withUnsafeMutableBufferPointer { v in
+                let m = m.baseAddress!, v = v.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: segments.count) { s in
+                    let (range, decay) = segments[s]
+                    let factor: Float = decay ? decayFactor : 1
+                    for i in range {
+                        let g = gradients[i]
+                        // param.mul_(1 - lr * weight_decay)
+                        let p = decay ? parameters[i] * factor : parameters[i]
+                        // exp_avg.lerp_(grad, 1 - beta1)  (torch's lerp for weight < 0.5: self + weight * (end - self))
+                        let mi = m[i] + weight1 * (g - m[i])
+                        // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                        let vi = v[i] * beta2f + weight2 * (g * g)
+                        // denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+                        let denom = vi.squareRoot() / bias2Sqrt + eps
+                        // param.addcdiv_(exp_avg, denom, value=-step_size)
+                        parameters[i] = p + -stepSize * (mi / denom)
+                        m[i] = mi
+                        v[i] = vi
+                    }
+                }
+            }
+        }
+    }
+
+    /// The buffer cut into pieces of at most 64 Ki elements that are wholly decayed or wholly not.
+    private func updateSegments() -> [(Range<Int>, Bool)] {
+        var pieces: [(Range<Int>, Bool)] = []
+        var position = 0
+        for r in decayed {
+            if position < r.lowerBound { pieces.append((position ..< r.lowerBound, false)) }
+            pieces.append((r, true))
+            position = r.upperBound
+        }
+        if position < parameterCount { pieces.append((position ..< parameterCount, false)) }
+        return pieces.flatMap { range, decay in
+            reductionBlocks(count: range.count).map {
+                (range.lowerBound + $0.lowerBound ..< range.lowerBound + $0.upperBound, decay)
+            }
+        }
+    }
+}

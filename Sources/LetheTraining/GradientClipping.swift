@@ -1,0 +1,48 @@
+import Foundation
+
+/// The L2 norm of a whole gradient buffer, summed in double precision (torch sums per tensor in float32, then
+/// takes the norm of the norms; the two agree to float32 rounding).
+public func globalGradientNorm(_ gradients: UnsafePointer<Float>, count: Int) -> Double {
+    let blocks = reductionBlocks(count: count)
+    var partial = [Double](repeating: 0, count: blocks.count)
+    partial.withUnsafeMutableBufferPointer { sums in
+        let sums = sums.baseAddress!
+        DispatchQueue.concurrentPerform(iterations: blocks.count) { block in
+            var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+            var i = blocks[block].lowerBound
+            let end = blocks[block].upperBound
+            while i + 4 <= end {
+                let a = Double(gradients[i]), b = Double(gradients[i + 1])
+                let c = Double(gradients[i + 2]), d = Double(gradients[i + 3])
+                s0 += a * a; s1 += b * b; s2 += c * c; s3 += d * d
+                i += 4
+            }
+            while i < end { let a = Double(gradients[i]); s0 += a * a; i += 1 }
+            sums[block] = (s0 + s1) + (s2 + s3)
+        }
+    }
+    // Summed in block order, so the result does not depend on the thread count.
+    return partial.reduce(0, +).squareRoot()
+}
+
+/// torch.nn.utils.clip_grad_norm_(parameters, max_norm): scales the gradients by
+/// min(1, max_norm / (total_norm + 1e-6)) and returns total_norm (the norm before clipping).
+@discardableResult
+public func clipGradientsByGlobalNorm(_ gradients: UnsafeMutablePointer<Float>, count: Int, maxNorm: Double) -> Double {
+    let norm = globalGradientNorm(gradients, count: count)
+    // clip_coef = max_norm / (total_norm + 1e-6); clip_coef_clamped = torch.clamp(clip_coef, max=1.0)
+    let coefficient = Float(maxNorm) / (Float(norm) + 1e-6)
+    if coefficient < 1 {
+        let blocks = reductionBlocks(count: count)
+        DispatchQueue.concurrentPerform(iterations: blocks.count) { block in
+            for i in blocks[block] { gradients[i] *= coefficient }
+        }
+    }
+    return norm
+}
+
+/// Fixed-size slices of a buffer for data-parallel loops: the same slicing on every machine and thread count,
+/// so reductions are bit-reproducible.
+func reductionBlocks(count: Int, size: Int = 1 << 16) -> [Range<Int>] {
+    stride(from: 0, to: count, by: size).map { $0 ..< min($0 + size, count) }
+}
