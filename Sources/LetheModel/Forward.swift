@@ -1,0 +1,113 @@
+import Foundation
+
+/// Which logits a forward pass returns.
+public enum LogitsRequest: Sendable {
+    /// None: only the final cache (the encode stage).
+    case none
+    /// The last token's of each sequence: (B, V).
+    case lastToken
+    /// Every token's: (B, L, V).
+    case allTokens
+}
+
+extension MambaModel {
+    /// The float32 forward pass of transformers' `MambaForCausalLM` over `batchSize` sequences of equal
+    /// length, `tokens` sequence-major (B, L).
+    ///
+    /// `cache` holds, on entry, the state the sequences continue from (a fresh `MambaCache` is the empty
+    /// state: the start of a sequence) and on return their final state. Returns the requested logits
+    /// (nil for `.none`). `activations` (shape B, L) keeps the intermediate tensors; nil allocates scratch.
+    @discardableResult
+    public func forward(tokens: [Int32], batchSize: Int, cache: MambaCache, logits request: LogitsRequest = .none,
+                        activations: MambaActivations? = nil) throws -> [Float]? {
+        let c = config
+        guard batchSize > 0, !tokens.isEmpty, tokens.count % batchSize == 0 else {
+            throw ModelError("forward: \(tokens.count) tokens do not make \(batchSize) sequences of equal length")
+        }
+        let length = tokens.count / batchSize
+        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
+            throw ModelError("forward: token id \(bad) outside the vocabulary 0..<\(c.vocabSize)")
+        }
+        guard cache.config == c, cache.batchSize == batchSize else {
+            throw ModelError("forward: the cache is for \(cache.batchSize) sequences of another shape; expected \(batchSize) of this model")
+        }
+        let acts = activations ?? MambaActivations(config: c, batchSize: batchSize, length: length)
+        guard acts.config == c, acts.batchSize == batchSize, acts.length == length else {
+            throw ModelError("forward: activations are for (\(acts.batchSize), \(acts.length)) tokens, the batch is (\(batchSize), \(length))")
+        }
+        let m = tokens.count
+        let (h, di, n, k, r) = (c.hiddenSize, c.intermediateSize, c.stateSize, c.convKernel, c.timeStepRank)
+        let w = weights
+
+        tokens.withUnsafeBufferPointer { ids in
+            embeddingForward(out: acts.hidden(enteringLayer: 0).pointer, tokens: ids.baseAddress!,
+                             weight: w.embeddings, count: m, hidden: h)
+        }
+        cache.ssm.withUnsafeMutableBufferPointer { ssm in
+            cache.conv.withUnsafeMutableBufferPointer { conv in
+                for l in 0..<c.numLayers {
+                    let lw = w.layers[l], a = acts.layer(l)
+                    let input = acts.hidden(enteringLayer: l).pointer
+                    let output = acts.hidden(enteringLayer: l + 1).pointer
+                    rmsNormForward(out: a.normed.pointer, rstd: a.rstd.pointer, input: input, weight: lw.norm,
+                                   rows: m, width: h, epsilon: c.layerNormEpsilon)
+                    linearForward(out: a.xz.pointer, outStride: 2 * di, input: a.normed.pointer, inputStride: h,
+                                  weight: lw.inProj, rows: m, inFeatures: h, outFeatures: 2 * di)
+                    causalConv1dForward(out: a.convOut.pointer, input: a.xz.pointer, inputStride: 2 * di,
+                                        weight: lw.convWeight, bias: lw.convBias,
+                                        state: conv.baseAddress! + l * di * k, stateStride: cache.convCountPerSequence,
+                                        batch: batchSize, length: length, channels: di, kernel: k)
+                    siluForward(out: a.u.pointer, input: a.convOut.pointer, count: m * di)
+                    linearForward(out: a.xProj.pointer, outStride: c.xProjSize, input: a.u.pointer, inputStride: di,
+                                  weight: lw.xProj, rows: m, inFeatures: di, outFeatures: c.xProjSize)
+                    linearForward(out: a.dt.pointer, outStride: di, input: a.xProj.pointer, inputStride: c.xProjSize,
+                                  weight: lw.dtProjWeight, rows: m, inFeatures: r, outFeatures: di)
+                    selectiveScanForward(y: a.y.pointer, u: a.u.pointer, dt: a.dt.pointer, dtBias: lw.dtProjBias,
+                                         bc: a.xProj.pointer + r, bcStride: c.xProjSize, aLog: lw.aLog, d: lw.d,
+                                         state: ssm.baseAddress! + l * di * n, stateStride: cache.ssmCountPerSequence,
+                                         batch: batchSize, length: length, channels: di, stateSize: n)
+                    // Encoding wants only the cache: the last layer's output is not needed then.
+                    if request == .none && !acts.keepsEveryLayer && l == c.numLayers - 1 { return }
+                    gateForward(out: a.gated.pointer, y: a.y.pointer, z: a.xz.pointer + di, zStride: 2 * di,
+                                rows: m, channels: di)
+                    if acts.keepsEveryLayer { output.update(from: input, count: m * h) }
+                    linearForward(out: output, outStride: h, input: a.gated.pointer, inputStride: di,
+                                  weight: lw.outProj, rows: m, inFeatures: di, outFeatures: h, accumulate: true)
+                }
+            }
+        }
+        if request == .none && !acts.keepsEveryLayer { return nil }
+        rmsNormForward(out: acts.normF.pointer, rstd: acts.normFRstd.pointer,
+                       input: acts.hidden(enteringLayer: c.numLayers).pointer, weight: w.normF,
+                       rows: m, width: h, epsilon: c.layerNormEpsilon)
+        switch request {
+        case .none:
+            return nil
+        case .allTokens:
+            return lmHead(acts.normF.pointer, inputStride: h, rows: m)
+        case .lastToken:
+            // Row b·L + L-1 of each sequence: start at the first sequence's last row, stride L rows.
+            return lmHead(acts.normF.pointer + (length - 1) * h, inputStride: length * h, rows: batchSize)
+        }
+    }
+
+    /// One token for each of the cache's sequences: updates `cache` (the conv state shifts by one, one scan
+    /// step per layer) and returns the logits (B, V). The same computation as `forward` with L = 1.
+    public func step(tokens: [Int32], cache: MambaCache, activations: MambaActivations? = nil) throws -> [Float] {
+        guard tokens.count == cache.batchSize else {
+            throw ModelError("step: \(tokens.count) tokens for a cache of \(cache.batchSize) sequences")
+        }
+        return try forward(tokens: tokens, batchSize: cache.batchSize, cache: cache, logits: .allTokens,
+                           activations: activations)!
+    }
+
+    /// lm_head (the embeddings when tied): (rows, V) logits.
+    private func lmHead(_ input: UnsafePointer<Float>, inputStride: Int, rows: Int) -> [Float] {
+        let v = config.vocabSize
+        return [Float](unsafeUninitializedCapacity: rows * v) { out, initialized in
+            linearForward(out: out.baseAddress!, outStride: v, input: input, inputStride: inputStride,
+                          weight: weights.lmHead, rows: rows, inFeatures: config.hiddenSize, outFeatures: v)
+            initialized = rows * v
+        }
+    }
+}

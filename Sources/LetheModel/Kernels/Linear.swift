@@ -1,0 +1,47 @@
+import CBLAS
+
+// Linear layer without bias, over all tokens at once. Shapes: input (M, K) with row stride `inputStride`,
+// weight (N, K) as PyTorch stores it, out (M, N) with row stride `outStride`.
+
+/// PyTorch: `F.linear(input, weight)` i.e. `out = input @ weight.T`   (in_proj, x_proj, dt_proj, out_proj,
+/// lm_head). With `accumulate`, `out += input @ weight.T` (the residual add after out_proj).
+///
+/// cblas_sgemm, split over the workers of `LetheThreads`: by row blocks when there are enough rows (a batch
+/// of tokens), else by blocks of output columns (one token per sequence: the recurrent step). Each worker's
+/// sgemm runs single-threaded inside OpenBLAS.
+public func linearForward(out: UnsafeMutablePointer<Float>, outStride: Int,
+                          input: UnsafePointer<Float>, inputStride: Int, weight: UnsafePointer<Float>,
+                          rows: Int, inFeatures: Int, outFeatures: Int, accumulate: Bool = false) {
+    guard rows > 0, outFeatures > 0 else { return }
+    LetheThreads.prepareBLAS()
+    let beta: Float = accumulate ? 1 : 0
+    let workers = LetheThreads.count
+    // Below ~64 rows per worker, splitting the weight's rows instead reads each weight once per worker.
+    if rows >= 64 * workers || outFeatures < 16 * workers {
+        LetheThreads.parallelFor(rows) { r in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r.count), Int32(outFeatures),
+                        Int32(inFeatures), 1, input + r.lowerBound * inputStride, Int32(inputStride),
+                        weight, Int32(inFeatures), beta, out + r.lowerBound * outStride, Int32(outStride))
+        }
+    } else {
+        LetheThreads.parallelFor(outFeatures) { c in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(c.count),
+                        Int32(inFeatures), 1, input, Int32(inputStride), weight + c.lowerBound * inFeatures,
+                        Int32(inFeatures), beta, out + c.lowerBound, Int32(outStride))
+        }
+    }
+}
+
+/// Naive reference of `linearForward` (sums in Double).
+public func linearForwardReference(out: UnsafeMutablePointer<Float>, outStride: Int,
+                                   input: UnsafePointer<Float>, inputStride: Int, weight: UnsafePointer<Float>,
+                                   rows: Int, inFeatures: Int, outFeatures: Int, accumulate: Bool = false) {
+    for m in 0..<rows {
+        for n in 0..<outFeatures {
+            var sum = 0.0
+            for k in 0..<inFeatures { sum += Double(input[m * inputStride + k]) * Double(weight[n * inFeatures + k]) }
+            let o = out + m * outStride + n
+            o.pointee = accumulate ? Float(Double(o.pointee) + sum) : Float(sum)
+        }
+    }
+}

@@ -1,0 +1,24 @@
+import Foundation
+
+// Softplus with PyTorch's default threshold, elementwise. The scan applies it to dt inside its loop
+// (`softplus(_:)` below); `softplusForward` exists for tests and callers outside the scan.
+
+/// PyTorch: `F.softplus(x)` = log(1 + e^x), or x itself where x > 20 (beta 1, threshold 20).
+/// Computed as max(x, 0) + log1p(e^-|x|), which is exact in float where e^x would overflow or lose digits.
+@inline(__always)
+func softplus(_ x: Float8) -> Float8 {
+    let smooth = x.replacing(with: 0, where: x .< 0) + fastLog1p(fastExp(pointwiseMin(x, -x)))  // e^-|x|
+    return smooth.replacing(with: x, where: x .> 20)
+}
+
+public func softplusForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int) {
+    forEachGroupOf8(count) { i, lanes in storeLanes(softplus(loadLanes(input + i, lanes)), out + i, lanes) }
+}
+
+/// Naive reference of `softplusForward`: PyTorch's formula in Double.
+public func softplusForwardReference(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count {
+        let x = Double(input[i])
+        out[i] = x > 20 ? Float(x) : Float(log1p(exp(x)))
+    }
+}

@@ -1,1 +1,0 @@
-// LetheModel: Mamba configuration, checkpoint loading (safetensors, PyTorch zip), forward pass and recurrent step.

@@ -1,0 +1,67 @@
+/// The recurrent state of B sequences: what Lethe measures. For every layer, the ssm state h (DI, N) and the
+/// conv state (DI, K): the last K inputs of the conv, transformers' convention (zero-padded on the left when
+/// fewer than K tokens were read).
+///
+/// Layout, sequence-major so that one sequence's cache is contiguous:
+///   ssm  (B, n_layer, DI, N)      conv (B, n_layer, DI, K)
+/// A fresh cache is all zeros, which is exactly the state before a sequence's first token.
+public final class MambaCache {
+    public let config: MambaConfig
+    public let batchSize: Int
+    public internal(set) var ssm: [Float]
+    public internal(set) var conv: [Float]
+
+    /// Floats of one sequence's ssm state, (n_layer, DI, N), and conv state, (n_layer, DI, K).
+    public var ssmCountPerSequence: Int { config.numLayers * config.intermediateSize * config.stateSize }
+    public var convCountPerSequence: Int { config.numLayers * config.intermediateSize * config.convKernel }
+    /// Shapes of one sequence's states, as stored in shards: [n_layer, DI, N] and [n_layer, DI, K].
+    public var ssmShape: [Int] { [config.numLayers, config.intermediateSize, config.stateSize] }
+    public var convShape: [Int] { [config.numLayers, config.intermediateSize, config.convKernel] }
+
+    /// The empty state of `batchSize` sequences.
+    public init(config: MambaConfig, batchSize: Int) {
+        self.config = config
+        self.batchSize = batchSize
+        ssm = []
+        conv = []
+        ssm = [Float](repeating: 0, count: batchSize * ssmCountPerSequence)
+        conv = [Float](repeating: 0, count: batchSize * convCountPerSequence)
+    }
+
+    /// The states of `sequences.count` sequences, one (ssm, conv) pair each in the per-sequence shapes.
+    public convenience init(config: MambaConfig, sequences: [(ssm: [Float], conv: [Float])]) throws {
+        self.init(config: config, batchSize: sequences.count)
+        for (b, s) in sequences.enumerated() { try setSequence(b, ssm: s.ssm, conv: s.conv) }
+    }
+
+    /// A copy with its own storage.
+    public func copy() -> MambaCache {
+        let other = MambaCache(config: config, batchSize: batchSize)
+        other.ssm = ssm
+        other.conv = conv
+        return other
+    }
+
+    /// Sequence `b`'s ssm state, (n_layer, DI, N).
+    public func ssmState(sequence b: Int) -> [Float] {
+        Array(ssm[b * ssmCountPerSequence ..< (b + 1) * ssmCountPerSequence])
+    }
+
+    /// Sequence `b`'s conv state, (n_layer, DI, K).
+    public func convState(sequence b: Int) -> [Float] {
+        Array(conv[b * convCountPerSequence ..< (b + 1) * convCountPerSequence])
+    }
+
+    /// Replaces sequence `b`'s states (e.g. the decoder starting from a chunk's encoder state).
+    public func setSequence(_ b: Int, ssm newSSM: [Float], conv newConv: [Float]) throws {
+        guard b >= 0, b < batchSize else { throw ModelError("cache: sequence \(b) outside 0..<\(batchSize)") }
+        guard newSSM.count == ssmCountPerSequence else {
+            throw ModelError("cache: ssm state has \(newSSM.count) floats, expected \(ssmShape) = \(ssmCountPerSequence)")
+        }
+        guard newConv.count == convCountPerSequence else {
+            throw ModelError("cache: conv state has \(newConv.count) floats, expected \(convShape) = \(convCountPerSequence)")
+        }
+        ssm.replaceSubrange(b * ssmCountPerSequence ..< (b + 1) * ssmCountPerSequence, with: newSSM)
+        conv.replaceSubrange(b * convCountPerSequence ..< (b + 1) * convCountPerSequence, with: newConv)
+    }
+}

@@ -1,0 +1,220 @@
+import Foundation
+
+/// The sizes of a Mamba-1 language model (transformers' `MambaConfig` names in comments).
+///
+/// Lethe supports exactly what transformers' `MambaForCausalLM` computes with its defaults: RMSNorm, SiLU,
+/// no bias in in_proj/out_proj, a bias in the conv. Anything else is rejected when the config is read.
+public struct MambaConfig: Equatable, Sendable {
+    public var hiddenSize: Int  // hidden_size (d_model)
+    public var intermediateSize: Int  // expand * hidden_size (d_inner)
+    public var stateSize: Int  // state_size (d_state, N)
+    public var numLayers: Int  // num_hidden_layers (n_layer)
+    public var convKernel: Int  // conv_kernel (d_conv)
+    public var timeStepRank: Int  // time_step_rank (dt_rank, R)
+    public var vocabSize: Int  // vocab_size: rows of the embedding (already padded for original checkpoints)
+    public var layerNormEpsilon: Float  // layer_norm_epsilon
+    public var tieWordEmbeddings: Bool  // tie_word_embeddings: lm_head is the embedding matrix
+
+    public init(hiddenSize: Int, intermediateSize: Int? = nil, stateSize: Int = 16, numLayers: Int,
+                convKernel: Int = 4, timeStepRank: Int? = nil, vocabSize: Int, layerNormEpsilon: Float = 1e-5,
+                tieWordEmbeddings: Bool = true) {
+        self.hiddenSize = hiddenSize
+        self.intermediateSize = intermediateSize ?? 2 * hiddenSize
+        self.stateSize = stateSize
+        self.numLayers = numLayers
+        self.convKernel = convKernel
+        self.timeStepRank = timeStepRank ?? (hiddenSize + 15) / 16
+        self.vocabSize = vocabSize
+        self.layerNormEpsilon = layerNormEpsilon
+        self.tieWordEmbeddings = tieWordEmbeddings
+    }
+
+    /// Columns of x_proj's output: dt (R), B (N), C (N).
+    public var xProjSize: Int { timeStepRank + 2 * stateSize }
+
+    /// The architecture of transformers' MambaConfig from `hidden_size` etc.
+    public static let hfArchitecture = "MambaForCausalLM"
+
+    // MARK: Reading config.json
+
+    /// Reads `config.json` of a Hugging Face folder (`model_type` "mamba") or of an original state-spaces
+    /// folder (`d_model`, `n_layer`, `ssm_cfg`, `pad_vocab_size_multiple`).
+    public static func read(contentsOf url: URL) throws -> MambaConfig {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelError("\(url.path): cannot read (\(error.localizedDescription))")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data), let json = object as? [String: Any] else {
+            throw ModelError("\(url.path): not a JSON object")
+        }
+        let keys = ConfigKeys(json: json, file: url.path)
+        if json["model_type"] != nil { return try hfConfig(keys) }
+        if json["d_model"] != nil { return try originalConfig(keys) }
+        throw ModelError("\(url.path): neither a Hugging Face Mamba config (no 'model_type') nor an original state-spaces config (no 'd_model')")
+    }
+
+    static func hfConfig(_ keys: ConfigKeys) throws -> MambaConfig {
+        let modelType = try keys.string("model_type")
+        guard modelType == "mamba" else {
+            let hint = modelType == "mamba2" ? " (Mamba-2 is not supported: Lethe implements Mamba-1)" : ""
+            throw ModelError("\(keys.file): unsupported architecture model_type '\(modelType)'\(hint); expected 'mamba'")
+        }
+        try keys.require("use_bias", equals: false, because: "in_proj/out_proj biases are not supported")
+        try keys.require("use_conv_bias", equals: true, because: "a conv1d without bias is not supported")
+        try keys.require("hidden_act", equals: "silu", because: "only SiLU is supported")
+        let hidden = try keys.int("hidden_size")
+        let expand = try keys.int("expand", default: 2)
+        // transformers derives intermediate_size from expand * hidden_size; a disagreeing value is a broken config.
+        if let stated = try keys.optionalInt("intermediate_size"), stated != expand * hidden {
+            throw ModelError("\(keys.file): 'intermediate_size' \(stated) differs from expand * hidden_size = \(expand * hidden)")
+        }
+        return try MambaConfig(
+            hiddenSize: hidden, intermediateSize: expand * hidden,
+            stateSize: keys.int("state_size", default: 16), numLayers: keys.int("num_hidden_layers"),
+            convKernel: keys.int("conv_kernel", default: 4), timeStepRank: keys.rank("time_step_rank", hidden: hidden),
+            vocabSize: keys.int("vocab_size"), layerNormEpsilon: Float(keys.double("layer_norm_epsilon", default: 1e-5)),
+            tieWordEmbeddings: keys.bool("tie_word_embeddings", default: true)
+        ).validated(keys.file)
+    }
+
+    /// mamba_ssm's `MambaConfig` (models/config_mamba.py) and `Mamba` (modules/mamba_simple.py) defaults.
+    static func originalConfig(_ keys: ConfigKeys) throws -> MambaConfig {
+        let ssm = try keys.object("ssm_cfg")
+        if let layer = try ssm.optionalString("layer"), layer != "Mamba1" {
+            throw ModelError("\(keys.file): unsupported architecture ssm_cfg.layer '\(layer)'; Lethe implements Mamba-1")
+        }
+        try keys.require("rms_norm", equals: true, because: "LayerNorm blocks are not supported")
+        if let mlp = try keys.optionalInt("d_intermediate"), mlp != 0 {
+            throw ModelError("\(keys.file): unsupported architecture: 'd_intermediate' \(mlp) adds MLP blocks")
+        }
+        if let attention = keys.json["attn_layer_idx"] as? [Any], !attention.isEmpty {
+            throw ModelError("\(keys.file): unsupported architecture: 'attn_layer_idx' adds attention layers")
+        }
+        try ssm.require("bias", equals: false, because: "in_proj/out_proj biases are not supported")
+        try ssm.require("conv_bias", equals: true, because: "a conv1d without bias is not supported")
+        let hidden = try keys.int("d_model")
+        let expand = try ssm.int("expand", default: 2)
+        var vocab = try keys.int("vocab_size")
+        let multiple = try keys.int("pad_vocab_size_multiple", default: 8)
+        if multiple > 1, vocab % multiple != 0 { vocab += multiple - vocab % multiple }
+        return try MambaConfig(
+            hiddenSize: hidden, intermediateSize: expand * hidden, stateSize: ssm.int("d_state", default: 16),
+            numLayers: keys.int("n_layer"), convKernel: ssm.int("d_conv", default: 4),
+            timeStepRank: ssm.rank("dt_rank", hidden: hidden), vocabSize: vocab, layerNormEpsilon: 1e-5,
+            tieWordEmbeddings: keys.bool("tie_embeddings", default: true)
+        ).validated(keys.file)
+    }
+
+    func validated(_ file: String) throws -> MambaConfig {
+        let sizes: [(String, Int)] = [
+            ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize), ("state_size", stateSize),
+            ("num_hidden_layers", numLayers), ("conv_kernel", convKernel), ("time_step_rank", timeStepRank),
+            ("vocab_size", vocabSize),
+        ]
+        for (key, value) in sizes where value < 1 {
+            throw ModelError("\(file): '\(key)' must be positive, found \(value)")
+        }
+        guard layerNormEpsilon.isFinite, layerNormEpsilon >= 0 else {
+            throw ModelError("\(file): 'layer_norm_epsilon' must be a non-negative number")
+        }
+        return self
+    }
+
+    // MARK: Writing config.json
+
+    /// A `config.json` that transformers' `MambaForCausalLM.from_pretrained` loads.
+    public func hfConfigJSON(dtype: String = "float32") throws -> Data {
+        guard intermediateSize % hiddenSize == 0 else {
+            throw ModelError("cannot write config.json: intermediate_size \(intermediateSize) is not a multiple of hidden_size \(hiddenSize)")
+        }
+        let json: [String: Any] = [
+            "architectures": [MambaConfig.hfArchitecture], "model_type": "mamba",
+            "hidden_size": hiddenSize, "intermediate_size": intermediateSize, "expand": intermediateSize / hiddenSize,
+            "state_size": stateSize, "num_hidden_layers": numLayers, "conv_kernel": convKernel,
+            "time_step_rank": timeStepRank, "vocab_size": vocabSize, "layer_norm_epsilon": Double(layerNormEpsilon),
+            "tie_word_embeddings": tieWordEmbeddings, "use_bias": false, "use_conv_bias": true, "hidden_act": "silu",
+            "residual_in_fp32": true, "bos_token_id": 0, "eos_token_id": 0, "pad_token_id": 0, "dtype": dtype,
+        ]
+        return try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+    }
+}
+
+/// Typed access to a config.json object; every error names the file and the key.
+struct ConfigKeys {
+    let json: [String: Any]
+    let file: String
+
+    /// JSONSerialization gives true/false as NSNumber too; on Linux `1 as? Bool` succeeds, so look at the type code.
+    static func isBoolean(_ number: NSNumber) -> Bool { String(cString: number.objCType) == "c" }
+
+    private func wrong(_ key: String, _ expected: String) -> ModelError {
+        ModelError("\(file): '\(key)' must be \(expected), found \(json[key].map { "\($0)" } ?? "nothing")")
+    }
+
+    func optionalInt(_ key: String) throws -> Int? {
+        guard let value = json[key], !(value is NSNull) else { return nil }
+        if let number = value as? NSNumber, !ConfigKeys.isBoolean(number), let exact = Int(exactly: number.doubleValue) {
+            return exact
+        }
+        throw wrong(key, "an integer")
+    }
+
+    func int(_ key: String) throws -> Int {
+        guard let value = try optionalInt(key) else { throw ModelError("\(file): missing key '\(key)'") }
+        return value
+    }
+
+    func int(_ key: String, default fallback: Int) throws -> Int { try optionalInt(key) ?? fallback }
+
+    func double(_ key: String, default fallback: Double) throws -> Double {
+        guard let value = json[key], !(value is NSNull) else { return fallback }
+        guard let number = value as? NSNumber, !ConfigKeys.isBoolean(number) else { throw wrong(key, "a number") }
+        return number.doubleValue
+    }
+
+    func bool(_ key: String, default fallback: Bool) throws -> Bool {
+        guard let value = json[key], !(value is NSNull) else { return fallback }
+        guard let number = value as? NSNumber, ConfigKeys.isBoolean(number) else { throw wrong(key, "true or false") }
+        return number.boolValue
+    }
+
+    func optionalString(_ key: String) throws -> String? {
+        guard let value = json[key], !(value is NSNull) else { return nil }
+        guard let text = value as? String else { throw wrong(key, "a string") }
+        return text
+    }
+
+    func string(_ key: String) throws -> String {
+        guard let value = try optionalString(key) else { throw ModelError("\(file): missing key '\(key)'") }
+        return value
+    }
+
+    /// A nested object such as `ssm_cfg` (missing means empty, as in mamba_ssm).
+    func object(_ key: String) throws -> ConfigKeys {
+        guard let value = json[key], !(value is NSNull) else { return ConfigKeys(json: [:], file: file) }
+        guard let nested = value as? [String: Any] else { throw wrong(key, "an object") }
+        return ConfigKeys(json: nested, file: "\(file) \(key)")
+    }
+
+    /// `time_step_rank` / `dt_rank`: an integer or "auto" (ceil(hidden / 16)).
+    func rank(_ key: String, hidden: Int) throws -> Int {
+        if let text = json[key] as? String {
+            guard text == "auto" else { throw wrong(key, "an integer or \"auto\"") }
+            return (hidden + 15) / 16
+        }
+        return try optionalInt(key) ?? (hidden + 15) / 16
+    }
+
+    /// Rejects a config that asks for a feature Lethe does not implement.
+    func require(_ key: String, equals expected: Bool, because reason: String) throws {
+        if try bool(key, default: expected) != expected {
+            throw ModelError("\(file): unsupported '\(key)': \(!expected) (\(reason))")
+        }
+    }
+
+    func require(_ key: String, equals expected: String, because reason: String) throws {
+        if let value = try optionalString(key), value != expected {
+            throw ModelError("\(file): unsupported '\(key)': '\(value)' (\(reason))")
+        }
+    }
+}

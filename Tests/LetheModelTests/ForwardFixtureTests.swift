@@ -1,0 +1,101 @@
+import Foundation
+import XCTest
+@testable import LetheModel
+
+/// The forward pass against transformers' MambaForCausalLM (fixtures by make_model_fixtures.py): logits and
+/// both states within 1e-4 of the tensor's largest magnitude.
+final class ForwardFixtureTests: XCTestCase {
+    let tolerance: Float = 1e-4
+
+    private func checkChunks(model folder: String, expected: String, lengths: [Int]) throws {
+        let model = try MambaModel.load(from: fixture(folder))
+        for length in lengths {
+            let name = "\(expected)/len\(length)"
+            let (tokens, batch, l) = try expectedTokens("\(name).tokens")
+            XCTAssertEqual(l, length)
+            let cache = MambaCache(config: model.config, batchSize: batch)
+            let logits = try model.forward(tokens: tokens, batchSize: batch, cache: cache, logits: .allTokens)!
+            assertClose(logits, try expectedFloats("\(name).logits"), relativeToMax: tolerance, "\(name) logits")
+            assertClose(cache.ssm, try expectedFloats("\(name).ssm"), relativeToMax: tolerance, "\(name) ssm state")
+            assertClose(cache.conv, try expectedFloats("\(name).conv"), relativeToMax: tolerance, "\(name) conv state")
+        }
+    }
+
+    func testEvenConfigMatchesTransformers() throws {
+        try checkChunks(model: "even", expected: "even", lengths: [1, 3, 4, 9, 40])
+    }
+
+    func testOddShardedUntiedConfigMatchesTransformers() throws {
+        try checkChunks(model: "odd-sharded", expected: "odd-sharded", lengths: [1, 2, 3, 5, 13, 40])
+    }
+
+    func testOriginalStateSpacesCheckpointMatchesTransformers() throws {
+        try checkChunks(model: "orig", expected: "orig", lengths: [1, 2, 6, 17])
+    }
+
+    func testHalfPrecisionCheckpointsMatchTransformers() throws {
+        try checkChunks(model: "even-f16", expected: "even-f16", lengths: [6])
+        try checkChunks(model: "even-bf16", expected: "even-bf16", lengths: [6])
+    }
+
+    /// Encoding (no logits: the last layer stops after its scan), last-token logits and keeping every
+    /// layer's activations give the same numbers as the plain forward.
+    func testLogitRequestsAndActivationModesAgree() throws {
+        let model = try MambaModel.load(from: fixture("odd-sharded"))
+        let (tokens, batch, length) = try expectedTokens("odd-sharded/len13.tokens")
+        let reference = MambaCache(config: model.config, batchSize: batch)
+        let all = try model.forward(tokens: tokens, batchSize: batch, cache: reference, logits: .allTokens)!
+
+        let encoded = MambaCache(config: model.config, batchSize: batch)
+        XCTAssertNil(try model.forward(tokens: tokens, batchSize: batch, cache: encoded, logits: .none))
+        XCTAssertEqual(encoded.ssm, reference.ssm)
+        XCTAssertEqual(encoded.conv, reference.conv)
+
+        let last = try model.forward(tokens: tokens, batchSize: batch, cache: MambaCache(config: model.config, batchSize: batch),
+                                     logits: .lastToken)!
+        let v = model.config.vocabSize
+        for b in 0..<batch {
+            // Same rows, but sgemm may sum in another order for another number of rows: 1e-6.
+            assertClose(Array(last[b * v ..< (b + 1) * v]), Array(all[((b + 1) * length - 1) * v ..< (b + 1) * length * v]),
+                        relativeToMax: 1e-6, "last-token logits of sequence \(b)")
+        }
+
+        let kept = MambaActivations(config: model.config, batchSize: batch, length: length, keepEveryLayer: true)
+        let keptCache = MambaCache(config: model.config, batchSize: batch)
+        let keptLogits = try model.forward(tokens: tokens, batchSize: batch, cache: keptCache, logits: .allTokens,
+                                           activations: kept)!
+        XCTAssertEqual(keptLogits, all)
+        XCTAssertEqual(keptCache.ssm, reference.ssm)
+        // The kept residual streams differ layer to layer (each layer adds its mixer output).
+        XCTAssertNotEqual(kept.hidden[0].array, kept.hidden[1].array)
+    }
+
+    func testOneAndTwoWorkersGiveTheSameNumbers() throws {
+        let model = try MambaModel.load(from: fixture("even"))
+        let (tokens, batch, _) = try expectedTokens("even/len40.tokens")
+        let saved = LetheThreads.count
+        defer { LetheThreads.set(saved) }
+        var results: [[Float]] = []
+        for workers in [1, 2] {
+            LetheThreads.set(workers)
+            let cache = MambaCache(config: model.config, batchSize: batch)
+            let logits = try model.forward(tokens: tokens, batchSize: batch, cache: cache, logits: .allTokens)!
+            results.append(logits + cache.ssm + cache.conv)
+        }
+        assertClose(results[1], results[0], relativeToMax: 1e-6, "2 workers vs 1")
+    }
+
+    func testBadInputsAreRejectedWithTheirReason() throws {
+        let model = try MambaModel.load(from: fixture("odd-sharded"))
+        let cache = MambaCache(config: model.config, batchSize: 2)
+        XCTAssertThrowsError(try model.forward(tokens: [1, 2, 3], batchSize: 2, cache: cache)) {
+            XCTAssert("\($0)".contains("3 tokens do not make 2 sequences"), "\($0)")
+        }
+        XCTAssertThrowsError(try model.forward(tokens: [1, 101], batchSize: 2, cache: cache)) {
+            XCTAssert("\($0)".contains("token id 101 outside the vocabulary 0..<101"), "\($0)")
+        }
+        XCTAssertThrowsError(try model.forward(tokens: [1, 2, 3], batchSize: 3, cache: cache)) {
+            XCTAssert("\($0)".contains("cache is for 2 sequences"), "\($0)")
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import XCTest
+@testable import LetheModel
+
+/// The recurrent one-token step and the forward pass from an initial cache, against transformers' own
+/// cached decoding (its one-token path, the one that uses both states) and against the full forward over
+/// the growing sequence.
+final class StepTests: XCTestCase {
+    let tolerance: Float = 1e-4
+
+    /// `rows` (B, S, V) → the V logits of sequence b at step s.
+    private func row(_ values: [Float], _ b: Int, _ s: Int, steps: Int, vocab: Int) -> [Float] {
+        Array(values[(b * steps + s) * vocab ..< (b * steps + s + 1) * vocab])
+    }
+
+    private func column(_ tokens: [Int32], _ s: Int, steps: Int, batch: Int) -> [Int32] {
+        (0..<batch).map { tokens[$0 * steps + s] }
+    }
+
+    func testStepsAndForwardFromCacheMatchTransformersCachedDecoding() throws {
+        let model = try MambaModel.load(from: fixture("even"))
+        let v = model.config.vocabSize
+        let (prefix, batch, _) = try expectedTokens("continue/prefix.tokens")
+        let (next, _, steps) = try expectedTokens("continue/next.tokens")
+        let expected = try expectedFloats("continue/next.logits")
+        let start = MambaCache(config: model.config, batchSize: batch)
+        try model.forward(tokens: prefix, batchSize: batch, cache: start)
+
+        // One token at a time.
+        let stepped = start.copy()
+        var steppedLogits = [Float](repeating: 0, count: batch * steps * v)
+        for s in 0..<steps {
+            let logits = try model.step(tokens: column(next, s, steps: steps, batch: batch), cache: stepped)
+            for b in 0..<batch {
+                steppedLogits.replaceSubrange((b * steps + s) * v ..< (b * steps + s + 1) * v, with: logits[b * v ..< (b + 1) * v])
+            }
+        }
+        assertClose(steppedLogits, expected, relativeToMax: tolerance, "stepped logits")
+        assertClose(stepped.ssm, try expectedFloats("continue/final.ssm"), relativeToMax: tolerance, "stepped ssm")
+        assertClose(stepped.conv, try expectedFloats("continue/final.conv"), relativeToMax: tolerance, "stepped conv")
+
+        // All following tokens in one forward pass from the prefix's cache.
+        let continued = start.copy()
+        let logits = try model.forward(tokens: next, batchSize: batch, cache: continued, logits: .allTokens)!
+        assertClose(logits, expected, relativeToMax: tolerance, "forward-from-cache logits")
+        assertClose(continued.ssm, stepped.ssm, relativeToMax: tolerance, "forward-from-cache ssm")
+        assertClose(continued.conv, stepped.conv, relativeToMax: tolerance, "forward-from-cache conv")
+    }
+
+    /// Stepping token by token from the empty state equals the full forward over the growing sequence:
+    /// logits of its last token and both states, at every length (shorter and longer than the conv kernel).
+    func testStepsEqualFullForwardOverTheGrowingSequence() throws {
+        for folder in ["odd-sharded", "orig"] {
+            let model = try MambaModel.load(from: fixture(folder))
+            let (tokens, batch, length) = try expectedTokens("\(folder == "orig" ? "orig/len17" : "odd-sharded/len13").tokens")
+            let stepped = MambaCache(config: model.config, batchSize: batch)
+            for t in 0..<length {
+                let logits = try model.step(tokens: column(tokens, t, steps: length, batch: batch), cache: stepped)
+                let prefix = (0..<batch).flatMap { b in tokens[b * length ..< b * length + t + 1] }
+                let full = MambaCache(config: model.config, batchSize: batch)
+                let fullLogits = try model.forward(tokens: prefix, batchSize: batch, cache: full, logits: .lastToken)!
+                assertClose(logits, fullLogits, relativeToMax: tolerance, "\(folder) step \(t) logits")
+                assertClose(stepped.ssm, full.ssm, relativeToMax: tolerance, "\(folder) step \(t) ssm")
+                assertClose(stepped.conv, full.conv, relativeToMax: tolerance, "\(folder) step \(t) conv")
+            }
+        }
+    }
+
+    /// The auto-encoder's construction: the decoder (other weights) starts from the encoder's cache, reads
+    /// eos, then its own greedy choices. Against transformers' cached decoding of the same.
+    func testDecoderStepsFromEncoderCacheMatchTransformers() throws {
+        let encoder = try MambaModel.load(from: fixture("odd-sharded"))
+        let decoder = try MambaModel.load(from: fixture("odd-decoder"))
+        let v = decoder.config.vocabSize
+        let (prefix, batch, _) = try expectedTokens("decode/prefix.tokens")
+        let (fed, _, steps) = try expectedTokens("decode/fed.tokens")
+        let expected = try expectedFloats("decode/fed.logits")
+        let encoded = MambaCache(config: encoder.config, batchSize: batch)
+        try encoder.forward(tokens: prefix, batchSize: batch, cache: encoded)
+
+        let cache = try MambaCache(config: decoder.config, sequences: (0..<batch).map {
+            (encoded.ssmState(sequence: $0), encoded.convState(sequence: $0))
+        })
+        let teacherForced = cache.copy()
+        for s in 0..<steps {
+            let logits = try decoder.step(tokens: column(fed, s, steps: steps, batch: batch), cache: cache)
+            for b in 0..<batch {
+                let mine = Array(logits[b * v ..< (b + 1) * v])
+                let theirs = row(expected, b, s, steps: steps, vocab: v)
+                assertClose(mine, theirs, relativeToMax: tolerance, "decode step \(s) sequence \(b)")
+                // Greedy choice: the next fed token is transformers' argmax; ours agrees unless a near tie.
+                if s + 1 < steps {
+                    let sorted = theirs.sorted(by: >)
+                    if sorted[0] - sorted[1] > 10 * tolerance * sorted.map(abs).max()! {
+                        XCTAssertEqual(Int32(mine.indices.max { mine[$0] < mine[$1] }!), fed[b * steps + s + 1])
+                    }
+                }
+            }
+        }
+        assertClose(cache.ssm, try expectedFloats("decode/final.ssm"), relativeToMax: tolerance, "decoder final ssm")
+        assertClose(cache.conv, try expectedFloats("decode/final.conv"), relativeToMax: tolerance, "decoder final conv")
+
+        // Teacher forcing: the whole fed sequence in one forward pass from the encoder's cache.
+        let logits = try decoder.forward(tokens: fed, batchSize: batch, cache: teacherForced, logits: .allTokens)!
+        assertClose(logits, expected, relativeToMax: tolerance, "teacher-forced decoder logits")
+    }
+
+    func testStepRejectsATokenCountThatIsNotTheBatch() throws {
+        let model = try MambaModel.load(from: fixture("orig"))
+        XCTAssertThrowsError(try model.step(tokens: [1, 2, 3], cache: MambaCache(config: model.config, batchSize: 2))) {
+            XCTAssert("\($0)".contains("3 tokens for a cache of 2 sequences"), "\($0)")
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import LetheShards
+import XCTest
+@testable import LetheModel
+
+/// Tests/Fixtures/model: checkpoints and expected outputs made by make_model_fixtures.py (transformers).
+let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/model")
+
+func fixture(_ path: String) -> URL { modelFixtures.appendingPathComponent(path) }
+
+func expectedArray(_ path: String) throws -> NPYArray {
+    try NPYArray.read(contentsOf: fixture("expected/\(path).npy"))
+}
+
+func expectedFloats(_ path: String) throws -> [Float] { try expectedArray(path).floats() }
+
+func expectedTokens(_ path: String) throws -> (tokens: [Int32], batch: Int, length: Int) {
+    let a = try expectedArray(path)
+    return (try a.int32s(), a.shape[0], a.shape[1])
+}
+
+/// Asserts max |actual - expected| ≤ tolerance · max |expected| (the tolerance relative to the tensor's
+/// largest magnitude) and returns that relative error.
+@discardableResult
+func assertClose(_ actual: [Float], _ expected: [Float], relativeToMax tolerance: Float, _ what: String,
+                 file: StaticString = #filePath, line: UInt = #line) -> Float {
+    guard actual.count == expected.count else {
+        XCTFail("\(what): \(actual.count) values, expected \(expected.count)", file: file, line: line)
+        return .infinity
+    }
+    let scale = expected.map(abs).max() ?? 0
+    var worst: Float = 0
+    for (a, e) in zip(actual, expected) {
+        let d = abs(a - e)
+        if !(d <= worst) { worst = d.isNaN ? .infinity : d }
+    }
+    let relative = scale > 0 ? worst / scale : worst
+    XCTAssert(relative <= tolerance, "\(what): max |diff| \(worst) = \(relative) of max |expected| \(scale) > \(tolerance)",
+              file: file, line: line)
+    return relative
+}
+
+/// Deterministic pseudo-random floats in [lo, hi) (SplitMix64), for kernel tests.
+struct TestRandom {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func float(_ lo: Float, _ hi: Float) -> Float { lo + (hi - lo) * Float(next() >> 40) / Float(1 << 24) }
+    mutating func floats(_ count: Int, _ lo: Float = -1, _ hi: Float = 1) -> [Float] { (0..<count).map { _ in float(lo, hi) } }
+    mutating func ints(_ count: Int, below: Int) -> [Int32] { (0..<count).map { _ in Int32(next() % UInt64(below)) } }
+}
+
+func temporaryDirectory() throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-model-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}
