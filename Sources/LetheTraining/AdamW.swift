@@ -1,4 +1,5 @@
 import Foundation
+import LetheModel
 
 /// torch.optim.AdamW (amsgrad off) over one flat parameter buffer, its moments in buffers of the same layout.
 /// Weight decay applies to the `decayed` ranges; the rest is the no-decay group (biases, norm weights, A_log, D).
@@ -44,23 +45,24 @@ public struct AdamW: Equatable, Sendable {
         firstMoment.withUnsafeMutableBufferPointer { m in
             secondMoment.withUnsafeMutableBufferPointer { v in
                 let m = m.baseAddress!, v = v.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: segments.count) { s in
-                    let (range, decay) = segments[s]
-                    let factor: Float = decay ? decayFactor : 1
-                    for i in range {
-                        let g = gradients[i]
-                        // param.mul_(1 - lr * weight_decay)
-                        let p = decay ? parameters[i] * factor : parameters[i]
-                        // exp_avg.lerp_(grad, 1 - beta1)  (torch's lerp for weight < 0.5: self + weight * (end - self))
-                        let mi = m[i] + weight1 * (g - m[i])
-                        // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                        let vi = v[i] * beta2f + weight2 * (g * g)
-                        // denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-                        let denom = vi.squareRoot() / bias2Sqrt + eps
-                        // param.addcdiv_(exp_avg, denom, value=-step_size)
-                        parameters[i] = p + -stepSize * (mi / denom)
-                        m[i] = mi
-                        v[i] = vi
+                LetheThreads.parallelFor(segments.count) { range in
+                    for s in range {
+                        let (slice, decay) = segments[s]
+                        for i in slice {
+                            let g = gradients[i]
+                            // param.mul_(1 - lr * weight_decay)
+                            let p = decay ? parameters[i] * decayFactor : parameters[i]
+                            // exp_avg.lerp_(grad, 1 - beta1)   (torch's lerp, weight < 0.5: self + weight * (end - self))
+                            let mi = m[i] + weight1 * (g - m[i])
+                            // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                            let vi = v[i] * beta2f + weight2 * (g * g)
+                            // denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+                            let denom = vi.squareRoot() / bias2Sqrt + eps
+                            // param.addcdiv_(exp_avg, denom, value=-step_size)
+                            parameters[i] = p + -stepSize * (mi / denom)
+                            m[i] = mi
+                            v[i] = vi
+                        }
                     }
                 }
             }
@@ -82,5 +84,19 @@ public struct AdamW: Equatable, Sendable {
                 (range.lowerBound + $0.lowerBound ..< range.lowerBound + $0.upperBound, decay)
             }
         }
+    }
+}
+
+extension ParameterLayout {
+    /// Parameters left out of weight decay, as the reference's no_decay groups and mamba_ssm's _no_weight_decay:
+    /// biases, norm weights, A_log and D.
+    public static func isExemptFromWeightDecay(_ name: String) -> Bool {
+        name.hasSuffix(".bias") || name.hasSuffix("norm.weight") || name.hasSuffix("norm_f.weight")
+            || name.hasSuffix(".A_log") || name.hasSuffix(".D")
+    }
+
+    /// The ranges of the parameter buffer that AdamW decays.
+    public var decayedRanges: [Range<Int>] {
+        entries.filter { !ParameterLayout.isExemptFromWeightDecay($0.name) }.map { $0.offset ..< $0.offset + $0.count }
     }
 }

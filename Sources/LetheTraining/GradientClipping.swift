@@ -1,27 +1,30 @@
 import Foundation
+import LetheModel
 
-/// The L2 norm of a whole gradient buffer, summed in double precision (torch sums per tensor in float32, then
-/// takes the norm of the norms; the two agree to float32 rounding).
+/// The L2 norm of a whole gradient buffer. Each fixed block of 64 Ki floats is summed in double precision, then
+/// the blocks in order: the result depends on neither the thread count nor the machine. (torch sums per tensor
+/// in float32, then takes the norm of the norms; the two agree to float32 rounding.)
 public func globalGradientNorm(_ gradients: UnsafePointer<Float>, count: Int) -> Double {
     let blocks = reductionBlocks(count: count)
     var partial = [Double](repeating: 0, count: blocks.count)
     partial.withUnsafeMutableBufferPointer { sums in
         let sums = sums.baseAddress!
-        DispatchQueue.concurrentPerform(iterations: blocks.count) { block in
-            var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-            var i = blocks[block].lowerBound
-            let end = blocks[block].upperBound
-            while i + 4 <= end {
-                let a = Double(gradients[i]), b = Double(gradients[i + 1])
-                let c = Double(gradients[i + 2]), d = Double(gradients[i + 3])
-                s0 += a * a; s1 += b * b; s2 += c * c; s3 += d * d
-                i += 4
+        LetheThreads.parallelFor(blocks.count) { range in
+            for block in range {
+                var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+                var i = blocks[block].lowerBound
+                let end = blocks[block].upperBound
+                while i + 4 <= end {
+                    let a = Double(gradients[i]), b = Double(gradients[i + 1])
+                    let c = Double(gradients[i + 2]), d = Double(gradients[i + 3])
+                    s0 += a * a; s1 += b * b; s2 += c * c; s3 += d * d
+                    i += 4
+                }
+                while i < end { s0 += Double(gradients[i]) * Double(gradients[i]); i += 1 }
+                sums[block] = (s0 + s1) + (s2 + s3)
             }
-            while i < end { let a = Double(gradients[i]); s0 += a * a; i += 1 }
-            sums[block] = (s0 + s1) + (s2 + s3)
         }
     }
-    // Summed in block order, so the result does not depend on the thread count.
     return partial.reduce(0, +).squareRoot()
 }
 
@@ -34,8 +37,10 @@ public func clipGradientsByGlobalNorm(_ gradients: UnsafeMutablePointer<Float>, 
     let coefficient = Float(maxNorm) / (Float(norm) + 1e-6)
     if coefficient < 1 {
         let blocks = reductionBlocks(count: count)
-        DispatchQueue.concurrentPerform(iterations: blocks.count) { block in
-            for i in blocks[block] { gradients[i] *= coefficient }
+        LetheThreads.parallelFor(blocks.count) { range in
+            for block in range {
+                for i in blocks[block] { gradients[i] *= coefficient }
+            }
         }
     }
     return norm

@@ -32,3 +32,20 @@ func relativeError(_ a: [Double], _ b: [Double]) -> Double {
 }
 
 func floats(_ any: Any) -> [Float] { (any as! [NSNumber]).map { $0.floatValue } }
+
+/// The float32 tensors of a .safetensors file by name (8-byte header length, JSON header, raw data).
+func readSafetensors(_ url: URL) throws -> [String: (shape: [Int], values: [Float])] {
+    let data = try Data(contentsOf: url)
+    let headerLength = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+    let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8 ..< 8 + headerLength)) as! [String: Any]
+    var tensors: [String: (shape: [Int], values: [Float])] = [:]
+    for (name, info) in header where name != "__metadata__" {
+        let info = info as! [String: Any]
+        precondition(info["dtype"] as! String == "F32", "\(url.lastPathComponent): \(name) is not F32")
+        let offsets = info["data_offsets"] as! [Int]
+        let bytes = data.subdata(in: 8 + headerLength + offsets[0] ..< 8 + headerLength + offsets[1])
+        let values = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        tensors[name] = (info["shape"] as! [Int], values)
+    }
+    return tensors
+}
