@@ -26,7 +26,7 @@ let package = Package(
         ], swiftSettings: fast),
         .target(name: "LetheTokenizer", swiftSettings: fast),
         .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "LetheShards"], swiftSettings: fast),
-        .target(name: "LetheTraining", dependencies: ["LetheModel", "CBLAS"], swiftSettings: fast),
+        .target(name: "LetheTraining", dependencies: ["LetheModel", "LetheShards", "CBLAS"], swiftSettings: fast),
         .target(name: "LetheAnalysis", swiftSettings: fast),
         .target(name: "LethePipeline", dependencies: [
             "LetheShards", .product(name: "Crypto", package: "swift-crypto"),
