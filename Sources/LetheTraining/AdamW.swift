@@ -31,8 +31,10 @@ public struct AdamW: Equatable, Sendable {
     public var parameterCount: Int { firstMoment.count }
 
     /// One update with learning rate `lr`: torch's _single_tensor_adam with decoupled weight decay, line by line.
+    /// The gradients are read multiplied by `gradientScale` (clipping's coefficient: the same float product as
+    /// clip_grad_norm_'s in-place `grad.mul_(clip_coef_clamped)`, without a separate pass over them).
     public mutating func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
-                                learningRate lr: Double) {
+                                gradientScale: Float = 1, learningRate lr: Double) {
         step += 1
         // bias_correction1 = 1 - beta1 ** step; step_size = lr / bias_correction1
         // bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
@@ -49,7 +51,7 @@ public struct AdamW: Equatable, Sendable {
                     for s in range {
                         let (slice, decay) = segments[s]
                         for i in slice {
-                            let g = gradients[i]
+                            let g = gradients[i] * gradientScale  // exact when the scale is 1
                             // param.mul_(1 - lr * weight_decay)
                             let p = decay ? parameters[i] * decayFactor : parameters[i]
                             // exp_avg.lerp_(grad, 1 - beta1)   (torch's lerp, weight < 0.5: self + weight * (end - self))

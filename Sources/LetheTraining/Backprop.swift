@@ -45,7 +45,7 @@ public final class Backprop {
     /// d(loss)/d(parameter), in the parameter layout (the tied lm_head's share is in the embeddings).
     public let gradients: ParameterBuffer
     /// Rows of logits materialised at once by the lm_head and the loss: (rows, V) floats.
-    public var logitRows = 128
+    public var logitRows = 512
 
     private var activations: MambaActivations?
 

@@ -33,8 +33,7 @@ public func globalGradientNorm(_ gradients: UnsafePointer<Float>, count: Int) ->
 @discardableResult
 public func clipGradientsByGlobalNorm(_ gradients: UnsafeMutablePointer<Float>, count: Int, maxNorm: Double) -> Double {
     let norm = globalGradientNorm(gradients, count: count)
-    // clip_coef = max_norm / (total_norm + 1e-6); clip_coef_clamped = torch.clamp(clip_coef, max=1.0)
-    let coefficient = Float(maxNorm) / (Float(norm) + 1e-6)
+    let coefficient = clipCoefficient(norm: norm, maxNorm: maxNorm)
     if coefficient < 1 {
         let blocks = reductionBlocks(count: count)
         LetheThreads.parallelFor(blocks.count) { range in
@@ -44,6 +43,12 @@ public func clipGradientsByGlobalNorm(_ gradients: UnsafeMutablePointer<Float>, 
         }
     }
     return norm
+}
+
+/// clip_coef = max_norm / (total_norm + 1e-6); clip_coef_clamped = torch.clamp(clip_coef, max=1.0), in float32
+/// as torch computes it. The gradients are multiplied by it (AdamW.update does so as it reads them).
+public func clipCoefficient(norm: Double, maxNorm: Double) -> Float {
+    min(1, Float(maxNorm) / (Float(norm) + 1e-6))
 }
 
 /// Fixed-size slices of a buffer for data-parallel loops: the same slicing on every machine and thread count,

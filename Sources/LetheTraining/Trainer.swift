@@ -66,14 +66,14 @@ public final class Trainer {
         let start = DispatchTime.now().uptimeNanoseconds
         let loss = try backprop.lossAndGradients(batch)
         let gradients = backprop.gradients
-        let norm = settings.clipNorm.map {
-            clipGradientsByGlobalNorm(gradients.pointer, count: gradients.count, maxNorm: $0)
-        } ?? globalGradientNorm(gradients.pointer, count: gradients.count)
+        let norm = globalGradientNorm(gradients.pointer, count: gradients.count)
         guard loss.isFinite, norm.isFinite else {
             throw TrainingError("step \(step + 1): the loss (\(loss)) or the gradient norm (\(norm)) is not finite; the weights were not updated")
         }
+        let scale = settings.clipNorm.map { clipCoefficient(norm: norm, maxNorm: $0) } ?? 1
         let lr = settings.learningRate.rate(atStep: optimizer.step)
-        optimizer.update(parameters: model.parameters.pointer, gradients: gradients.pointer, learningRate: lr)
+        optimizer.update(parameters: model.parameters.pointer, gradients: gradients.pointer, gradientScale: scale,
+                         learningRate: lr)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return StepRecord(step: optimizer.step, loss: loss, lr: lr, gradNorm: norm,
                           tokensPerSecond: Double(batch.tokens.count) / max(seconds, 1e-9))
