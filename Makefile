@@ -23,6 +23,11 @@ test: deps
 	$(SWIFT) build $(TESTFLAGS) --build-tests
 	$(SWIFT) test $(TESTFLAGS) --skip-build
 
+# Benchmarks: Lethe against the Python baselines, side by side in one run (needs torch + transformers).
+PYTHON ?= python3
+bench: deps
+	$(PYTHON) Benchmarks/run.py
+
 run: build
 	.build/release/lethe run pipeline.json
 

@@ -25,7 +25,10 @@ let package = Package(
             "CArchive", "CZstd", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: fast),
         .target(name: "LetheTokenizer", swiftSettings: fast),
-        .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "LetheShards"], swiftSettings: fast),
+        // The scan's AVX2+FMA kernel, chosen at run time (Swift compiles for the baseline ISA).
+        .target(name: "CLetheKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "CLetheKernels", "LetheShards"],
+                swiftSettings: fast),
         .target(name: "LetheTraining", dependencies: ["LetheModel", "LetheShards", "CBLAS"], swiftSettings: fast),
         .target(name: "LetheAnalysis", swiftSettings: fast),
         .target(name: "LethePipeline", dependencies: [
@@ -35,6 +38,12 @@ let package = Package(
             "LetheShards", "LethePipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
+
+        // Benchmarks (`make bench`): one subcommand per area, printing JSON lines; Benchmarks/run.py compares them
+        // with the Python baselines in Benchmarks/baselines.
+        .executableTarget(name: "lethe-bench", dependencies: [
+            "LetheModel", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Benchmarks/LetheBench", swiftSettings: fast),
 
         // Tests read committed fixtures under Tests/Fixtures (made by the Python scripts beside them).
         .testTarget(name: "LetheShardsTests", dependencies: ["LetheShards"]),

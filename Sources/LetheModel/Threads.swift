@@ -26,6 +26,10 @@ public enum LetheThreads {
     /// Makes sure OpenBLAS runs each call on the calling thread; done once, before the first sgemm.
     static func prepareBLAS() { _ = blasSingleThreaded }
 
+    /// Puts OpenBLAS back to one thread per call, for a caller that changed it (a benchmark measuring
+    /// OpenBLAS's own threading).
+    public static func restoreSingleThreadedBLAS() { openblas_set_num_threads(1) }
+
     /// Runs `body` over `0..<items` split into contiguous ranges, `chunksPerWorker` per worker (more chunks
     /// balance better when a core is busy with something else). With one worker the work runs on the
     /// calling thread.

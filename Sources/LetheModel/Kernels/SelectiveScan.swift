@@ -1,3 +1,4 @@
+import CLetheKernels
 import Foundation
 
 // The selective scan of Mamba-1 with its input-dependent Δ, B, C (mamba-minimal's glossary):
@@ -18,7 +19,8 @@ import Foundation
 ///   `ssm_state = discrete_A[:, :, i] * ssm_state + deltaB_u[:, :, i]`
 ///   `scan_output = ssm_state @ C[:, i, :].unsqueeze(-1)`;  `scan_output + hidden_states * D[None, :, None]`
 /// Parallel over (sequence, block of 8 channels); Δ's softplus, the exp and the update are fused so that
-/// the (B, DI, L, N) tensors PyTorch materialises never exist.
+/// the (B, DI, L, N) tensors PyTorch materialises never exist. Runs the AVX2+FMA C kernel
+/// (Sources/CLetheKernels) when the CPU has it, else the Swift SIMD kernel below: `selectiveScanPath`.
 public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>, dt: UnsafePointer<Float>,
                                  dtBias: UnsafePointer<Float>, bc: UnsafePointer<Float>, bcStride: Int,
                                  aLog: UnsafePointer<Float>, d: UnsafePointer<Float>,
@@ -26,6 +28,13 @@ public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointe
                                  batch: Int, length: Int, channels: Int, stateSize: Int) {
     let blocks = (channels + 7) / 8
     let n = stateSize
+    if selectiveScanPath == .avx2 {
+        LetheThreads.parallelFor(batch * blocks, chunksPerWorker: 4) { units in
+            lethe_selective_scan_avx2(y, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride, length, channels,
+                                      stateSize, units.lowerBound, units.upperBound)
+        }
+        return
+    }
     LetheThreads.parallelFor(batch * blocks, chunksPerWorker: 4) { units in
         withUnsafeTemporaryAllocation(of: Float8.self, capacity: 2 * n) { scratch in
             let a = scratch.baseAddress!, h = a + n
@@ -33,7 +42,8 @@ public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointe
                 let b = unit / blocks, c0 = (unit % blocks) * 8, lanes = min(8, channels - c0)
                 let s = state + b * stateStride + c0 * n
                 for j in 0..<n {
-                    a[j] = -fastExp(gatherLanes(aLog + c0 * n + j, stride: n, lanes))
+                    // A·log2(e), so that exp(Δ·A) = 2^(Δ·A·log2 e) in the loop below.
+                    a[j] = -fastExp(gatherLanes(aLog + c0 * n + j, stride: n, lanes)) * 1.442_695_04
                     h[j] = gatherLanes(s + j, stride: n, lanes)
                 }
                 let bias = loadLanes(dtBias + c0, lanes), skip = loadLanes(d + c0, lanes)
@@ -45,7 +55,7 @@ public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointe
                     let bRow = bc + m * bcStride, cRow = bRow + n
                     var out = skip * x
                     for j in 0..<n {
-                        let hj = fastExp(delta * a[j]) * h[j] + deltaX * bRow[j]
+                        let hj = fastExp2NonPositive(delta * a[j]) * h[j] + deltaX * bRow[j]
                         h[j] = hj
                         out += hj * cRow[j]
                     }
@@ -56,6 +66,13 @@ public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointe
         }
     }
 }
+
+/// The implementations of `selectiveScanForward`: tests and benchmarks switch between them.
+public enum ScanPath: String, Sendable { case swiftSIMD, avx2 }
+
+/// The AVX2+FMA kernel when this CPU has it, else the portable Swift one. Set only while no scan runs.
+nonisolated(unsafe) public var selectiveScanPath: ScanPath = avx2Available ? .avx2 : .swiftSIMD
+public let avx2Available = lethe_avx2_available() != 0
 
 /// Naive reference of `selectiveScanForward`: PyTorch's lines one (b, d, n) at a time, in Double with libm.
 public func selectiveScanForwardReference(y: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>,

@@ -7,7 +7,7 @@ import Foundation
 /// Computed as max(x, 0) + log1p(e^-|x|), which is exact in float where e^x would overflow or lose digits.
 @inline(__always)
 func softplus(_ x: Float8) -> Float8 {
-    let smooth = x.replacing(with: 0, where: x .< 0) + fastLog1p(fastExp(pointwiseMin(x, -x)))  // e^-|x|
+    let smooth = x.replacing(with: 0, where: x .< 0) + fastLog1p(fastExp(x.replacing(with: -x, where: x .> 0)))  // e^-|x|
     return smooth.replacing(with: x, where: x .> 20)
 }
 

@@ -24,6 +24,7 @@ Expected outputs in expected/<model>/ (float32 .npy; tokens int32):
   (transformers cached decoding): next.logits [B, S, V], final.ssm, final.conv.
 """
 import collections
+import copy
 import json
 import os
 import shutil
@@ -181,8 +182,7 @@ def main():
     dump_chunks(even, os.path.join(EXPECTED, "even"), [1, 3, 4, 9, 40], 2, 11)
     dump_continue(even, os.path.join(EXPECTED, "continue"), 12)
     for dtype, name in [(torch.float16, "even-f16"), (torch.bfloat16, "even-bf16")]:
-        even.to(dtype).save_pretrained(fresh(os.path.join(HERE, name)))
-        even.float()
+        copy.deepcopy(even).to(dtype).save_pretrained(fresh(os.path.join(HERE, name)))
         reference = MambaForCausalLM(MambaConfig(**EVEN)).eval()
         reference.load_state_dict({k: v.to(dtype).float() for k, v in even.state_dict().items()}, strict=False)
         reference.tie_weights()

@@ -1,0 +1,67 @@
+"""Baseline for `lethe-bench encode`: transformers' own CPU forward of MambaForCausalLM (torch slow path, float32)
+encoding chunks to their final cache, with the same number of threads.
+
+Creates the benchmark checkpoint if it is missing: the mamba-130m architecture (hidden 768, 24 layers, state 16,
+conv 4, dt rank 48, vocab 50280; 129,135,360 parameters) with random weights from transformers' own init,
+saved with save_pretrained (safetensors, float32). Prints one JSON line.
+"""
+import argparse
+import json
+import os
+import resource
+import time
+
+import torch
+from transformers import MambaConfig, MambaForCausalLM
+
+MAMBA_130M = dict(hidden_size=768, num_hidden_layers=24, state_size=16, conv_kernel=4, time_step_rank=48,
+                  vocab_size=50280, expand=2, layer_norm_epsilon=1e-5, tie_word_embeddings=True)
+
+
+def checkpoint(folder):
+    if not os.path.exists(os.path.join(folder, "model.safetensors")):
+        torch.manual_seed(0)
+        model = MambaForCausalLM(MambaConfig(**MAMBA_130M))
+        model.save_pretrained(folder)
+    return MambaForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default="/work/bench-cache/mamba-130m-random")
+    parser.add_argument("--chunks", type=int, default=64)
+    parser.add_argument("--length", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    model = checkpoint(args.model)
+    parameters = sum(p.numel() for p in model.parameters())
+    tokens = torch.randint(0, model.config.vocab_size, (args.chunks, args.length))
+
+    def encode_all():
+        with torch.no_grad():
+            for start in range(0, args.chunks, args.batch_size):
+                out = model(tokens[start:start + args.batch_size], use_cache=True, logits_to_keep=1)
+                out.cache.get_recurrent_state(model.config.num_hidden_layers - 1)
+
+    with torch.no_grad():  # warm-up, as the Swift benchmark does
+        model(tokens[:args.batch_size], use_cache=True, logits_to_keep=1)
+    times = []
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        encode_all()
+        times.append(time.perf_counter() - t)
+    best = min(times)
+    print(json.dumps({
+        "area": "encode", "impl": "transformers", "chunks": args.chunks, "length": args.length,
+        "batch_size": args.batch_size, "threads": args.threads, "parameters": parameters, "seconds": best,
+        "all_seconds": times, "tokens_per_s": args.chunks * args.length / best,
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+// C kernels of LetheModel that need vector instructions Swift cannot select at run time: Swift compiles for
+// the baseline ISA (SSE2 on x86-64), so these functions carry their own AVX2+FMA code and are called only
+// when the CPU has it (lethe_avx2_available). The Swift kernel beside each one (Sources/LetheModel/Kernels)
+// is the portable path, and both are tested against the same naive reference.
+#ifndef LETHE_KERNELS_H
+#define LETHE_KERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when this CPU runs the AVX2+FMA kernels below, else 0.
+int lethe_avx2_available(void);
+
+/// The selective scan of LetheModel's selectiveScanForward (same arguments and layout, see SelectiveScan.swift)
+/// for work units [unit_begin, unit_end), a unit being one sequence and one block of 8 channels
+/// (unit = b * ceil(channels / 8) + block).
+void lethe_selective_scan_avx2(float *y, const float *u, const float *dt, const float *dt_bias, const float *bc,
+                               long bc_stride, const float *a_log, const float *d, float *state, long state_stride,
+                               long length, long channels, long state_size, long unit_begin, long unit_end);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,151 @@
+import Foundation
+import XCTest
+@testable import LetheModel
+
+/// Every fast kernel against its naive reference (Double sums, libm), on odd sizes that leave partial
+/// 8-lane groups, with one and two workers. Tolerances are relative to the largest magnitude of the
+/// reference output.
+final class KernelTests: XCTestCase {
+    private var random = TestRandom(42)
+
+    private func withWorkers(_ counts: [Int] = [1, 2], _ body: () throws -> Void) rethrows {
+        let saved = LetheThreads.count
+        defer { LetheThreads.set(saved) }
+        for n in counts {
+            LetheThreads.set(n)
+            try body()
+        }
+    }
+
+    func testEmbeddingCopiesRows() {
+        let (v, h) = (11, 13)
+        let weight = random.floats(v * h), tokens = random.ints(9, below: v)
+        var fast = [Float](repeating: 0, count: 9 * h), slow = fast
+        embeddingForward(out: &fast, tokens: tokens, weight: weight, count: 9, hidden: h)
+        embeddingForwardReference(out: &slow, tokens: tokens, weight: weight, count: 9, hidden: h)
+        XCTAssertEqual(fast, slow)
+    }
+
+    func testRMSNorm() {
+        for width in [5, 37, 768] {
+            let rows = 6
+            let x = random.floats(rows * width, -3, 3), w = random.floats(width, 0.5, 1.5)
+            var fast = [Float](repeating: 0, count: rows * width), slow = fast
+            var fastR = [Float](repeating: 0, count: rows), slowR = fastR
+            rmsNormForward(out: &fast, rstd: &fastR, input: x, weight: w, rows: rows, width: width, epsilon: 1e-5)
+            rmsNormForwardReference(out: &slow, rstd: &slowR, input: x, weight: w, rows: rows, width: width, epsilon: 1e-5)
+            assertClose(fast, slow, relativeToMax: 1e-6, "rmsnorm width \(width)")
+            assertClose(fastR, slowR, relativeToMax: 1e-6, "rstd width \(width)")
+        }
+    }
+
+    /// Both ways of splitting the sgemm (row blocks for many rows, output-column blocks for few), strided
+    /// input and output, with and without accumulation.
+    func testLinear() {
+        withWorkers {
+            for (rows, k, n) in [(3, 37, 11), (5, 16, 200), (300, 48, 50)] {
+                let (inStride, outStride) = (k + 3, n + 2)
+                let x = random.floats(rows * inStride), w = random.floats(n * k)
+                let start = random.floats(rows * outStride)
+                for accumulate in [false, true] {
+                    var fast = start, slow = start
+                    linearForward(out: &fast, outStride: outStride, input: x, inputStride: inStride, weight: w,
+                                  rows: rows, inFeatures: k, outFeatures: n, accumulate: accumulate)
+                    linearForwardReference(out: &slow, outStride: outStride, input: x, inputStride: inStride, weight: w,
+                                           rows: rows, inFeatures: k, outFeatures: n, accumulate: accumulate)
+                    assertClose(fast, slow, relativeToMax: 1e-5, "linear \(rows)x\(k)x\(n) accumulate \(accumulate)")
+                }
+            }
+        }
+    }
+
+    /// Lengths shorter and longer than the kernel, a non-zero initial state, channels that leave a partial
+    /// block. The final state is a copy of inputs: exact.
+    func testCausalConv1d() {
+        withWorkers {
+            for (channels, kernel) in [(13, 3), (16, 4), (5, 2)] {
+                for length in [1, 2, 5, 20] {
+                    let batch = 3, stride = 2 * channels
+                    let x = random.floats(batch * length * stride), w = random.floats(channels * kernel)
+                    let bias = random.floats(channels), initial = random.floats(batch * channels * kernel)
+                    var fast = [Float](repeating: 0, count: batch * length * channels), slow = fast
+                    var fastState = initial, slowState = initial
+                    causalConv1dForward(out: &fast, input: x, inputStride: stride, weight: w, bias: bias, state: &fastState,
+                                        stateStride: channels * kernel, batch: batch, length: length, channels: channels,
+                                        kernel: kernel)
+                    causalConv1dForwardReference(out: &slow, input: x, inputStride: stride, weight: w, bias: bias,
+                                                 state: &slowState, stateStride: channels * kernel, batch: batch,
+                                                 length: length, channels: channels, kernel: kernel)
+                    assertClose(fast, slow, relativeToMax: 1e-6, "conv \(channels)/\(kernel) length \(length)")
+                    XCTAssertEqual(fastState, slowState, "conv state \(channels)/\(kernel) length \(length)")
+                }
+            }
+        }
+    }
+
+    /// Elementwise kernels: relative error per element (plus 1e-30 absolute for values that are ~0).
+    private func assertElementwise(_ fast: [Float], _ slow: [Float], _ bound: Float, _ what: String) {
+        for (i, (f, s)) in zip(fast, slow).enumerated() where !(abs(f - s) <= bound * abs(s) + 1e-30) {
+            XCTFail("\(what): element \(i) \(f) vs \(s)")
+            return
+        }
+    }
+
+    func testSiLUSoftplusAndGate() {
+        withWorkers {
+            let count = 1001
+            let x = random.floats(count, -30, 30) + [-100, -88.5, -20, 0, 19.9, 20, 20.1, 90]
+            var fast = [Float](repeating: 0, count: x.count), slow = fast
+            siluForward(out: &fast, input: x, count: x.count)
+            siluForwardReference(out: &slow, input: x, count: x.count)
+            assertElementwise(fast, slow, 1e-6, "silu")
+            softplusForward(out: &fast, input: x, count: x.count)
+            softplusForwardReference(out: &slow, input: x, count: x.count)
+            assertElementwise(fast, slow, 1e-6, "softplus")
+
+            let (rows, channels) = (7, 13)
+            let y = random.floats(rows * channels), z = random.floats(rows * 2 * channels, -12, 12)
+            var g = [Float](repeating: 0, count: rows * channels), gSlow = g
+            gateForward(out: &g, y: y, z: z, zStride: 2 * channels, rows: rows, channels: channels)
+            gateForwardReference(out: &gSlow, y: y, z: z, zStride: 2 * channels, rows: rows, channels: channels)
+            assertElementwise(g, gSlow, 1e-6, "gate")
+        }
+    }
+
+    /// The scan on every implementation this CPU runs (Swift SIMD, and AVX2 when available) against the
+    /// Double reference: outputs and final states within 1e-5 of their largest magnitude. Δ covers
+    /// softplus's threshold, A up to -e^2.5, and the initial state is non-zero.
+    func testSelectiveScanEveryImplementation() {
+        let paths: [ScanPath] = avx2Available ? [.swiftSIMD, .avx2] : [.swiftSIMD]
+        let saved = selectiveScanPath
+        defer { selectiveScanPath = saved }
+        for path in paths {
+            selectiveScanPath = path
+            withWorkers {
+                for (channels, n) in [(13, 5), (24, 16)] {
+                    for length in [1, 7, 33] {
+                        let batch = 2, r = 3
+                        let bcStride = r + 2 * n
+                        let u = random.floats(batch * length * channels, -2, 2)
+                        var dt = random.floats(batch * length * channels, -6, 3)
+                        dt[0] = 25  // softplus's linear branch
+                        let dtBias = random.floats(channels, -1, 1), bc = random.floats(batch * length * bcStride, -1, 1)
+                        let aLog = random.floats(channels * n, -2, 2.5), d = random.floats(channels, 0, 2)
+                        let initial = random.floats(batch * channels * n, -1, 1)
+                        var fast = [Float](repeating: 0, count: batch * length * channels), slow = fast
+                        var fastState = initial, slowState = initial
+                        selectiveScanForward(y: &fast, u: u, dt: dt, dtBias: dtBias, bc: bc, bcStride: bcStride, aLog: aLog,
+                                             d: d, state: &fastState, stateStride: channels * n, batch: batch,
+                                             length: length, channels: channels, stateSize: n)
+                        selectiveScanForwardReference(y: &slow, u: u, dt: dt, dtBias: dtBias, bc: bc, bcStride: bcStride,
+                                                      aLog: aLog, d: d, state: &slowState, stateStride: channels * n,
+                                                      batch: batch, length: length, channels: channels, stateSize: n)
+                        let what = "scan \(path) \(channels)x\(n) length \(length) workers \(LetheThreads.count)"
+                        assertClose(fast, slow, relativeToMax: 2e-6, "\(what) y")
+                        assertClose(fastState, slowState, relativeToMax: 2e-6, "\(what) state")
+                    }
+                }
+            }
+        }
+    }
+}
