@@ -50,10 +50,20 @@ final class ScanBackwardTests: XCTestCase {
         }
     }
 
-    /// The fast kernel on B/C inside x_proj-shaped rows, 70 channels (two full units of 32 and a partial one,
-    /// ending in a partial group of 8 lanes), with and without an initial state: every gradient within
-    /// max|g - g_ref| <= 1e-5 · max|g_ref| of the double reference (float32 sums over 7 steps and fastExp).
+    /// The fast kernel (Swift SIMD, and AVX2+FMA when this CPU has it) on B/C inside x_proj-shaped rows,
+    /// 70 channels (two full units of 32 and a partial one, ending in a partial group of 8 lanes), with and
+    /// without an initial state: every gradient within max|g - g_ref| <= 1e-5 · max|g_ref| of the double
+    /// reference (float32 sums over 7 steps, fastExp and fastExp2 within 2.5e-7).
     func testFastBackwardMatchesReference() {
+        let saved = selectiveScanPath
+        defer { selectiveScanPath = saved }
+        for path in avx2Available ? [ScanPath.swiftSIMD, .avx2] : [.swiftSIMD] {
+            selectiveScanPath = path
+            checkFastBackward(path)
+        }
+    }
+
+    func checkFastBackward(_ path: ScanPath) {
         let (batch, length, channels, n, rank) = (3, 7, 70, 5, 3)
         for withInitialState in [true, false] {
             var reference = randomReference(batch: batch, length: length, channels: channels, stateSize: n, seed: 3)
@@ -101,7 +111,7 @@ final class ScanBackwardTests: XCTestCase {
             ]
             for (name, got, want) in checks {
                 XCTAssertLessThanOrEqual(relativeError(got.map(Double.init), want), 1e-5,
-                                         "\(name), initial state: \(withInitialState)")
+                                         "\(path) \(name), initial state: \(withInitialState)")
             }
         }
     }

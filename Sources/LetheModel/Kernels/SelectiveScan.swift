@@ -127,10 +127,11 @@ let scanBackwardUnitChannels = 32
 /// N..<2N of rows `dbcStride` apart (the B/C columns of x_proj's output gradient), and, when given, dState
 /// (B) × (DI, N). Accumulated: dDtBias (DI), dALog (DI, N), dD (DI).
 ///
-/// Nothing of the scan is kept from the forward pass: each 8-channel group recomputes its states with the same
-/// operations as the forward (the same values), keeps them for its L steps, then runs backwards in time.
-/// Parallel over units of 32 channels, each looping over the batch; dB and dC, sums over channels, are made
-/// per unit and then added in unit order.
+/// Nothing of the scan is kept from the forward pass: each 8-channel group recomputes its states for one
+/// sequence with the forward's operations, keeping them and exp(Δ·A), then runs backwards in time. Parallel over
+/// units of 32 channels; dB and dC, sums over channels, gather in one vector per (t, n) for the whole unit, are
+/// reduced across lanes once per unit and sequence, and the units' shares are added in unit order.
+/// Runs the AVX2+FMA C kernel when `selectiveScanPath` is `.avx2`, else the Swift SIMD one.
 public func selectiveScanBackward(dU: UnsafeMutablePointer<Float>, dDt: UnsafeMutablePointer<Float>,
                                   dBC: UnsafeMutablePointer<Float>, dbcStride: Int,
                                   dDtBias: UnsafeMutablePointer<Float>, dALog: UnsafeMutablePointer<Float>,
@@ -144,98 +145,137 @@ public func selectiveScanBackward(dU: UnsafeMutablePointer<Float>, dDt: UnsafeMu
                                   batch: Int, length: Int, channels: Int, stateSize: Int) {
     let n = stateSize, rows = batch * length
     let units = (channels + scanBackwardUnitChannels - 1) / scanBackwardUnitChannels
-    // Per unit: (rows, 2N) partial dB | dC.
-    let partialStride = rows * 2 * n
+    let partialStride = rows * 2 * n  // per unit: (rows, 2N) its share of dB | dC
     let partials = UnsafeMutablePointer<Float>.allocate(capacity: units * partialStride)
     defer { partials.deallocate() }
-    partials.initialize(repeating: 0, count: units * partialStride)
 
-    LetheThreads.parallelFor(units) { unitRange in
-        // Per group: the states h_t (L, N), Δ_t (L), A (N), g (N), dA (N): 8 lanes each.
-        let scratch = UnsafeMutablePointer<Float8>.allocate(capacity: length * n + length + 3 * n)
-        defer { scratch.deallocate() }
-        let states = scratch, deltas = scratch + length * n, a = deltas + length, g = a + n, dA = g + n
-        for unit in unitRange {
-            let partial = partials + unit * partialStride
-            let unitEnd = min(channels, (unit + 1) * scanBackwardUnitChannels)
-            for c0 in stride(from: unit * scanBackwardUnitChannels, to: unitEnd, by: 8) {
-                let lanes = min(8, channels - c0)
-                for j in 0..<n {
-                    a[j] = -fastExp(gatherLanes(aLog + c0 * n + j, stride: n, lanes))
-                    dA[j] = Float8()
-                }
-                let bias = loadLanes(dtBias + c0, lanes), skip = loadLanes(d + c0, lanes)
-                var dBias = Float8(), dSkip = Float8()
-                for b in 0..<batch {
-                    let initial = state + b * stateStride + c0 * n
-                    // Forward, as selectiveScanForward computes it, keeping every state.
-                    for j in 0..<n { g[j] = gatherLanes(initial + j, stride: n, lanes) }
-                    for t in 0..<length {
-                        let m = b * length + t
-                        let delta = softplus(loadLanes(dt + m * channels + c0, lanes) + bias)
-                        let deltaX = delta * loadLanes(u + m * channels + c0, lanes)
-                        let bRow = bc + m * bcStride, h = states + t * n
-                        for j in 0..<n {
-                            g[j] = fastExp(delta * a[j]) * g[j] + deltaX * bRow[j]
-                            h[j] = g[j]
-                        }
-                        deltas[t] = delta
-                    }
-                    // Backwards in time; g becomes dL/dh_t.
-                    for j in 0..<n { g[j] = Float8() }
-                    for t in stride(from: length - 1, through: 0, by: -1) {
-                        let m = b * length + t
-                        let dy = loadLanes(dY + m * channels + c0, lanes)
-                        let x = loadLanes(u + m * channels + c0, lanes)
-                        let delta = deltas[t], deltaX = delta * x
-                        let bRow = bc + m * bcStride, cRow = bRow + n
-                        let dRow = partial + m * 2 * n
-                        let h = states + t * n
-                        // scan_output + hidden_states * D
-                        dSkip += dy * x
-                        var du = dy * skip
-                        var dDelta = Float8()
-                        for j in 0..<n {
-                            let previous = t > 0 ? states[(t - 1) * n + j] : gatherLanes(initial + j, stride: n, lanes)
-                            let decay = fastExp(delta * a[j])
-                            // y = h . C
-                            let gj = g[j] + dy * cRow[j]
-                            dRow[n + j] += (dy * h[j]).sum()
-                            // h = exp(delta * A) * h_prev + delta * B * u
-                            let dExponent = gj * previous * decay
-                            dDelta += dExponent * a[j] + gj * (bRow[j] * x)
-                            dA[j] += dExponent * delta
-                            dRow[j] += (gj * deltaX).sum()
-                            du += gj * (delta * bRow[j])
-                            g[j] = gj * decay
-                        }
-                        storeLanes(du, dU + m * channels + c0, lanes)
-                        let dPre = dDelta * softplusDerivative(loadLanes(dt + m * channels + c0, lanes) + bias)
-                        storeLanes(dPre, dDt + m * channels + c0, lanes)
-                        dBias += dPre
-                    }
-                    if let dState {
-                        for j in 0..<n { scatterLanes(g[j], dState + b * dStateStride + c0 * n + j, stride: n, lanes) }
-                    }
-                }
-                storeLanes(loadLanes(dDtBias + c0, lanes) + dBias, dDtBias + c0, lanes)
-                storeLanes(loadLanes(dD + c0, lanes) + dSkip, dD + c0, lanes)
-                for j in 0..<n {
-                    // dA_log = dA * A
-                    let current = gatherLanes(dALog + c0 * n + j, stride: n, lanes)
-                    scatterLanes(current + dA[j] * a[j], dALog + c0 * n + j, stride: n, lanes)
-                }
-            }
+    if selectiveScanPath == .avx2 {
+        LetheThreads.parallelFor(units) { range in
+            lethe_selective_scan_backward_avx2(
+                dU, dDt, partials, dDtBias, dALog, dD, dState, dStateStride, dY, u, dt, dtBias, bc, bcStride, aLog, d,
+                state, stateStride, batch, length, channels, n, scanBackwardUnitChannels, range.lowerBound,
+                range.upperBound)
+        }
+    } else {
+        LetheThreads.parallelFor(units) { range in
+            scanBackwardUnits(range, dU: dU, dDt: dDt, partials: partials, dDtBias: dDtBias, dALog: dALog, dD: dD,
+                              dState: dState, dStateStride: dStateStride, dY: dY, u: u, dt: dt, dtBias: dtBias,
+                              bc: bc, bcStride: bcStride, aLog: aLog, d: d, state: state, stateStride: stateStride,
+                              batch: batch, length: length, channels: channels, stateSize: n)
         }
     }
-
-    // dB, dC: the units' partial sums, added in unit order.
+    // dB, dC: the units' shares, added in unit order.
     LetheThreads.parallelFor(rows) { rowRange in
         for m in rowRange {
             for j in 0..<2 * n {
                 var sum: Float = 0
                 for unit in 0..<units { sum += partials[unit * partialStride + m * 2 * n + j] }
                 dBC[m * dbcStride + j] = sum
+            }
+        }
+    }
+}
+
+/// The Swift SIMD path of `selectiveScanBackward` for work units `units` (see there).
+private func scanBackwardUnits(_ units: Range<Int>, dU: UnsafeMutablePointer<Float>, dDt: UnsafeMutablePointer<Float>,
+                               partials: UnsafeMutablePointer<Float>, dDtBias: UnsafeMutablePointer<Float>,
+                               dALog: UnsafeMutablePointer<Float>, dD: UnsafeMutablePointer<Float>,
+                               dState: UnsafeMutablePointer<Float>?, dStateStride: Int, dY: UnsafePointer<Float>,
+                               u: UnsafePointer<Float>, dt: UnsafePointer<Float>, dtBias: UnsafePointer<Float>,
+                               bc: UnsafePointer<Float>, bcStride: Int, aLog: UnsafePointer<Float>,
+                               d: UnsafePointer<Float>, state: UnsafePointer<Float>, stateStride: Int,
+                               batch: Int, length: Int, channels: Int, stateSize n: Int) {
+    let groupsPerUnit = scanBackwardUnitChannels / 8, rows = batch * length
+    // Per group: h_t and exp(Δ_t·A) (length, n), Δ_t (length); per unit: dB | dC lanes (length, 2n); per group of
+    // the unit: A, A·log2(e), dA (n each), d(bias), dD; and g = dL/dh (n).
+    let scratch = UnsafeMutablePointer<Float8>.allocate(capacity: 4 * length * n + length + groupsPerUnit * (3 * n + 2) + n)
+    defer { scratch.deallocate() }
+    let states = scratch, decays = states + length * n, deltas = decays + length * n, acc = deltas + length
+    let a = acc + 2 * length * n, a2 = a + groupsPerUnit * n, dA = a2 + groupsPerUnit * n
+    let dBias = dA + groupsPerUnit * n, dSkip = dBias + groupsPerUnit, g = dSkip + groupsPerUnit
+    for unit in units {
+        let u0 = unit * scanBackwardUnitChannels, u1 = min(channels, u0 + scanBackwardUnitChannels)
+        let groups = (u1 - u0 + 7) / 8
+        let partial = partials + unit * rows * 2 * n
+        for k in 0..<groups {
+            let c0 = u0 + 8 * k, lanes = min(8, channels - c0)
+            for j in 0..<n {
+                // A = -exp(A_log), and A·log2(e) as the forward uses it: exp(Δ·A) = 2^(Δ·A·log2 e)
+                a[k * n + j] = -fastExp(gatherLanes(aLog + c0 * n + j, stride: n, lanes))
+                a2[k * n + j] = a[k * n + j] * 1.442_695_04
+                dA[k * n + j] = Float8()
+            }
+            dBias[k] = Float8()
+            dSkip[k] = Float8()
+        }
+        for b in 0..<batch {
+            acc.update(repeating: Float8(), count: 2 * length * n)
+            for k in 0..<groups {
+                let c0 = u0 + 8 * k, lanes = min(8, channels - c0)
+                let ak = a + k * n, a2k = a2 + k * n
+                let initial = state + b * stateStride + c0 * n
+                let bias = loadLanes(dtBias + c0, lanes), skip = loadLanes(d + c0, lanes)
+                // Forward, as selectiveScanForward computes it, keeping every state.
+                for j in 0..<n { g[j] = gatherLanes(initial + j, stride: n, lanes) }
+                for t in 0..<length {
+                    let m = b * length + t
+                    let delta = softplus(loadLanes(dt + m * channels + c0, lanes) + bias)
+                    let deltaX = delta * loadLanes(u + m * channels + c0, lanes)
+                    let bRow = bc + m * bcStride
+                    for j in 0..<n {
+                        let decay = fastExp2NonPositive(delta * a2k[j])
+                        g[j] = decay * g[j] + deltaX * bRow[j]
+                        states[t * n + j] = g[j]
+                        decays[t * n + j] = decay
+                    }
+                    deltas[t] = delta
+                }
+                // Backwards in time; g becomes dL/dh_t.
+                for j in 0..<n { g[j] = Float8() }
+                for t in stride(from: length - 1, through: 0, by: -1) {
+                    let m = b * length + t
+                    let dy = loadLanes(dY + m * channels + c0, lanes), x = loadLanes(u + m * channels + c0, lanes)
+                    let delta = deltas[t], deltaX = delta * x
+                    let bRow = bc + m * bcStride, cRow = bRow + n
+                    // scan_output + hidden_states * D
+                    dSkip[k] += dy * x
+                    var du = dy * skip
+                    var dDelta = Float8()
+                    for j in 0..<n {
+                        let previous = t > 0 ? states[(t - 1) * n + j] : gatherLanes(initial + j, stride: n, lanes)
+                        // y = h . C
+                        let gj = g[j] + dy * cRow[j]
+                        acc[(t * 2 + 1) * n + j] += dy * states[t * n + j]
+                        // h = exp(delta * A) * h_prev + delta * B * u
+                        let dExponent = gj * previous * decays[t * n + j]
+                        dDelta += dExponent * ak[j]
+                        dDelta += gj * (bRow[j] * x)
+                        dA[k * n + j] += dExponent * delta
+                        acc[t * 2 * n + j] += gj * deltaX
+                        du += gj * (delta * bRow[j])
+                        g[j] = gj * decays[t * n + j]
+                    }
+                    storeLanes(du, dU + m * channels + c0, lanes)
+                    let dPre = dDelta * softplusDerivative(loadLanes(dt + m * channels + c0, lanes) + bias)
+                    storeLanes(dPre, dDt + m * channels + c0, lanes)
+                    dBias[k] += dPre
+                }
+                if let dState {
+                    for j in 0..<n { scatterLanes(g[j], dState + b * dStateStride + c0 * n + j, stride: n, lanes) }
+                }
+            }
+            for t in 0..<length {
+                for j in 0..<2 * n { partial[(b * length + t) * 2 * n + j] = acc[t * 2 * n + j].sum() }
+            }
+        }
+        for k in 0..<groups {
+            let c0 = u0 + 8 * k, lanes = min(8, channels - c0)
+            storeLanes(loadLanes(dDtBias + c0, lanes) + dBias[k], dDtBias + c0, lanes)
+            storeLanes(loadLanes(dD + c0, lanes) + dSkip[k], dD + c0, lanes)
+            for j in 0..<n {
+                // dA_log = dA · A
+                let current = gatherLanes(dALog + c0 * n + j, stride: n, lanes)
+                scatterLanes(current + dA[k * n + j] * a[k * n + j], dALog + c0 * n + j, stride: n, lanes)
             }
         }
     }
