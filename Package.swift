@@ -42,7 +42,7 @@ let package = Package(
         // Benchmarks (`make bench`): one subcommand per area, printing JSON lines; Benchmarks/run.py compares them
         // with the Python baselines in Benchmarks/baselines.
         .executableTarget(name: "lethe-bench", dependencies: [
-            "LetheModel", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "LetheModel", "LetheTraining", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/LetheBench", swiftSettings: fast),
 
         // Tests read committed fixtures under Tests/Fixtures (made by the Python scripts beside them).

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-AREAS = ["encode"]
+AREAS = ["encode", "train"]
 
 
 def json_lines(command):

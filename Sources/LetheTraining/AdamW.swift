@@ -50,24 +50,48 @@ public struct AdamW: Equatable, Sendable {
                 LetheThreads.parallelFor(segments.count) { range in
                     for s in range {
                         let (slice, decay) = segments[s]
-                        for i in slice {
-                            let g = gradients[i] * gradientScale  // exact when the scale is 1
-                            // param.mul_(1 - lr * weight_decay)
-                            let p = decay ? parameters[i] * decayFactor : parameters[i]
-                            // exp_avg.lerp_(grad, 1 - beta1)   (torch's lerp, weight < 0.5: self + weight * (end - self))
-                            let mi = m[i] + weight1 * (g - m[i])
-                            // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                            let vi = v[i] * beta2f + weight2 * (g * g)
-                            // denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-                            let denom = vi.squareRoot() / bias2Sqrt + eps
-                            // param.addcdiv_(exp_avg, denom, value=-step_size)
-                            parameters[i] = p + -stepSize * (mi / denom)
-                            m[i] = mi
-                            v[i] = vi
+                        let factor: Float = decay ? decayFactor : 1
+                        // 8 lanes at a time, the last few in one partial vector: the same operations on every
+                        // element (float arithmetic is per lane), so where a slice starts changes nothing.
+                        var i = slice.lowerBound
+                        while i + 8 <= slice.upperBound {
+                            let g = SIMD8<Float>(load: gradients + i) * gradientScale
+                            let p = SIMD8<Float>(load: parameters + i)
+                            let (newP, newM, newV) = adamW(p, g, SIMD8<Float>(load: m + i), SIMD8<Float>(load: v + i),
+                                                           decayFactor: factor)
+                            newP.store(to: parameters + i)
+                            newM.store(to: m + i)
+                            newV.store(to: v + i)
+                            i += 8
+                        }
+                        if i < slice.upperBound {  // the last 1-7 elements, in the lanes of one vector
+                            let lanes = slice.upperBound - i
+                            var p = SIMD8<Float>(), g = p, mi = p, vi = p
+                            for k in 0..<lanes {
+                                (p[k], g[k], mi[k], vi[k]) = (parameters[i + k], gradients[i + k], m[i + k], v[i + k])
+                            }
+                            let (newP, newM, newV) = adamW(p, g * gradientScale, mi, vi, decayFactor: factor)
+                            for k in 0..<lanes { (parameters[i + k], m[i + k], v[i + k]) = (newP[k], newM[k], newV[k]) }
                         }
                     }
                 }
             }
+        }
+
+        /// Eight elements of the update.
+        @inline(__always)
+        func adamW(_ p: SIMD8<Float>, _ g: SIMD8<Float>, _ m: SIMD8<Float>, _ v: SIMD8<Float>,
+                   decayFactor: Float) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+            // param.mul_(1 - lr * weight_decay)   (a factor of 1, exact, for the no-decay group)
+            let p = p * decayFactor
+            // exp_avg.lerp_(grad, 1 - beta1)   (torch's lerp for weight < 0.5: self + weight * (end - self))
+            let m = m + weight1 * (g - m)
+            // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            let v = v * beta2f + weight2 * (g * g)
+            // denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+            let denom = v.squareRoot() / bias2Sqrt + eps
+            // param.addcdiv_(exp_avg, denom, value=-step_size)
+            return (p + -stepSize * (m / denom), m, v)
         }
     }
 
@@ -101,4 +125,10 @@ extension ParameterLayout {
     public var decayedRanges: [Range<Int>] {
         entries.filter { !ParameterLayout.isExemptFromWeightDecay($0.name) }.map { $0.offset ..< $0.offset + $0.count }
     }
+}
+
+extension SIMD8 where Scalar == Float {
+    @inline(__always) init(load p: UnsafePointer<Float>) { self = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+    @inline(__always) init(load p: UnsafeMutablePointer<Float>) { self.init(load: UnsafePointer(p)) }
+    @inline(__always) func store(to p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: self, as: SIMD8<Float>.self) }
 }

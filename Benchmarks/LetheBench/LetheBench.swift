@@ -11,7 +11,7 @@ struct LetheBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lethe-bench",
         abstract: "Lethe's benchmarks; each subcommand prints JSON lines. Run them all with `make bench`.",
-        subcommands: [Encode.self, Kernels.self])
+        subcommands: [Encode.self, Kernels.self, Train.self])
 }
 
 struct Encode: ParsableCommand {
