@@ -28,7 +28,7 @@ struct Encode: ParsableCommand {
     @Option(help: "Tokens per chunk.") var length = 64
     @Option(help: "Chunks per forward pass.") var batchSize = 64
     @Option(help: "Worker threads.") var threads = 2
-    @Option(help: "Timed repetitions; the best is reported.") var repeats = 3
+    @Option(help: "Timed repetitions; the best is reported.") var repeats = 2
 
     func run() throws {
         LetheThreads.set(threads)

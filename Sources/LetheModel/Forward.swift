@@ -28,8 +28,8 @@ extension MambaModel {
         if let bad = tokens.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
             throw ModelError("forward: token id \(bad) outside the vocabulary 0..<\(c.vocabSize)")
         }
-        guard cache.config == c, cache.batchSize == batchSize else {
-            throw ModelError("forward: the cache is for \(cache.batchSize) sequences of another shape; expected \(batchSize) of this model")
+        guard cache.hasStateShape(of: c), cache.batchSize == batchSize else {
+            throw ModelError("forward: the cache holds \(cache.batchSize) sequences of states \(cache.ssmShape) / \(cache.convShape); this batch needs \(batchSize) of \(MambaCache(config: c, batchSize: 0).ssmShape) / \(MambaCache(config: c, batchSize: 0).convShape)")
         }
         let acts = activations ?? MambaActivations(config: c, batchSize: batchSize, length: length)
         guard acts.config == c, acts.batchSize == batchSize, acts.length == length else {

@@ -34,6 +34,13 @@ public final class MambaCache {
         for (b, s) in sequences.enumerated() { try setSequence(b, ssm: s.ssm, conv: s.conv) }
     }
 
+    /// Whether a model of `other` reads and writes states of this cache's shapes (an encoder's cache can
+    /// start a decoder of the same sizes, whatever their vocabularies).
+    public func hasStateShape(of other: MambaConfig) -> Bool {
+        (other.numLayers, other.intermediateSize, other.stateSize, other.convKernel)
+            == (config.numLayers, config.intermediateSize, config.stateSize, config.convKernel)
+    }
+
     /// A copy with its own storage.
     public func copy() -> MambaCache {
         let other = MambaCache(config: config, batchSize: batchSize)

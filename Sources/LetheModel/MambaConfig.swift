@@ -131,7 +131,7 @@ public struct MambaConfig: Equatable, Sendable {
             "architectures": [MambaConfig.hfArchitecture], "model_type": "mamba",
             "hidden_size": hiddenSize, "intermediate_size": intermediateSize, "expand": intermediateSize / hiddenSize,
             "state_size": stateSize, "num_hidden_layers": numLayers, "conv_kernel": convKernel,
-            "time_step_rank": timeStepRank, "vocab_size": vocabSize, "layer_norm_epsilon": Double(layerNormEpsilon),
+            "time_step_rank": timeStepRank, "vocab_size": vocabSize, "layer_norm_epsilon": Double("\(layerNormEpsilon)") ?? Double(layerNormEpsilon),
             "tie_word_embeddings": tieWordEmbeddings, "use_bias": false, "use_conv_bias": true, "hidden_act": "silu",
             "residual_in_fp32": true, "bos_token_id": 0, "eos_token_id": 0, "pad_token_id": 0, "dtype": dtype,
         ]

@@ -95,7 +95,7 @@ final class ForwardFixtureTests: XCTestCase {
             XCTAssert("\($0)".contains("token id 101 outside the vocabulary 0..<101"), "\($0)")
         }
         XCTAssertThrowsError(try model.forward(tokens: [1, 2, 3], batchSize: 3, cache: cache)) {
-            XCTAssert("\($0)".contains("cache is for 2 sequences"), "\($0)")
+            XCTAssert("\($0)".contains("the cache holds 2 sequences of states [2, 74, 5] / [2, 74, 3]; this batch needs 3"), "\($0)")
         }
     }
 }

@@ -116,7 +116,7 @@ struct Unpickler {
                 guard n <= 8 else { throw fail("pickle integer of \(n) bytes") }
                 let raw = try uint(n)
                 stack.append(.int(n == 0 ? 0 : n == 8 ? raw : (raw << (64 - 8 * n)) >> (64 - 8 * n)))
-            case 0x47: stack.append(.float(Double(bitPattern: UInt64(try take(8).reduce(0) { $0 << 8 | Int($1) }))))  // BINFLOAT
+            case 0x47: stack.append(.float(Double(bitPattern: try take(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) })))  // BINFLOAT (big-endian)
             case 0x58: stack.append(try text(try uint(4)))  // BINUNICODE
             case 0x8C: stack.append(try text(try uint(1)))  // SHORT_BINUNICODE
             case 0x8D: stack.append(try text(try uint(8)))  // BINUNICODE8
