@@ -21,6 +21,8 @@ struct Train: ParsableCommand {
     @Option(help: "Timed training steps.") var steps = 3
     @Option(help: "Worker threads.") var threads = 2
     @Option(help: "autoencoder or lm.") var objective = TrainingObjective.autoencoder
+    @Option(help: "Megabytes that every layer's activations may take; above, the backward pass recomputes them.")
+    var activationBudgetMb = 4096
 
     func run() throws {
         LetheThreads.set(threads)
@@ -38,6 +40,7 @@ struct Train: ParsableCommand {
         let trainer = Trainer(model: decoder, objective: objective, settings: OptimizerSettings(
             learningRate: LearningRatePlan(base: 1e-4, schedule: .cosine, warmupSteps: 1, totalSteps: steps + 1),
             weightDecay: 0.01, clipNorm: 1.0))
+        trainer.backprop.activationBudget = activationBudgetMb << 20
         _ = try trainer.train(batch)  // warm-up: allocates the activations, pages in the moments
         var times: [Double] = [], losses: [Double] = []
         for _ in 0..<steps {
@@ -50,7 +53,7 @@ struct Train: ParsableCommand {
             "area": "train", "impl": "lethe", "objective": objective.rawValue, "batch_size": batchSize,
             "length": length, "steps": steps, "threads": threads, "seconds": total, "step_seconds": times,
             "losses": losses, "tokens_per_s": Double(batchSize * length * steps) / total,
-            "max_rss_mb": maxRSSMegabytes(),
+            "max_rss_mb": maxRSSMegabytes(), "activation_budget_mb": activationBudgetMb,
         ]
         let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
         print(String(decoding: json, as: UTF8.self))

@@ -36,9 +36,12 @@ public struct TrainingError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// The decoder's loss and its gradient with respect to every parameter, by hand-written backpropagation through
-/// the forward pass of `MambaModel` (llm.c's scheme): forward keeping each layer's activations, then the backward
-/// kernels layer by layer in reverse, accumulating into `gradients`, a buffer with the parameters' layout.
+/// The decoder's loss and its gradient with respect to every parameter, by hand-written backpropagation (llm.c's
+/// scheme): a forward pass block by block (`MambaModel.layerForward`) keeping what the backward pass reads, then
+/// the backward kernels layer by layer in reverse, accumulating into `gradients`, a buffer with the parameters'
+/// layout. Activation memory is bounded: when every layer's intermediate tensors would exceed
+/// `activationBudget`, only each layer's input is kept and the backward pass recomputes one layer at a time
+/// (one extra forward pass, the same numbers).
 public final class Backprop {
     public let model: MambaModel
     public let objective: TrainingObjective
@@ -46,8 +49,10 @@ public final class Backprop {
     public let gradients: ParameterBuffer
     /// Rows of logits materialised at once by the lm_head and the loss: (rows, V) floats.
     public var logitRows = 512
+    /// Bytes that every layer's intermediate tensors may take before the backward pass recomputes them instead.
+    public var activationBudget = 4 << 30
 
-    private var activations: MambaActivations?
+    private var activations: TrainingActivations?
 
     public init(model: MambaModel, objective: TrainingObjective) {
         self.model = model
@@ -89,20 +94,55 @@ public final class Backprop {
         }
     }
 
-    private func activations(batchSize: Int, length: Int) -> MambaActivations {
-        if let a = activations, a.batchSize == batchSize, a.length == length { return a }
+    private func activations(batchSize: Int, length: Int) -> TrainingActivations {
+        let keep = TrainingActivations.bytesPerLayer(model.config, tokens: batchSize * length) * model.config.numLayers
+            <= activationBudget
+        if let a = activations, a.batchSize == batchSize, a.length == length, a.keepsEveryLayer == keep { return a }
         activations = nil  // free the old set before allocating the new one
-        let a = MambaActivations(config: model.config, batchSize: batchSize, length: length, keepEveryLayer: true)
+        let a = TrainingActivations(config: model.config, batchSize: batchSize, length: length, keepEveryLayer: keep)
         activations = a
         return a
+    }
+
+    /// Embedding, the blocks from the initial states `initial`, norm_f.
+    private func forward(_ input: [Int32], _ acts: TrainingActivations, initial: MambaCache) {
+        let c = model.config, m = input.count
+        input.withUnsafeBufferPointer { ids in
+            embeddingForward(out: acts.hidden[0].pointer, tokens: ids.baseAddress!, weight: model.weights.embeddings,
+                             count: m, hidden: c.hiddenSize)
+        }
+        for l in 0..<c.numLayers { layerForward(l, acts, initial: initial, output: acts.hidden[l + 1].pointer) }
+        rmsNormForward(out: acts.normF.pointer, rstd: acts.normFRstd.pointer, input: acts.hidden[c.numLayers].pointer,
+                       weight: model.weights.normF, rows: m, width: c.hiddenSize, epsilon: c.layerNormEpsilon)
+    }
+
+    /// Block `l` from hidden[l] and the initial states (a copy: the block overwrites it with the final state).
+    private func layerForward(_ l: Int, _ acts: TrainingActivations, initial: MambaCache,
+                              output: UnsafeMutablePointer<Float>, stopAfterScan: Bool = false) {
+        let c = model.config
+        let (conv, ssm) = (l * c.intermediateSize * c.convKernel, l * c.intermediateSize * c.stateSize)
+        for b in 0..<acts.batchSize {
+            let (convSlice, ssmSlice) = (b * initial.convCountPerSequence + conv, b * initial.ssmCountPerSequence + ssm)
+            initial.conv.withUnsafeBufferPointer {
+                (acts.convState.pointer + convSlice).update(from: $0.baseAddress! + convSlice,
+                                                            count: c.intermediateSize * c.convKernel)
+            }
+            initial.ssm.withUnsafeBufferPointer {
+                (acts.ssmState.pointer + ssmSlice).update(from: $0.baseAddress! + ssmSlice,
+                                                          count: c.intermediateSize * c.stateSize)
+            }
+        }
+        model.layerForward(l, input: acts.hidden[l].pointer, output: output, activations: acts.layer(l),
+                           convState: acts.convState.pointer + conv, convStateStride: initial.convCountPerSequence,
+                           ssmState: acts.ssmState.pointer + ssm, ssmStateStride: initial.ssmCountPerSequence,
+                           batchSize: acts.batchSize, length: acts.length, stopAfterScan: stopAfterScan)
     }
 
     /// The mean loss of the batch (forward only): (sum over predictions, number of predictions).
     public func loss(_ batch: TrainingBatch) throws -> (total: Double, predictions: Int) {
         let (input, targets, length) = try decoderSequences(batch)
-        let cache = try initialCache(batch)
         let acts = activations(batchSize: batch.batchSize, length: length)
-        try model.forward(tokens: input, batchSize: batch.batchSize, cache: cache, logits: .none, activations: acts)
+        forward(input, acts, initial: try initialCache(batch))
         return lmHeadLoss(acts, targets: targets, backward: nil)
     }
 
@@ -112,9 +152,7 @@ public final class Backprop {
         let (input, targets, length) = try decoderSequences(batch)
         let initial = try initialCache(batch)
         let acts = activations(batchSize: batch.batchSize, length: length)
-        // The forward pass overwrites its cache with the final state; the backward needs the initial one.
-        try model.forward(tokens: input, batchSize: batch.batchSize, cache: initial.copy(), logits: .none,
-                          activations: acts)
+        forward(input, acts, initial: initial)
         gradients.buffer.update(repeating: 0)
 
         let c = model.config
@@ -127,13 +165,20 @@ public final class Backprop {
         dHidden.update(repeating: 0, count: m * h)
         // norm_f
         rmsNormBackward(dInput: dHidden, dWeight: g.normF, dOut: scratch.dNormed.pointer,
-                        input: acts.hidden(enteringLayer: c.numLayers).pointer, weight: w.normF,
+                        input: acts.hidden[c.numLayers].pointer, weight: w.normF,
                         rstd: acts.normFRstd.pointer, rows: m, width: h)
         initial.ssm.withUnsafeBufferPointer { ssm in
             initial.conv.withUnsafeBufferPointer { conv in
                 for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
                     let (a, lw, lg) = (acts.layer(l), w.layers[l], g.layers[l])
                     let s = scratch
+                    if !acts.keepsEveryLayer {
+                        // Recompute this block's tensors up to the gate; its output, already in hidden[l + 1],
+                        // is not needed (with stopAfterScan nothing is written to it).
+                        layerForward(l, acts, initial: initial, output: acts.hidden[l + 1].pointer, stopAfterScan: true)
+                        gateForward(out: a.gated.pointer, y: a.y.pointer, z: a.xz.pointer + di, zStride: 2 * di,
+                                    rows: m, channels: di)
+                    }
                     // hidden_states = residual + out_proj(gated): the residual passes dHidden through unchanged.
                     linearBackward(dInput: s.dGated.pointer, dInputStride: di, dWeight: lg.outProj, dOut: dHidden,
                                    dOutStride: h, input: a.gated.pointer, inputStride: di, weight: lw.outProj,
@@ -165,7 +210,7 @@ public final class Backprop {
                                    dOut: s.dXZ.pointer, dOutStride: 2 * di, input: a.normed.pointer, inputStride: h,
                                    weight: lw.inProj, rows: m, inFeatures: h, outFeatures: 2 * di)
                     rmsNormBackward(dInput: dHidden, dWeight: lg.norm, dOut: s.dNormed.pointer,
-                                    input: acts.hidden(enteringLayer: l).pointer, weight: lw.norm,
+                                    input: acts.hidden[l].pointer, weight: lw.norm,
                                     rstd: a.rstd.pointer, rows: m, width: h)
                 }
             }
@@ -178,7 +223,7 @@ public final class Backprop {
 
     /// lm_head and the mean cross-entropy over the positions with a target, `logitRows` rows of logits at a time.
     /// With `backward`, also writes d(mean loss)/d(norm_f output) there and adds the lm_head's gradient.
-    private func lmHeadLoss(_ acts: MambaActivations, targets: [Int32],
+    private func lmHeadLoss(_ acts: TrainingActivations, targets: [Int32],
                             backward dNormF: UnsafeMutablePointer<Float>?) -> (total: Double, predictions: Int) {
         let (h, v) = (model.config.hiddenSize, model.config.vocabSize)
         let rows = targets.count
@@ -224,5 +269,43 @@ final class BackwardScratch {
         dDt = FloatBuffer(count: m * di)      // (M, DI) dt_proj's output
         dXProj = FloatBuffer(count: m * c.xProjSize)  // (M, R + 2N) x_proj's output
         dConvOut = FloatBuffer(count: m * di) // (M, DI) the conv's output, before SiLU
+    }
+}
+
+/// A training forward pass's tensors: every block's input (the residual stream) and either every block's
+/// intermediate tensors or one set that the backward pass refills block by block.
+final class TrainingActivations {
+    let batchSize: Int
+    let length: Int
+    let keepsEveryLayer: Bool
+    let hidden: [FloatBuffer]  // n_layer + 1 of (M, H): hidden[l] enters block l
+    let layers: [LayerActivations]
+    let normF: FloatBuffer  // (M, H) norm_f(hidden[n_layer]): lm_head's input
+    let normFRstd: FloatBuffer  // (M)
+    /// The blocks' running states, (B, n_layer, DI, K) and (B, n_layer, DI, N), each block starting from a copy
+    /// of its initial states.
+    let convState: FloatBuffer
+    let ssmState: FloatBuffer
+
+    init(config c: MambaConfig, batchSize: Int, length: Int, keepEveryLayer: Bool) {
+        let m = batchSize * length
+        self.batchSize = batchSize
+        self.length = length
+        keepsEveryLayer = keepEveryLayer
+        hidden = (0...c.numLayers).map { _ in FloatBuffer(count: m * c.hiddenSize) }
+        layers = (0..<(keepEveryLayer ? c.numLayers : 1)).map { _ in LayerActivations(config: c, tokens: m) }
+        normF = FloatBuffer(count: m * c.hiddenSize)
+        normFRstd = FloatBuffer(count: m)
+        convState = FloatBuffer(count: batchSize * c.numLayers * c.intermediateSize * c.convKernel)
+        ssmState = FloatBuffer(count: batchSize * c.numLayers * c.intermediateSize * c.stateSize)
+    }
+
+    func layer(_ l: Int) -> LayerActivations { keepsEveryLayer ? layers[l] : layers[0] }
+
+    /// Bytes of one block's LayerActivations over `tokens` tokens.
+    static func bytesPerLayer(_ c: MambaConfig, tokens m: Int) -> Int {
+        let (h, di) = (c.hiddenSize, c.intermediateSize)
+        // normed, rstd, xz, convOut, u, xProj, dt, y, gated
+        return 4 * m * (h + 1 + 2 * di + di + di + c.xProjSize + di + di + di)
     }
 }

@@ -49,6 +49,20 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// With no room for every layer's activations the backward pass recomputes each layer: the same gradients,
+    /// bit for bit.
+    func testRecomputingLayersGivesTheSameGradients() throws {
+        for name in ["small", "odd"] {
+            let f = try Fixture(name)
+            let keeping = Backprop(model: f.model, objective: .autoencoder)
+            let recomputing = Backprop(model: f.model, objective: .autoencoder)
+            recomputing.activationBudget = 0
+            let (a, b) = (try keeping.lossAndGradients(f.batch), try recomputing.lossAndGradients(f.batch))
+            XCTAssertEqual(a, b, name)
+            XCTAssertEqual(Array(keeping.gradients.buffer), Array(recomputing.gradients.buffer), name)
+        }
+    }
+
     func testLanguageModelLossAndGradients() throws {
         for name in ["small", "odd"] {
             let f = try Fixture(name)
