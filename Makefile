@@ -23,9 +23,9 @@ test: deps
 	$(SWIFT) build $(TESTFLAGS) --build-tests
 	$(SWIFT) test $(TESTFLAGS) --skip-build
 
-# Benchmarks: Lethe against the Python baselines, side by side in one run (needs torch + transformers).
+# Benchmarks: Swift (lethe-bench) beside the Python baselines, one table of ratios.
 PYTHON ?= python3
-bench: deps
+bench: build
 	$(PYTHON) Benchmarks/run.py
 
 run: build

@@ -10,6 +10,9 @@ let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configur
 let package = Package(
     name: "Lethe",
     platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "lethe", targets: ["lethe"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
@@ -39,10 +42,21 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
 
-        // Benchmarks (`make bench`): one subcommand per area, printing JSON lines; Benchmarks/run.py compares them
-        // with the Python baselines in Benchmarks/baselines.
+        // Executables, thin layers over the libraries.
+        .executableTarget(name: "lethe", dependencies: [
+            "LethePipeline", "LetheCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // A stage built on the harness, for the runner's tests (generates and maps token shards).
+        .executableTarget(name: "lethe-test-stage", dependencies: [
+            "LetheCLI", "LethePipeline", "LetheShards", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Tests/Support/LetheTestStage"),
+
+        // Benchmarks: one subcommand per area, compared with Benchmarks/baselines/<area>.py by Benchmarks/run.py.
         .executableTarget(name: "lethe-bench", dependencies: [
-            "LetheModel", "LetheTraining", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "LetheAnalysis", "LetheShards", "LetheModel", "LetheTraining", "CBLAS",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/LetheBench", swiftSettings: fast),
 
         // Tests read committed fixtures under Tests/Fixtures (made by the Python scripts beside them).

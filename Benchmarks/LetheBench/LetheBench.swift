@@ -1,193 +1,75 @@
-import ArgumentParser
-import CBLAS
-import Dispatch
-import Foundation
-import LetheModel
+// lethe-bench: timings of Lethe's hot paths, one subcommand per area, one JSON line per measurement.
+// Benchmarks/run.py runs these beside the Python baselines in Benchmarks/baselines/ and prints the ratios.
 
-/// Benchmarks of Lethe's stages, one subcommand per area, each printing JSON lines that Benchmarks/run.py
-/// sets beside the Python baselines (Benchmarks/baselines/<area>.py).
+import ArgumentParser
+import Foundation
+import LetheAnalysis
+
 @main
 struct LetheBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lethe-bench",
-        abstract: "Lethe's benchmarks; each subcommand prints JSON lines. Run them all with `make bench`.",
-        subcommands: [Encode.self, Kernels.self, Train.self])
+        abstract: "Time Lethe's hot paths; prints one JSON line per measurement.",
+        subcommands: [Analysis.self, ShardsBench.self, Encode.self, Kernels.self, Train.self])
 }
 
-struct Encode: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Tokens/s encoding chunks to their final Mamba cache (no logits), as `lethe-encode` does.",
-        discussion: """
-        The checkpoint is the one Benchmarks/baselines/encode.py creates (mamba-130m architecture, random \
-        weights by transformers). Also measures the machine's sgemm peak, the load time and the peak memory.
-        """)
-
-    @Option(help: "Checkpoint folder (Hugging Face layout).")
-    var model = "/work/bench-cache/mamba-130m-random"
-    @Option(help: "Number of chunks.") var chunks = 64
-    @Option(help: "Tokens per chunk.") var length = 64
-    @Option(help: "Chunks per forward pass.") var batchSize = 64
-    @Option(help: "Worker threads.") var threads = 2
-    @Option(help: "Timed repetitions; the best is reported.") var repeats = 2
-
-    func run() throws {
-        LetheThreads.set(threads)
-        let peak = sgemmPeak(threads: threads)
-
-        let loadStart = DispatchTime.now()
-        let mamba = try MambaModel.load(from: URL(fileURLWithPath: model))
-        let loadSeconds = seconds(since: loadStart)
-        let c = mamba.config
-
-        var random = SystemRandomNumberGenerator()
-        let tokens = (0..<chunks * length).map { _ in Int32.random(in: 0..<Int32(c.vocabSize), using: &random) }
-        let activations = MambaActivations(config: c, batchSize: batchSize, length: length)
-        func encodeAll() throws {
-            var start = 0
-            while start < chunks {
-                let b = min(batchSize, chunks - start)
-                let cache = MambaCache(config: c, batchSize: b)
-                try mamba.forward(tokens: Array(tokens[start * length ..< (start + b) * length]), batchSize: b,
-                                  cache: cache, activations: b == batchSize ? activations : nil)
-                start += b
-            }
-        }
-        try encodeAll()  // warm-up: page in the weights and activations
-        var times: [Double] = []
-        for _ in 0..<repeats {
-            let t = DispatchTime.now()
-            try encodeAll()
-            times.append(seconds(since: t))
-        }
-        let best = times.min()!
-        // Matrix-product work per token: in_proj, x_proj, dt_proj, out_proj (the last layer's out_proj is
-        // skipped when only the cache is wanted).
-        let (h, di, r) = (Double(c.hiddenSize), Double(c.intermediateSize), Double(c.timeStepRank))
-        let perLayer = 2 * (h * 2 * di + di * Double(c.xProjSize) + r * di + di * h)
-        let flopsPerToken = Double(c.numLayers) * perLayer - 2 * di * h
-        let gflops = flopsPerToken * Double(chunks * length) / best / 1e9
-        let report: [String: Any] = [
-            "area": "encode", "impl": "lethe", "chunks": chunks, "length": length, "batch_size": batchSize,
-            "threads": threads, "parameters": mamba.layout.count, "seconds": best, "all_seconds": times,
-            "tokens_per_s": Double(chunks * length) / best, "load_seconds": loadSeconds,
-            "matmul_gflops": gflops, "sgemm_peak_gflops": peak, "fraction_of_sgemm_peak": gflops / peak,
-            "max_rss_mb": maxRSSMegabytes(),
-        ]
-        let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
-        print(String(decoding: json, as: UTF8.self))
-    }
-}
-
-struct Kernels: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Milliseconds of each forward kernel for one mamba-130m layer over a batch (a profile of encode).")
-
-    @Option(help: "Tokens in the batch (B·L).") var tokens = 4096
-    @Option(help: "Sequence length L.") var length = 64
-    @Option(help: "Worker threads.") var threads = 2
-
-    func run() throws {
-        LetheThreads.set(threads)
-        let (m, h, di, n, k, r) = (tokens, 768, 1536, 16, 4, 48)
-        let b = m / length
-        var random = SystemRandomNumberGenerator()
-        func buffer(_ count: Int, _ scale: Float = 1) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            for i in 0..<count { p[i] = Float.random(in: -scale...scale, using: &random) }
-            return p
-        }
-        let x = buffer(m * h), normed = buffer(m * h), xz = buffer(m * 2 * di), conv = buffer(m * di)
-        let u = buffer(m * di), xProj = buffer(m * (r + 2 * n)), dt = buffer(m * di), y = buffer(m * di)
-        let inProj = buffer(2 * di * h, 0.05), convW = buffer(di * k), bias = buffer(di), xProjW = buffer((r + 2 * n) * di, 0.05)
-        let dtW = buffer(di * r, 0.1), aLog = buffer(di * n), d = buffer(di), outProj = buffer(h * di, 0.05), w = buffer(h)
-        let convState = buffer(b * di * k), ssmState = buffer(b * di * n)
-        func time(_ name: String, _ body: () -> Void) {
-            body()
-            var best = Double.infinity
-            for _ in 0..<3 {
-                let t = DispatchTime.now()
-                body()
-                best = min(best, seconds(since: t))
-            }
-            print("{\"area\": \"kernels\", \"kernel\": \"\(name)\", \"ms\": \(best * 1000)}")
-        }
-        time("rmsnorm") { rmsNormForward(out: normed, rstd: nil, input: x, weight: w, rows: m, width: h, epsilon: 1e-5) }
-        time("in_proj") {
-            linearForward(out: xz, outStride: 2 * di, input: normed, inputStride: h, weight: inProj, rows: m,
-                          inFeatures: h, outFeatures: 2 * di)
-        }
-        time("conv1d") {
-            causalConv1dForward(out: conv, input: xz, inputStride: 2 * di, weight: convW, bias: bias, state: convState,
-                                stateStride: di * k, batch: b, length: length, channels: di, kernel: k)
-        }
-        time("silu") { siluForward(out: u, input: conv, count: m * di) }
-        time("x_proj") {
-            linearForward(out: xProj, outStride: r + 2 * n, input: u, inputStride: di, weight: xProjW, rows: m,
-                          inFeatures: di, outFeatures: r + 2 * n)
-        }
-        time("dt_proj") {
-            linearForward(out: dt, outStride: di, input: xProj, inputStride: r + 2 * n, weight: dtW, rows: m,
-                          inFeatures: r, outFeatures: di)
-        }
-        time("scan") {
-            selectiveScanForward(y: y, u: u, dt: dt, dtBias: bias, bc: xProj + r, bcStride: r + 2 * n, aLog: aLog, d: d,
-                                 state: ssmState, stateStride: di * n, batch: b, length: length, channels: di, stateSize: n)
-        }
-        if avx2Available {
-            selectiveScanPath = .swiftSIMD
-            time("scan-swift-simd") {
-                selectiveScanForward(y: y, u: u, dt: dt, dtBias: bias, bc: xProj + r, bcStride: r + 2 * n, aLog: aLog, d: d,
-                                     state: ssmState, stateStride: di * n, batch: b, length: length, channels: di, stateSize: n)
-            }
-            selectiveScanPath = .avx2
-        }
-        time("gate") { gateForward(out: conv, y: y, z: xz + di, zStride: 2 * di, rows: m, channels: di) }
-        time("out_proj") {
-            linearForward(out: x, outStride: h, input: conv, inputStride: di, weight: outProj, rows: m, inFeatures: di,
-                          outFeatures: h, accumulate: true)
-        }
-    }
-}
-
-/// The best GFLOPS of a large sgemm (3072 × 768 weight, 4096 rows, as in_proj on a 64 × 64 batch) on
-/// `threads` cores, both ways Lethe could run it: OpenBLAS's own threads, and one single-threaded sgemm
-/// per worker on a block of rows (what Lethe does).
-func sgemmPeak(threads: Int) -> Double {
-    let (m, n, k) = (4096, 3072, 768)
-    let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: n * k)
-    var c = [Float](repeating: 0, count: m * n)
-    let flops = 2 * Double(m) * Double(n) * Double(k)
-    var best = 0.0
-    openblas_set_num_threads(Int32(threads))
-    for _ in 0..<3 {
-        let t = DispatchTime.now()
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b,
-                    Int32(k), 0, &c, Int32(n))
-        best = max(best, flops / seconds(since: t) / 1e9)
-    }
-    LetheThreads.restoreSingleThreadedBLAS()
-    for _ in 0..<3 {
-        let t = DispatchTime.now()
-        a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                c.withUnsafeMutableBufferPointer { c in
-                    linearForward(out: c.baseAddress!, outStride: n, input: a.baseAddress!, inputStride: k,
-                                  weight: b.baseAddress!, rows: m, inFeatures: k, outFeatures: n)
-                }
-            }
-        }
-        best = max(best, flops / seconds(since: t) / 1e9)
+/// Runs `body` `repeats` times and returns the fastest wall-clock time in seconds.
+func fastest(_ repeats: Int, _ body: () -> Void) -> Double {
+    var best = Double.infinity
+    for _ in 0..<repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
     return best
 }
 
-func seconds(since start: DispatchTime) -> Double {
-    Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+func report(_ area: String, _ name: String, items: Int, seconds: Double) {
+    let line: [String: Any] = ["area": area, "name": name, "items": items, "seconds": seconds,
+                               "items_per_second": Double(items) / seconds]
+    let data = try! JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
 }
 
-/// Peak resident memory of this process (getrusage's ru_maxrss, kilobytes on Linux).
-func maxRSSMegabytes() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
+struct Analysis: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Word tokenizer (nltk.word_tokenize), ROUGE-1, t-tests and Spearman on the GSM8K test set.")
+
+    @Option(help: "The GSM8K test file (JSON lines with question and answer).")
+    var gsm8k = "data/gsm8k/test.jsonl"
+
+    @Option(help: "Repetitions; the fastest is reported.")
+    var repeats = 3
+
+    func run() throws {
+        let lines = try String(contentsOfFile: gsm8k, encoding: .utf8).split(separator: "\n")
+        let texts: [String] = try lines.flatMap { line -> [String] in
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String],
+                  let q = object["question"], let a = object["answer"] else {
+                throw ValidationError("\(gsm8k): a line without question and answer")
+            }
+            return [q, a]
+        }
+        let tokenizer = WordTokenizer()
+        var words = 0
+        let tokenizeSeconds = fastest(repeats) { words = texts.reduce(0) { $0 + tokenizer.tokenize($1).count } }
+        report("analysis", "word_tokenize", items: texts.count, seconds: tokenizeSeconds)
+
+        let pairs = stride(from: 0, to: texts.count - 1, by: 2).map { (texts[$0], texts[$0 + 1]) }
+        var total = 0.0
+        let rougeSeconds = fastest(repeats) { total = pairs.reduce(0) { $0 + Rouge.rouge1(reference: $1.0, prediction: $1.1).f1 } }
+        report("analysis", "rouge1", items: pairs.count, seconds: rougeSeconds)
+
+        // Binary retained flags of 200,000 words in two categories, and ranks over all of them.
+        var rng = SplitMix64(seed: 1)
+        let a = (0..<100_000).map { _ in Double(rng.next() % 10 < 3 ? 1 : 0) }
+        let b = (0..<100_000).map { _ in Double(rng.next() % 10 < 4 ? 1 : 0) }
+        let frequencies = (0..<200_000).map { _ in Double(rng.next() % 1_000_000) }
+        var p = 0.0
+        let ttestSeconds = fastest(repeats) { p = twoSampleTTest(a, b).pValue }
+        report("analysis", "ttest_ind_200k", items: 1, seconds: ttestSeconds)
+        let spearmanSeconds = fastest(repeats) { p += spearman(frequencies, a + b).pValue }
+        report("analysis", "spearman_200k", items: 1, seconds: spearmanSeconds)
+        FileHandle.standardError.write(Data("checksums: words \(words) f1 \(total) p \(p)\n".utf8))
+    }
 }

@@ -1,0 +1,171 @@
+// The annotate stage's data model: everything the report needs about one chunk and each of its reference
+// words, built from plain values so `lethe-annotate` is only glue (read shards, call `annotateChunk`, write).
+
+import Foundation
+
+/// A gold word of an annotated corpus (CoNLL-2003: word, Penn POS tag, IOB1 NER tag).
+public struct GoldWord: Codable, Equatable, Sendable {
+    public var word: String
+    public var posTag: String?
+    public var nerTag: String?
+    public init(word: String, posTag: String? = nil, nerTag: String? = nil) {
+        self.word = word; self.posTag = posTag; self.nerTag = nerTag
+    }
+}
+
+/// One reference word and its categories (one element of `KEY.words.json`).
+public struct WordAnnotation: Codable, Equatable, Sendable {
+    public var word: String
+    /// 0-based index among the chunk's reference words.
+    public var position: Int
+    public var retained: Bool
+    public var pos: POSClass?
+    public var ner: NERClass?
+    public var wordClass: WordClass
+    /// Pretraining counts of the word's tokens: the rarest, and the mean (nil without counts or when the
+    /// word could not be located among the tokens).
+    public var rarestTokenFrequency: Int64?
+    public var meanTokenFrequency: Double?
+}
+
+/// One chunk: its metadata, the texts, the ROUGE-1 scores and every reference word's annotation.
+public struct ChunkAnnotation: Codable, Equatable, Sendable {
+    /// Dataset or sequence type from the chunk's metadata (Pile subset, math, code, conll, sae, aave, ...).
+    public var dataset: String
+    /// Chunk length in tokens.
+    public var length: Int
+    public var reference: String
+    public var reconstruction: String
+    public var rouge1: RougeScore
+    public var words: [WordAnnotation]
+    /// Per reference token: kept, substituted or dropped by the edit-distance alignment.
+    public var tokenFates: [TokenFate]
+    public var insertedTokens: Int
+    /// Pretraining count of each reference token, when counts were given.
+    public var tokenFrequencies: [Int64]?
+}
+
+
+/// Everything `annotateChunk` needs about a chunk.
+public struct ChunkInput: Sendable {
+    public var dataset: String
+    public var referenceTokenIDs: [Int32]
+    public var reconstructionTokenIDs: [Int32]
+    public var referenceText: String
+    public var reconstructionText: String
+    /// The decoded text of each reference token; concatenated they should give `referenceText` (used to
+    /// find each word's tokens for the word-level frequency).
+    public var referenceTokenTexts: [String]?
+    /// Gold words when the corpus has them; otherwise the reference is split with `WordTokenizer`.
+    public var goldWords: [GoldWord]?
+    /// Pretraining count of each reference token.
+    public var tokenFrequencies: [Int64]?
+    /// Whether the text is math (ambiguous operators like "-" then count as math).
+    public var isMath: Bool
+
+    public init(dataset: String, referenceTokenIDs: [Int32], reconstructionTokenIDs: [Int32], referenceText: String,
+                reconstructionText: String, referenceTokenTexts: [String]? = nil, goldWords: [GoldWord]? = nil,
+                tokenFrequencies: [Int64]? = nil, isMath: Bool = false) {
+        self.dataset = dataset; self.referenceTokenIDs = referenceTokenIDs
+        self.reconstructionTokenIDs = reconstructionTokenIDs; self.referenceText = referenceText
+        self.reconstructionText = reconstructionText; self.referenceTokenTexts = referenceTokenTexts
+        self.goldWords = goldWords; self.tokenFrequencies = tokenFrequencies; self.isMath = isMath
+    }
+}
+
+/// Annotates one chunk: reference words (gold, or `WordTokenizer` on the reference text), retention by the
+/// reference's rule against `WordTokenizer` on the reconstruction, categories, token alignment, ROUGE-1 and
+/// frequencies.
+public func annotateChunk(_ input: ChunkInput, tokenizer: WordTokenizer = WordTokenizer()) -> ChunkAnnotation {
+    let gold = input.goldWords ?? tokenizer.tokenize(input.referenceText).map { GoldWord(word: $0) }
+    let words = gold.map(\.word)
+    let retained = retainedWords(reference: words, reconstruction: tokenizer.tokenize(input.reconstructionText))
+    var tokensOfWord: [[Int]]? = nil
+    if let pieces = input.referenceTokenTexts, input.tokenFrequencies != nil {
+        tokensOfWord = tokenIndicesOfWords(words, tokenTexts: pieces)
+    }
+    let annotations = words.indices.map { i -> WordAnnotation in
+        var rarest: Int64? = nil, mean: Double? = nil
+        if let frequencies = input.tokenFrequencies, let indices = tokensOfWord?[i], !indices.isEmpty,
+           indices.allSatisfy({ $0 < frequencies.count }) {
+            let counts = indices.map { frequencies[$0] }
+            rarest = counts.min()
+            mean = counts.reduce(0.0) { $0 + Double($1) } / Double(counts.count)
+        }
+        return WordAnnotation(
+            word: words[i], position: i, retained: retained[i],
+            pos: gold[i].posTag.flatMap(POSClass.init(pennTag:)), ner: gold[i].nerTag.flatMap(NERClass.init(tag:)),
+            wordClass: WordClass.classify(words, at: i, mathChunk: input.isMath),
+            rarestTokenFrequency: rarest, meanTokenFrequency: mean)
+    }
+    let alignment = alignTokens(reference: input.referenceTokenIDs, reconstruction: input.reconstructionTokenIDs)
+    return ChunkAnnotation(
+        dataset: input.dataset, length: input.referenceTokenIDs.count, reference: input.referenceText,
+        reconstruction: input.reconstructionText,
+        rouge1: Rouge.rouge1(reference: input.referenceText, prediction: input.reconstructionText),
+        words: annotations, tokenFates: alignment.fates, insertedTokens: alignment.inserted,
+        tokenFrequencies: input.tokenFrequencies)
+}
+
+/// For each word, the indices of the tokens whose text overlaps it. Words are located left to right in the
+/// concatenated token texts, skipping whitespace; NLTK's `` and '' also match the straight double quote (and `` the '' ) they replaced. A word
+/// that cannot be found gets no tokens (and the search resumes where it stood).
+public func tokenIndicesOfWords(_ words: [String], tokenTexts: [String]) -> [[Int]] {
+    var text: [Unicode.Scalar] = []
+    var tokenOfScalar: [Int] = []
+    for (k, piece) in tokenTexts.enumerated() {
+        for c in piece.unicodeScalars { text.append(c); tokenOfScalar.append(k) }
+    }
+    var cursor = 0
+    return words.map { word in
+        var start = cursor
+        while start < text.count && text[start].isPythonSpace { start += 1 }
+        let candidates: [[Unicode.Scalar]] = word == "``" ? [["`", "`"], ["\""], ["'", "'"]]
+            : word == "''" ? [["'", "'"], ["\""]] : [Array(word.unicodeScalars)]
+        for candidate in candidates where start + candidate.count <= text.count
+            && text[start..<(start + candidate.count)].elementsEqual(candidate) {
+            cursor = start + candidate.count
+            var indices: [Int] = []
+            for p in start..<cursor where indices.last != tokenOfScalar[p] { indices.append(tokenOfScalar[p]) }
+            return indices
+        }
+        return []
+    }
+}
+
+/// A bad input or output of the analysis stages, naming the file and what is wrong.
+public struct AnalysisError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension ChunkAnnotation {
+    /// Reads one chunk's annotation (`KEY.words.json`); a malformed file throws an error naming `source` and
+    /// the field at fault.
+    public init(jsonData: Data, source: String) throws {
+        do {
+            self = try JSONDecoder().decode(ChunkAnnotation.self, from: jsonData)
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw AnalysisError("\(source): missing field \(Self.path(context.codingPath + [key]))")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
+                let DecodingError.dataCorrupted(context) {
+            throw AnalysisError("\(source): bad value at \(Self.path(context.codingPath)): \(context.debugDescription)")
+        } catch {
+            throw AnalysisError("\(source): not a chunk annotation: \(error)")
+        }
+    }
+
+    /// The JSON form, keys sorted so the same annotation always gives the same bytes.
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    private static func path(_ keys: [CodingKey]) -> String {
+        if keys.isEmpty { return "top level" }
+        return keys.reduce("") { path, key in
+            key.intValue.map { path + "[\($0)]" } ?? (path.isEmpty ? key.stringValue : path + "." + key.stringValue)
+        }
+    }
+}

@@ -1,0 +1,112 @@
+// All tables and plots of the report, computed from annotated chunks. `lethe-report` adds report.md (run,
+// model and data description) around these.
+
+import Foundation
+
+public struct ReportTables: Equatable, Sendable {
+    public var rouge: [RougeRow]
+    /// Keyed by table name: "pos", "ner", "class", "dataset".
+    public var omission: [String: [OmissionRow]]
+    public var significance: [String: [SignificanceRow]]
+    public var position: [PositionRow]
+    public var frequency: [FrequencyRow]
+
+    public static let categoryTables = ["pos", "ner", "class", "dataset"]
+
+    public init(chunks: [ChunkAnnotation], seed: UInt64 = 0, positionBins: Int = 10) {
+        rouge = rougeTable(chunks, seed: seed)
+        let items: [String: [CategorizedItem]] = [
+            "pos": CategoryItems.pos(chunks), "ner": CategoryItems.ner(chunks),
+            "class": CategoryItems.wordClass(chunks), "dataset": CategoryItems.dataset(chunks),
+        ]
+        var omission: [String: [OmissionRow]] = [:], significance: [String: [SignificanceRow]] = [:]
+        for name in Self.categoryTables {
+            let rows = omissionTable(items[name]!)
+            omission[name] = rows
+            significance[name] = significanceTable(items[name]!, order: rows.map(\.category))
+        }
+        self.omission = omission
+        self.significance = significance
+        position = positionTable(chunks, bins: positionBins)
+        frequency = frequencyTable(chunks)
+    }
+
+    /// File name and contents of every CSV and SVG, in a fixed order.
+    public func files() -> [(name: String, contents: String)] {
+        var files: [(String, String)] = [("rouge.csv", Table(rouge: rouge).csv)]
+        for name in Self.categoryTables {
+            files.append(("omission_\(name).csv", Table(omission: omission[name]!).csv))
+            files.append(("significance_\(name).csv", Table(significance: significance[name]!).csv))
+        }
+        files.append(("omission_position.csv", Table(position: position).csv))
+        files.append(("frequency.csv", Table(frequency: frequency).csv))
+        files.append(("rouge_f1_by_length.svg", rougePlot()))
+        for name in Self.categoryTables where !omission[name]!.isEmpty {
+            files.append(("omission_\(name).svg", omissionPlot(name)))
+        }
+        files.append(("omission_by_position.svg", positionPlot()))
+        files.append(("omission_by_frequency.svg", frequencyPlot()))
+        return files
+    }
+
+    /// Writes every file into `directory` (created if needed), each atomically (temporary file, rename), so
+    /// an interrupted run never leaves a half-written table.
+    public func write(to directory: URL) throws {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw AnalysisError("\(directory.path): cannot create the output directory: \(error.localizedDescription)")
+        }
+        for (name, contents) in files() {
+            let url = directory.appendingPathComponent(name)
+            do {
+                try Data(contents.utf8).write(to: url, options: .atomic)
+            } catch {
+                throw AnalysisError("\(url.path): cannot write: \(error.localizedDescription)")
+            }
+        }
+    }
+
+    // MARK: - Plots
+
+    func rougePlot() -> String {
+        let datasets = Array(Set(rouge.map(\.dataset))).sorted()
+        let series = datasets.map { d -> PlotSeries in
+            let rows = rouge.filter { $0.dataset == d }
+            return PlotSeries(name: d, x: rows.map { Double($0.length) }, y: rows.map(\.f1),
+                              yLow: rows.map(\.f1Low), yHigh: rows.map(\.f1High))
+        }
+        return SVGPlot.lines(title: "ROUGE-1 F1 by chunk length", x: PlotAxis(label: "chunk length (tokens)", logarithmic: true),
+                             y: PlotAxis(label: "ROUGE-1 F1", range: 0...1), series: series)
+    }
+
+    func omissionPlot(_ name: String) -> String {
+        let rows = omission[name]!
+        return SVGPlot.bars(title: "Omission rate by \(name) (95% Wilson interval)", categories: rows.map(\.category),
+                            values: rows.map(\.rate), low: rows.map(\.low), high: rows.map(\.high),
+                            y: PlotAxis(label: "omission rate", range: 0...1))
+    }
+
+    func positionPlot() -> String {
+        let datasets = position.map(\.dataset).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let series = datasets.map { d -> PlotSeries in
+            let rows = position.filter { $0.dataset == d }
+            return PlotSeries(name: d, x: rows.map { ($0.from + $0.to) / 2 }, y: rows.map(\.omission.rate),
+                              yLow: rows.map(\.omission.low), yHigh: rows.map(\.omission.high))
+        }
+        return SVGPlot.lines(title: "Omission rate by position in the chunk", x: PlotAxis(label: "relative position", range: 0...1),
+                             y: PlotAxis(label: "omission rate", range: 0...1), series: series)
+    }
+
+    /// Each bin at the geometric middle of its counts; the zero-count bin has no place on a log axis.
+    func frequencyPlot() -> String {
+        let series = ["token", "word"].compactMap { level -> PlotSeries? in
+            let rows = frequency.filter { $0.level == level && $0.bin >= 0 }
+            guard !rows.isEmpty else { return nil }
+            return PlotSeries(name: level, x: rows.map { (Double($0.countLow) * Double($0.countHigh)).squareRoot() },
+                              y: rows.map(\.omission.rate), yLow: rows.map(\.omission.low), yHigh: rows.map(\.omission.high))
+        }
+        return SVGPlot.lines(title: "Omission rate by pretraining frequency", x: PlotAxis(label: "pretraining count", logarithmic: true),
+                             y: PlotAxis(label: "omission rate", range: 0...1), series: series)
+    }
+}

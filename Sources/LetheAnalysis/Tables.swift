@@ -1,0 +1,279 @@
+// The report's tables, computed from annotated chunks (plain values), and their CSV form.
+
+import Foundation
+
+// MARK: - CSV
+
+/// One cell of a table. Numbers print with 10 significant digits (`%.10g`), nan as an empty cell (the
+/// statistic is undefined: a category with one observation, a constant sample, no data), infinities as
+/// `inf`/`-inf`, booleans as `true`/`false`.
+public enum Cell: Equatable, Sendable {
+    case text(String), integer(Int), number(Double), flag(Bool)
+
+    public var csv: String {
+        switch self {
+        case .text(let s):
+            return s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+                ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        case .integer(let i): return String(i)
+        case .number(let x): return formatNumber(x)
+        case .flag(let b): return b ? "true" : "false"
+        }
+    }
+}
+
+/// `%.10g`, with nan empty and infinities spelled out; deterministic across platforms.
+public func formatNumber(_ x: Double, significantDigits: Int = 10) -> String {
+    if x.isNaN { return "" }
+    if x.isInfinite { return x > 0 ? "inf" : "-inf" }
+    return String(format: "%.\(significantDigits)g", x)
+}
+
+public struct Table: Equatable, Sendable {
+    public var columns: [String]
+    public var rows: [[Cell]]
+
+    public init(columns: [String], rows: [[Cell]]) {
+        precondition(rows.allSatisfy { $0.count == columns.count }, "every row needs \(columns.count) cells")
+        self.columns = columns
+        self.rows = rows
+    }
+
+    /// RFC 4180 text with a header line, "\n" line ends and a final newline.
+    public var csv: String {
+        ([columns.map { Cell.text($0).csv }.joined(separator: ",")] + rows.map { $0.map(\.csv).joined(separator: ",") })
+            .joined(separator: "\n") + "\n"
+    }
+}
+
+// MARK: - Rows
+
+public struct RougeRow: Equatable, Sendable {
+    public var dataset: String
+    public var length: Int
+    public var n: Int
+    public var precision: Double, recall: Double, f1: Double
+    public var f1Low: Double, f1High: Double
+}
+
+public struct OmissionRow: Equatable, Sendable {
+    public var category: String
+    public var n: Int
+    public var omitted: Int
+    /// omitted / n, with the Wilson 95% interval.
+    public var rate: Double, low: Double, high: Double
+}
+
+public struct SignificanceRow: Equatable, Sendable {
+    public var category1: String, category2: String
+    public var t: Double, p: Double, pBonferroni: Double
+    public var significant: Bool
+}
+
+public struct PositionRow: Equatable, Sendable {
+    public var dataset: String
+    public var bin: Int
+    /// The bin's slice of the chunk, as fractions of its length.
+    public var from: Double, to: Double
+    public var omission: OmissionRow
+}
+
+public struct FrequencyRow: Equatable, Sendable {
+    /// "token" (edit-distance alignment of token ids) or "word" (the reference's rule, rarest token).
+    public var level: String
+    public var bin: Int
+    public var countLow: Int64, countHigh: Int64
+    public var omission: OmissionRow
+    /// Spearman's rho between frequency and omission (1 = omitted) over all items of the level, and its p.
+    public var rho: Double, p: Double
+}
+
+/// One observation for a category table: a word (or token) of `category`, omitted or not.
+public struct CategorizedItem: Equatable, Sendable {
+    public var category: String
+    public var omitted: Bool
+    public init(category: String, omitted: Bool) { self.category = category; self.omitted = omitted }
+}
+
+// MARK: - Builders
+
+/// FNV-1a of a string: a stable seed per group (Swift's Hasher differs between runs).
+func stableHash(_ s: String) -> UInt64 {
+    var h: UInt64 = 0xCBF2_9CE4_8422_2325
+    for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+    return h
+}
+
+/// rouge.csv: ROUGE-1 averaged over the chunks of each (dataset, length), with a percentile bootstrap
+/// interval for F1. Rows sorted by dataset, then length.
+public func rougeTable(_ chunks: [ChunkAnnotation], confidence: Double = 0.95, resamples: Int = 1000,
+                       seed: UInt64 = 0) -> [RougeRow] {
+    let groups = Dictionary(grouping: chunks) { GroupKey(dataset: $0.dataset, length: $0.length) }
+    return groups.keys.sorted().map { key in
+        let scores = groups[key]!.map(\.rouge1)
+        let n = Double(scores.count)
+        let f1 = scores.map(\.f1)
+        let interval = bootstrapMeanInterval(f1, confidence: confidence, resamples: resamples,
+                                             seed: seed ^ stableHash("\(key.dataset)|\(key.length)"))
+        return RougeRow(dataset: key.dataset, length: key.length, n: scores.count,
+                        precision: scores.reduce(0) { $0 + $1.precision } / n,
+                        recall: scores.reduce(0) { $0 + $1.recall } / n,
+                        f1: interval.mean, f1Low: interval.low, f1High: interval.high)
+    }
+}
+
+struct GroupKey: Hashable, Comparable {
+    var dataset: String
+    var length: Int
+    static func < (a: GroupKey, b: GroupKey) -> Bool { (a.dataset, a.length) < (b.dataset, b.length) }
+}
+
+/// omission_*.csv: per category n, omitted, rate and Wilson interval; sorted by rate, highest first (as the
+/// reference), ties by name.
+public func omissionTable(_ items: [CategorizedItem], confidence: Double = 0.95) -> [OmissionRow] {
+    var counts: [String: (n: Int, omitted: Int)] = [:]
+    for item in items {
+        counts[item.category, default: (0, 0)].n += 1
+        if item.omitted { counts[item.category]!.omitted += 1 }
+    }
+    return counts.map { category, c in
+        omissionRow(category: category, n: c.n, omitted: c.omitted, confidence: confidence)
+    }.sorted { $0.rate != $1.rate ? $0.rate > $1.rate : $0.category < $1.category }
+}
+
+func omissionRow(category: String, n: Int, omitted: Int, confidence: Double = 0.95) -> OmissionRow {
+    let ci = wilsonInterval(successes: omitted, trials: n, confidence: confidence)
+    return OmissionRow(category: category, n: n, omitted: omitted, rate: n > 0 ? Double(omitted) / Double(n) : .nan,
+                       low: ci.low, high: ci.high)
+}
+
+/// significance_*.csv: every pair of categories, in the order of `order` (the omission table's), compared
+/// as the reference does: a two-sample t-test with equal variances on the retained flags (1 retained, 0
+/// omitted) of the two categories' items; Bonferroni over all pairs; significant when the adjusted p < alpha
+/// (a nan p is never significant).
+public func significanceTable(_ items: [CategorizedItem], order: [String], alpha: Double = 0.05) -> [SignificanceRow] {
+    var flags: [String: [Double]] = [:]
+    for item in items { flags[item.category, default: []].append(item.omitted ? 0 : 1) }
+    var pairs: [(String, String, TTestResult)] = []
+    for i in order.indices {
+        for j in order.indices where j > i {
+            pairs.append((order[i], order[j], twoSampleTTest(flags[order[i]] ?? [], flags[order[j]] ?? [])))
+        }
+    }
+    let adjusted = bonferroni(pairs.map { $0.2.pValue })
+    return zip(pairs, adjusted).map { pair, pAdjusted in
+        SignificanceRow(category1: pair.0, category2: pair.1, t: pair.2.statistic, p: pair.2.pValue,
+                        pBonferroni: pAdjusted, significant: pAdjusted < alpha)
+    }
+}
+
+/// Items for the standard category tables.
+public enum CategoryItems {
+    /// Gold POS classes; the reference leaves out X and INTJ (`POSClass.excludedByReference`).
+    public static func pos(_ chunks: [ChunkAnnotation], excluding excluded: Set<POSClass> = POSClass.excludedByReference) -> [CategorizedItem] {
+        chunks.flatMap { $0.words.compactMap { w in
+            w.pos.flatMap { excluded.contains($0) ? nil : CategorizedItem(category: $0.rawValue, omitted: !w.retained) }
+        } }
+    }
+    public static func ner(_ chunks: [ChunkAnnotation]) -> [CategorizedItem] {
+        chunks.flatMap { $0.words.compactMap { w in w.ner.map { CategorizedItem(category: $0.rawValue, omitted: !w.retained) } } }
+    }
+    public static func wordClass(_ chunks: [ChunkAnnotation]) -> [CategorizedItem] {
+        chunks.flatMap { $0.words.map { CategorizedItem(category: $0.wordClass.rawValue, omitted: !$0.retained) } }
+    }
+    public static func dataset(_ chunks: [ChunkAnnotation]) -> [CategorizedItem] {
+        chunks.flatMap { c in c.words.map { CategorizedItem(category: c.dataset, omitted: !$0.retained) } }
+    }
+}
+
+/// omission_position.csv: omission by relative position of the word in its chunk (`positionBin`), per
+/// dataset and over all ("all"); datasets sorted, "all" first.
+public func positionTable(_ chunks: [ChunkAnnotation], bins: Int = 10) -> [PositionRow] {
+    var counts: [String: [(n: Int, omitted: Int)]] = [:]
+    for chunk in chunks where !chunk.words.isEmpty {
+        for w in chunk.words {
+            let bin = positionBin(index: w.position, count: chunk.words.count, bins: bins)
+            for key in ["all", chunk.dataset] {
+                counts[key, default: Array(repeating: (0, 0), count: bins)][bin].n += 1
+                if !w.retained { counts[key]![bin].omitted += 1 }
+            }
+        }
+    }
+    let keys = counts.keys.filter { $0 != "all" }.sorted()
+    return (counts["all"] == nil ? keys : ["all"] + keys).flatMap { key in
+        counts[key]!.enumerated().compactMap { bin, c in
+            c.n == 0 ? nil : PositionRow(dataset: key, bin: bin, from: Double(bin) / Double(bins), to: Double(bin + 1) / Double(bins),
+                                         omission: omissionRow(category: "\(bin)", n: c.n, omitted: c.omitted))
+        }
+    }
+}
+
+/// frequency.csv: omission against pretraining frequency in log-spaced bins (`logBin`), for tokens (fate
+/// other than kept = omitted) and words (the reference's rule; frequency of the rarest token), with
+/// Spearman's rho between frequency and omission over all items of each level.
+public func frequencyTable(_ chunks: [ChunkAnnotation], base: Int64 = 10) -> [FrequencyRow] {
+    var tokenItems: [(Int64, Bool)] = []
+    var wordItems: [(Int64, Bool)] = []
+    for chunk in chunks {
+        if let frequencies = chunk.tokenFrequencies, frequencies.count == chunk.tokenFates.count {
+            for (f, fate) in zip(frequencies, chunk.tokenFates) { tokenItems.append((f, fate != .kept)) }
+        }
+        for w in chunk.words { if let f = w.rarestTokenFrequency { wordItems.append((f, !w.retained)) } }
+    }
+    func rows(_ level: String, _ items: [(Int64, Bool)]) -> [FrequencyRow] {
+        guard !items.isEmpty else { return [] }
+        let correlation = spearman(items.map { Double($0.0) }, items.map { $0.1 ? 1 : 0 })
+        var counts: [Int: (n: Int, omitted: Int)] = [:]
+        for (f, omitted) in items {
+            let bin = logBin(f, base: base)
+            counts[bin, default: (0, 0)].n += 1
+            if omitted { counts[bin]!.omitted += 1 }
+        }
+        return counts.keys.sorted().map { bin in
+            let bounds = logBinBounds(bin, base: base), c = counts[bin]!
+            return FrequencyRow(level: level, bin: bin, countLow: bounds.low, countHigh: bounds.high,
+                                omission: omissionRow(category: "\(bin)", n: c.n, omitted: c.omitted),
+                                rho: correlation.rho, p: correlation.pValue)
+        }
+    }
+    return rows("token", tokenItems) + rows("word", wordItems)
+}
+
+// MARK: - As tables
+
+extension Table {
+    public init(rouge rows: [RougeRow]) {
+        self.init(columns: ["dataset", "length", "n", "precision", "recall", "f1", "f1_low", "f1_high"], rows: rows.map {
+            [.text($0.dataset), .integer($0.length), .integer($0.n), .number($0.precision), .number($0.recall),
+             .number($0.f1), .number($0.f1Low), .number($0.f1High)]
+        })
+    }
+
+    public init(omission rows: [OmissionRow]) {
+        self.init(columns: ["category", "n", "omitted", "rate", "low", "high"], rows: rows.map(Self.omissionCells))
+    }
+
+    static func omissionCells(_ r: OmissionRow) -> [Cell] {
+        [.text(r.category), .integer(r.n), .integer(r.omitted), .number(r.rate), .number(r.low), .number(r.high)]
+    }
+
+    public init(significance rows: [SignificanceRow]) {
+        self.init(columns: ["category_1", "category_2", "t", "p", "p_bonferroni", "significant"], rows: rows.map {
+            [.text($0.category1), .text($0.category2), .number($0.t), .number($0.p), .number($0.pBonferroni), .flag($0.significant)]
+        })
+    }
+
+    public init(position rows: [PositionRow]) {
+        self.init(columns: ["dataset", "bin", "from", "to", "n", "omitted", "rate", "low", "high"], rows: rows.map {
+            [.text($0.dataset), .integer($0.bin), .number($0.from), .number($0.to)] + Self.omissionCells($0.omission).dropFirst()
+        })
+    }
+
+    public init(frequency rows: [FrequencyRow]) {
+        self.init(columns: ["level", "bin", "count_low", "count_high", "n", "omitted", "rate", "low", "high",
+                            "spearman_rho", "spearman_p"], rows: rows.map {
+            [.text($0.level), .integer($0.bin), .text(String($0.countLow)), .text(String($0.countHigh))]
+                + Self.omissionCells($0.omission).dropFirst() + [.number($0.rho), .number($0.p)]
+        })
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum ProgressMode: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// `bar` when standard error is a terminal, `lines` otherwise.
+    case auto
+    /// One line redrawn in place, at most five times a second.
+    case bar
+    /// A plain line every few seconds (logs, pipes, cluster jobs).
+    case lines
+    case off
+}
+
+/// Progress of long work on standard error: done/total, percentage, rate and time left.
+///
+///     encode: 1,234/5,000 samples (24.7%), 310.2 samples/s, ETA 12s
+///
+/// `advance` may be called from several threads; output is throttled so it costs nothing to call per sample.
+public final class Progress: @unchecked Sendable {
+    public let label: String
+    public let unit: String
+    public let total: Int?
+    private let mode: ProgressMode
+    private let interval: TimeInterval
+    private let start = Date()
+    private var done = 0
+    /// A live line shows at once; plain lines start after the first interval (short work prints one line).
+    private var lastShown: Date
+    private var finished = false
+    private let lock = NSLock()
+
+    /// `lineInterval` is the time between lines in `lines` mode.
+    public init(label: String, total: Int?, unit: String = "samples", mode: ProgressMode, lineInterval: TimeInterval = 10) {
+        self.label = label
+        self.total = total
+        self.unit = unit
+        switch mode {
+        case .auto: self.mode = isatty(STDERR_FILENO) != 0 ? .bar : .lines
+        default: self.mode = mode
+        }
+        interval = self.mode == .bar ? 0.2 : lineInterval
+        lastShown = self.mode == .bar ? .distantPast : start
+    }
+
+    public func advance(by count: Int = 1) {
+        lock.lock()
+        defer { lock.unlock() }
+        done += count
+        let now = Date()
+        guard mode != .off, now.timeIntervalSince(lastShown) >= interval else { return }
+        lastShown = now
+        show(now: now)
+    }
+
+    /// Prints the final count (and ends the live line).
+    public func finish() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !finished, mode != .off else { return }
+        finished = true
+        show(now: Date())
+        if mode == .bar { write("\n") }
+    }
+
+    public var text: String { lock.lock(); defer { lock.unlock() }; return describe(now: Date()) }
+
+    private func show(now: Date) {
+        write(mode == .bar ? "\r\u{1B}[K" + describe(now: now) : describe(now: now) + "\n")
+    }
+
+    func describe(now: Date) -> String {
+        let elapsed = max(now.timeIntervalSince(start), 1e-9)
+        let rate = Double(done) / elapsed
+        var line = "\(label): \(Self.grouped(done))"
+        if let total {
+            line += "/\(Self.grouped(total)) \(unit)"
+            if total > 0 { line += String(format: " (%.1f%%)", 100 * Double(done) / Double(total)) }
+        } else {
+            line += " \(unit)"
+        }
+        line += ", " + String(format: "%.1f", rate) + " \(unit)/s"
+        if let total, done > 0, done < total { line += ", ETA " + Self.duration(Double(total - done) / rate) }
+        if let total, done >= total { line += ", " + Self.duration(elapsed) }
+        return line
+    }
+
+    private func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
+
+    static func grouped(_ value: Int) -> String {
+        let digits = Array(String(value))
+        var out = ""
+        for (i, digit) in digits.enumerated() {
+            if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(digit)
+        }
+        return out
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60)
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+
+/// The options every stage executable shares (`@OptionGroup var stage: StageOptions`).
+public struct StageOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Folder for this stage's shards, manifest.json and log.", valueName: "dir"))
+    public var output: String
+
+    @Option(help: ArgumentHelp("Stage name recorded in the manifest (default: the output folder's name).", valueName: "name"))
+    public var stage: String?
+
+    @Option(name: .customLong("shard-index"),
+            help: ArgumentHelp("This worker's number, 0 ..< num-shards: it does the units j with j % num-shards == shard-index.", valueName: "i"))
+    public var shardIndex = 0
+
+    @Option(name: .customLong("num-shards"),
+            help: ArgumentHelp("How many workers (processes, cluster tasks) share the stage. Any split gives the same output.", valueName: "n"))
+    public var numShards = 1
+
+    @Option(help: ArgumentHelp("Threads for this worker.", valueName: "n"))
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .customLong("shard-size"),
+            help: ArgumentHelp("Samples per output shard, for stages that decide how their output is split.", valueName: "n"))
+    public var shardSize: Int?
+
+    @Option(help: "Progress display: auto (a live line on a terminal, plain lines otherwise), bar, lines or off.")
+    public var progress: ProgressMode = .auto
+
+    @Flag(help: "Replace output of a different configuration found in the output folder (output of the same configuration is kept and resumed).")
+    public var force = false
+
+    public init() {}
+
+    /// Options that never change what a stage writes; they are left out of its fingerprint.
+    public static let executionOnly = ["output", "stage", "shard-index", "num-shards", "threads", "progress", "force"]
+
+    /// The stage's name: `--stage`, else the output folder's name.
+    public var stageName: String { stage ?? URL(fileURLWithPath: output).standardizedFileURL.lastPathComponent }
+
+    public func validate() throws {
+        guard numShards >= 1 else { throw ValidationError("--num-shards must be at least 1") }
+        guard (0..<numShards).contains(shardIndex) else { throw ValidationError("--shard-index must be in 0 ..< \(numShards)") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if let shardSize, shardSize < 1 { throw ValidationError("--shard-size must be at least 1") }
+        guard !output.isEmpty else { throw ValidationError("--output must name a folder") }
+    }
+}

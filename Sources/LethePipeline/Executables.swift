@@ -1,0 +1,153 @@
+import Foundation
+import LetheShards
+
+/// A stage executable found on disk, with what it says about itself.
+public struct StageExecutable: Sendable {
+    public let url: URL
+    public let description: StageDescription
+}
+
+/// Finds stage executables: first in the folder of the running `lethe` binary (so a build folder's
+/// executables go together), then on PATH. Descriptions are asked for once per executable.
+public final class ExecutableLocator {
+    public let searchFolders: [URL]
+    private var described: [String: StageExecutable] = [:]
+
+    public init(searchFolders: [URL]) { self.searchFolders = searchFolders }
+
+    /// The running binary's folder, then the folders of PATH.
+    public static func standard(environment: [String: String] = ProcessInfo.processInfo.environment) -> ExecutableLocator {
+        var folders: [URL] = []
+        if let own = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            folders.append(URL(fileURLWithPath: own).deletingLastPathComponent())
+        } else if let main = Bundle.main.executableURL {
+            folders.append(main.deletingLastPathComponent())
+        }
+        for entry in (environment["PATH"] ?? "").split(separator: ":") where !entry.isEmpty {
+            folders.append(URL(fileURLWithPath: String(entry)))
+        }
+        return ExecutableLocator(searchFolders: folders)
+    }
+
+    public func locate(_ name: String, base: URL) throws -> URL {
+        if name.contains("/") {
+            let url = resolve(name, against: base)
+            guard FileManager.default.isExecutableFile(atPath: url.path) else { throw PipelineError("\(name): not an executable file") }
+            return url
+        }
+        for folder in searchFolders {
+            let candidate = folder.appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        throw PipelineError("\(name): executable not found (looked next to lethe in \(searchFolders.first?.path ?? "?") and on PATH)")
+    }
+
+    /// Locates `name` and runs it with `--lethe-describe`.
+    public func describe(_ name: String, base: URL) throws -> StageExecutable {
+        if let known = described[name] { return known }
+        let url = try locate(name, base: base)
+        let process = Process()
+        process.executableURL = url
+        process.arguments = [StageDescription.flag]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { throw PipelineError("\(url.path): cannot run (\(error.localizedDescription))") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let description = try? JSONDecoder().decode(StageDescription.self, from: data) else {
+            throw PipelineError("\(url.path): is not a Lethe stage executable (it does not answer \(StageDescription.flag))")
+        }
+        let executable = StageExecutable(url: url, description: description)
+        described[name] = executable
+        return executable
+    }
+}
+
+/// One process to start for a stage.
+public struct StageInvocation: Sendable {
+    public var executable: URL
+    public var arguments: [String]
+    public var workingDirectory: URL
+    /// Shown before each line of its output when a stage runs as several processes ("encode 2/4").
+    public var label: String
+}
+
+/// Runs the processes of one stage and waits for them. The local executor starts them on this machine;
+/// a cluster executor (Slurm) would submit them as an array job and wait for it.
+public protocol StageExecutor {
+    /// Runs every invocation (concurrently where it can), copying their output to the terminal and to
+    /// `log`, and returns each one's exit status in order.
+    func run(_ invocations: [StageInvocation], log: URL) throws -> [Int32]
+}
+
+/// Starts every invocation as a child process at once; each line they print goes to standard output
+/// and to the log file (prefixed with the invocation's label when there are several).
+public struct LocalExecutor: StageExecutor {
+    public init() {}
+
+    public func run(_ invocations: [StageInvocation], log: URL) throws -> [Int32] {
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
+        guard let logHandle = FileHandle(forWritingAtPath: log.path) else { throw FileError(log.path, "cannot open log for writing") }
+        logHandle.seekToEndOfFile()
+        defer { try? logHandle.close() }
+        let output = LineSink(log: logHandle)
+        output.write("== \(Timestamp.now()) \(invocations.map { ([$0.executable.lastPathComponent] + $0.arguments).joined(separator: " ") }.joined(separator: "\n== "))\n")
+
+        let readers = DispatchGroup()
+        var processes: [Process] = []
+        for invocation in invocations {
+            let process = Process()
+            process.executableURL = invocation.executable
+            process.arguments = invocation.arguments
+            process.currentDirectoryURL = invocation.workingDirectory
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            do { try process.run() } catch {
+                throw PipelineError("\(invocation.executable.path): cannot start (\(error.localizedDescription))")
+            }
+            processes.append(process)
+            let prefix = invocations.count > 1 ? "[\(invocation.label)] " : ""
+            DispatchQueue.global().async(group: readers) {
+                output.copyLines(from: pipe.fileHandleForReading, prefix: prefix)
+            }
+        }
+        for process in processes { process.waitUntilExit() }
+        readers.wait()
+        // A child killed by a signal reports it the way a shell does: 128 + the signal's number.
+        return processes.map { $0.terminationReason == .uncaughtSignal ? 128 + $0.terminationStatus : $0.terminationStatus }
+    }
+}
+
+/// Serializes whole lines from several processes to standard output and a log file.
+final class LineSink: @unchecked Sendable {
+    private let lock = NSLock()
+    private let log: FileHandle
+
+    init(log: FileHandle) { self.log = log }
+
+    /// Reads until end of file, writing each complete line (and a last unterminated one) with `prefix`.
+    func copyLines(from handle: FileHandle, prefix: String) {
+        var pending = Data()
+        while true {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            pending.append(chunk)
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                write(prefix + String(decoding: pending[pending.startIndex...newline], as: UTF8.self))
+                pending.removeSubrange(pending.startIndex...newline)
+            }
+        }
+        if !pending.isEmpty { write(prefix + String(decoding: pending, as: UTF8.self) + "\n") }
+    }
+
+    func write(_ text: String) {
+        let data = Data(text.utf8)
+        lock.lock()
+        defer { lock.unlock() }
+        FileHandle.standardOutput.write(data)
+        log.write(data)
+    }
+}

@@ -1,1 +1,0 @@
-// LethePipeline: pipeline.json, fingerprints, the runner, status and inspect.

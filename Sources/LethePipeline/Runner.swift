@@ -1,0 +1,222 @@
+import Foundation
+import LetheShards
+
+/// The state of one stage's output compared with what pipeline.json asks for.
+public struct StageCheck {
+    public let stage: PipelineStage
+    public let executable: StageExecutable
+    public let folder: StageFolder
+    public let manifest: StageManifest?
+    /// The fingerprint the stage's output must carry; nil while an input stage is still to be rebuilt.
+    public let expectedFingerprint: String?
+    /// Why the output is not current; empty when it is.
+    public var reasons: [String]
+    /// For an incomplete folder: units done under the expected fingerprint, and how many there are.
+    public var unitsDone = 0
+    public var unitsTotal: Int?
+
+    public var isCurrent: Bool { reasons.isEmpty }
+}
+
+public struct PlannedStage {
+    public var check: StageCheck
+    /// Whether `lethe run` runs it this time.
+    public var willRun: Bool
+    /// A forced rerun redoes every unit, even those already done under the same fingerprint.
+    public var forced: Bool
+    /// Stale but left alone because it is outside the `--stage` selection.
+    public var outOfScope: Bool
+}
+
+/// Decides which stages of a pipeline are current, and runs the others in dependency order.
+public final class Runner {
+    public let pipeline: Pipeline
+    public let locator: ExecutableLocator
+    public let cache: FileHashCache
+    public var executor: StageExecutor
+    /// Processes per shard-parallel stage.
+    public var jobs: Int
+    /// Where the runner's own messages go.
+    public var say: (String) -> Void
+
+    public init(pipeline: Pipeline, locator: ExecutableLocator, cache: FileHashCache, executor: StageExecutor = LocalExecutor(),
+                jobs: Int = 1, say: @escaping (String) -> Void = { print($0) }) {
+        self.pipeline = pipeline
+        self.locator = locator
+        self.cache = cache
+        self.executor = executor
+        self.jobs = jobs
+        self.say = say
+    }
+
+    // MARK: Checking
+
+    /// Compares one stage's folder with the pipeline. `pending` holds the stages that will be (or need to
+    /// be) rebuilt before it; a stage reading one of them is stale whatever its folder holds.
+    public func check(_ name: String, pending: Set<String>) throws -> StageCheck {
+        let stage = pipeline.stages[name]!
+        let executable: StageExecutable
+        do { executable = try locator.describe(stage.run, base: pipeline.base) } catch let error as PipelineError {
+            throw PipelineError("\(pipeline.url.lastPathComponent): stages.\(name).run: \(error.description)")
+        }
+        try validateOptions(of: stage, against: executable.description)
+        let folder = StageFolder(url: pipeline.outputURL(of: name))
+        var manifest: StageManifest?
+        var manifestProblem: String?
+        do { manifest = try folder.manifest() } catch { manifestProblem = "\(error)" }
+
+        let rebuilt = stage.upstream.filter(pending.contains)
+        guard rebuilt.isEmpty else {
+            return StageCheck(stage: stage, executable: executable, folder: folder, manifest: manifest, expectedFingerprint: nil,
+                              reasons: rebuilt.map { "input stage \($0) is rebuilt first" })
+        }
+        let arguments = try StageArguments.parse(stage.arguments(outputOf: { self.pipeline.stages[$0]!.output }))
+        let (fingerprint, parameters, inputs) = try Fingerprint.of(arguments: arguments, description: executable.description,
+                                                                   base: pipeline.base, cache: cache)
+        var check = StageCheck(stage: stage, executable: executable, folder: folder, manifest: manifest,
+                               expectedFingerprint: fingerprint, reasons: [])
+        if let manifestProblem {
+            check.reasons = ["manifest invalid: \(manifestProblem)"]
+        } else if let manifest {
+            if manifest.fingerprint != fingerprint {
+                check.reasons = Explain.differences(recorded: manifest, description: executable.description,
+                                                    parameters: parameters, inputs: inputs)
+            } else if let damage = folder.problems(with: manifest, checkContent: false).first {
+                check.reasons = ["output damaged: \(damage)"]
+            }
+        } else {
+            let records = folder.recordedUnits().compactMap { folder.completedUnit($0, fingerprint: fingerprint, checkContent: false) }
+            check.unitsDone = records.count
+            check.unitsTotal = records.first?.units
+            if let total = check.unitsTotal {
+                check.reasons = ["output incomplete (\(records.count) of \(total) shards done)"]
+            } else {
+                check.reasons = ["output missing"]
+            }
+        }
+        return check
+    }
+
+    /// Every option the pipeline gives must be classified as the executable classifies it: input paths
+    /// under "inputs" or "files", everything else under "params".
+    func validateOptions(of stage: PipelineStage, against description: StageDescription) throws {
+        let file = pipeline.url.lastPathComponent
+        let declared = description.inputs.map { "--" + $0 }.joined(separator: ", ")
+        for (section, options) in [("inputs", stage.inputs.keys), ("files", stage.files.keys)] {
+            for option in options.sorted() where !description.inputs.contains(option) {
+                throw PipelineError("\(file): stages.\(stage.name).\(section).\(option): \(description.executable) has no input option --\(option) (its inputs: \(declared.isEmpty ? "none" : declared)); other options go under \"params\"")
+            }
+        }
+        for option in stage.params.keys.sorted() where description.inputs.contains(option) {
+            throw PipelineError("\(file): stages.\(stage.name).params.\(option): --\(option) is an input of \(description.executable); list it under \"files\" (a path) or \"inputs\" (a stage)")
+        }
+    }
+
+    /// Checks every stage in order; a stage that is not current makes everything downstream stale.
+    public func status() throws -> [StageCheck] {
+        var pending: Set<String> = []
+        return try pipeline.order.map { name in
+            let check = try self.check(name, pending: pending)
+            if !check.isCurrent { pending.insert(name) }
+            return check
+        }
+    }
+
+    /// What `lethe run` would do. With `target`, only that stage (always) and the stages it needs (when
+    /// not current) run; `force` reruns every stage in that selection.
+    public func plan(target: String?, force: Bool) throws -> [PlannedStage] {
+        if let target, pipeline.stages[target] == nil {
+            throw PipelineError("\(pipeline.url.lastPathComponent): no stage named \"\(target)\"\(Pipeline.suggestion(target, among: Array(pipeline.stages.keys))) (stages: \(pipeline.order.joined(separator: ", ")))")
+        }
+        let scope = target.map { Set(pipeline.upstream(of: $0) + [$0]) } ?? Set(pipeline.order)
+        var pending: Set<String> = []
+        var plans: [PlannedStage] = []
+        for name in pipeline.order {
+            var check = try self.check(name, pending: pending)
+            let forced = scope.contains(name) && (force || name == target)
+            if forced { check.reasons.append(name == target ? "requested with --stage" : "forced with --force") }
+            let willRun = scope.contains(name) && !check.isCurrent
+            if willRun { pending.insert(name) }
+            plans.append(PlannedStage(check: check, willRun: willRun, forced: forced, outOfScope: !scope.contains(name) && !check.isCurrent))
+        }
+        return plans
+    }
+
+    // MARK: Running
+
+    /// Runs what `plan` selects. Returns the number of stages run; throws on the first failure.
+    @discardableResult
+    public func run(target: String?, force: Bool, dryRun: Bool) throws -> Int {
+        let plans = try plan(target: target, force: force)
+        let toRun = plans.filter(\.willRun)
+        if dryRun {
+            for plan in plans { say(line(for: plan)) }
+            say(toRun.isEmpty ? "Nothing to do: all \(plans.count) stages are up to date." : "\(toRun.count) of \(plans.count) stages would run.")
+            return 0
+        }
+        guard !toRun.isEmpty else {
+            say("Nothing to do: all \(plans.count) stages are up to date.")
+            return 0
+        }
+        for plan in toRun {
+            // Inputs rebuilt a moment ago have new manifests: check again for the real fingerprint.
+            let check = try self.check(plan.check.stage.name, pending: [])
+            try execute(check, forced: plan.forced, why: plan.check.reasons)
+        }
+        if let target {
+            let stale = pipeline.downstream(of: target)
+            if !stale.isEmpty { say("Now stale (downstream of \(target)): \(stale.joined(separator: ", ")); `lethe run` brings them up to date.") }
+        }
+        return toRun.count
+    }
+
+    func execute(_ check: StageCheck, forced: Bool, why: [String]) throws {
+        let name = check.stage.name
+        let folder = check.folder
+        try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
+        if forced { try folder.discardCompletion() }
+        say("== \(name): running \(check.executable.description.executable) (\(why.joined(separator: "; ")))")
+        let start = Date()
+        let base = check.stage.arguments(outputOf: { self.pipeline.stages[$0]!.output })
+            + ["--output", check.stage.output, "--stage", name, "--force", "--progress", "lines"]
+        let workers = check.executable.description.parallel ? max(1, jobs) : 1
+        let threads = max(1, ProcessInfo.processInfo.activeProcessorCount / workers)
+        let invocations = (0..<workers).map { index in
+            StageInvocation(executable: check.executable.url,
+                            arguments: base + (workers > 1 ? ["--shard-index", "\(index)", "--num-shards", "\(workers)", "--threads", "\(threads)"] : []),
+                            workingDirectory: pipeline.base, label: workers > 1 ? "\(name) \(index + 1)/\(workers)" : name)
+        }
+        let log = folder.url.appendingPathComponent(StageFolder.logName)
+        let statuses = try executor.run(invocations, log: log)
+        let logPath = check.stage.output + "/" + StageFolder.logName
+        if let failed = statuses.firstIndex(where: { $0 != 0 }) {
+            throw PipelineError("stage \(name) failed (\(invocations[failed].label): \(check.executable.description.executable) exited with status \(statuses[failed])); see \(logPath)")
+        }
+        guard let manifest = try folder.manifest() else {
+            throw PipelineError("stage \(name): \(check.executable.description.executable) exited without writing \(check.stage.output)/manifest.json; see \(logPath)")
+        }
+        if let expected = check.expectedFingerprint, manifest.fingerprint != expected {
+            throw PipelineError("stage \(name): \(check.executable.description.executable) recorded fingerprint \(manifest.fingerprint.prefix(12)) but the runner expected \(expected.prefix(12)); the executable and lethe disagree about its options")
+        }
+        let seconds = Date().timeIntervalSince(start)
+        say("== \(name): done in \(String(format: "%.1f", seconds)) s (\(Inspect.counted(manifest.totals.shards, "shard")), \(Inspect.counted(manifest.totals.samples, "sample")), \(Inspect.counted(manifest.files.count, "file")))")
+    }
+
+    // MARK: Text
+
+    /// One line per stage for `--dry-run` and `status`.
+    public func line(for plan: PlannedStage) -> String {
+        let name = plan.check.stage.name.padding(toLength: max(16, plan.check.stage.name.count + 2), withPad: " ", startingAt: 0)
+        if plan.willRun { return "\(name)run: \(plan.check.reasons.joined(separator: "; "))" }
+        if plan.outOfScope { return "\(name)stale, not selected: \(plan.check.reasons.joined(separator: "; "))" }
+        return "\(name)up to date"
+    }
+
+    public func statusLine(for check: StageCheck) -> String {
+        let name = check.stage.name.padding(toLength: max(16, check.stage.name.count + 2), withPad: " ", startingAt: 0)
+        guard check.isCurrent, let manifest = check.manifest else {
+            return "\(name)stale: \(check.reasons.joined(separator: "; "))"
+        }
+        return "\(name)up to date: \(Inspect.counted(manifest.totals.shards, "shard")), \(Inspect.counted(manifest.totals.samples, "sample")), \(Inspect.counted(manifest.files.count, "file")), finished \(manifest.finished)"
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An error about one file: its description starts with the path, as every Lethe message does.
+public struct FileError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ path: String, _ problem: String) { description = "\(path): \(problem)" }
+}
+
+/// Crash-safe file writes: a file appears under its final name only complete and on disk.
+///
+/// Each write goes to a temporary name in the same folder, is fsynced, renamed over the final name,
+/// and the folder is fsynced so the rename itself survives a power cut (the "write, fsync, rename"
+/// recipe; without the fsyncs a crash can leave an empty file under the final name).
+public enum DurableFile {
+    /// Writes `bytes` to `url` atomically. The temporary name carries the process id, so concurrent
+    /// writers of the same file (two workers finishing a stage together) never share one.
+    public static func write(_ bytes: [UInt8], to url: URL) throws {
+        let temporary = url.path + ".tmp.\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileError(temporary, "cannot create (\(errnoText()))") }
+        do {
+            try writeAll(fd: fd, bytes: bytes, path: temporary)
+            guard fsync(fd) == 0 else { throw FileError(temporary, "fsync failed (\(errnoText()))") }
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        close(fd)
+        try rename(from: temporary, to: url.path)
+    }
+
+    /// Renames `from` over `to` and fsyncs the folder that holds them.
+    public static func rename(from: String, to: String) throws {
+        guard Glibc.rename(from, to) == 0 else {
+            let problem = errnoText()
+            unlink(from)
+            throw FileError(to, "cannot rename \(from) into place (\(problem))")
+        }
+        try syncDirectory(URL(fileURLWithPath: to).deletingLastPathComponent().path)
+    }
+
+    public static func syncDirectory(_ path: String) throws {
+        let fd = open(path.isEmpty ? "." : path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(path, "cannot open folder to fsync (\(errnoText()))") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw FileError(path, "fsync of folder failed (\(errnoText()))") }
+    }
+
+    public static func writeAll(fd: Int32, bytes: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError(path, "write failed (\(errnoText()))")
+            }
+            offset += n
+        }
+    }
+
+    public static func writeAll(fd: Int32, bytes: [UInt8], path: String) throws {
+        try bytes.withUnsafeBytes { try writeAll(fd: fd, bytes: $0, path: path) }
+    }
+
+    /// Size of a regular file, or nil when it does not exist or is not a regular file.
+    public static func size(ofFile path: String) -> Int? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int(info.st_size)
+    }
+
+    static func errnoText() -> String { String(cString: strerror(errno)) }
+}

@@ -1,0 +1,133 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import XCTest
+@testable import LetheAnalysis
+
+/// Oracle: tables.json, where make_analysis_fixtures.py computed every table of a fixed annotated set with
+/// SciPy (binomtest Wilson intervals, ttest_ind, spearmanr) and plain Python grouping. Counts must be equal;
+/// statistics within 1e-10 relative (1e-12 for means and rates).
+final class TablesTests: XCTestCase {
+    var fixture: [String: Any]!
+    var chunks: [ChunkAnnotation]!
+
+    override func setUpWithError() throws {
+        fixture = try Fixture.json("tables.json")
+        chunks = (fixture["chunks"] as! [[String: Any]]).map { c in
+            let words = (c["words"] as! [[String: Any]]).map { w in
+                WordAnnotation(word: "w", position: w["position"] as! Int, retained: w["retained"] as! Bool,
+                               pos: (w["pos"] as? String).flatMap(POSClass.init(rawValue:)),
+                               ner: (w["ner"] as? String).flatMap(NERClass.init(rawValue:)),
+                               wordClass: WordClass(rawValue: w["class"] as! String)!,
+                               rarestTokenFrequency: (w["rarest"] as? NSNumber).map { $0.int64Value }, meanTokenFrequency: nil)
+            }
+            return ChunkAnnotation(
+                dataset: c["dataset"] as! String, length: c["length"] as! Int, reference: "", reconstruction: "",
+                rouge1: RougeScore(precision: c["precision"] as! Double, recall: c["recall"] as! Double, f1: c["f1"] as! Double),
+                words: words, tokenFates: (c["token_fates"] as! [String]).map { ["kept": .kept, "substituted": .substituted, "dropped": .dropped][$0]! },
+                insertedTokens: 0, tokenFrequencies: (c["token_frequencies"] as! [NSNumber]).map { $0.int64Value })
+        }
+    }
+
+    func assertOmission(_ row: OmissionRow, _ e: [String: Any], _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(row.n, e["n"] as? Int, label, file: file, line: line)
+        XCTAssertEqual(row.omitted, e["omitted"] as? Int, label, file: file, line: line)
+        assertClose(row.rate, Fixture.double(e["rate"]), relative: 1e-12, label, file: file, line: line)
+        assertClose(row.low, Fixture.double(e["low"]), relative: 1e-10, absoluteFloor: 1e-15, label, file: file, line: line)
+        assertClose(row.high, Fixture.double(e["high"]), relative: 1e-10, label, file: file, line: line)
+    }
+
+    func testOmissionAndSignificanceTables() {
+        let report = ReportTables(chunks: chunks)
+        let omission = fixture["omission"] as! [String: [[String: Any]]]
+        let significance = fixture["significance"] as! [String: [[String: Any]]]
+        for name in ReportTables.categoryTables {
+            let rows = report.omission[name]!, expected = omission[name]!
+            XCTAssertEqual(rows.map(\.category), expected.map { $0["category"] as! String }, name)
+            for (row, e) in zip(rows, expected) { assertOmission(row, e, "\(name) \(row.category)") }
+            let pairs = report.significance[name]!, expectedPairs = significance[name]!
+            XCTAssertEqual(pairs.count, expectedPairs.count, name)
+            for (row, e) in zip(pairs, expectedPairs) {
+                let label = "\(name) \(row.category1)-\(row.category2)"
+                XCTAssertEqual([row.category1, row.category2], [e["category_1"] as! String, e["category_2"] as! String], label)
+                assertClose(row.t, Fixture.double(e["t"]), relative: 1e-10, label)
+                assertClose(row.p, Fixture.double(e["p"]), relative: 1e-10, label)
+                assertClose(row.pBonferroni, Fixture.double(e["p_bonferroni"]), relative: 1e-10, label)
+                XCTAssertEqual(row.significant, e["significant"] as! Bool, label)
+            }
+        }
+        XCTAssertFalse(report.omission["pos"]!.contains { $0.category == "X" || $0.category == "INTJ" })
+    }
+
+    func testPositionFrequencyAndRougeTables() {
+        let report = ReportTables(chunks: chunks)
+        let position = fixture["position"] as! [[String: Any]]
+        XCTAssertEqual(report.position.count, position.count)
+        for (row, e) in zip(report.position, position) {
+            XCTAssertEqual(row.dataset, e["dataset"] as! String)
+            XCTAssertEqual(row.bin, e["bin"] as! Int)
+            assertOmission(row.omission, e, "position \(row.dataset) \(row.bin)")
+        }
+        let frequency = fixture["frequency"] as! [[String: Any]]
+        XCTAssertEqual(report.frequency.count, frequency.count)
+        for (row, e) in zip(report.frequency, frequency) {
+            let label = "frequency \(row.level) \(row.bin)"
+            XCTAssertEqual(row.level, e["level"] as! String, label)
+            XCTAssertEqual(row.bin, e["bin"] as! Int, label)
+            assertOmission(row.omission, e, label)
+            assertClose(row.rho, Fixture.double(e["rho"]), relative: 1e-10, label)
+            assertClose(row.p, Fixture.double(e["p"]), relative: 1e-10, label)
+        }
+        let rouge = fixture["rouge"] as! [[String: Any]]
+        XCTAssertEqual(report.rouge.count, rouge.count)
+        for (row, e) in zip(report.rouge, rouge) {
+            XCTAssertEqual(row.dataset, e["dataset"] as! String)
+            XCTAssertEqual(row.length, e["length"] as! Int)
+            XCTAssertEqual(row.n, e["n"] as! Int)
+            assertClose(row.precision, Fixture.double(e["precision"]), relative: 1e-12)
+            assertClose(row.recall, Fixture.double(e["recall"]), relative: 1e-12)
+            assertClose(row.f1, Fixture.double(e["f1"]), relative: 1e-12)
+            XCTAssertLessThanOrEqual(row.f1Low, row.f1)
+            XCTAssertGreaterThanOrEqual(row.f1High, row.f1)
+        }
+    }
+
+    func testFilesAreDeterministicAndWellFormed() throws {
+        let a = ReportTables(chunks: chunks, seed: 3).files(), b = ReportTables(chunks: chunks, seed: 3).files()
+        XCTAssertEqual(a.map(\.name), b.map(\.name))
+        XCTAssertEqual(a.map(\.contents), b.map(\.contents))
+        let names = Set(a.map(\.name))
+        for expected in ["rouge.csv", "omission_pos.csv", "omission_ner.csv", "omission_class.csv", "omission_dataset.csv",
+                         "significance_pos.csv", "omission_position.csv", "frequency.csv", "rouge_f1_by_length.svg",
+                         "omission_by_position.svg", "omission_by_frequency.svg", "omission_pos.svg"] {
+            XCTAssertTrue(names.contains(expected), expected)
+        }
+        let rouge = a.first { $0.name == "rouge.csv" }!.contents
+        XCTAssertTrue(rouge.hasPrefix("dataset,length,n,precision,recall,f1,f1_low,f1_high\n"))
+        for file in a where file.name.hasSuffix(".svg") {
+            XCTAssertTrue(XMLParser(data: Data(file.contents.utf8)).parse(), "\(file.name) is not well-formed XML")
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-report-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try ReportTables(chunks: chunks, seed: 3).write(to: directory)
+        XCTAssertEqual(try String(contentsOf: directory.appendingPathComponent("rouge.csv"), encoding: .utf8), rouge)
+    }
+
+    func testCSVFormatting() {
+        let table = Table(columns: ["name", "x", "n", "ok"], rows: [
+            [.text("a,b \"c\""), .number(0.1), .integer(3), .flag(true)],
+            [.text("plain"), .number(.nan), .integer(-1), .flag(false)],
+            [.text("tiny"), .number(1.23456789012345e-120), .integer(0), .flag(false)],
+            [.text("inf"), .number(-.infinity), .integer(0), .flag(false)],
+        ])
+        XCTAssertEqual(table.csv, """
+            name,x,n,ok
+            "a,b ""c\"\"",0.1,3,true
+            plain,,-1,false
+            tiny,1.23456789e-120,0,false
+            inf,-inf,0,false
+
+            """)
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+import XCTest
+@testable import LethePipeline
+import LetheShards
+
+/// The runner and a real stage executable (lethe-test-stage, built on the harness), end to end.
+final class RunnerTests: XCTestCase {
+    func pipeline(scale: Int = 3, mapParams: String = "") -> String {
+        """
+        {"version": 1, "stages": {
+          "gen": {"run": "lethe-test-stage", "files": {"offset-file": "data/offset.txt"}, "params": {"samples": 30, "shard-size": 8}},
+          "map": {"run": "lethe-test-stage", "inputs": {"input": "gen"}, "params": {"scale": \(scale), "write-summary": true\(mapParams)}}
+        }}
+        """
+    }
+
+    func makeSandbox(_ name: String = #function) throws -> Sandbox {
+        let sandbox = try Sandbox(name)
+        try sandbox.write("data/offset.txt", "12345")
+        try sandbox.write("pipeline.json", pipeline())
+        return sandbox
+    }
+
+    func lethe(_ arguments: String..., in sandbox: Sandbox) throws -> CommandResult {
+        try runProduct("lethe", arguments, in: sandbox.url)
+    }
+
+    func testRunSkipsCurrentStagesAndExplainsWhy() throws {
+        let sandbox = try makeSandbox()
+        defer { sandbox.cleanUp() }
+        var result = try lethe("run", in: sandbox)
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertTrue(result.output.contains("== gen: running lethe-test-stage (output missing)"), result.output)
+        XCTAssertTrue(result.output.contains("== map: running lethe-test-stage (input stage gen is rebuilt first)"), result.output)
+        let log = try String(contentsOf: sandbox.path("stages/map/log.txt"), encoding: .utf8)
+        XCTAssertTrue(log.contains("map: complete: 4 shards, 30 samples, 1 file in stages/map"), log)
+        let summary = try JSONValue.read(contentsOf: sandbox.path("stages/map/summary.json"))
+        XCTAssertEqual(summary["tokens"], try JSONValue.read(contentsOf: sandbox.path("stages/map/manifest.json"))["extra"]?["tokens"])
+        let genDigests = try sandbox.outputDigests("stages/gen")
+
+        result = try lethe("run", in: sandbox)
+        XCTAssertEqual(result.output, "Nothing to do: all 2 stages are up to date.\n")
+
+        // A parameter change: the dry run says why and changes nothing; the run redoes only that stage.
+        try sandbox.write("pipeline.json", pipeline(scale: 4))
+        let manifestBefore = try SHA256Hex.ofFile(atPath: sandbox.path("stages/map/manifest.json").path)
+        result = try lethe("run", "--dry-run", in: sandbox)
+        XCTAssertEqual(result.output, """
+            gen             up to date
+            map             run: parameter --scale changed 3 -> 4
+            1 of 2 stages would run.
+
+            """)
+        XCTAssertEqual(try SHA256Hex.ofFile(atPath: sandbox.path("stages/map/manifest.json").path), manifestBefore)
+        result = try lethe("run", in: sandbox)
+        XCTAssertFalse(result.output.contains("== gen"), result.output)
+        XCTAssertTrue(result.output.contains("== map: running lethe-test-stage (parameter --scale changed 3 -> 4)"), result.output)
+
+        // --stage reruns one stage and leaves the stages after it stale.
+        result = try lethe("run", "--stage", "gen", in: sandbox)
+        XCTAssertTrue(result.output.contains("== gen: running lethe-test-stage (requested with --stage)"), result.output)
+        XCTAssertFalse(result.output.contains("== map"), result.output)
+        XCTAssertTrue(result.output.contains("Now stale (downstream of gen): map"), result.output)
+        XCTAssertEqual(try sandbox.outputDigests("stages/gen"), genDigests, "a rerun writes the same shards")
+        result = try lethe("status", in: sandbox)
+        XCTAssertTrue(result.output.contains("map             stale: input stages/gen was rebuilt"), result.output)
+        XCTAssertTrue(result.output.hasPrefix("gen             up to date: 4 shards, 30 samples, 0 files, finished "), result.output)
+        result = try lethe("run", in: sandbox)
+        XCTAssertTrue(result.output.contains("== map: running lethe-test-stage (input stages/gen was rebuilt)"), result.output)
+
+        // A changed input file.
+        try sandbox.write("data/offset.txt", "123456")
+        result = try lethe("run", "--dry-run", in: sandbox)
+        XCTAssertTrue(result.output.contains("gen             run: input file data/offset.txt changed"), result.output)
+        XCTAssertTrue(result.output.contains("map             run: input stage gen is rebuilt first"), result.output)
+
+        // --force reruns everything; a missing output is noticed.
+        result = try lethe("run", "--force", in: sandbox)
+        XCTAssertTrue(result.output.contains("forced with --force"), result.output)
+        try FileManager.default.removeItem(at: sandbox.path("stages/map/shard-000002.tar.zst"))
+        result = try lethe("run", "--dry-run", in: sandbox)
+        XCTAssertTrue(result.output.contains("map             run: output damaged: \(sandbox.path("stages/map").path)/shard-000002.tar.zst: missing"), result.output)
+    }
+
+    /// kill -9 in the middle of a stage, then a rerun: the result is byte-identical to an uninterrupted run.
+    func testStageKilledMidwayResumesToIdenticalOutput() throws {
+        let sandbox = try makeSandbox()
+        defer { sandbox.cleanUp() }
+        let arguments = ["--samples", "40", "--shard-size", "4", "--progress", "off"]
+        let reference = try runProduct("lethe-test-stage", arguments + ["--output", "reference"], in: sandbox.url)
+        XCTAssertEqual(reference.status, 0, reference.error)
+
+        let victim = try startProduct("lethe-test-stage", arguments + ["--output", "victim", "--delay-ms", "25", "--threads", "1"], in: sandbox.url)
+        let folder = StageFolder(url: sandbox.path("victim"))
+        XCTAssertTrue(waitUntil(seconds: 30) { folder.recordedUnits().count >= 3 }, "the stage never got going")
+        kill(victim.process.processIdentifier, SIGKILL)
+        victim.process.waitUntilExit()
+        XCTAssertEqual(victim.process.terminationReason, .uncaughtSignal)
+
+        // Whatever the kill interrupted, a unit that counts as done has a complete, readable shard.
+        XCTAssertNil(try folder.manifest())
+        let fingerprint = try XCTUnwrap(folder.record(unit: 0)?.fingerprint)
+        let done = (0..<10).filter { folder.completedUnit($0, fingerprint: fingerprint, checkContent: true) != nil }
+        XCTAssertTrue(done.count >= 3 && done.count < 10, "\(done)")
+        for unit in done { XCTAssertEqual(try ShardReader.readAll(folder.shardURL(unit: unit)).count, 4) }
+
+        let resumed = try runProduct("lethe-test-stage", arguments.dropLast(2) + ["--progress", "lines", "--output", "victim"], in: sandbox.url)
+        XCTAssertEqual(resumed.status, 0, resumed.error)
+        XCTAssertTrue(resumed.error.contains("victim: \(10 - done.count) of 10 units to do (\(done.count) already done, 10 in all)"), resumed.error)
+        XCTAssertEqual(try sandbox.outputDigests("victim"), try sandbox.outputDigests("reference"))
+        XCTAssertEqual(try folder.manifest()?.shards, try StageFolder(url: sandbox.path("reference")).manifest()?.shards)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.url.path).filter { $0.contains(".tmp") }
+        XCTAssertEqual(leftovers, [])
+    }
+
+    func testParallelJobsWriteWhatOneProcessWrites() throws {
+        let one = try makeSandbox("jobs-one"), three = try makeSandbox("jobs-three")
+        defer { one.cleanUp(); three.cleanUp() }
+        XCTAssertEqual(try lethe("run", in: one).status, 0)
+        let result = try lethe("run", "--jobs", "3", in: three)
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertTrue(result.output.contains("[map 3/3] map: worker 3/3: 1 of 1 units to do"), result.output)
+        for stage in ["stages/gen", "stages/map"] {
+            XCTAssertEqual(try three.outputDigests(stage), try one.outputDigests(stage), stage)
+            XCTAssertEqual(try StageFolder(url: three.path(stage)).manifest()?.shards,
+                           try StageFolder(url: one.path(stage)).manifest()?.shards)
+        }
+        // (map's fingerprints differ: its input is identified by gen's manifest, which records when gen ran.)
+        XCTAssertEqual(try StageFolder(url: three.path("stages/gen")).manifest()?.fingerprint,
+                       try StageFolder(url: one.path("stages/gen")).manifest()?.fingerprint)
+    }
+
+    func testFailingStageStopsTheRunWithOneLine() throws {
+        let sandbox = try makeSandbox()
+        defer { sandbox.cleanUp() }
+        try sandbox.write("pipeline.json", pipeline(mapParams: #", "fail-on-unit": 1"#))
+        let result = try lethe("run", in: sandbox)
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.error, "lethe: stage map failed (map: lethe-test-stage exited with status 1); see stages/map/log.txt\n")
+        let log = try String(contentsOf: sandbox.path("stages/map/log.txt"), encoding: .utf8)
+        XCTAssertTrue(log.contains("lethe-test-stage: injected failure in unit 1\n"), log)
+        XCTAssertNotNil(try StageFolder(url: sandbox.path("stages/gen")).manifest(), "the stage before stays complete")
+    }
+
+    func testStageRunDirectlyRefusesToClobberAndReportsCorruptInput() throws {
+        let sandbox = try makeSandbox()
+        defer { sandbox.cleanUp() }
+        XCTAssertEqual(try runProduct("lethe-test-stage", ["--output", "out", "--samples", "10", "--progress", "off"], in: sandbox.url).status, 0)
+        let digests = try sandbox.outputDigests("out")
+        var result = try runProduct("lethe-test-stage", ["--output", "out", "--samples", "12"], in: sandbox.url)
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.error, "lethe-test-stage: out: holds the output of a different configuration (parameter --samples changed 10 -> 12); pass --force to replace it\n")
+        XCTAssertEqual(try sandbox.outputDigests("out"), digests)
+
+        // A shard damaged in place (same size, so only reading finds it) gives one line naming it.
+        let shard = sandbox.path("out/shard-000001.tar.zst")
+        var bytes = try [UInt8](Data(contentsOf: shard))
+        for i in stride(from: 20, to: bytes.count - 8, by: 7) { bytes[i] ^= 0xA5 }
+        try Data(bytes).write(to: shard)
+        result = try runProduct("lethe-test-stage", ["--output", "mapped", "--input", "out", "--progress", "off"], in: sandbox.url)
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.error.hasPrefix("lethe-test-stage: \(shard.path): "), result.error)
+        XCTAssertEqual(result.error.filter { $0 == "\n" }.count, 1, result.error)
+        XCTAssertNil(try StageFolder(url: sandbox.path("mapped")).manifest())
+
+        result = try runProduct("lethe-test-stage", ["--output", "x", "--input", "nowhere"], in: sandbox.url)
+        XCTAssertEqual(result.error, "lethe-test-stage: nowhere: no such file or folder (input --input)\n")
+    }
+
+    func testBadPipelinesAndExecutablesGiveClearErrors() throws {
+        let sandbox = try makeSandbox()
+        defer { sandbox.cleanUp() }
+        let cases: [(String, String)] = [
+            (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "parms": {}}}}"#,
+             #"lethe: pipeline.json: stages.a: unknown key "parms" (did you mean "params"?) (allowed: run, inputs, files, params, output, description)"#),
+            (#"{"version": 1, "stages": {"a": {"run": "lethe-no-such-stage"}}}"#,
+             "lethe: pipeline.json: stages.a.run: lethe-no-such-stage: executable not found (looked next to lethe in \(productsFolder.path) and on PATH)"),
+            (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "params": {"offset-file": "data/offset.txt"}}}}"#,
+             #"lethe: pipeline.json: stages.a.params.offset-file: --offset-file is an input of lethe-test-stage; list it under "files" (a path) or "inputs" (a stage)"#),
+            (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "files": {"samples": "data/offset.txt"}}}}"#,
+             #"lethe: pipeline.json: stages.a.files.samples: lethe-test-stage has no input option --samples (its inputs: --input, --offset-file); other options go under "params""#),
+            (#"{"version": 1, "stages": {"a": {"run": "/bin/true"}}}"#,
+             "lethe: pipeline.json: stages.a.run: /bin/true: is not a Lethe stage executable (it does not answer --lethe-describe)"),
+        ]
+        for (text, message) in cases {
+            try sandbox.write("pipeline.json", text)
+            let result = try lethe("run", in: sandbox)
+            XCTAssertEqual(result.status, 1, text)
+            XCTAssertEqual(result.error, message + "\n", text)
+        }
+        try sandbox.write("pipeline.json", pipeline())
+        let result = try lethe("run", "--stage", "mapp", in: sandbox)
+        XCTAssertEqual(result.error, #"lethe: pipeline.json: no stage named "mapp" (did you mean "map"?) (stages: gen, map)"# + "\n")
+        XCTAssertEqual(try lethe("run", "missing.json", in: sandbox).error, "lethe: \(sandbox.path("missing.json").path): no such pipeline file\n")
+    }
+
+    func testInspectAndValidate() throws {
+        let sandbox = try makeSandbox()
+        defer { sandbox.cleanUp() }
+        XCTAssertEqual(try lethe("run", in: sandbox).status, 0)
+        var result = try lethe("inspect", "stages/map/shard-000000.tar.zst", "--samples", "1", in: sandbox)
+        XCTAssertEqual(result.status, 0, result.error)
+        let lines = result.output.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines[0].hasSuffix("stages/map/shard-000000.tar.zst: 8 samples, 24 members, \(Inspect.formatBytes(DurableFile.size(ofFile: sandbox.path("stages/map/shard-000000.tar.zst").path)!))"), lines[0])
+        XCTAssertEqual(Array(lines[1...]), [
+            "sample 0: doc000000",
+            #"  json        {"dataset":"test","document":0,"scaled_by":3,"words":["w5","w12","w19","w26"]}"#,
+            "  tokens.npy  int32 [4]  15 36 57 78",
+            "  values.npy  float32 [4]  7.5 18 28.5 39",
+            "... 7 more samples (--samples N shows more)",
+        ])
+        result = try lethe("inspect", "stages/gen", in: sandbox)
+        XCTAssertTrue(result.output.contains("stage gen, complete"), result.output)
+        XCTAssertTrue(result.output.contains("  parameters   --samples 30 --shard-size 8\n"), result.output)
+        XCTAssertTrue(result.output.contains("  input        --offset-file data/offset.txt (file \(SHA256Hex.of(Array("12345".utf8)).prefix(12)))\n"), result.output)
+        XCTAssertTrue(result.output.contains("  shards       4 with 30 samples"), result.output)
+
+        result = try lethe("validate", in: sandbox)
+        XCTAssertEqual(result.output, "pipeline.json is valid: 2 stages; the files of 2 completed stages match their manifests (sha256).\n", result.error)
+        let shard = sandbox.path("stages/gen/shard-000003.tar.zst")
+        var bytes = try [UInt8](Data(contentsOf: shard))
+        bytes[bytes.count - 1] ^= 1
+        try Data(bytes).write(to: shard)
+        result = try lethe("validate", in: sandbox)
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.error, "lethe: \(shard.path): sha256 differs from the manifest\n")
+    }
+}
