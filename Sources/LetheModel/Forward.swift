@@ -29,7 +29,7 @@ extension MambaModel {
             throw ModelError("forward: token id \(bad) outside the vocabulary 0..<\(c.vocabSize)")
         }
         guard cache.hasStateShape(of: c), cache.batchSize == batchSize else {
-            throw ModelError("forward: the cache holds \(cache.batchSize) sequences of states \(cache.ssmShape) / \(cache.convShape); this batch needs \(batchSize) of \(MambaCache(config: c, batchSize: 0).ssmShape) / \(MambaCache(config: c, batchSize: 0).convShape)")
+            throw ModelError("forward: the cache holds \(cache.batchSize) sequences of states \(cache.ssmShape) / \(cache.convShape); this batch needs \(batchSize) of \(c.ssmStateShape) / \(c.convStateShape)")
         }
         let acts = activations ?? MambaActivations(config: c, batchSize: batchSize, length: length)
         guard acts.config == c, acts.batchSize == batchSize, acts.length == length else {

@@ -15,8 +15,8 @@ public final class MambaCache {
     public var ssmCountPerSequence: Int { config.numLayers * config.intermediateSize * config.stateSize }
     public var convCountPerSequence: Int { config.numLayers * config.intermediateSize * config.convKernel }
     /// Shapes of one sequence's states, as stored in shards: [n_layer, DI, N] and [n_layer, DI, K].
-    public var ssmShape: [Int] { [config.numLayers, config.intermediateSize, config.stateSize] }
-    public var convShape: [Int] { [config.numLayers, config.intermediateSize, config.convKernel] }
+    public var ssmShape: [Int] { config.ssmStateShape }
+    public var convShape: [Int] { config.convStateShape }
 
     /// The empty state of `batchSize` sequences.
     public init(config: MambaConfig, batchSize: Int) {
@@ -37,8 +37,7 @@ public final class MambaCache {
     /// Whether a model of `other` reads and writes states of this cache's shapes (an encoder's cache can
     /// start a decoder of the same sizes, whatever their vocabularies).
     public func hasStateShape(of other: MambaConfig) -> Bool {
-        (other.numLayers, other.intermediateSize, other.stateSize, other.convKernel)
-            == (config.numLayers, config.intermediateSize, config.stateSize, config.convKernel)
+        other.ssmStateShape == ssmShape && other.convStateShape == convShape
     }
 
     /// A copy with its own storage.
@@ -46,6 +45,17 @@ public final class MambaCache {
         let other = MambaCache(config: config, batchSize: batchSize)
         other.ssm = ssm
         other.conv = conv
+        return other
+    }
+
+    /// The states of some of the sequences, in the order given (e.g. the decoder dropping the chunks that
+    /// reached eos from its batch).
+    public func subset(_ sequences: [Int]) throws -> MambaCache {
+        let other = MambaCache(config: config, batchSize: sequences.count)
+        for (i, b) in sequences.enumerated() {
+            guard b >= 0, b < batchSize else { throw ModelError("cache: sequence \(b) outside 0..<\(batchSize)") }
+            try other.setSequence(i, ssm: ssmState(sequence: b), conv: convState(sequence: b))
+        }
         return other
     }
 

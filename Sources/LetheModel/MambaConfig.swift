@@ -32,7 +32,11 @@ public struct MambaConfig: Equatable, Sendable {
     /// Columns of x_proj's output: dt (R), B (N), C (N).
     public var xProjSize: Int { timeStepRank + 2 * stateSize }
 
-    /// The architecture of transformers' MambaConfig from `hidden_size` etc.
+    /// One sequence's recurrent state as shards store it: ssm [n_layer, DI, N] and conv [n_layer, DI, K].
+    public var ssmStateShape: [Int] { [numLayers, intermediateSize, stateSize] }
+    public var convStateShape: [Int] { [numLayers, intermediateSize, convKernel] }
+
+    /// The `architectures` entry of the config.json Lethe writes.
     public static let hfArchitecture = "MambaForCausalLM"
 
     // MARK: Reading config.json

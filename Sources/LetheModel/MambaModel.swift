@@ -3,6 +3,18 @@ import Foundation
 /// A Mamba-1 language model in float32: its config, the parameter layout and the one parameter buffer.
 /// Load one with `MambaModel.load(from:)` (Hugging Face or original state-spaces folder), save with
 /// `save(to:dtype:)`; run it with `forward` (a batch of equal-length chunks) and `step` (one token each).
+///
+///     LetheThreads.set(2)                                        // --threads
+///     let model = try MambaModel.load(from: folder)
+///     let cache = MambaCache(config: model.config, batchSize: b) // empty state = start of sequence
+///     try model.forward(tokens: chunks, batchSize: b, cache: cache)        // encode: cache only
+///     let ssm = cache.ssmState(sequence: 0)                      // [n_layer, DI, N]
+///     let conv = cache.convState(sequence: 0)                    // [n_layer, DI, K]
+///     let logits = try decoder.step(tokens: eos, cache: cache)   // (B, V), cache advanced in place
+///
+/// Training: a gradient buffer is `ParameterBuffer(layout: model.layout)` and `.weights` gives the same
+/// typed pointers into it; `MambaActivations(..., keepEveryLayer: true)` keeps what a backward pass reads.
+/// `forward` overwrites the cache with the final state: copy the initial one first if it is needed.
 public final class MambaModel: @unchecked Sendable {
     public let config: MambaConfig
     public let layout: ParameterLayout

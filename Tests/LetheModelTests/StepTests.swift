@@ -105,6 +105,22 @@ final class StepTests: XCTestCase {
         assertClose(logits, expected, relativeToMax: tolerance, "teacher-forced decoder logits")
     }
 
+    /// Dropping finished sequences from a decoding batch leaves the others' numbers unchanged.
+    func testStepOnASubsetOfTheBatch() throws {
+        let model = try MambaModel.load(from: fixture("odd-sharded"))
+        let (tokens, batch, _) = try expectedTokens("odd-sharded/len5.tokens")
+        let cache = MambaCache(config: model.config, batchSize: batch)
+        try model.forward(tokens: tokens, batchSize: batch, cache: cache)
+        let kept = try cache.subset([2, 0])
+        XCTAssertEqual(kept.ssmState(sequence: 0), cache.ssmState(sequence: 2))
+        let all = try model.step(tokens: [7, 8, 9], cache: cache)
+        let some = try model.step(tokens: [9, 7], cache: kept)
+        let v = model.config.vocabSize
+        assertClose(some, Array(all[2 * v ..< 3 * v] + all[0 ..< v]), relativeToMax: 1e-6, "subset step logits")
+        assertClose(kept.ssm, cache.ssmState(sequence: 2) + cache.ssmState(sequence: 0), relativeToMax: 1e-6, "subset ssm")
+        XCTAssertThrowsError(try cache.subset([batch]))
+    }
+
     func testStepRejectsATokenCountThatIsNotTheBatch() throws {
         let model = try MambaModel.load(from: fixture("orig"))
         XCTAssertThrowsError(try model.step(tokens: [1, 2, 3], cache: MambaCache(config: model.config, batchSize: 2))) {
