@@ -47,6 +47,11 @@ let package = Package(
             "LethePipeline", "LetheCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .executableTarget(name: "lethe-train", dependencies: [
+            "LetheTraining", "LetheModel", "LetheCLI", "LethePipeline", "LetheShards",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fast),
+
         // A stage built on the harness, for the runner's tests (generates and maps token shards).
         .executableTarget(name: "lethe-test-stage", dependencies: [
             "LetheCLI", "LethePipeline", "LetheShards", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -63,7 +68,9 @@ let package = Package(
         .testTarget(name: "LetheShardsTests", dependencies: ["LetheShards"]),
         .testTarget(name: "LetheTokenizerTests", dependencies: ["LetheTokenizer", "LetheShards"]),
         .testTarget(name: "LetheModelTests", dependencies: ["LetheModel", "LetheShards"]),
-        .testTarget(name: "LetheTrainingTests", dependencies: ["LetheTraining", "LetheModel", "LetheShards"]),
+        .testTarget(name: "LetheTrainingTests", dependencies: [
+            "LetheTraining", "LetheModel", "LetheShards", "LetheCLI", "LethePipeline",
+        ]),
         .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheShards"]),
         .testTarget(name: "LethePipelineTests", dependencies: ["LethePipeline", "LetheShards", "LetheCLI"]),
     ],

@@ -66,6 +66,10 @@ public final class Backprop {
         guard b > 0, l > 0, batch.tokens.count == b * l else {
             throw TrainingError("batch: \(batch.tokens.count) tokens do not make \(b) chunks of equal length")
         }
+        let vocabulary = Int32(model.config.vocabSize)
+        if let bad = batch.tokens.first(where: { $0 < 0 || $0 >= vocabulary }) {
+            throw TrainingError("batch: token id \(bad) outside the model's vocabulary 0..<\(vocabulary)")
+        }
         let prefix: [Int32] = objective == .autoencoder ? [TrainingObjective.eos] : []
         let suffix = prefix
         guard l + 2 * prefix.count >= 2 else { throw TrainingError("batch: chunks of 1 token have nothing to predict") }

@@ -31,6 +31,8 @@ public final class TrainingRun {
     public let output: URL
     public let train: ChunkSource
     public let validation: ChunkSource?
+    /// Bytes every layer's activations may take before the backward pass recomputes them (see Backprop).
+    public var activationBudget = 4 << 30
     private let batches: LengthBatches
 
     public init(settings: RunSettings, output: URL, train: ChunkSource, validation: ChunkSource? = nil) throws {
@@ -77,6 +79,7 @@ public final class TrainingRun {
             try Data().write(to: log, options: .atomic)
         }
 
+        trainer.backprop.activationBudget = activationBudget
         let writer = try LogWriter(log)
         var epoch = -1, plan: [[Int]] = []
         var elapsed = 0.0, timedSteps = 0

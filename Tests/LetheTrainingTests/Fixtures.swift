@@ -1,4 +1,5 @@
 import Foundation
+import LetheModel
 
 /// Tests/Fixtures/training, written by make_training_fixtures.py.
 let trainingFixtures = URL(fileURLWithPath: #filePath)
@@ -48,4 +49,9 @@ func readSafetensors(_ url: URL) throws -> [String: (shape: [Int], values: [Floa
         tensors[name] = (info["shape"] as! [Int], values)
     }
     return tensors
+}
+
+/// A copy of a parameter (or gradient) buffer's floats, the buffer kept alive while it is read.
+func values(_ buffer: ParameterBuffer) -> [Float] {
+    withExtendedLifetime(buffer) { Array(buffer.buffer) }
 }

@@ -59,7 +59,7 @@ final class GradientTests: XCTestCase {
             recomputing.activationBudget = 0
             let (a, b) = (try keeping.lossAndGradients(f.batch), try recomputing.lossAndGradients(f.batch))
             XCTAssertEqual(a, b, name)
-            XCTAssertEqual(Array(keeping.gradients.buffer), Array(recomputing.gradients.buffer), name)
+            XCTAssert(values(keeping.gradients) == values(recomputing.gradients), name)
         }
     }
 

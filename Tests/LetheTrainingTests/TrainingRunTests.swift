@@ -22,6 +22,11 @@ struct ArrayChunks: ChunkSource {
         }
     }
 
+    init(chunks: [[Int32]], states: [(ssm: [Float], conv: [Float])]) {
+        self.chunks = chunks
+        self.states = states
+    }
+
     var lengths: [Int] { chunks.map(\.count) }
 
     func batch(_ indices: [Int], withStates: Bool) throws -> TrainingBatch {
@@ -94,7 +99,7 @@ final class TrainingRunTests: XCTestCase {
                 XCTAssertEqual(x[key] as? Double, y[key] as? Double, "\(key) at step \(x["step"]!)")
             }
         }
-        XCTAssertEqual(Array(straight.parameters.buffer), Array(continued.parameters.buffer), "final weights")
+        XCTAssert(values(straight.parameters) == values(continued.parameters), "final weights")
         // The losses move: the run trains.
         let losses = a.compactMap { $0["loss"] as? Double }
         XCTAssertEqual(Set(losses).count, losses.count)
@@ -102,7 +107,7 @@ final class TrainingRunTests: XCTestCase {
         let final = try TrainingCheckpoint.readState(whole.appendingPathComponent("final"))
         XCTAssertEqual(final.step, 6)
         let (reloaded, optimizer) = try TrainingCheckpoint.read(whole.appendingPathComponent("final"), state: final)
-        XCTAssertEqual(Array(reloaded.parameters.buffer), Array(straight.parameters.buffer))
+        XCTAssert(values(reloaded.parameters) == values(straight.parameters), "final/ holds the weights")
         XCTAssertEqual(optimizer.step, 6)
     }
 
@@ -188,5 +193,34 @@ final class BatchingTests: XCTestCase {
         var counts = [Int](repeating: 0, count: 3)
         for _ in 0..<3000 { counts[c.nextIndex(below: 3)] += 1 }
         XCTAssert(counts.allSatisfy { (900...1100).contains($0) }, "\(counts)")
+    }
+}
+
+final class InitializationTests: XCTestCase {
+    /// Random weights drawn as transformers' _init_weights: the fixed parts exactly, the random ones within
+    /// their ranges and with the stated spread; the same seed gives the same weights.
+    func testRandomWeightsFollowTransformersInit() throws {
+        let config = try MambaConfig.read(contentsOf: trainingFixtures.appendingPathComponent("small/decoder/config.json"))
+        let a = MambaModel(config: config), b = MambaModel(config: config)
+        var settings = MambaInitialization()
+        settings.initializerRange = 0.05
+        settings.randomize(a, seed: 3)
+        settings.randomize(b, seed: 3)
+        XCTAssert(values(a.parameters) == values(b.parameters), "the same seed, the same weights")
+        let (di, n, k, r) = (config.intermediateSize, config.stateSize, config.convKernel, config.timeStepRank)
+        func read(_ p: UnsafeMutablePointer<Float>, _ count: Int) -> [Float] { Array(UnsafeBufferPointer(start: p, count: count)) }
+        let w = a.weights, layer = w.layers[1]
+        XCTAssertEqual(read(layer.aLog, di * n), (0..<di * n).map { Float(log(Double($0 % n + 1))) })
+        XCTAssertEqual(Set(read(layer.d, di)), [1])
+        XCTAssertEqual(Set(read(layer.norm, config.hiddenSize) + read(w.normF, config.hiddenSize)), [1])
+        XCTAssertEqual(Set(read(layer.convBias, di)), [0])
+        XCTAssert(read(layer.convWeight, di * k).allSatisfy { abs($0) <= 1 / Float(k).squareRoot() })
+        XCTAssert(read(layer.dtProjWeight, di * r).allSatisfy { abs($0) <= 1 / Float(r).squareRoot() })
+        // softplus(dt bias) is the initial time step, in [time_step_min, time_step_max].
+        XCTAssert(read(layer.dtProjBias, di).allSatisfy { let dt = log1p(exp(Double($0))); return dt >= 0.001 * 0.999 && dt <= 0.1 * 1.001 })
+        let embeddings = read(w.embeddings, config.vocabSize * config.hiddenSize).map(Double.init)
+        let std = (embeddings.reduce(0) { $0 + $1 * $1 } / Double(embeddings.count)).squareRoot()
+        XCTAssertEqual(std, 0.05, accuracy: 0.005, "normal(0, initializer_range)")
+        withExtendedLifetime(a) {}  // `w` points into a's parameters
     }
 }
