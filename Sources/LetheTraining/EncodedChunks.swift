@@ -15,9 +15,10 @@ public final class EncodedChunks: ChunkSource {
     private let ssmCount: Int
     private let convCount: Int
 
-    /// Reads `shards`; with `stateShapes`, each sample's ssm and conv states must have exactly those shapes.
-    /// `progress` is called with the number of chunks read so far, after each shard.
-    public init(shards: [URL], stateShapes: (ssm: [Int], conv: [Int])?, stateFile: URL,
+    /// Reads `shards`; token ids must be below `vocabularySize`, and with `stateShapes` each sample's ssm and conv
+    /// states must have exactly those shapes. `progress` is called with the number of chunks read so far, after
+    /// each shard.
+    public init(shards: [URL], vocabularySize: Int, stateShapes: (ssm: [Int], conv: [Int])?, stateFile: URL,
                 progress: (Int) -> Void = { _ in }) throws {
         ssmCount = stateShapes.map { $0.ssm.reduce(1, *) } ?? 0
         convCount = stateShapes.map { $0.conv.reduce(1, *) } ?? 0
@@ -39,9 +40,12 @@ public final class EncodedChunks: ChunkSource {
                 guard array.shape.count == 1, array.count > 0 else {
                     throw TrainingError("\(where_): tokens.npy has shape \(array.shape); expected a non-empty 1-D array")
                 }
-                do { tokens.append(try array.int32s()) } catch {
-                    throw TrainingError("\(where_): tokens.npy: \(error)")
+                let ids: [Int32]
+                do { ids = try array.int32s() } catch { throw TrainingError("\(where_): tokens.npy: \(error)") }
+                if let bad = ids.first(where: { $0 < 0 || Int($0) >= vocabularySize }) {
+                    throw TrainingError("\(where_): token id \(bad) outside the model's vocabulary 0..<\(vocabularySize)")
                 }
+                tokens.append(ids)
                 guard let stateShapes, let writer else { continue }
                 for (name, shape) in [("ssm", stateShapes.ssm), ("conv", stateShapes.conv)] {
                     let state = try sample.npy(name)

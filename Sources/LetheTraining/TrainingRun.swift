@@ -70,7 +70,7 @@ public final class TrainingRun {
             try truncateLog(log, after: state.step)
             events(.resumed(step: state.step, from: directory))
         } else {
-            if !resume, fm.fileExists(atPath: log.path) || !checkpoints().isEmpty {
+            if !resume, !checkpoints().isEmpty || !((try? Data(contentsOf: log))?.isEmpty ?? true) {
                 throw TrainingError("\(output.path) already holds a training run; pass --resume to continue it or choose another output folder")
             }
             let model = try initialModel()

@@ -91,11 +91,11 @@ struct LetheTrain: StageCommand {
             let config = try MambaConfig.read(contentsOf: initFolder.appendingPathComponent("config.json"))
             let shapes = objective == .autoencoder ? (ssm: config.ssmStateShape, conv: config.convStateShape) : nil
             run.say("reading \(input.joined(separator: ", "))")
-            let train = try EncodedChunks(shards: try shardURLs(input), stateShapes: shapes,
+            let train = try EncodedChunks(shards: try shardURLs(input), vocabularySize: config.vocabSize, stateShapes: shapes,
                                           stateFile: output.appendingPathComponent(".train-states.f32"))
             defer { try? FileManager.default.removeItem(at: output.appendingPathComponent(".train-states.f32")) }
             let valid = try validation.map {
-                try EncodedChunks(shards: try shardURLs([$0]), stateShapes: shapes,
+                try EncodedChunks(shards: try shardURLs([$0]), vocabularySize: config.vocabSize, stateShapes: shapes,
                                   stateFile: output.appendingPathComponent(".validation-states.f32"))
             }
             defer { try? FileManager.default.removeItem(at: output.appendingPathComponent(".validation-states.f32")) }
