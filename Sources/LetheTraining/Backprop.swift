@@ -98,12 +98,22 @@ public final class Backprop {
         }
     }
 
+    /// Buffers for a batch of this shape. They grow to the largest batch seen and are reused for smaller ones
+    /// (batches of mixed lengths would otherwise reallocate and clear gigabytes at every step).
     private func activations(batchSize: Int, length: Int) -> TrainingActivations {
-        let keep = TrainingActivations.bytesPerLayer(model.config, tokens: batchSize * length) * model.config.numLayers
-            <= activationBudget
-        if let a = activations, a.batchSize == batchSize, a.length == length, a.keepsEveryLayer == keep { return a }
-        activations = nil  // free the old set before allocating the new one
-        let a = TrainingActivations(config: model.config, batchSize: batchSize, length: length, keepEveryLayer: keep)
+        let c = model.config
+        let tokens = max(batchSize * length, activations?.tokenCapacity ?? 0)
+        let sequences = max(batchSize, activations?.sequenceCapacity ?? 0)
+        let keep = TrainingActivations.bytesPerLayer(c, tokens: tokens) * c.numLayers <= activationBudget
+        if let a = activations, a.tokenCapacity == tokens, a.sequenceCapacity == sequences, a.keepsEveryLayer == keep {
+            a.batchSize = batchSize
+            a.length = length
+            return a
+        }
+        activations = nil  // free the old buffers before allocating the new ones
+        let a = TrainingActivations(config: c, tokenCapacity: tokens, sequenceCapacity: sequences, keepEveryLayer: keep)
+        a.batchSize = batchSize
+        a.length = length
         activations = a
         return a
     }
@@ -277,10 +287,13 @@ final class BackwardScratch {
 }
 
 /// A training forward pass's tensors: every block's input (the residual stream) and either every block's
-/// intermediate tensors or one set that the backward pass refills block by block.
+/// intermediate tensors or one set that the backward pass refills block by block. Sized for up to
+/// `tokenCapacity` tokens in up to `sequenceCapacity` sequences; the current batch is `batchSize` × `length`.
 final class TrainingActivations {
-    let batchSize: Int
-    let length: Int
+    let tokenCapacity: Int
+    let sequenceCapacity: Int
+    var batchSize = 0
+    var length = 0
     let keepsEveryLayer: Bool
     let hidden: [FloatBuffer]  // n_layer + 1 of (M, H): hidden[l] enters block l
     let layers: [LayerActivations]
@@ -291,17 +304,16 @@ final class TrainingActivations {
     let convState: FloatBuffer
     let ssmState: FloatBuffer
 
-    init(config c: MambaConfig, batchSize: Int, length: Int, keepEveryLayer: Bool) {
-        let m = batchSize * length
-        self.batchSize = batchSize
-        self.length = length
+    init(config c: MambaConfig, tokenCapacity m: Int, sequenceCapacity b: Int, keepEveryLayer: Bool) {
+        tokenCapacity = m
+        sequenceCapacity = b
         keepsEveryLayer = keepEveryLayer
         hidden = (0...c.numLayers).map { _ in FloatBuffer(count: m * c.hiddenSize) }
         layers = (0..<(keepEveryLayer ? c.numLayers : 1)).map { _ in LayerActivations(config: c, tokens: m) }
         normF = FloatBuffer(count: m * c.hiddenSize)
         normFRstd = FloatBuffer(count: m)
-        convState = FloatBuffer(count: batchSize * c.numLayers * c.intermediateSize * c.convKernel)
-        ssmState = FloatBuffer(count: batchSize * c.numLayers * c.intermediateSize * c.stateSize)
+        convState = FloatBuffer(count: b * c.numLayers * c.intermediateSize * c.convKernel)
+        ssmState = FloatBuffer(count: b * c.numLayers * c.intermediateSize * c.stateSize)
     }
 
     func layer(_ l: Int) -> LayerActivations { keepsEveryLayer ? layers[l] : layers[0] }
