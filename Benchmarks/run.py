@@ -3,11 +3,14 @@
 go and prints a table: Swift and Python seconds per measurement and the speed-up (Python / Swift), with tokens/s
 and peak memory where the area reports them. A measurement may carry a "check" value (e.g. a digest of the data
 processed); Swift's and Python's must match. The baseline runs first: it creates any checkpoint the area needs
-(encode and train use /work/bench-cache/mamba-130m-random). Areas that take threads use 2 on both sides.
+(encode and train use /work/bench-cache/mamba-130m-random). Both sides use their defaults (2 threads where they
+take threads). The two sides alternate for --rounds rounds and each keeps its fastest, so that a busy moment on
+a shared machine does not fall on one side only.
 
     make bench PYTHON=/work/venv/bin/python          # every area that has a baseline
-    python Benchmarks/run.py train encode
+    python Benchmarks/run.py train encode --rounds 1
 """
+import argparse
 import json
 import os
 import subprocess
@@ -15,6 +18,7 @@ import sys
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BENCH = os.path.join(REPO, ".build", "release", "lethe-bench")
+BASELINES = os.path.join(REPO, "Benchmarks", "baselines")
 
 
 def lines(area, cmd):
@@ -22,6 +26,11 @@ def lines(area, cmd):
     out = subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.PIPE, text=True).stdout
     records = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     return {r.get("name", area): r for r in records}
+
+
+def fastest(runs):
+    """Measurement by measurement, the run with the fewest seconds."""
+    return {name: min((run[name] for run in runs if name in run), key=lambda r: r["seconds"]) for name in runs[0]}
 
 
 def notes(s, p):
@@ -36,13 +45,20 @@ def notes(s, p):
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("areas", nargs="*", help="default: every Benchmarks/baselines/AREA.py")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each side; the fastest is kept")
+    args = parser.parse_args()
+    areas = args.areas or sorted(f[:-3] for f in os.listdir(BASELINES) if f.endswith(".py"))
+
     subprocess.run(["swift", "build", "-c", "release", "--product", "lethe-bench"], cwd=REPO, check=True)
-    baselines = os.path.join(REPO, "Benchmarks", "baselines")
-    areas = sys.argv[1:] or sorted(f[:-3] for f in os.listdir(baselines) if f.endswith(".py"))
     rows = []
     for area in areas:
-        python = lines(area, [sys.executable, os.path.join(baselines, area + ".py")])
-        swift = lines(area, [BENCH, area])
+        pythons, swifts = [], []
+        for _ in range(args.rounds):
+            pythons.append(lines(area, [sys.executable, os.path.join(BASELINES, area + ".py")]))
+            swifts.append(lines(area, [BENCH, area]))
+        python, swift = fastest(pythons), fastest(swifts)
         for name, s in swift.items():
             p = python.get(name)
             if p and s.get("check") != p.get("check"):

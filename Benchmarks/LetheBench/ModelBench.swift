@@ -24,8 +24,7 @@ struct Encode: ParsableCommand {
 
     func run() throws {
         LetheThreads.set(threads)
-        let sgemm = sgemmPeak(threads: threads)
-        let peak = max(sgemm.openblasThreads, sgemm.split)
+        let before = sgemmPeak(threads: threads)
 
         let loadStart = DispatchTime.now()
         let mamba = try MambaModel.load(from: URL(fileURLWithPath: model))
@@ -53,11 +52,15 @@ struct Encode: ParsableCommand {
             times.append(seconds(since: t))
         }
         let best = times.min()!
-        // Matrix-product work per token: in_proj, x_proj, dt_proj, out_proj (the last layer's out_proj is
-        // skipped when only the cache is wanted).
+        // The peak is measured before and after the timed runs (a shared machine's load comes and goes).
+        let after = sgemmPeak(threads: threads)
+        let sgemm = (openblasThreads: max(before.openblasThreads, after.openblasThreads), split: max(before.split, after.split))
+        let peak = max(sgemm.openblasThreads, sgemm.split)
+        // Matrix-product work per token: in_proj, x_proj, dt_proj, out_proj (the last layer's out_proj and
+        // the z half of its in_proj are skipped when only the cache is wanted).
         let (h, di, r) = (Double(c.hiddenSize), Double(c.intermediateSize), Double(c.timeStepRank))
         let perLayer = 2 * (h * 2 * di + di * Double(c.xProjSize) + r * di + di * h)
-        let flopsPerToken = Double(c.numLayers) * perLayer - 2 * di * h
+        let flopsPerToken = Double(c.numLayers) * perLayer - 2 * di * h - 2 * h * di
         let gflops = flopsPerToken * Double(chunks * length) / best / 1e9
         let report: [String: Any] = [
             "area": "encode", "impl": "lethe", "chunks": chunks, "length": length, "batch_size": batchSize,
@@ -95,15 +98,17 @@ struct Kernels: ParsableCommand {
         let inProj = buffer(2 * di * h, 0.05), convW = buffer(di * k), bias = buffer(di), xProjW = buffer((r + 2 * n) * di, 0.05)
         let dtW = buffer(di * r, 0.1), aLog = buffer(di * n), d = buffer(di), outProj = buffer(h * di, 0.05), w = buffer(h)
         let convState = buffer(b * di * k), ssmState = buffer(b * di * n)
+        // Wall time, and the process's CPU time (user + system), which other load on the machine inflates less.
         func time(_ name: String, _ body: () -> Void) {
             body()
-            var best = Double.infinity
+            var best = Double.infinity, bestCPU = Double.infinity
             for _ in 0..<3 {
-                let t = DispatchTime.now()
+                let t = DispatchTime.now(), cpu = cpuSeconds()
                 body()
                 best = min(best, seconds(since: t))
+                bestCPU = min(bestCPU, cpuSeconds() - cpu)
             }
-            print("{\"area\": \"kernels\", \"kernel\": \"\(name)\", \"ms\": \(best * 1000)}")
+            print("{\"area\": \"kernels\", \"kernel\": \"\(name)\", \"ms\": \(best * 1000), \"cpu_ms\": \(bestCPU * 1000)}")
         }
         time("rmsnorm") { rmsNormForward(out: normed, rstd: nil, input: x, weight: w, rows: m, width: h, epsilon: 1e-5) }
         time("in_proj") {
@@ -123,18 +128,19 @@ struct Kernels: ParsableCommand {
             linearForward(out: dt, outStride: di, input: xProj, inputStride: r + 2 * n, weight: dtW, rows: m,
                           inFeatures: r, outFeatures: di)
         }
-        time("scan") {
+        time("scan-\(selectiveScanPath.rawValue)") {
             selectiveScanForward(y: y, u: u, dt: dt, dtBias: bias, bc: xProj + r, bcStride: r + 2 * n, aLog: aLog, d: d,
                                  state: ssmState, stateStride: di * n, batch: b, length: length, channels: di, stateSize: n)
         }
-        if avx2Available {
-            selectiveScanPath = .swiftSIMD
-            time("scan-swift-simd") {
+        let fastest = selectiveScanPath
+        for path in ScanPath.allCases where path.isAvailable && path != fastest {
+            selectiveScanPath = path
+            time("scan-\(path.rawValue)") {
                 selectiveScanForward(y: y, u: u, dt: dt, dtBias: bias, bc: xProj + r, bcStride: r + 2 * n, aLog: aLog, d: d,
                                      state: ssmState, stateStride: di * n, batch: b, length: length, channels: di, stateSize: n)
             }
-            selectiveScanPath = .avx2
         }
+        selectiveScanPath = fastest
         time("gate") { gateForward(out: conv, y: y, z: xz + di, zStride: 2 * di, rows: m, channels: di) }
         time("out_proj") {
             linearForward(out: x, outStride: h, input: conv, inputStride: di, weight: outProj, rows: m, inFeatures: di,
@@ -179,6 +185,14 @@ func sgemmPeak(threads: Int) -> (openblasThreads: Double, split: Double) {
 
 func seconds(since start: DispatchTime) -> Double {
     Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+}
+
+/// CPU time of this process so far, user + system.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return s(usage.ru_utime) + s(usage.ru_stime)
 }
 
 /// Peak resident memory of this process (getrusage's ru_maxrss, kilobytes on Linux).

@@ -132,7 +132,7 @@ public final class Backprop {
 
     /// Block `l` from hidden[l] and the initial states (a copy: the block overwrites it with the final state).
     private func layerForward(_ l: Int, _ acts: TrainingActivations, initial: MambaCache,
-                              output: UnsafeMutablePointer<Float>, stopAfterScan: Bool = false) {
+                              output: UnsafeMutablePointer<Float>, extent: MambaModel.LayerExtent = .output) {
         let c = model.config
         let (conv, ssm) = (l * c.intermediateSize * c.convKernel, l * c.intermediateSize * c.stateSize)
         for b in 0..<acts.batchSize {
@@ -149,7 +149,7 @@ public final class Backprop {
         model.layerForward(l, input: acts.hidden[l].pointer, output: output, activations: acts.layer(l),
                            convState: acts.convState.pointer + conv, convStateStride: initial.convCountPerSequence,
                            ssmState: acts.ssmState.pointer + ssm, ssmStateStride: initial.ssmCountPerSequence,
-                           batchSize: acts.batchSize, length: acts.length, stopAfterScan: stopAfterScan)
+                           batchSize: acts.batchSize, length: acts.length, extent: extent)
     }
 
     /// The mean loss of the batch (forward only): (sum over predictions, number of predictions).
@@ -187,11 +187,8 @@ public final class Backprop {
                     let (a, lw, lg) = (acts.layer(l), w.layers[l], g.layers[l])
                     let s = scratch
                     if !acts.keepsEveryLayer {
-                        // Recompute this block's tensors up to the gate; its output, already in hidden[l + 1],
-                        // is not needed (with stopAfterScan nothing is written to it).
-                        layerForward(l, acts, initial: initial, output: acts.hidden[l + 1].pointer, stopAfterScan: true)
-                        gateForward(out: a.gated.pointer, y: a.y.pointer, z: a.xz.pointer + di, zStride: 2 * di,
-                                    rows: m, channels: di)
+                        // Recompute this block's tensors up to the gate; its output is already in hidden[l + 1].
+                        layerForward(l, acts, initial: initial, output: acts.hidden[l + 1].pointer, extent: .gated)
                     }
                     // hidden_states = residual + out_proj(gated): the residual passes dHidden through unchanged.
                     linearBackward(dInput: s.dGated.pointer, dInputStride: di, dWeight: lg.outProj, dOut: dHidden,

@@ -50,14 +50,14 @@ final class ScanBackwardTests: XCTestCase {
         }
     }
 
-    /// The fast kernel (Swift SIMD, and AVX2+FMA when this CPU has it) on B/C inside x_proj-shaped rows,
-    /// 70 channels (two full units of 32 and a partial one, ending in a partial group of 8 lanes), with and
+    /// The fast kernel (Swift SIMD, and AVX2+FMA and AVX-512 where this CPU has them) on B/C inside x_proj-shaped
+    /// rows, 70 channels (two full units of 32 and a partial one, ending in a partial group of lanes), with and
     /// without an initial state: every gradient within max|g - g_ref| <= 1e-5 · max|g_ref| of the double
     /// reference (float32 sums over 7 steps, fastExp and fastExp2 within 2.5e-7).
     func testFastBackwardMatchesReference() {
         let saved = selectiveScanPath
         defer { selectiveScanPath = saved }
-        for path in avx2Available ? [ScanPath.swiftSIMD, .avx2] : [.swiftSIMD] {
+        for path in ScanPath.allCases where path.isAvailable {
             selectiveScanPath = path
             checkFastBackward(path)
         }

@@ -1,7 +1,7 @@
 // C kernels of LetheModel that need vector instructions Swift cannot select at run time: Swift compiles for
-// the baseline ISA (SSE2 on x86-64), so these functions carry their own AVX2+FMA code and are called only
-// when the CPU has it (lethe_avx2_available). The Swift kernel beside each one (Sources/LetheModel/Kernels)
-// is the portable path, and both are tested against the same naive reference.
+// the baseline ISA (SSE2 on x86-64), so these functions carry their own AVX2+FMA or AVX-512 code and are
+// called only when the CPU has it (lethe_avx2_available, lethe_avx512_available). The Swift kernel beside
+// each one (Sources/LetheModel/Kernels) is the portable path; all are tested against one naive reference.
 #ifndef LETHE_KERNELS_H
 #define LETHE_KERNELS_H
 
@@ -11,6 +11,8 @@ extern "C" {
 
 /// 1 when this CPU runs the AVX2+FMA kernels below, else 0.
 int lethe_avx2_available(void);
+/// 1 when this CPU runs the AVX-512F kernels below, else 0.
+int lethe_avx512_available(void);
 
 /// The selective scan of LetheModel's selectiveScanForward (same arguments and layout, see SelectiveScan.swift)
 /// for work units [unit_begin, unit_end), a unit being one sequence and one block of 8 channels
@@ -19,16 +21,28 @@ void lethe_selective_scan_avx2(float *y, const float *u, const float *dt, const 
                                long bc_stride, const float *a_log, const float *d, float *state, long state_stride,
                                long length, long channels, long state_size, long unit_begin, long unit_end);
 
+/// The same with units of 16 channels (unit = b * ceil(channels / 16) + block).
+void lethe_selective_scan_avx512(float *y, const float *u, const float *dt, const float *dt_bias, const float *bc,
+                                 long bc_stride, const float *a_log, const float *d, float *state, long state_stride,
+                                 long length, long channels, long state_size, long unit_begin, long unit_end);
+
 /// The backward of the scan, LetheModel's selectiveScanBackward (same arguments and layout, see SelectiveScan.swift),
-/// for work units [unit_begin, unit_end) of `unit_channels` channels each (a multiple of 8). Writes du, ddt and,
-/// when d_state is not NULL, d_state; adds into ddt_bias, da_log and dd (the unit's own channels only); writes the
-/// unit's share of dB | dC to partial_bc + unit * (batch * length * 2 * state_size), (row, 2 * state_size).
-void lethe_selective_scan_backward_avx2(float *du, float *ddt, float *partial_bc, float *ddt_bias, float *da_log,
-                                        float *dd, float *d_state, long d_state_stride, const float *dy,
-                                        const float *u, const float *dt, const float *dt_bias, const float *bc,
-                                        long bc_stride, const float *a_log, const float *d, const float *state,
-                                        long state_stride, long batch, long length, long channels, long state_size,
-                                        long unit_channels, long unit_begin, long unit_end);
+/// for work units [unit_begin, unit_end) of `unit_channels` channels each (a multiple of the lanes, 8 or 16).
+/// Writes du, ddt and, when d_state is not NULL, d_state; adds into ddt_bias, da_log and dd (the unit's own
+/// channels); writes the unit's share of dB | dC to partial_bc + unit * batch * length * 2 * state_size, laid out
+/// (row, 2 * state_size).
+void lethe_selective_scan_backward_avx2(
+    float *du, float *ddt, float *partial_bc, float *ddt_bias, float *da_log, float *dd, float *d_state,
+    long d_state_stride, const float *dy, const float *u, const float *dt, const float *dt_bias, const float *bc,
+    long bc_stride, const float *a_log, const float *d, const float *state, long state_stride, long batch,
+    long length, long channels, long state_size, long unit_channels, long unit_begin, long unit_end);
+
+/// The same with 16 lanes of AVX-512F.
+void lethe_selective_scan_backward_avx512(
+    float *du, float *ddt, float *partial_bc, float *ddt_bias, float *da_log, float *dd, float *d_state,
+    long d_state_stride, const float *dy, const float *u, const float *dt, const float *dt_bias, const float *bc,
+    long bc_stride, const float *a_log, const float *d, const float *state, long state_stride, long batch,
+    long length, long channels, long state_size, long unit_channels, long unit_begin, long unit_end);
 
 #ifdef __cplusplus
 }

@@ -19,22 +19,31 @@ import Foundation
 ///   `ssm_state = discrete_A[:, :, i] * ssm_state + deltaB_u[:, :, i]`
 ///   `scan_output = ssm_state @ C[:, i, :].unsqueeze(-1)`;  `scan_output + hidden_states * D[None, :, None]`
 /// Parallel over (sequence, block of 8 channels); Δ's softplus, the exp and the update are fused so that
-/// the (B, DI, L, N) tensors PyTorch materialises never exist. Runs the AVX2+FMA C kernel
+/// the (B, DI, L, N) tensors PyTorch materialises never exist. Runs the AVX-512 or AVX2+FMA C kernel
 /// (Sources/CLetheKernels) when the CPU has it, else the Swift SIMD kernel below: `selectiveScanPath`.
 public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>, dt: UnsafePointer<Float>,
                                  dtBias: UnsafePointer<Float>, bc: UnsafePointer<Float>, bcStride: Int,
                                  aLog: UnsafePointer<Float>, d: UnsafePointer<Float>,
                                  state: UnsafeMutablePointer<Float>, stateStride: Int,
                                  batch: Int, length: Int, channels: Int, stateSize: Int) {
-    let blocks = (channels + 7) / 8
     let n = stateSize
-    if selectiveScanPath == .avx2 {
-        LetheThreads.parallelFor(batch * blocks, chunksPerWorker: 4) { units in
-            lethe_selective_scan_avx2(y, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride, length, channels,
-                                      stateSize, units.lowerBound, units.upperBound)
-        }
+    let kernel: ((Range<Int>) -> Void)?
+    switch selectiveScanPath {
+    case .avx512:
+        kernel = { lethe_selective_scan_avx512(y, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride, length,
+                                               channels, stateSize, $0.lowerBound, $0.upperBound) }
+    case .avx2:
+        kernel = { lethe_selective_scan_avx2(y, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride, length,
+                                             channels, stateSize, $0.lowerBound, $0.upperBound) }
+    case .swiftSIMD:
+        kernel = nil
+    }
+    if let kernel {
+        let lanes = selectiveScanPath.lanes
+        LetheThreads.parallelFor(batch * ((channels + lanes - 1) / lanes), chunksPerWorker: 4, kernel)
         return
     }
+    let blocks = (channels + 7) / 8
     LetheThreads.parallelFor(batch * blocks, chunksPerWorker: 4) { units in
         withUnsafeTemporaryAllocation(of: Float8.self, capacity: 2 * n) { scratch in
             let a = scratch.baseAddress!, h = a + n
@@ -68,11 +77,24 @@ public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointe
 }
 
 /// The implementations of `selectiveScanForward`: tests and benchmarks switch between them.
-public enum ScanPath: String, Sendable { case swiftSIMD, avx2 }
+public enum ScanPath: String, Sendable, CaseIterable {
+    case swiftSIMD, avx2, avx512
 
-/// The AVX2+FMA kernel when this CPU has it, else the portable Swift one. Set only while no scan runs.
-nonisolated(unsafe) public var selectiveScanPath: ScanPath = avx2Available ? .avx2 : .swiftSIMD
-public let avx2Available = lethe_avx2_available() != 0
+    /// Channels per work unit.
+    var lanes: Int { self == .avx512 ? 16 : 8 }
+
+    /// Whether this CPU runs it.
+    public var isAvailable: Bool {
+        switch self {
+        case .swiftSIMD: return true
+        case .avx2: return lethe_avx2_available() != 0
+        case .avx512: return lethe_avx512_available() != 0
+        }
+    }
+}
+
+/// The widest kernel this CPU runs (AVX-512, AVX2+FMA, else the portable Swift one). Set only while no scan runs.
+nonisolated(unsafe) public var selectiveScanPath: ScanPath = ScanPath.allCases.reversed().first { $0.isAvailable }!
 
 /// Naive reference of `selectiveScanForward`: PyTorch's lines one (b, d, n) at a time, in Double with libm.
 public func selectiveScanForwardReference(y: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>,
@@ -127,11 +149,12 @@ let scanBackwardUnitChannels = 32
 /// N..<2N of rows `dbcStride` apart (the B/C columns of x_proj's output gradient), and, when given, dState
 /// (B) × (DI, N). Accumulated: dDtBias (DI), dALog (DI, N), dD (DI).
 ///
-/// Nothing of the scan is kept from the forward pass: each 8-channel group recomputes its states for one
-/// sequence with the forward's operations, keeping them and exp(Δ·A), then runs backwards in time. Parallel over
-/// units of 32 channels; dB and dC, sums over channels, gather in one vector per (t, n) for the whole unit, are
-/// reduced across lanes once per unit and sequence, and the units' shares are added in unit order.
-/// Runs the AVX2+FMA C kernel when `selectiveScanPath` is `.avx2`, else the Swift SIMD one.
+/// Nothing of the scan is kept from the forward pass: each group of 8 channels (16 with AVX-512) recomputes its
+/// states for one sequence with the forward's operations, keeping them and exp(Δ·A), then runs backwards in time.
+/// Parallel over units of 32 channels; dB and dC, sums over channels, gather in one vector per (t, n) for the whole
+/// unit, are reduced across lanes once per unit and sequence, and the units' shares are added in unit order.
+/// Runs the AVX-512 or AVX2+FMA C kernel (Sources/CLetheKernels/selective_scan_backward_body.h) as
+/// `selectiveScanPath` says, else the Swift SIMD one below.
 public func selectiveScanBackward(dU: UnsafeMutablePointer<Float>, dDt: UnsafeMutablePointer<Float>,
                                   dBC: UnsafeMutablePointer<Float>, dbcStride: Int,
                                   dDtBias: UnsafeMutablePointer<Float>, dALog: UnsafeMutablePointer<Float>,
@@ -149,14 +172,15 @@ public func selectiveScanBackward(dU: UnsafeMutablePointer<Float>, dDt: UnsafeMu
     let partials = UnsafeMutablePointer<Float>.allocate(capacity: units * partialStride)
     defer { partials.deallocate() }
 
-    if selectiveScanPath == .avx2 {
+    switch selectiveScanPath {
+    case .avx512, .avx2:
+        let kernel = selectiveScanPath == .avx512 ? lethe_selective_scan_backward_avx512 : lethe_selective_scan_backward_avx2
         LetheThreads.parallelFor(units) { range in
-            lethe_selective_scan_backward_avx2(
-                dU, dDt, partials, dDtBias, dALog, dD, dState, dStateStride, dY, u, dt, dtBias, bc, bcStride, aLog, d,
-                state, stateStride, batch, length, channels, n, scanBackwardUnitChannels, range.lowerBound,
-                range.upperBound)
+            kernel(dU, dDt, partials, dDtBias, dALog, dD, dState, dStateStride, dY, u, dt, dtBias, bc, bcStride, aLog,
+                   d, state, stateStride, batch, length, channels, n, scanBackwardUnitChannels, range.lowerBound,
+                   range.upperBound)
         }
-    } else {
+    case .swiftSIMD:
         LetheThreads.parallelFor(units) { range in
             scanBackwardUnits(range, dU: dU, dDt: dDt, partials: partials, dDtBias: dDtBias, dALog: dALog, dD: dD,
                               dState: dState, dStateStride: dStateStride, dY: dY, u: u, dt: dt, dtBias: dtBias,

@@ -1,0 +1,64 @@
+// The selective scan with 16 lanes of AVX-512F: selective_scan_body.h with AVX-512 operations.
+#include "lethe_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define TARGET __attribute__((target("avx512f")))
+#define VEC __m512
+#define MASK __mmask16
+#define LANES 16
+#define SCAN_NAME lethe_selective_scan_avx512
+#define V_SET1 _mm512_set1_ps
+#define V_ADD _mm512_add_ps
+#define V_SUB _mm512_sub_ps
+#define V_MUL _mm512_mul_ps
+#define V_DIV _mm512_div_ps
+#define V_MIN _mm512_min_ps
+#define V_MAX _mm512_max_ps
+#define V_FMADD _mm512_fmadd_ps
+#define V_FNMADD _mm512_fnmadd_ps
+#define V_FMSUB _mm512_fmsub_ps
+#define V_LOADU _mm512_loadu_ps
+#define V_STOREU _mm512_storeu_ps
+#define V_MASK_FIRST(lanes) ((__mmask16)((1u << (lanes)) - 1))
+#define V_LOAD_MASKED(p, mask) _mm512_maskz_loadu_ps(mask, p)
+#define V_STORE_MASKED(p, mask, v) _mm512_mask_storeu_ps(p, mask, v)
+#define V_GT_SELECT(x, threshold, a, b) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, threshold, _CMP_GT_OQ), b, a)
+#define V_POW2(shifted) \
+    _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(0x4B400000 - 127)), 23))
+
+#include "selective_scan_body.h"
+
+#define SCAN_BACKWARD_NAME lethe_selective_scan_backward_avx512
+TARGET static inline float v_hsum(VEC v) { return _mm512_reduce_add_ps(v); }
+#include "selective_scan_backward_body.h"
+
+int lethe_avx512_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+
+#else
+
+int lethe_avx512_available(void) { return 0; }
+
+void lethe_selective_scan_avx512(float *y, const float *u, const float *dt, const float *dt_bias, const float *bc,
+                                 long bc_stride, const float *a_log, const float *d, float *state, long state_stride,
+                                 long length, long channels, long state_size, long unit_begin, long unit_end) {
+    (void)y; (void)u; (void)dt; (void)dt_bias; (void)bc; (void)bc_stride; (void)a_log; (void)d; (void)state;
+    (void)state_stride; (void)length; (void)channels; (void)state_size; (void)unit_begin; (void)unit_end;
+}
+
+void lethe_selective_scan_backward_avx512(
+        float *du, float *ddt, float *partial_bc, float *ddt_bias, float *da_log, float *dd, float *d_state,
+        long d_state_stride, const float *dy, const float *u, const float *dt, const float *dt_bias, const float *bc,
+        long bc_stride, const float *a_log, const float *d, const float *state, long state_stride, long batch,
+        long length, long channels, long state_size, long unit_channels, long unit_begin, long unit_end) {
+    (void)du; (void)ddt; (void)partial_bc; (void)ddt_bias; (void)da_log; (void)dd; (void)d_state;
+    (void)d_state_stride; (void)dy; (void)u; (void)dt; (void)dt_bias; (void)bc; (void)bc_stride; (void)a_log;
+    (void)d; (void)state; (void)state_stride; (void)batch; (void)length; (void)channels; (void)state_size;
+    (void)unit_channels; (void)unit_begin; (void)unit_end;
+}
+
+#endif
