@@ -4,7 +4,8 @@ import LetheShards
 @testable import LetheTraining
 
 /// The whole decoder's loss and every parameter's gradient against PyTorch (make_training_fixtures.py: the
-/// reference's decoder construction on transformers' Mamba modules), for two configs.
+/// reference's decoder construction on transformers' Mamba modules), for three configs: small, odd sizes (a chunk
+/// shorter than the conv kernel), and an untied lm_head with one layer and a batch of one.
 final class GradientTests: XCTestCase {
     struct Fixture {
         let model: MambaModel
@@ -35,7 +36,7 @@ final class GradientTests: XCTestCase {
     }
 
     func testAutoencoderLossAndGradients() throws {
-        for name in ["small", "odd"] {
+        for name in ["small", "odd", "untied"] {
             let f = try Fixture(name)
             let backprop = Backprop(model: f.model, objective: .autoencoder)
             let loss = try backprop.lossAndGradients(f.batch)
@@ -52,7 +53,7 @@ final class GradientTests: XCTestCase {
     /// With no room for every layer's activations the backward pass recomputes each layer: the same gradients,
     /// bit for bit.
     func testRecomputingLayersGivesTheSameGradients() throws {
-        for name in ["small", "odd"] {
+        for name in ["small", "odd", "untied"] {
             let f = try Fixture(name)
             let keeping = Backprop(model: f.model, objective: .autoencoder)
             let recomputing = Backprop(model: f.model, objective: .autoencoder)
@@ -64,7 +65,7 @@ final class GradientTests: XCTestCase {
     }
 
     func testLanguageModelLossAndGradients() throws {
-        for name in ["small", "odd"] {
+        for name in ["small", "odd", "untied"] {
             let f = try Fixture(name)
             let backprop = Backprop(model: f.model, objective: .lm)
             let loss = try backprop.lossAndGradients(TrainingBatch(tokens: f.batch.tokens, batchSize: f.batch.batchSize))
@@ -79,7 +80,7 @@ final class GradientTests: XCTestCase {
 /// torch.optim.AdamW + clip_grad_norm_ + transformers' get_scheduler on the same batch.
 final class TrainingStepTests: XCTestCase {
     func testFiveAdamWStepsMatchTorch() throws {
-        for name in ["small", "odd"] {
+        for name in ["small", "odd", "untied"] {
             let f = try GradientTests.Fixture(name)
             let run = f.expected["adamw"] as! [String: Any]
             XCTAssertEqual(Set(f.model.layout.entries.map(\.name).filter(ParameterLayout.isExemptFromWeightDecay)),
@@ -87,6 +88,7 @@ final class TrainingStepTests: XCTestCase {
             let plan = LearningRatePlan(base: run["lr"] as! Double,
                                         schedule: LearningRateSchedule(rawValue: run["schedule"] as! String)!,
                                         warmupSteps: run["warmup"] as! Int, totalSteps: run["total_steps"] as! Int)
+            let initial = values(f.model.parameters)
             let trainer = Trainer(model: f.model, objective: .autoencoder,
                                   settings: OptimizerSettings(learningRate: plan, weightDecay: run["weight_decay"] as! Double,
                                                               clipNorm: run["clip"] as? Double))
@@ -98,10 +100,16 @@ final class TrainingStepTests: XCTestCase {
                 XCTAssertEqual(record.lr, lrs[i], accuracy: 1e-12, "\(name) step \(i + 1) lr")
                 XCTAssertEqual(record.gradNorm, norms[i], accuracy: 1e-5 * norms[i], "\(name) step \(i + 1) grad norm")
             }
-            // The weights after the five updates: max|p - p_ref| <= 1e-5 · max|p_ref| per tensor (measured 2e-6;
-            // Adam's first steps move each weight by about ±lr whatever its gradient's size).
-            assertTensorsMatch(f.model.parameters, try f.grads("adamw_final.safetensors"), tolerance: 1e-5,
-                               "\(name) after 5 steps")
+            // What the five updates did to the weights, per tensor: max|Δp - Δp_ref| <= 1e-3 · max|Δp_ref|. (Adam
+            // moves every weight by about the learning rate whatever its gradient's size, so float32 rounding in
+            // small gradients shows in the update; measured up to 1.3e-4.)
+            let final = try f.grads("adamw_final.safetensors"), trained = values(f.model.parameters)
+            for entry in f.model.layout.entries {
+                let range = entry.offset ..< entry.offset + entry.count
+                let moved = zip(trained[range], initial[range]).map { $0 - $1 }
+                let movedRef = zip(final[entry.name]!.values, initial[range]).map { $0 - $1 }
+                XCTAssertLessThanOrEqual(relativeError(moved, movedRef), 1e-3, "\(name) after 5 steps: \(entry.name)")
+            }
         }
     }
 }

@@ -3,7 +3,8 @@
 Run by hand (CI only reads what this writes):
     /work/venv/bin/python Tests/Fixtures/training/make_training_fixtures.py
 
-For each small random config (the second one has odd sizes and a chunk shorter than the conv kernel) it writes
+For each small random config (the second has odd sizes and a chunk shorter than the conv kernel; the third an lm_head
+not tied to the embeddings, no clipping and a constant schedule) it writes
 Tests/Fixtures/training/<name>/:
     encoder/config.json, encoder/model.safetensors   the frozen encoder (MambaForCausalLM.save_pretrained)
     decoder/config.json, decoder/model.safetensors   the decoder's initial weights (different from the encoder's)
@@ -154,7 +155,7 @@ def adamw_run(decoder, tokens, conv, ssm, settings):
         opt.zero_grad()
         loss = autoencoder_loss(decoder, tokens, conv, ssm)
         loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(decoder.parameters(), settings["clip"])
+        norm = torch.nn.utils.clip_grad_norm_(decoder.parameters(), settings["clip"] or float("inf"))
         lrs.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
@@ -267,6 +268,12 @@ def main():
         lr=5e-3, weight_decay=0.1, clip=1.0, schedule="cosine", warmup=2, total_steps=5, steps=5))
     make_model_fixture("odd", odd, batch=2, length=2, seed=23, settings=dict(
         lr=5e-3, weight_decay=0.05, clip=0.25, schedule="linear", warmup=1, total_steps=5, steps=5))
+    # lm_head not tied to the embeddings, one layer, a conv kernel of 2, a single-token chunk in a batch of 1 each
+    untied = dict(vocab_size=40, hidden_size=12, state_size=3, num_hidden_layers=1, conv_kernel=2, expand=2,
+                  time_step_rank=2, layer_norm_epsilon=1e-5, use_bias=False, use_conv_bias=True,
+                  tie_word_embeddings=False, use_mambapy=False, use_associative_scan=False)
+    make_model_fixture("untied", untied, batch=1, length=3, seed=37, settings=dict(
+        lr=1e-2, weight_decay=0.2, clip=None, schedule="constant", warmup=0, total_steps=5, steps=5))
     make_optim_fixture()
 
 
