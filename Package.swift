@@ -28,12 +28,17 @@ let package = Package(
             "CArchive", "CZstd", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: fast),
         .target(name: "LetheTokenizer", swiftSettings: fast),
-        // The scan's AVX2+FMA kernel, chosen at run time (Swift compiles for the baseline ISA).
+        .target(name: "LetheCorpus", dependencies: ["LetheTokenizer", "LetheShards", "CZstd"], swiftSettings: fast),
+        // The scan's AVX2+FMA and AVX-512 kernels, chosen at run time (Swift compiles for the baseline ISA).
         .target(name: "CLetheKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "CLetheKernels", "LetheShards"],
                 swiftSettings: fast),
         .target(name: "LetheTraining", dependencies: ["LetheModel", "LetheShards", "CBLAS"], swiftSettings: fast),
         .target(name: "LetheAnalysis", swiftSettings: fast),
+        // Token and word frequencies of corpus files (the count stage): needs the corpus reader, the BPE
+        // tokenizer and the annotate stage's word tokenizer, so it sits above all three.
+        .target(name: "LetheCount", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheAnalysis", "LetheShards"],
+                swiftSettings: fast),
         .target(name: "LethePipeline", dependencies: [
             "LetheShards", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: fast),
@@ -47,6 +52,22 @@ let package = Package(
             "LethePipeline", "LetheCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .executableTarget(name: "lethe-tokenize", dependencies: [
+            "LetheCorpus", "LetheTokenizer", "LetheShards", "LetheCLI", "LethePipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fast),
+        .executableTarget(name: "lethe-count", dependencies: [
+            "LetheCount", "LetheCLI", "LethePipeline", "LetheShards", "LetheTokenizer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fast),
+        .executableTarget(name: "lethe-annotate", dependencies: [
+            "LetheAnalysis", "LetheCLI", "LethePipeline", "LetheShards", "LetheTokenizer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fast),
+        .executableTarget(name: "lethe-report", dependencies: [
+            "LetheAnalysis", "LetheCLI", "LethePipeline", "LetheShards",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fast),
         .executableTarget(name: "lethe-train", dependencies: [
             "LetheTraining", "LetheModel", "LetheCLI", "LethePipeline", "LetheShards",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -59,7 +80,8 @@ let package = Package(
 
         // Benchmarks: one subcommand per area, compared with Benchmarks/baselines/<area>.py by Benchmarks/run.py.
         .executableTarget(name: "lethe-bench", dependencies: [
-            "LetheAnalysis", "LetheShards", "LetheModel", "LetheTraining", "CBLAS",
+            "LetheAnalysis", "LetheShards", "LetheTokenizer", "LetheCorpus", "LetheCount", "LetheModel", "LetheTraining",
+            "CBLAS",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/LetheBench", swiftSettings: fast),
@@ -67,12 +89,17 @@ let package = Package(
         // Tests read committed fixtures under Tests/Fixtures (made by the Python scripts beside them).
         .testTarget(name: "LetheShardsTests", dependencies: ["LetheShards"]),
         .testTarget(name: "LetheTokenizerTests", dependencies: ["LetheTokenizer", "LetheShards"]),
+        .testTarget(name: "LetheCorpusTests", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheShards"]),
+        .testTarget(name: "LetheTokenizeStageTests", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheShards", "LethePipeline"]),
         .testTarget(name: "LetheModelTests", dependencies: ["LetheModel", "LetheShards"]),
         .testTarget(name: "LetheTrainingTests", dependencies: [
             "LetheTraining", "LetheModel", "LetheShards", "LetheCLI", "LethePipeline",
         ]),
         .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheShards"]),
+        .testTarget(name: "LetheCountTests", dependencies: ["LetheCount", "LetheCorpus", "LetheTokenizer", "LetheShards"]),
         .testTarget(name: "LethePipelineTests", dependencies: ["LethePipeline", "LetheShards", "LetheCLI"]),
+        // Stage executables end to end (run as processes from the build folder) and the expected report.
+        .testTarget(name: "LetheStagesTests", dependencies: ["LetheAnalysis", "LethePipeline", "LetheShards"]),
     ],
     swiftLanguageModes: [.v5]
 )

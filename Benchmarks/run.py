@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Runs each area's Python baseline (Benchmarks/baselines/AREA.py) and Swift benchmark (`lethe-bench AREA`) in one
-go and prints a table: Swift and Python seconds per measurement and the speed-up (Python / Swift), with tokens/s
-and peak memory where the area reports them. A measurement may carry a "check" value (e.g. a digest of the data
-processed); Swift's and Python's must match. The baseline runs first: it creates any checkpoint the area needs
-(encode and train use /work/bench-cache/mamba-130m-random). Both sides use their defaults (2 threads where they
-take threads). The two sides alternate for --rounds rounds and each keeps its fastest, so that a busy moment on
-a shared machine does not fall on one side only.
+"""Runs each area's Swift benchmark (`lethe-bench AREA`) beside its Python baseline (Benchmarks/baselines/AREA.py)
+in one run and prints a table of speed-ups.
 
-    make bench PYTHON=/work/venv/bin/python          # every area that has a baseline
-    python Benchmarks/run.py train encode --rounds 1
+    make bench PYTHON=/path/to/venv/bin/python        # every area that has a baseline
+    python Benchmarks/run.py encode train --rounds 3
+
+Both sides print JSON lines. A line with "seconds" is a timing (lower is better; speed-up = Python / Swift); a
+line with "tokens_per_s" is a rate (higher is better; speed-up = Swift / Python). Lines are paired by "name" (or
+by position when there is none). A line may carry a "check" value (e.g. a digest of what was processed): Swift's
+and Python's must be equal, so the two sides provably did the same work.
+
+The model areas (encode, train, reconstruct) take --threads and run for --rounds alternating rounds, each side
+keeping its best, so that a busy moment on a shared machine does not fall on one side only. Their baselines need
+torch and transformers, and create the random mamba-130m checkpoint they share in /work/bench-cache if missing.
 """
 import argparse
 import json
@@ -16,62 +20,96 @@ import os
 import subprocess
 import sys
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-BENCH = os.path.join(REPO, ".build", "release", "lethe-bench")
-BASELINES = os.path.join(REPO, "Benchmarks", "baselines")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BASELINES = os.path.join(ROOT, "Benchmarks", "baselines")
+BENCH = os.path.join(ROOT, ".build", "release", "lethe-bench")
+MODEL_AREAS = {"encode", "train", "reconstruct"}
 
 
-def lines(area, cmd):
-    print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
-    out = subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.PIPE, text=True).stdout
-    records = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
-    return {r.get("name", area): r for r in records}
+def json_lines(command):
+    print("$ " + " ".join(command), file=sys.stderr, flush=True)
+    out = subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
-def fastest(runs):
-    """Measurement by measurement, the run with the fewest seconds."""
-    return {name: min((run[name] for run in runs if name in run), key=lambda r: r["seconds"]) for name in runs[0]}
+def better(a, b):
+    if "tokens_per_s" in a:
+        return a if a["tokens_per_s"] >= b["tokens_per_s"] else b
+    return a if a["seconds"] <= b["seconds"] else b
 
 
-def notes(s, p):
-    parts = []
-    if "tokens_per_s" in s and p and "tokens_per_s" in p:
-        parts.append(f"{s['tokens_per_s']:.1f} vs {p['tokens_per_s']:.1f} tok/s")
-    if "max_rss_mb" in s:
-        parts.append(f"peak RSS {s['max_rss_mb']:.0f} MB" + (f" vs {p['max_rss_mb']:.0f} MB" if p and "max_rss_mb" in p else ""))
-    if "fraction_of_sgemm_peak" in s:
-        parts.append(f"{s['matmul_gflops']:.0f} GFLOPS = {100 * s['fraction_of_sgemm_peak']:.0f}% of sgemm peak")
-    return "; ".join(parts)
+def best_of(rounds):
+    best = rounds[0]
+    for other in rounds[1:]:
+        best = [better(a, b) for a, b in zip(best, other)]
+    return best
+
+
+def pair(swift, python):
+    keyed = {line.get("name"): line for line in python}
+    for index, line in enumerate(swift):
+        yield line, (keyed.get(line["name"]) if "name" in line else (python[index] if index < len(python) else None))
+
+
+def describe(line):
+    if "tokens_per_s" in line:
+        return f"{line['tokens_per_s']:.0f} tok/s"
+    return f"{line['seconds']:.4f} s"
+
+
+def notes(swift, python):
+    out = []
+    if "fraction_of_sgemm_peak" in swift:
+        out.append(f"{swift['matmul_gflops']:.0f} GFLOPS = {100 * swift['fraction_of_sgemm_peak']:.0f}% of sgemm peak "
+                   f"{swift['sgemm_peak_gflops']:.0f}")
+    if "max_rss_mb" in swift:
+        out.append(f"max RSS {swift['max_rss_mb']:.0f} MB" + (f" vs {python['max_rss_mb']:.0f} MB"
+                                                             if python and "max_rss_mb" in python else ""))
+    return "; ".join(out)
 
 
 def main():
+    areas_available = sorted(f[:-3] for f in os.listdir(BASELINES) if f.endswith(".py"))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("areas", nargs="*", help="default: every Benchmarks/baselines/AREA.py")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each side; the fastest is kept")
+    parser.add_argument("areas", nargs="*", default=areas_available, help="of: " + ", ".join(areas_available))
+    parser.add_argument("--threads", type=int, default=2, help="threads of the model areas, both sides")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the model areas; best kept")
     args = parser.parse_args()
-    areas = args.areas or sorted(f[:-3] for f in os.listdir(BASELINES) if f.endswith(".py"))
+    unknown = sorted(set(args.areas) - set(areas_available))
+    if unknown:
+        parser.error(f"no baseline for {', '.join(unknown)} (areas: {', '.join(areas_available)})")
+    if not os.path.exists(BENCH):
+        subprocess.run(["swift", "build", "-c", "release", "--product", "lethe-bench"], cwd=ROOT, check=True)
 
-    subprocess.run(["swift", "build", "-c", "release", "--product", "lethe-bench"], cwd=REPO, check=True)
     rows = []
-    for area in areas:
-        pythons, swifts = [], []
-        for _ in range(args.rounds):
-            pythons.append(lines(area, [sys.executable, os.path.join(BASELINES, area + ".py")]))
-            swifts.append(lines(area, [BENCH, area]))
-        python, swift = fastest(pythons), fastest(swifts)
-        for name, s in swift.items():
-            p = python.get(name)
-            if p and s.get("check") != p.get("check"):
-                sys.exit(f"{area} {name}: Swift and Python did not process the same data ({s.get('check')} != {p.get('check')})")
-            print(json.dumps(s, sort_keys=True))
-            if p:
-                print(json.dumps(p, sort_keys=True))
-            rows.append((area, name, s, p))
-    print(f"\n{'area':<10} {'measurement':<18} {'swift s':>10} {'python s':>10} {'speed-up':>9}  notes")
-    for area, name, s, p in rows:
-        ratio = f"{p['seconds'] / s['seconds']:.1f}x" if p else "-"
-        ps = f"{p['seconds']:.4f}" if p else "-"
-        print(f"{area:<10} {name:<18} {s['seconds']:>10.4f} {ps:>10} {ratio:>9}  {notes(s, p)}")
+    for area in args.areas:
+        baseline = [sys.executable, os.path.join(BASELINES, area + ".py")]
+        swift = [BENCH, area]
+        if area in MODEL_AREAS:
+            options = ["--threads", str(args.threads), "--repeats", "1"]
+            python_rounds, swift_rounds = [], []
+            for _ in range(args.rounds):  # the baseline first: it creates the checkpoint both sides use
+                python_rounds.append(json_lines(baseline + options))
+                swift_rounds.append(json_lines(swift + options))
+            python_lines, swift_lines = best_of(python_rounds), best_of(swift_rounds)
+        else:
+            swift_lines, python_lines = json_lines(swift), json_lines(baseline)
+        for mine, theirs in pair(swift_lines, python_lines):
+            if theirs and mine.get("check") != theirs.get("check"):
+                sys.exit(f"{area} {mine.get('name', '')}: Swift and Python did not process the same data "
+                         f"({mine.get('check')} != {theirs.get('check')})")
+            if theirs is None:
+                ratio = "-"
+            elif "tokens_per_s" in mine:
+                ratio = f"{mine['tokens_per_s'] / theirs['tokens_per_s']:.2f}x"
+            else:
+                ratio = f"{theirs['seconds'] / mine['seconds']:.2f}x"
+            rows.append((area, mine.get("name", area), describe(mine), describe(theirs) if theirs else "-", ratio,
+                         notes(mine, theirs)))
+
+    print(f"\n{'area':<12} {'measurement':<22} {'lethe':>14} {'python':>14} {'speed-up':>9}  notes")
+    for area, name, mine, theirs, ratio, note in rows:
+        print(f"{area:<12} {name:<22} {mine:>14} {theirs:>14} {ratio:>9}  {note}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ struct LetheBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lethe-bench",
         abstract: "Time Lethe's hot paths; prints one JSON line per measurement.",
-        subcommands: [Analysis.self, ShardsBench.self, Encode.self, Kernels.self, Train.self])
+        subcommands: [Analysis.self, ShardsBench.self, TokenizerBench.self, CorpusBench.self, TokenizeStageBench.self,
+                      CountBench.self, AnnotateBench.self, Encode.self, Kernels.self, Train.self])
 }
 
 /// Runs `body` `repeats` times and returns the fastest wall-clock time in seconds.
@@ -24,9 +25,11 @@ func fastest(_ repeats: Int, _ body: () -> Void) -> Double {
     return best
 }
 
-func report(_ area: String, _ name: String, items: Int, seconds: Double) {
-    let line: [String: Any] = ["area": area, "name": name, "items": items, "seconds": seconds,
+/// One measurement; `check` (e.g. a count of what was processed) must equal the Python baseline's.
+func report(_ area: String, _ name: String, items: Int, seconds: Double, check: String? = nil) {
+    var line: [String: Any] = ["area": area, "name": name, "items": items, "seconds": seconds,
                                "items_per_second": Double(items) / seconds]
+    if let check { line["check"] = check }
     let data = try! JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
 }

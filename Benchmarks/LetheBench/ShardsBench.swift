@@ -83,7 +83,3 @@ private func benchmarkSample(_ i: Int) -> ShardSample {
     sample.set("state", npy: try! NPYArray(dtype: .float16, shape: [4, 1536, 16], bytes: bits))
     return sample
 }
-
-private func printJSON(_ object: [String: Any]) {
-    print(String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
-}

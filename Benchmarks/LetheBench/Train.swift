@@ -10,7 +10,7 @@ struct Train: ParsableCommand {
         discussion: """
         The decoder is the checkpoint that Benchmarks/baselines/encode.py creates (mamba-130m architecture, random \
         weights by transformers); the encoder is the same weights, run once before timing to make each chunk's \
-        cache (the training stage reads them from shards). One warm-up step, then --steps timed steps on the same \
+        cache (the training stage reads them from shards). One warm-up step, then --repeats timed steps on the same \
         batch, as Benchmarks/baselines/train.py does in PyTorch. Tokens/s counts the chunks' tokens (B × L).
         """)
 
@@ -18,7 +18,7 @@ struct Train: ParsableCommand {
     var model = "/work/bench-cache/mamba-130m-random"
     @Option(help: "Chunks per batch.") var batchSize = 4
     @Option(help: "Tokens per chunk.") var length = 64
-    @Option(help: "Timed training steps.") var steps = 3
+    @Option(help: "Timed training steps; the fastest is reported.") var repeats = 3
     @Option(help: "Worker threads.") var threads = 2
     @Option(help: "autoencoder or lm.") var objective = TrainingObjective.autoencoder
     @Option(help: "Megabytes that every layer's activations may take; above, the backward pass recomputes them.")
@@ -38,12 +38,12 @@ struct Train: ParsableCommand {
         }
         let batch = TrainingBatch(tokens: tokens, batchSize: batchSize, encoderStates: states)
         let trainer = Trainer(model: decoder, objective: objective, settings: OptimizerSettings(
-            learningRate: LearningRatePlan(base: 1e-4, schedule: .cosine, warmupSteps: 1, totalSteps: steps + 1),
+            learningRate: LearningRatePlan(base: 1e-4, schedule: .cosine, warmupSteps: 1, totalSteps: repeats + 1),
             weightDecay: 0.01, clipNorm: 1.0))
         trainer.backprop.activationBudget = activationBudgetMb << 20
         _ = try trainer.train(batch)  // warm-up: allocates the activations, pages in the moments
         var times: [Double] = [], losses: [Double] = []
-        for _ in 0..<steps {
+        for _ in 0..<repeats {
             let start = DispatchTime.now()
             losses.append(try trainer.train(batch).loss)
             times.append(seconds(since: start))
@@ -52,7 +52,7 @@ struct Train: ParsableCommand {
         let best = times.min()!
         let report: [String: Any] = [
             "area": "train", "impl": "lethe", "objective": objective.rawValue, "batch_size": batchSize,
-            "length": length, "steps": steps, "threads": threads, "seconds": best, "step_seconds": times,
+            "length": length, "steps": repeats, "threads": threads, "seconds": best, "step_seconds": times,
             "losses": losses, "tokens_per_s": Double(batchSize * length) / best,
             "max_rss_mb": maxRSSMegabytes(), "activation_budget_mb": activationBudgetMb,
         ]

@@ -5,7 +5,7 @@ scan) written on transformers' Mamba modules, exactly as Tests/Fixtures/training
 it; each step: forward over [eos] + x + [eos] from the encoder's cache, mean cross-entropy, backward,
 clip_grad_norm_, torch.optim.AdamW (with the no-decay groups) and a transformers schedule. The encoder caches are
 computed once beforehand with transformers' forward (the training stage reads them from shards). One warm-up
-step, then --steps timed steps; "seconds" is the fastest step. The checkpoint is
+step, then --repeats timed steps; "seconds" is the fastest step. The checkpoint is
 the mamba-130m architecture with random weights (created by Benchmarks/baselines/encode.py's recipe if missing).
 Prints one JSON line.
 """
@@ -37,7 +37,7 @@ def main():
     parser.add_argument("--model", default="/work/bench-cache/mamba-130m-random")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--length", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="timed steps; the fastest is reported")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -54,7 +54,7 @@ def main():
     groups = [{"params": [p for n, p in params if not no_decay(n)], "weight_decay": 0.01},
               {"params": [p for n, p in params if no_decay(n)], "weight_decay": 0.0}]
     optimizer = torch.optim.AdamW(groups, lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
-    scheduler = get_scheduler("cosine", optimizer, num_warmup_steps=1, num_training_steps=args.steps + 1)
+    scheduler = get_scheduler("cosine", optimizer, num_warmup_steps=1, num_training_steps=args.repeats + 1)
 
     def step():
         optimizer.zero_grad()
@@ -67,14 +67,14 @@ def main():
 
     step()  # warm-up (allocates AdamW's moments), as the Swift benchmark does
     times, losses = [], []
-    for _ in range(args.steps):
+    for _ in range(args.repeats):
         t = time.perf_counter()
         losses.append(step())
         times.append(time.perf_counter() - t)
     seconds = min(times)  # the fastest step, as lethe-bench train reports
     print(json.dumps({
         "area": "train", "impl": "pytorch", "objective": "autoencoder", "batch_size": args.batch_size,
-        "length": args.length, "steps": args.steps, "threads": args.threads, "seconds": seconds,
+        "length": args.length, "steps": args.repeats, "threads": args.threads, "seconds": seconds,
         "step_seconds": times, "losses": losses, "tokens_per_s": args.batch_size * args.length / seconds,
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }, sort_keys=True))

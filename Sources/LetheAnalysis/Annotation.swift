@@ -8,8 +8,11 @@ public struct GoldWord: Codable, Equatable, Sendable {
     public var word: String
     public var posTag: String?
     public var nerTag: String?
-    public init(word: String, posTag: String? = nil, nerTag: String? = nil) {
-        self.word = word; self.posTag = posTag; self.nerTag = nerTag
+    /// The chunk's tokens that spell the word (its leading space included), when the corpus recorded them
+    /// (the tokenize stage's word-packed chunks do); otherwise the word is located in the token texts.
+    public var tokenSpan: Range<Int>?
+    public init(word: String, posTag: String? = nil, nerTag: String? = nil, tokenSpan: Range<Int>? = nil) {
+        self.word = word; self.posTag = posTag; self.nerTag = nerTag; self.tokenSpan = tokenSpan
     }
 }
 
@@ -26,6 +29,9 @@ public struct WordAnnotation: Codable, Equatable, Sendable {
     /// word could not be located among the tokens).
     public var rarestTokenFrequency: Int64?
     public var meanTokenFrequency: Double?
+    /// Pretraining count of the word itself (the count stage's words.tsv; 0 when the word is not listed), nil
+    /// without word counts.
+    public var wordFrequency: Int64? = nil
 }
 
 /// One chunk: its metadata, the texts, the ROUGE-1 scores and every reference word's annotation.
@@ -60,29 +66,37 @@ public struct ChunkInput: Sendable {
     public var goldWords: [GoldWord]?
     /// Pretraining count of each reference token.
     public var tokenFrequencies: [Int64]?
+    /// Pretraining count of each word, when the corpus was counted by words.
+    public var wordCounts: WordCounts?
     /// Whether the text is math (ambiguous operators like "-" then count as math).
     public var isMath: Bool
 
     public init(dataset: String, referenceTokenIDs: [Int32], reconstructionTokenIDs: [Int32], referenceText: String,
                 reconstructionText: String, referenceTokenTexts: [String]? = nil, goldWords: [GoldWord]? = nil,
-                tokenFrequencies: [Int64]? = nil, isMath: Bool = false) {
+                tokenFrequencies: [Int64]? = nil, wordCounts: WordCounts? = nil, isMath: Bool = false) {
         self.dataset = dataset; self.referenceTokenIDs = referenceTokenIDs
         self.reconstructionTokenIDs = reconstructionTokenIDs; self.referenceText = referenceText
         self.reconstructionText = reconstructionText; self.referenceTokenTexts = referenceTokenTexts
-        self.goldWords = goldWords; self.tokenFrequencies = tokenFrequencies; self.isMath = isMath
+        self.goldWords = goldWords; self.tokenFrequencies = tokenFrequencies; self.wordCounts = wordCounts
+        self.isMath = isMath
     }
 }
 
 /// Annotates one chunk: reference words (gold, or `WordTokenizer` on the reference text), retention by the
 /// reference's rule against `WordTokenizer` on the reconstruction, categories, token alignment, ROUGE-1 and
-/// frequencies.
+/// frequencies. A word's tokens are its gold token span when every gold word has one, else it is located in
+/// `referenceTokenTexts`.
 public func annotateChunk(_ input: ChunkInput, tokenizer: WordTokenizer = WordTokenizer()) -> ChunkAnnotation {
     let gold = input.goldWords ?? tokenizer.tokenize(input.referenceText).map { GoldWord(word: $0) }
     let words = gold.map(\.word)
     let retained = retainedWords(reference: words, reconstruction: tokenizer.tokenize(input.reconstructionText))
     var tokensOfWord: [[Int]]? = nil
-    if let pieces = input.referenceTokenTexts, input.tokenFrequencies != nil {
-        tokensOfWord = tokenIndicesOfWords(words, tokenTexts: pieces)
+    if input.tokenFrequencies != nil {
+        if !gold.isEmpty, gold.allSatisfy({ $0.tokenSpan != nil }) {
+            tokensOfWord = gold.map { Array($0.tokenSpan!) }
+        } else if let pieces = input.referenceTokenTexts {
+            tokensOfWord = tokenIndicesOfWords(words, tokenTexts: pieces)
+        }
     }
     let annotations = words.indices.map { i -> WordAnnotation in
         var rarest: Int64? = nil, mean: Double? = nil
@@ -96,7 +110,7 @@ public func annotateChunk(_ input: ChunkInput, tokenizer: WordTokenizer = WordTo
             word: words[i], position: i, retained: retained[i],
             pos: gold[i].posTag.flatMap(POSClass.init(pennTag:)), ner: gold[i].nerTag.flatMap(NERClass.init(tag:)),
             wordClass: WordClass.classify(words, at: i, mathChunk: input.isMath),
-            rarestTokenFrequency: rarest, meanTokenFrequency: mean)
+            rarestTokenFrequency: rarest, meanTokenFrequency: mean, wordFrequency: input.wordCounts?.count(of: words[i]))
     }
     let alignment = alignTokens(reference: input.referenceTokenIDs, reconstruction: input.reconstructionTokenIDs)
     return ChunkAnnotation(

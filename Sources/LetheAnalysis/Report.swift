@@ -88,7 +88,7 @@ public struct ReportTables: Equatable, Sendable {
     }
 
     func positionPlot() -> String {
-        let datasets = position.map(\.dataset).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let datasets = distinctInOrder(position.map(\.dataset))
         let series = datasets.map { d -> PlotSeries in
             let rows = position.filter { $0.dataset == d }
             return PlotSeries(name: d, x: rows.map { ($0.from + $0.to) / 2 }, y: rows.map(\.omission.rate),
@@ -100,10 +100,11 @@ public struct ReportTables: Equatable, Sendable {
 
     /// Each bin at the geometric middle of its counts; the zero-count bin has no place on a log axis.
     func frequencyPlot() -> String {
-        let series = ["token", "word"].compactMap { level -> PlotSeries? in
+        let levels = [("token", "tokens"), ("word", "words (rarest token)"), ("word_count", "words (word count)")]
+        let series = levels.compactMap { level, label -> PlotSeries? in
             let rows = frequency.filter { $0.level == level && $0.bin >= 0 }
             guard !rows.isEmpty else { return nil }
-            return PlotSeries(name: level, x: rows.map { (Double($0.countLow) * Double($0.countHigh)).squareRoot() },
+            return PlotSeries(name: label, x: rows.map { (Double($0.countLow) * Double($0.countHigh)).squareRoot() },
                               y: rows.map(\.omission.rate), yLow: rows.map(\.omission.low), yHigh: rows.map(\.omission.high))
         }
         return SVGPlot.lines(title: "Omission rate by pretraining frequency", x: PlotAxis(label: "pretraining count", logarithmic: true),

@@ -79,7 +79,8 @@ public struct PositionRow: Equatable, Sendable {
 }
 
 public struct FrequencyRow: Equatable, Sendable {
-    /// "token" (edit-distance alignment of token ids) or "word" (the reference's rule, rarest token).
+    /// "token" (edit-distance alignment of token ids), "word" (the reference's rule, frequency of the word's
+    /// rarest token) or "word_count" (the reference's rule, frequency of the word itself from words.tsv).
     public var level: String
     public var bin: Int
     public var countLow: Int64, countHigh: Int64
@@ -209,16 +210,21 @@ public func positionTable(_ chunks: [ChunkAnnotation], bins: Int = 10) -> [Posit
 }
 
 /// frequency.csv: omission against pretraining frequency in log-spaced bins (`logBin`), for tokens (fate
-/// other than kept = omitted) and words (the reference's rule; frequency of the rarest token), with
-/// Spearman's rho between frequency and omission over all items of each level.
+/// other than kept = omitted), words by the frequency of their rarest token, and words by their own count
+/// (when the corpus was counted by words), the last two omitted by the reference's rule; with Spearman's rho
+/// between frequency and omission over all items of each level.
 public func frequencyTable(_ chunks: [ChunkAnnotation], base: Int64 = 10) -> [FrequencyRow] {
     var tokenItems: [(Int64, Bool)] = []
     var wordItems: [(Int64, Bool)] = []
+    var wordCountItems: [(Int64, Bool)] = []
     for chunk in chunks {
         if let frequencies = chunk.tokenFrequencies, frequencies.count == chunk.tokenFates.count {
             for (f, fate) in zip(frequencies, chunk.tokenFates) { tokenItems.append((f, fate != .kept)) }
         }
-        for w in chunk.words { if let f = w.rarestTokenFrequency { wordItems.append((f, !w.retained)) } }
+        for w in chunk.words {
+            if let f = w.rarestTokenFrequency { wordItems.append((f, !w.retained)) }
+            if let f = w.wordFrequency { wordCountItems.append((f, !w.retained)) }
+        }
     }
     func rows(_ level: String, _ items: [(Int64, Bool)]) -> [FrequencyRow] {
         guard !items.isEmpty else { return [] }
@@ -236,7 +242,7 @@ public func frequencyTable(_ chunks: [ChunkAnnotation], base: Int64 = 10) -> [Fr
                                 rho: correlation.rho, p: correlation.pValue)
         }
     }
-    return rows("token", tokenItems) + rows("word", wordItems)
+    return rows("token", tokenItems) + rows("word", wordItems) + rows("word_count", wordCountItems)
 }
 
 // MARK: - As tables

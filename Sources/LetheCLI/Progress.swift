@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LethePipeline
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,10 +18,12 @@ public enum ProgressMode: String, ExpressibleByArgument, CaseIterable, Sendable 
 /// Progress of long work on standard error: done/total, percentage, rate and time left.
 ///
 ///     encode: 1,234/5,000 samples (24.7%), 310.2 samples/s, ETA 12s
+///     tokenize: 12.3 MB/45.6 MB of input (27.0%), 30.1 MB/s, ETA 1s         (unit "bytes of input")
 ///
 /// `advance` may be called from several threads; output is throttled so it costs nothing to call per sample.
 public final class Progress: @unchecked Sendable {
     public let label: String
+    /// What is counted ("samples"); a unit starting with "bytes" shows the counts as KB, MB, GB.
     public let unit: String
     public let total: Int?
     private let mode: ProgressMode
@@ -74,14 +77,23 @@ public final class Progress: @unchecked Sendable {
     func describe(now: Date) -> String {
         let elapsed = max(now.timeIntervalSince(start), 1e-9)
         let rate = Double(done) / elapsed
-        var line = "\(label): \(Self.grouped(done))"
-        if let total {
-            line += "/\(Self.grouped(total)) \(unit)"
-            if total > 0 { line += String(format: " (%.1f%%)", 100 * Double(done) / Double(total)) }
+        var line = "\(label): "
+        if unit.hasPrefix("bytes") {
+            // "12.3 MB/45.6 MB of input", "30.1 MB/s"
+            let rest = unit.dropFirst("bytes".count)
+            line += Inspect.formatBytes(done) + (total.map { "/" + Inspect.formatBytes($0) } ?? "") + rest
+            if let total, total > 0 { line += String(format: " (%.1f%%)", 100 * Double(done) / Double(total)) }
+            line += ", " + Inspect.formatBytes(Int(rate)) + "/s"
         } else {
-            line += " \(unit)"
+            line += Self.grouped(done)
+            if let total {
+                line += "/\(Self.grouped(total)) \(unit)"
+                if total > 0 { line += String(format: " (%.1f%%)", 100 * Double(done) / Double(total)) }
+            } else {
+                line += " \(unit)"
+            }
+            line += ", " + String(format: "%.1f", rate) + " \(unit)/s"
         }
-        line += ", " + String(format: "%.1f", rate) + " \(unit)/s"
         if let total, done > 0, done < total { line += ", ETA " + Self.duration(Double(total - done) / rate) }
         if let total, done >= total { line += ", " + Self.duration(elapsed) }
         return line

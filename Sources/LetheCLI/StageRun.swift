@@ -126,7 +126,7 @@ public final class StageRun {
         let threads = max(1, min(concurrency, todo.count))
         DispatchQueue.concurrentPerform(iterations: threads) { _ in
             while let unit = queue.next() {
-                do { try self.runUnit(unit, of: unitCount, progress: progress, work: work) } catch {
+                do { try self.runUnit(unit, of: unitCount, onAppend: { progress.advance() }, work: work) } catch {
                     queue.fail(error)
                 }
             }
@@ -136,11 +136,12 @@ public final class StageRun {
         try finishIfComplete(unitCount: unitCount, summarize: summarize, finalize: finalize)
     }
 
-    private func runUnit(_ unit: Int, of unitCount: Int, progress: Progress,
+    /// Writes unit `unit` (of `unitCount`, when known) and its record.
+    private func runUnit(_ unit: Int, of unitCount: Int?, onAppend: (() -> Void)?,
                          work: (_ unit: Int, _ writer: ShardWriter) throws -> JSONValue) throws {
         let unitStarted = Timestamp.now()
         let writer = try ShardWriter(url: folder.shardURL(unit: unit))
-        writer.onAppend = { progress.advance() }
+        writer.onAppend = onAppend
         let extra: JSONValue
         do { extra = try work(unit, writer) } catch {
             writer.abandon()
@@ -149,6 +150,79 @@ public final class StageRun {
         let shard = try writer.finish()
         try folder.write(UnitRecord(unit: unit, units: unitCount, fingerprint: fingerprint, shard: shard,
                                     started: unitStarted, finished: Timestamp.now(), extra: extra))
+    }
+
+    // MARK: Units found while reading
+
+    /// Like `runUnits`, for a stage whose units are found while reading its input as a stream, so that their
+    /// number is known only at the end (the tokenize stage: unit j is the j-th block of D documents of its
+    /// input files; counting them first would read every input twice).
+    ///
+    /// `next` runs on the calling thread and returns the units' inputs in order, nil at the end. Every worker
+    /// reads the whole stream; its own units (j % num-shards == shard-index) that are not done yet go to
+    /// `concurrency` threads running `work`, with at most `concurrency` more waiting, so a few units are in
+    /// memory whatever the size of the input, and reading overlaps the work. At the end of the stream the
+    /// manifest is written if every unit is done (by any worker). `progress` advances by `size(input)` for each
+    /// unit written or passed over. When `next` throws (bad input), the units already handed over are finished
+    /// before the error is passed on; when `work` throws, the run stops at once. Records carry no unit total:
+    /// it is unknown while they are written.
+    public func runStreamedUnits<Input>(concurrency: Int = 1, progress: Progress? = nil,
+                                        size: @escaping (Input) -> Int = { _ in 1 },
+                                        summarize: ([JSONValue]) -> JSONValue = mergeExtras,
+                                        finalize: ((inout StageFiles) throws -> Void)? = nil,
+                                        next: () throws -> Input?,
+                                        work: @escaping (_ unit: Int, _ input: Input, _ writer: ShardWriter) throws -> JSONValue) throws {
+        guard !isUpToDate else {
+            say("up to date in \(options.output) (fingerprint \(fingerprint.prefix(12))); nothing to do")
+            return
+        }
+        let threads = max(1, concurrency)
+        let handoff = Handoff<(unit: Int, input: Input)>(capacity: threads)
+        let workers = DispatchGroup()
+        // Threads of their own rather than concurrentPerform: they block on the hand-off while the reader runs.
+        for _ in 0..<threads {
+            workers.enter()
+            let thread = Thread {
+                defer { workers.leave() }
+                while let (unit, input) = handoff.take() {
+                    do {
+                        try self.runUnit(unit, of: nil, onAppend: nil) { unit, writer in try work(unit, input, writer) }
+                        progress?.advance(by: size(input))
+                    } catch {
+                        handoff.fail(error)
+                    }
+                }
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        var unitCount = 0, mine = 0, alreadyDone = 0
+        var readFailure: Error?
+        do {
+            while let input = try next() {
+                let unit = unitCount
+                unitCount += 1
+                if unit % options.numShards == options.shardIndex {
+                    mine += 1
+                    if folder.completedUnit(unit, fingerprint: fingerprint, checkContent: true) == nil {
+                        if handoff.put((unit, input)) { continue }
+                        break  // a unit failed
+                    }
+                    alreadyDone += 1
+                }
+                progress?.advance(by: size(input))
+            }
+        } catch {
+            // Bad input: the units read before it are good, so those handed over are still written.
+            readFailure = error
+        }
+        handoff.close()
+        workers.wait()
+        if let error = handoff.failure ?? readFailure { throw error }
+        progress?.finish()
+        let worker = options.numShards > 1 ? "worker \(options.shardIndex + 1)/\(options.numShards): " : ""
+        say("\(worker)\(Inspect.counted(unitCount, "unit")) in all, \(mine) of them this worker's: \(mine - alreadyDone) done now, \(alreadyDone) already done")
+        try finishIfComplete(unitCount: unitCount, summarize: summarize, finalize: finalize)
     }
 
     /// Writes the manifest if all `unitCount` units are done (by any worker). Returns whether it did.
@@ -267,5 +341,59 @@ final class WorkQueue: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if failure == nil { failure = error }
+    }
+}
+
+/// Hands items from one producing thread to worker threads, holding at most `capacity` waiting; the first
+/// failure (of either side) stops both.
+final class Handoff<Item>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [Item] = []
+    private let capacity: Int
+    private var closed = false
+    private var firstFailure: Error?
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// Waits for room; false if something failed (the item is dropped).
+    func put(_ item: Item) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count >= capacity && firstFailure == nil { condition.wait() }
+        guard firstFailure == nil else { return false }
+        items.append(item)
+        condition.broadcast()
+        return true
+    }
+
+    /// The next item; nil once closed and empty, or after a failure.
+    func take() -> Item? {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.isEmpty && !closed && firstFailure == nil { condition.wait() }
+        guard firstFailure == nil, !items.isEmpty else { return nil }
+        condition.broadcast()
+        return items.removeFirst()
+    }
+
+    /// No more items will come.
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func fail(_ error: Error) {
+        condition.lock()
+        if firstFailure == nil { firstFailure = error }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    var failure: Error? {
+        condition.lock()
+        defer { condition.unlock() }
+        return firstFailure
     }
 }

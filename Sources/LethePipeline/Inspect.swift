@@ -62,8 +62,11 @@ public enum Inspect {
         let folder = StageFolder(url: url)
         guard let manifest = try folder.manifest() else {
             let records = folder.recordedUnits().compactMap { folder.record(unit: $0) }
-            guard let total = records.first?.units else {
+            guard !records.isEmpty else {
                 return "\(url.path): not a stage folder, or a stage that has not finished a shard yet (no manifest.json)"
+            }
+            guard let total = records.lazy.compactMap(\.units).first else {
+                return "\(url.path): incomplete (no manifest.json); \(counted(records.count, "shard")) have records"
             }
             return "\(url.path): incomplete (no manifest.json); \(records.count) of \(total) shards have records"
         }

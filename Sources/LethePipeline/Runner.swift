@@ -87,9 +87,12 @@ public final class Runner {
         } else {
             let records = folder.recordedUnits().compactMap { folder.completedUnit($0, fingerprint: fingerprint, checkContent: false) }
             check.unitsDone = records.count
-            check.unitsTotal = records.first?.units
+            check.unitsTotal = records.lazy.compactMap(\.units).first
             if let total = check.unitsTotal {
                 check.reasons = ["output incomplete (\(records.count) of \(total) shards done)"]
+            } else if !records.isEmpty {
+                // A stage that finds its units while reading (tokenize) knows the total only at the end.
+                check.reasons = ["output incomplete (\(Inspect.counted(records.count, "shard")) done)"]
             } else {
                 check.reasons = ["output missing"]
             }

@@ -85,15 +85,16 @@ public struct StageManifest: Codable, Equatable, Sendable {
 /// matches the shard's size (and sha256, where checked).
 public struct UnitRecord: Codable, Equatable, Sendable {
     public var unit: Int
-    /// How many units the stage has in all (for `lethe status`: "3 of 10 shards done").
-    public var units: Int
+    /// How many units the stage has in all (for `lethe status`: "3 of 10 shards done"); nil for a stage that
+    /// finds its units while reading a stream (`StageRun.runStreamedUnits`), whose total is known only at the end.
+    public var units: Int?
     public var fingerprint: String
     public var shard: ShardRecord
     public var started: String
     public var finished: String
     public var extra: JSONValue
 
-    public init(unit: Int, units: Int, fingerprint: String, shard: ShardRecord, started: String, finished: String, extra: JSONValue) {
+    public init(unit: Int, units: Int?, fingerprint: String, shard: ShardRecord, started: String, finished: String, extra: JSONValue) {
         self.unit = unit
         self.units = units
         self.fingerprint = fingerprint

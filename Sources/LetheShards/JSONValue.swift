@@ -75,45 +75,50 @@ public enum JSONValue: Equatable, Sendable {
 
     /// Compact JSON (`{"a":1,"b":[true,null]}`) with sorted keys, or indented by two spaces per level
     /// with `pretty`, ending in a newline.
-    public func serialized(pretty: Bool = false) -> String {
-        var out = ""
+    public func serialized(pretty: Bool = false) -> String { String(decoding: bytes(pretty: pretty), as: UTF8.self) }
+
+    /// `serialized(pretty:)` as UTF-8 bytes.
+    public func bytes(pretty: Bool = false) -> [UInt8] {
+        var out: [UInt8] = []
         write(to: &out, pretty: pretty, indent: 0)
-        if pretty { out += "\n" }
+        if pretty { out.append(UInt8(ascii: "\n")) }
         return out
     }
 
-    /// `serialized(pretty:)` as UTF-8 bytes.
-    public func bytes(pretty: Bool = false) -> [UInt8] { Array(serialized(pretty: pretty).utf8) }
-
-    private func write(to out: inout String, pretty: Bool, indent: Int) {
+    // Written as bytes: every stage writes a KEY.json per sample, and String appends scalar by scalar are slow.
+    private func write(to out: inout [UInt8], pretty: Bool, indent: Int) {
+        func newline(_ depth: Int) {
+            out.append(UInt8(ascii: "\n"))
+            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * depth))
+        }
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .double(let d): out += JSONValue.format(d)
+        case .null: out += "null".utf8
+        case .bool(let b): out += (b ? "true" : "false").utf8
+        case .int(let i): out += String(i).utf8
+        case .double(let d): out += JSONValue.format(d).utf8
         case .string(let s): JSONValue.writeString(s, to: &out)
         case .array(let elements):
-            if elements.isEmpty { out += "[]"; return }
-            out += "["
+            if elements.isEmpty { out += "[]".utf8; return }
+            out.append(UInt8(ascii: "["))
             for (i, element) in elements.enumerated() {
-                if i > 0 { out += "," }
-                if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                if pretty { newline(indent + 1) }
                 element.write(to: &out, pretty: pretty, indent: indent + 1)
             }
-            if pretty { out += "\n" + String(repeating: "  ", count: indent) }
-            out += "]"
+            if pretty { newline(indent) }
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            if members.isEmpty { out += "{}"; return }
-            out += "{"
+            if members.isEmpty { out += "{}".utf8; return }
+            out.append(UInt8(ascii: "{"))
             for (i, key) in JSONValue.sortedKeys(members).enumerated() {
-                if i > 0 { out += "," }
-                if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                if pretty { newline(indent + 1) }
                 JSONValue.writeString(key, to: &out)
-                out += pretty ? ": " : ":"
+                out += (pretty ? ": " : ":").utf8
                 members[key]!.write(to: &out, pretty: pretty, indent: indent + 1)
             }
-            if pretty { out += "\n" + String(repeating: "  ", count: indent) }
-            out += "}"
+            if pretty { newline(indent) }
+            out.append(UInt8(ascii: "}"))
         }
     }
 
@@ -128,27 +133,27 @@ public enum JSONValue: Equatable, Sendable {
         return d.description  // shortest text that reads back to the same double; always has '.' or 'e'
     }
 
-    private static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+    /// A string literal: quote, backslash and control characters escaped, everything else as UTF-8.
+    private static func writeString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out += #"\""#.utf8
+            case UInt8(ascii: "\\"): out += #"\\"#.utf8
+            case UInt8(ascii: "\n"): out += #"\n"#.utf8
+            case UInt8(ascii: "\r"): out += #"\r"#.utf8
+            case UInt8(ascii: "\t"): out += #"\t"#.utf8
+            case 0x08: out += #"\b"#.utf8
+            case 0x0C: out += #"\f"#.utf8
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out += #"\u00"#.utf8
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0xF)])
+            default: out.append(byte)
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     // MARK: Reading
@@ -330,41 +335,31 @@ private struct JSONParser {
         }
     }
 
+    /// Decodes the string whose opening quote is at `position`: runs without escapes are copied as bytes and
+    /// the whole validated as UTF-8 once (a string without escapes straight from the input).
     mutating func parseString() throws -> String {
         position += 1  // opening quote
-        var scalars = String.UnicodeScalarView()
+        let start = position
+        var decoded: [UInt8] = []  // the string so far, once an escape has been met
         var runStart = position
-        func flushRun(_ parser: JSONParser, upTo end: Int) throws {
-            guard runStart < end else { return }
-            guard let text = String(validating: parser.bytes[runStart..<end], as: UTF8.self) else {
-                throw parser.error("invalid UTF-8 in string")
-            }
-            scalars.append(contentsOf: text.unicodeScalars)
-        }
         while true {
             guard position < bytes.count else { throw error("unterminated string") }
             let b = bytes[position]
-            if b == UInt8(ascii: "\"") {
-                try flushRun(self, upTo: position)
-                position += 1
-                return String(scalars)
-            }
+            if b == UInt8(ascii: "\"") { break }
             if b < 0x20 { throw error("control character in string (escape it)") }
             if b != UInt8(ascii: "\\") { position += 1; continue }
-            try flushRun(self, upTo: position)
+            decoded += bytes[runStart..<position]
             position += 1
             guard position < bytes.count else { throw error("unterminated string") }
             let escape = bytes[position]
             position += 1
             switch escape {
-            case UInt8(ascii: "\""): scalars.append("\"")
-            case UInt8(ascii: "\\"): scalars.append("\\")
-            case UInt8(ascii: "/"): scalars.append("/")
-            case UInt8(ascii: "b"): scalars.append("\u{08}")
-            case UInt8(ascii: "f"): scalars.append("\u{0C}")
-            case UInt8(ascii: "n"): scalars.append("\n")
-            case UInt8(ascii: "r"): scalars.append("\r")
-            case UInt8(ascii: "t"): scalars.append("\t")
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(escape)
+            case UInt8(ascii: "b"): decoded.append(0x08)
+            case UInt8(ascii: "f"): decoded.append(0x0C)
+            case UInt8(ascii: "n"): decoded.append(UInt8(ascii: "\n"))
+            case UInt8(ascii: "r"): decoded.append(UInt8(ascii: "\r"))
+            case UInt8(ascii: "t"): decoded.append(UInt8(ascii: "\t"))
             case UInt8(ascii: "u"):
                 var code = try parseHex4()
                 if (0xD800..<0xDC00).contains(code) {
@@ -375,13 +370,26 @@ private struct JSONParser {
                     code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                 }
                 guard let scalar = Unicode.Scalar(code) else { throw error("invalid \\u escape") }
-                scalars.append(scalar)
+                UTF8.encode(scalar) { decoded.append($0) }
             default:
                 position -= 1
                 throw error("invalid escape '\\\(Character(Unicode.Scalar(escape)))'")
             }
             runStart = position
         }
+        let text: String?
+        if runStart == start {
+            text = String(validating: bytes[start..<position], as: UTF8.self)
+        } else {
+            decoded += bytes[runStart..<position]
+            text = String(validating: decoded, as: UTF8.self)
+        }
+        guard let text else {
+            position = start
+            throw error("invalid UTF-8 in string")
+        }
+        position += 1  // closing quote
+        return text
     }
 
     mutating func parseHex4() throws -> UInt32 {

@@ -1,5 +1,3 @@
-// lethe-bench areas of the model: encoding to the final cache (`encode`, beside Benchmarks/baselines/encode.py)
-// and a per-kernel profile of one layer (`kernels`).
 import ArgumentParser
 import CBLAS
 import Dispatch

@@ -1,0 +1,449 @@
+// report.md: what was run, the data, and every table of `ReportTables` with a one-line reading computed
+// from its numbers, linking the CSV files and plots. Plain values in, Markdown out; the same values give the
+// same bytes (no clock, no absolute paths unless the caller passes them).
+
+import Foundation
+
+/// One stage of the run that led to the annotations, as its manifest records it.
+public struct RunStage: Equatable, Sendable {
+    /// The path the stage was read from (as the downstream manifest recorded it).
+    public var path: String
+    public var name: String
+    /// The executable ("lethe-encode"); empty when the stage's manifest was not found.
+    public var executable: String
+    public var parameters: [String: [String]]
+    /// Option → paths, as recorded ("input" → ["stages/tokenize"]).
+    public var inputs: [String: [String]]
+    public var samples: Int
+    /// Files the stage registered besides shards.
+    public var files: [String]
+    /// What is wrong with it, if anything ("manifest not found", "rebuilt since the annotations were made").
+    public var problem: String?
+
+    public init(path: String, name: String, executable: String, parameters: [String: [String]] = [:],
+                inputs: [String: [String]] = [:], samples: Int = 0, files: [String] = [], problem: String? = nil) {
+        self.path = path; self.name = name; self.executable = executable; self.parameters = parameters
+        self.inputs = inputs; self.samples = samples; self.files = files; self.problem = problem
+    }
+}
+
+/// The annotated chunks of one dataset.
+public struct DatasetSummary: Equatable, Sendable {
+    public var name: String
+    public var chunks: Int
+    public var words: Int
+    /// The distinct chunk lengths in tokens, ascending.
+    public var lengths: [Int]
+    /// Reconstructions that stopped at the length limit instead of at an end-of-text token.
+    public var cutAtLengthLimit: Int
+
+    public init(name: String, chunks: Int, words: Int, lengths: [Int], cutAtLengthLimit: Int) {
+        self.name = name; self.chunks = chunks; self.words = words; self.lengths = lengths
+        self.cutAtLengthLimit = cutAtLengthLimit
+    }
+}
+
+/// A chunk shown in full in the report.
+public struct ReconstructionExample: Equatable, Sendable {
+    public var key: String
+    public var dataset: String
+    public var length: Int
+    public var reference: String
+    public var reconstruction: String
+    public var rouge1F1: Double
+
+    public init(key: String, dataset: String, length: Int, reference: String, reconstruction: String, rouge1F1: Double) {
+        self.key = key; self.dataset = dataset; self.length = length; self.reference = reference
+        self.reconstruction = reconstruction; self.rouge1F1 = rouge1F1
+    }
+}
+
+/// Everything report.md says besides the tables.
+public struct ReportContext: Equatable, Sendable {
+    public var title: String
+    /// The Lethe release that wrote the report.
+    public var version: String
+    /// The annotation folders the report reads.
+    public var inputs: [String]
+    public var seed: UInt64
+    /// The stages that led to the annotations, each after those it read (the annotate stages last).
+    public var stages: [RunStage]
+    /// Model folder (as recorded) → a description of its config ("Mamba, 24 layers, d_model 768, ...").
+    public var models: [String: String]
+    public var datasets: [DatasetSummary]
+    public var examples: [ReconstructionExample]
+
+    public init(title: String, version: String, inputs: [String], seed: UInt64, stages: [RunStage] = [],
+                models: [String: String] = [:], datasets: [DatasetSummary] = [], examples: [ReconstructionExample] = []) {
+        self.title = title; self.version = version; self.inputs = inputs; self.seed = seed; self.stages = stages
+        self.models = models; self.datasets = datasets; self.examples = examples
+    }
+}
+
+/// The Markdown of report.md.
+public func reportMarkdown(_ context: ReportContext, tables: ReportTables) -> String {
+    var md = MarkdownReport(context: context, tables: tables)
+    return md.render()
+}
+
+struct MarkdownReport {
+    let context: ReportContext
+    let tables: ReportTables
+    var out = ""
+
+    static let categoryTitles = [
+        "pos": ("part of speech", "gold CoNLL-2003 tags in the reference's 14 classes; X and INTJ left out as the reference does"),
+        "ner": ("named-entity type", "gold CoNLL-2003 tags, B- and I- merged; O = not an entity"),
+        "class": ("word class", "rule-based, for any text: url, number, math, variable, code, punctuation, capitalized, word"),
+        "dataset": ("dataset", "the chunk's dataset or sequence type"),
+    ]
+
+    mutating func line(_ text: String = "") { out += text + "\n" }
+
+    mutating func render() -> String {
+        let words = context.datasets.reduce(0) { $0 + $1.words }, chunks = context.datasets.reduce(0) { $0 + $1.chunks }
+        line("# \(context.title)")
+        line()
+        line("Made by lethe-report \(context.version) from the annotations in \(context.inputs.map(code).joined(separator: ", ")): "
+             + "\(counted(chunks, "chunk")) and \(counted(words, "reference word")). A reference word is *omitted* when the "
+             + "reconstruction does not contain it (its k-th occurrence needs k occurrences among the reconstruction's words, "
+             + "split as nltk.word_tokenize splits them). Intervals are 95%: Wilson for rates, a percentile bootstrap "
+             + "(1,000 resamples, seed \(context.seed)) for mean ROUGE. Every table is also a CSV file beside this report.")
+        line()
+        renderRun()
+        renderData()
+        renderRouge()
+        for name in ReportTables.categoryTables { renderCategory(name) }
+        renderPosition()
+        renderFrequency()
+        renderExamples()
+        return out
+    }
+
+    // MARK: - What was run
+
+    mutating func renderRun() {
+        line("## What was run")
+        line()
+        let stages = context.stages
+        func run(by executable: String) -> [RunStage] { stages.filter { $0.executable == executable } }
+        let encoders = run(by: "lethe-encode").flatMap { $0.inputs["model"] ?? [] }
+        let decoders = run(by: "lethe-reconstruct").flatMap { $0.inputs["model"] ?? [] }
+        line("- **Encoder (frozen):** " + describeModels(encoders, missing: "not recorded (no lethe-encode stage found upstream)"))
+        line("- **Decoder:** " + describeModels(decoders, missing: "not recorded (no lethe-reconstruct stage found upstream)"))
+        let tokenizeStages = run(by: "lethe-tokenize")
+        if tokenizeStages.isEmpty {
+            line("- **Data:** not recorded (no lethe-tokenize stage found upstream)")
+        } else {
+            line("- **Data:** " + tokenizeStages.map { stage in
+                let settings = ["dataset", "chunking", "chunk-size", "min-length", "max-length"].compactMap { key in
+                    stage.parameters[key].map { "\(key) \($0.joined(separator: ", "))" }
+                }
+                return (stage.inputs["input"] ?? []).map(code).joined(separator: ", ") + " → \(counted(stage.samples, "chunk"))"
+                    + (settings.isEmpty ? "" : " (" + settings.joined(separator: ", ") + ")")
+            }.joined(separator: "; "))
+        }
+        let counts = distinctInOrder(run(by: "lethe-annotate").flatMap { $0.inputs["counts"] ?? [] })
+        line("- **Pretraining counts:** " + (counts.isEmpty ? "none (the frequency table is empty)" : counts.map { path in
+            guard let stage = stages.first(where: { $0.path == path && !$0.executable.isEmpty }) else { return code(path) }
+            let corpus = (stage.inputs["input"] ?? []).map(code).joined(separator: ", ")
+            return code(path) + " (" + stage.files.joined(separator: ", ") + (corpus.isEmpty ? "" : "; counted in \(corpus)") + ")"
+        }.joined(separator: "; ")))
+        line()
+        guard !stages.isEmpty else { return }
+        line("Stages, each after the ones it read (from their manifest.json files):")
+        line()
+        line("| stage | executable | parameters | inputs | samples |")
+        line("| --- | --- | --- | --- | ---: |")
+        for stage in stages {
+            let parameters = stage.parameters.keys.sorted().map { key in
+                (["--" + key] + stage.parameters[key]!).joined(separator: " ")
+            }.joined(separator: " ")
+            let inputs = stage.inputs.keys.sorted().map { key in
+                "--\(key) " + stage.inputs[key]!.joined(separator: " ")
+            }.joined(separator: " ")
+            let name = stage.problem.map { "\(stage.name) (\($0))" } ?? stage.name
+            line("| \(cell(name)) | \(cell(stage.executable)) | \(cell(parameters)) | \(cell(inputs)) | \(grouped(stage.samples)) |")
+        }
+        line()
+    }
+
+    func describeModels(_ paths: [String], missing: String) -> String {
+        guard !paths.isEmpty else { return missing }
+        let unique = distinctInOrder(paths)
+        return unique.map { path in code(path) + (context.models[path].map { ", \($0)" } ?? "") }.joined(separator: "; ")
+    }
+
+    // MARK: - Data
+
+    mutating func renderData() {
+        line("## Data")
+        line()
+        guard !context.datasets.isEmpty else { line("No annotated chunks."); line(); return }
+        line("| dataset | chunks | chunk lengths (tokens) | reference words | cut at the length limit |")
+        line("| --- | ---: | --- | ---: | ---: |")
+        for d in context.datasets {
+            line("| \(cell(d.name)) | \(grouped(d.chunks)) | \(d.lengths.map(String.init).joined(separator: ", ")) | \(grouped(d.words)) | \(grouped(d.cutAtLengthLimit)) |")
+        }
+        line()
+    }
+
+    // MARK: - ROUGE
+
+    mutating func renderRouge() {
+        line("## ROUGE-1 by chunk length")
+        line()
+        line(rougeReading(tables.rouge))
+        line()
+        guard !tables.rouge.isEmpty else { return }
+        line("![ROUGE-1 F1 by chunk length](rouge_f1_by_length.svg)")
+        line()
+        line("| dataset | length | chunks | precision | recall | F1 | F1 95% interval |")
+        line("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+        for r in tables.rouge {
+            line("| \(cell(r.dataset)) | \(r.length) | \(grouped(r.n)) | \(fixed(r.precision, 3)) | \(fixed(r.recall, 3)) | \(fixed(r.f1, 3)) | \(fixed(r.f1Low, 3))–\(fixed(r.f1High, 3)) |")
+        }
+        line()
+        line("[rouge.csv](rouge.csv): ROUGE-1 as the rouge-score package computes it (lowercase, non-alphanumerics as spaces, no stemming), averaged over chunks.")
+        line()
+    }
+
+    // MARK: - Category tables
+
+    mutating func renderCategory(_ name: String) {
+        let (what, source) = Self.categoryTitles[name]!
+        let rows = tables.omission[name]!, pairs = tables.significance[name]!
+        line("## Omission by \(what)")
+        line()
+        guard !rows.isEmpty else {
+            line(name == "pos" || name == "ner"
+                 ? "No words with gold \(name == "pos" ? "part-of-speech" : "named-entity") labels (only CoNLL-2003 chunks carry them)."
+                 : "No words.")
+            line()
+            return
+        }
+        line(omissionReading(rows, unit: "words") + " " + significanceReading(pairs))
+        line()
+        line("![Omission rate by \(what)](omission_\(name).svg)")
+        line()
+        line("| \(what) | words | omitted | rate | 95% interval |")
+        line("| --- | ---: | ---: | ---: | --- |")
+        for r in rows {
+            line("| \(cell(r.category)) | \(grouped(r.n)) | \(grouped(r.omitted)) | \(percent(r.rate)) | \(percent(r.low))–\(percent(r.high)) |")
+        }
+        line()
+        line("Categories: \(source). [omission_\(name).csv](omission_\(name).csv); every pair with a two-sample t-test "
+             + "(equal variances) and its Bonferroni-adjusted p in [significance_\(name).csv](significance_\(name).csv).")
+        line()
+    }
+
+    // MARK: - Position
+
+    mutating func renderPosition() {
+        line("## Omission by position in the chunk")
+        line()
+        line(positionReading(tables.position))
+        line()
+        guard !tables.position.isEmpty else { return }
+        line("![Omission rate by position in the chunk](omission_by_position.svg)")
+        line()
+        let datasets = distinctInOrder(tables.position.map(\.dataset))
+        let bins = Array(Set(tables.position.map(\.bin))).sorted()
+        line("| position | " + datasets.map(cell).joined(separator: " | ") + " |")
+        line("| --- |" + String(repeating: " ---: |", count: datasets.count))
+        for bin in bins {
+            let cells = datasets.map { d -> String in
+                guard let row = tables.position.first(where: { $0.dataset == d && $0.bin == bin }) else { return "" }
+                return "\(percent(row.omission.rate)) (\(grouped(row.omission.n)))"
+            }
+            let any = tables.position.first { $0.bin == bin }!
+            line("| \(percentRange(any.from, any.to)) | " + cells.joined(separator: " | ") + " |")
+        }
+        line()
+        line("Omission rate (words) by the word's place among the chunk's reference words, in tenths; [omission_position.csv](omission_position.csv) has the counts and intervals.")
+        line()
+    }
+
+    // MARK: - Frequency
+
+    static let frequencyLevels = [("token", "Tokens", "tokens"), ("word", "Words by their rarest token", "words"),
+                                  ("word_count", "Words by their own count", "words")]
+
+    mutating func renderFrequency() {
+        line("## Omission by pretraining frequency")
+        line()
+        guard !tables.frequency.isEmpty else {
+            line("No pretraining counts were given: run lethe-annotate with --counts (the output of lethe-count) to fill this table.")
+            line()
+            return
+        }
+        for (level, label, noun) in Self.frequencyLevels {
+            let rows = tables.frequency.filter { $0.level == level }
+            if !rows.isEmpty { line("- " + frequencyReading(rows, label: label, noun: noun)) }
+        }
+        line()
+        line("![Omission rate by pretraining frequency](omission_by_frequency.svg)")
+        line()
+        line("| level | pretraining count | n | omitted | rate | 95% interval |")
+        line("| --- | --- | ---: | ---: | ---: | --- |")
+        for r in tables.frequency {
+            line("| \(r.level) | \(countRange(r)) | \(grouped(r.omission.n)) | \(grouped(r.omission.omitted)) | \(percent(r.omission.rate)) | \(percent(r.omission.low))–\(percent(r.omission.high)) |")
+        }
+        line()
+        line("A token is omitted when the edit-distance alignment of token ids does not keep it; a word by the rule above. "
+             + "[frequency.csv](frequency.csv) adds Spearman's rho between count and omission with its p-value.")
+        line()
+    }
+
+    // MARK: - Examples
+
+    mutating func renderExamples() {
+        guard !context.examples.isEmpty else { return }
+        line("## Examples")
+        line()
+        line("The first chunk of the shortest and of the longest length of each dataset.")
+        line()
+        for e in context.examples {
+            line("**\(e.dataset), \(e.length) tokens** (`\(e.key)`, ROUGE-1 F1 \(fixed(e.rouge1F1, 2)))")
+            line()
+            line("Reference:")
+            line()
+            block(e.reference)
+            line("Reconstruction:")
+            line()
+            block(e.reconstruction)
+        }
+    }
+
+    /// A fenced block longer than any run of backticks in the text.
+    mutating func block(_ text: String) {
+        var longest = 0, run = 0
+        for c in text { if c == "`" { run += 1; longest = max(longest, run) } else { run = 0 } }
+        let fence = String(repeating: "`", count: max(3, longest + 1))
+        line(fence + "text")
+        line(text)
+        line(fence)
+        line()
+    }
+}
+
+// MARK: - Readings
+
+/// "ROUGE-1 F1 falls from 0.91 at 4 tokens to 0.32 at 256 (prose)."; one clause per dataset.
+func rougeReading(_ rows: [RougeRow]) -> String {
+    guard !rows.isEmpty else { return "No chunks." }
+    let datasets = distinctInOrder(rows.map(\.dataset))
+    let clauses = datasets.map { d -> String in
+        let rs = rows.filter { $0.dataset == d }.sorted { $0.length < $1.length }
+        let first = rs.first!, last = rs.last!
+        if rs.count == 1 { return "is \(fixed(first.f1, 2)) at \(first.length) tokens" }
+        let a = fixed(first.f1, 2), b = fixed(last.f1, 2)
+        if a == b { return "stays at \(a) from \(first.length) to \(last.length) tokens" }
+        return "\(last.f1 < first.f1 ? "falls" : "rises") from \(a) at \(first.length) tokens to \(b) at \(last.length)"
+    }
+    if datasets.count == 1 { return "ROUGE-1 F1 \(clauses[0]) (\(datasets[0]))." }
+    return "ROUGE-1 F1 by dataset: " + zip(datasets, clauses).map { "\($0) \($1)" }.joined(separator: "; ") + "."
+}
+
+/// Which category is omitted most and least, among those with at least `minimum` items when there are two
+/// such (a category of three words at 100% says little).
+func omissionReading(_ rows: [OmissionRow], unit: String, minimum: Int = 10) -> String {
+    guard let only = rows.first else { return "No \(unit)." }
+    if rows.count == 1 {
+        return "All \(counted(only.n, String(unit.dropLast()))) are \(only.category): \(percent(only.rate)) omitted."
+    }
+    let large = rows.filter { $0.n >= minimum }
+    let candidates = large.count >= 2 ? large : rows
+    let top = candidates.first!, bottom = candidates.last!
+    var text = "Most often omitted: \(top.category) (\(percent(top.rate)) of \(grouped(top.n)) \(unit), 95% interval "
+        + "\(percent(top.low))–\(percent(top.high))); least: \(bottom.category) (\(percent(bottom.rate)) of \(grouped(bottom.n)))"
+    if candidates.count < rows.count { text += ", among the categories with at least \(minimum) \(unit)" }
+    return text + "."
+}
+
+func significanceReading(_ pairs: [SignificanceRow]) -> String {
+    guard !pairs.isEmpty else { return "" }
+    let significant = pairs.filter(\.significant)
+    guard let clearest = significant.min(by: { ($0.pBonferroni, $0.p) < ($1.pBonferroni, $1.p) }) else {
+        return "No pair of categories differs significantly (\(counted(pairs.count, "pair")), Bonferroni-adjusted p < 0.05)."
+    }
+    return "\(significant.count) of \(counted(pairs.count, "pair")) differ significantly (Bonferroni-adjusted p < 0.05); "
+        + "the clearest: \(clearest.category1) vs \(clearest.category2) (t = \(fixed(clearest.t, 2)), adjusted p = \(pValue(clearest.pBonferroni)))."
+}
+
+/// The first and last tenth of the chunk over all datasets, and whether their intervals separate them.
+func positionReading(_ rows: [PositionRow]) -> String {
+    let all = rows.filter { $0.dataset == "all" }.sorted { $0.bin < $1.bin }
+    guard let first = all.first, let last = all.last else { return "No words." }
+    if all.count == 1 {
+        return "All words fall in positions \(percentRange(first.from, first.to)): \(percent(first.omission.rate)) omitted."
+    }
+    let a = first.omission, b = last.omission
+    let comparison = b.high < a.low ? "words late in a chunk are omitted less often"
+        : b.low > a.high ? "words late in a chunk are omitted more often"
+        : "the difference is within the 95% intervals"
+    return "Over all datasets, \(percent(a.rate)) of the words at positions \(percentRange(first.from, first.to)) of a chunk are "
+        + "omitted and \(percent(b.rate)) at \(percentRange(last.from, last.to)): \(comparison)."
+}
+
+func frequencyReading(_ rows: [FrequencyRow], label: String, noun: String) -> String {
+    let sorted = rows.sorted { $0.bin < $1.bin }
+    let first = sorted.first!, last = sorted.last!
+    var text = "\(label): "
+    if sorted.count == 1 {
+        text += "all \(grouped(first.omission.n)) \(noun) have \(countRange(first)), \(percent(first.omission.rate)) omitted"
+    } else {
+        text += "\(percent(first.omission.rate)) omitted at \(countRange(first)) and \(percent(last.omission.rate)) at \(countRange(last))"
+    }
+    text += "; Spearman's rho = \(fixed(first.rho, 3)) (p = \(pValue(first.p)))"
+    if first.p < 0.05 {
+        text += first.rho < 0 ? ": rarer \(noun) are omitted more often." : ": more frequent \(noun) are omitted more often."
+    } else {
+        text += first.rho.isNaN ? "." : ": no significant monotone relation."
+    }
+    return text
+}
+
+// MARK: - Formatting
+
+/// The distinct values, in the order they first appear.
+func distinctInOrder(_ values: [String]) -> [String] {
+    var seen: Set<String> = []
+    return values.filter { seen.insert($0).inserted }
+}
+
+func fixed(_ x: Double, _ digits: Int) -> String { x.isNaN ? "n/a" : String(format: "%.\(digits)f", x) }
+
+func percent(_ x: Double) -> String { x.isNaN ? "n/a" : String(format: "%.1f%%", 100 * x) }
+
+/// p-values: two significant digits ("0.032", "1.2e-08").
+func pValue(_ p: Double) -> String { p.isNaN ? "n/a" : String(format: "%.2g", p) }
+
+func percentRange(_ from: Double, _ to: Double) -> String {
+    String(format: "%.0f–%.0f%%", 100 * from, 100 * to)
+}
+
+/// "count 0", "counts 1–9", "counts 1,000–9,999".
+func countRange(_ row: FrequencyRow) -> String {
+    row.bin < 0 ? "count 0" : "counts \(grouped(row.countLow))–\(grouped(row.countHigh - 1))"
+}
+
+func grouped<I: BinaryInteger>(_ value: I) -> String {
+    let digits = Array(String(value.magnitude))
+    var out = value < 0 ? "-" : ""
+    for (i, digit) in digits.enumerated() {
+        if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(digit)
+    }
+    return out
+}
+
+/// "1 chunk", "1,204 chunks".
+func counted(_ n: Int, _ noun: String) -> String { "\(grouped(n)) \(noun)\(n == 1 ? "" : "s")" }
+
+func code(_ text: String) -> String { "`" + text.replacingOccurrences(of: "`", with: "'") + "`" }
+
+/// A table cell: pipes escaped, line breaks as spaces.
+func cell(_ text: String) -> String {
+    text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+}

@@ -1,1 +1,0 @@
-// LetheTokenizer: Hugging Face tokenizer.json (byte-level BPE, GPT-NeoX family): normalizer, pre-tokenizer, BPE model, decoder.

@@ -1,0 +1,244 @@
+import ArgumentParser
+import Foundation
+import LetheAnalysis
+import LetheCLI
+import LethePipeline
+import LetheShards
+import LetheTokenizer
+
+/// The annotate stage: each reconstructed chunk's reference words, retained or omitted, with their categories.
+/// Glue only: read a reconstruct shard, call `annotateChunk` per sample, write (see LetheAnalysis).
+@main
+struct LetheAnnotate: StageCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lethe-annotate",
+        abstract: "Mark which reference words each reconstruction kept, with their categories (for lethe-report).",
+        discussion: """
+        Reads the output of lethe-reconstruct; writes one shard per input shard,
+        with the same keys. Each sample has:
+          KEY.words.json  the annotation: dataset, length, reference,
+                          reconstruction, rouge1 {precision, recall, f1},
+                          words [{word, position, retained, pos, ner,
+                          wordClass, rarestTokenFrequency, meanTokenFrequency,
+                          wordFrequency}], tokenFates (per reference token:
+                          0 kept, 1 substituted, 2 dropped), insertedTokens,
+                          tokenFrequencies
+          KEY.json        the metadata carried forward, plus rouge1,
+                          reference_words, retained_words and token_fates
+                          {kept, substituted, dropped, inserted}
+          KEY.tokens.npy, KEY.recon.npy  carried forward (states are not)
+
+        Reference words are the gold words of word-packed CoNLL-2003 chunks
+        (with their POS and NER tags), else the reference text split as
+        nltk.word_tokenize splits it. The reconstruction is split the same
+        way; the k-th occurrence of a reference word is retained when the
+        reconstruction has that word at least k times (exact, case-sensitive).
+        A second view aligns the token ids by edit distance: each reference
+        token is kept, substituted or dropped. Each word also gets a rule-based
+        class (url, number, math, variable, code, punctuation, capitalized,
+        word) and its position; each chunk its dataset: the Pile subset
+        (metadata.meta.pile_set_name) when there is one, else "dataset".
+
+        With --counts (a lethe-count output folder): each reference token's
+        pretraining count, and per word the count of its rarest token and the
+        mean over its tokens; the word's own count too when the count stage
+        wrote words.tsv. --counts needs --tokenizer (the tokenizer.json the
+        chunks were made with) to find each word's tokens.
+
+        Example:
+          lethe-annotate --input stages/reconstruct --output stages/annotate \\
+            --counts stages/count \\
+            --tokenizer data/tokenizer/gpt-neox-20b-tokenizer.json
+        """)
+
+    static let stageDescription = StageDescription.stage("lethe-annotate", format: 1, inputs: ["input", "counts", "tokenizer"])
+
+    @OptionGroup var stage: StageOptions
+
+    @Option(help: ArgumentHelp("A lethe-reconstruct output folder; repeat to annotate several, in order.", valueName: "dir"))
+    var input: [String] = []
+
+    @Option(help: ArgumentHelp("A lethe-count output folder (counts.npy, optional words.tsv): adds pretraining frequencies.",
+                               valueName: "dir"))
+    var counts: String?
+
+    @Option(help: ArgumentHelp("The tokenizer.json the chunks were tokenized with (needed with --counts).", valueName: "file"))
+    var tokenizer: String?
+
+    func validate() throws {
+        guard !input.isEmpty else { throw ValidationError("give at least one --input (a lethe-reconstruct output folder)") }
+        if counts != nil, tokenizer == nil {
+            throw ValidationError("--counts needs --tokenizer FILE (the tokenizer.json the chunks were made with) to find each word's tokens")
+        }
+    }
+
+    func run() throws {
+        let run = try StageRun(description: Self.stageDescription, options: stage)
+        if run.isUpToDate { return try run.runUnits(count: 0, work: { _, _ in .null }) }
+        let inputs = try input.map(Self.openReconstructOutput)
+        // The tokenizer only serves to find each word's tokens, for their counts.
+        let annotator = SampleAnnotator(counts: try counts.map(PretrainingCounts.init(path:)),
+                                        tokenizer: counts == nil ? nil : try tokenizer.map { try Tokenizer(contentsOf: URL(fileURLWithPath: $0)) })
+        // Unit j is the j-th shard of the inputs taken in order.
+        let units = inputs.indices.flatMap { i in (0..<inputs[i].shardCount).map { (input: i, shard: $0) } }
+        try run.runUnits(count: units.count, samplesPerUnit: { inputs[units[$0].input].manifest.shards[units[$0].shard].samples },
+                         concurrency: stage.threads) { unit, writer in
+            let reader = try ShardReader(url: inputs[units[unit].input].shardURL(units[unit].shard))
+            var totals = ChunkTotals()
+            while let sample = try reader.next() {
+                let (annotated, chunk) = try annotator.annotate(sample)
+                totals.add(chunk)
+                try writer.append(annotated)
+            }
+            return totals.json
+        }
+    }
+
+    /// A complete stage folder whose samples carry reconstructions. Output of another stage is refused before
+    /// any work unless its first sample has a reconstruction.
+    static func openReconstructOutput(_ path: String) throws -> StageInput {
+        let input = try StageInput(path: path)
+        let producer = input.manifest.executable.name
+        guard producer != "lethe-reconstruct" else { return input }
+        let first = input.shardCount > 0 ? try ShardReader(url: input.shardURL(0)).next() : nil
+        guard let first, first.data("recon.npy") != nil else {
+            throw StageError("\(path): not a reconstruct output: it was written by \(producer) and "
+                             + (first.map { "its samples have no KEY.recon.npy (it has: \($0.members.map(\.ext).joined(separator: ", ")))" } ?? "has no samples"))
+        }
+        return input
+    }
+}
+
+/// Pretraining counts from a lethe-count folder.
+struct PretrainingCounts {
+    let tokens: [Int64]
+    let words: WordCounts?
+
+    init(path: String) throws {
+        let input = try StageInput(path: path)
+        let url = try input.fileURL("counts.npy")
+        let array = try NPYArray.read(contentsOf: url)
+        guard array.shape.count == 1 else {
+            throw StageError("\(path)/counts.npy: expected one count per token id (a 1-d array), found shape \(array.shape)")
+        }
+        do { tokens = try array.int64s() } catch { throw StageError("\(path)/counts.npy: \(error)") }
+        if input.manifest.files.contains(where: { $0.name == "words.tsv" }) {
+            let bytes = try [UInt8](Data(contentsOf: try input.fileURL("words.tsv")))
+            words = try WordCounts(tsv: bytes, source: "\(path)/words.tsv")
+        } else {
+            words = nil
+        }
+    }
+}
+
+/// Turns a reconstruct sample into an annotate sample.
+struct SampleAnnotator {
+    let counts: PretrainingCounts?
+    let tokenizer: Tokenizer?
+    let wordTokenizer = WordTokenizer()
+
+    func annotate(_ sample: ShardSample) throws -> (ShardSample, ChunkAnnotation) {
+        let origin = "\(sample.source ?? "sample"): sample \(sample.key)"
+        guard sample.data("recon.npy") != nil else {
+            throw StageError("\(origin) has no KEY.recon.npy: not a reconstruct output (it has: \(sample.members.map(\.ext).joined(separator: ", ")))")
+        }
+        var meta = try sample.json()
+        guard meta.objectValue != nil else { throw StageError("\(origin): KEY.json is not an object") }
+        func text(_ key: String) throws -> String {
+            guard let value = meta[key]?.stringValue else {
+                throw StageError("\(origin): KEY.json has no \"\(key)\" text (lethe-reconstruct writes reference and reconstruction)")
+            }
+            return value
+        }
+        let tokens = try ids(sample, "tokens", origin), recon = try ids(sample, "recon", origin)
+        let dataset = try Self.dataset(of: meta, origin: origin)
+        let gold = try meta["words"].map { try Self.goldWords($0, tokenCount: tokens.count, origin: origin) }
+        var tokenFrequencies: [Int64]? = nil
+        var tokenTexts: [String]? = nil
+        if let counts {
+            tokenFrequencies = try tokens.map { id in
+                guard id >= 0, Int(id) < counts.tokens.count else {
+                    throw StageError("\(origin): token id \(id) is beyond the \(counts.tokens.count) entries of counts.npy (another tokenizer?)")
+                }
+                return counts.tokens[Int(id)]
+            }
+            if let tokenizer, gold?.allSatisfy({ $0.tokenSpan != nil }) != true {
+                tokenTexts = LetheAnalysis.tokenTexts(fromTokenBytes: tokens.map { tokenizer.decodeBytes([$0]) })
+            }
+        }
+        let chunk = annotateChunk(ChunkInput(
+            dataset: dataset, referenceTokenIDs: tokens, reconstructionTokenIDs: recon, referenceText: try text("reference"),
+            reconstructionText: try text("reconstruction"), referenceTokenTexts: tokenTexts, goldWords: gold,
+            tokenFrequencies: tokenFrequencies, wordCounts: counts?.words, isMath: Self.isMath(dataset)), tokenizer: wordTokenizer)
+
+        meta["rouge1"] = ["precision": .double(chunk.rouge1.precision), "recall": .double(chunk.rouge1.recall), "f1": .double(chunk.rouge1.f1)]
+        meta["reference_words"] = .int(chunk.words.count)
+        meta["retained_words"] = .int(chunk.words.filter(\.retained).count)
+        var fates: [String: JSONValue] = ["inserted": .int(chunk.insertedTokens)]
+        for fate in TokenFate.allCases { fates["\(fate)"] = .int(chunk.tokenFates.filter { $0 == fate }.count) }
+        meta["token_fates"] = .object(fates)
+
+        var out = ShardSample(key: sample.key)
+        out.setJSON(meta)
+        out.set("tokens.npy", data: sample.data("tokens.npy")!)
+        out.set("recon.npy", data: sample.data("recon.npy")!)
+        out.set("words.json", data: [UInt8](try chunk.jsonData()))
+        return (out, chunk)
+    }
+
+    func ids(_ sample: ShardSample, _ name: String, _ origin: String) throws -> [Int32] {
+        let array = try sample.npy(name)
+        do { return try array.int32s() } catch { throw StageError("\(origin): \(name).npy: \(error)") }
+    }
+
+    /// The Pile subset when the chunk has one (its metadata's meta.pile_set_name), else the "dataset" label.
+    static func dataset(of meta: JSONValue, origin: String) throws -> String {
+        if let subset = meta["metadata"]?["meta"]?["pile_set_name"]?.stringValue, !subset.isEmpty { return subset }
+        guard let dataset = meta["dataset"]?.stringValue, !dataset.isEmpty else {
+            throw StageError("\(origin): KEY.json has no \"dataset\" label")
+        }
+        return dataset
+    }
+
+    /// Math text (GSM8K, a "math" dataset, the Pile's DM Mathematics): ambiguous operators like "-" count as math.
+    static func isMath(_ dataset: String) -> Bool {
+        let name = dataset.lowercased()
+        return name.contains("math") || name == "gsm8k"
+    }
+
+    /// The tokenize stage's word list: [{"text", "labels": {"pos", "ner", ...}, "span": [start, end]}].
+    static func goldWords(_ value: JSONValue, tokenCount: Int, origin: String) throws -> [GoldWord] {
+        guard let words = value.arrayValue else { throw StageError("\(origin): KEY.json \"words\" is not an array") }
+        return try words.enumerated().map { index, word in
+            guard let text = word["text"]?.stringValue else { throw StageError("\(origin): words[\(index)] has no \"text\"") }
+            var span: Range<Int>? = nil
+            if let bounds = word["span"] {
+                guard let start = bounds[0]?.intValue, let end = bounds[1]?.intValue, bounds.arrayValue?.count == 2,
+                      0 <= start, start <= end, end <= tokenCount else {
+                    throw StageError("\(origin): words[\(index)].span must be [start, end] within the chunk's \(tokenCount) tokens")
+                }
+                span = start..<end
+            }
+            return GoldWord(word: text, posTag: word["labels"]?["pos"]?.stringValue, nerTag: word["labels"]?["ner"]?.stringValue,
+                            tokenSpan: span)
+        }
+    }
+}
+
+/// Facts about a shard's chunks for the manifest's "extra" (summed over shards).
+struct ChunkTotals {
+    var chunks = 0, referenceWords = 0, retainedWords = 0, referenceTokens = 0, keptTokens = 0
+
+    mutating func add(_ chunk: ChunkAnnotation) {
+        chunks += 1
+        referenceWords += chunk.words.count
+        retainedWords += chunk.words.filter(\.retained).count
+        referenceTokens += chunk.tokenFates.count
+        keptTokens += chunk.tokenFates.filter { $0 == .kept }.count
+    }
+
+    var json: JSONValue {
+        ["chunks": .int(chunks), "reference_words": .int(referenceWords), "retained_words": .int(retainedWords),
+         "reference_tokens": .int(referenceTokens), "kept_tokens": .int(keptTokens)]
+    }
+}

@@ -1,0 +1,257 @@
+import ArgumentParser
+import Foundation
+import LetheAnalysis
+import LetheCLI
+import LethePipeline
+import LetheShards
+
+/// The report stage: every table and plot of the analysis, and report.md around them. Glue only: stream the
+/// annotations, call `ReportTables` and `reportMarkdown` (see LetheAnalysis), register the files.
+@main
+struct LetheReport: StageCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lethe-report",
+        abstract: "Write report.md with every table (CSV) and plot (SVG) from the output of lethe-annotate.",
+        discussion: """
+        Reads one or more lethe-annotate output folders and writes into the
+        --output folder, each file listed in its manifest.json:
+          report.md              readable on its own: what was run (model,
+                                 decoder, data, every stage, found through
+                                 the manifests upstream), the data, every
+                                 table with a one-line reading, the plots
+                                 and a few example reconstructions
+          rouge.csv              ROUGE-1 precision, recall and F1 per dataset
+                                 and chunk length; 95% bootstrap interval of
+                                 F1 (--seed picks the resamples)
+          omission_pos.csv, omission_ner.csv, omission_class.csv,
+          omission_dataset.csv   per category: words, omitted, omission rate
+                                 and its 95% Wilson interval
+          significance_*.csv     every pair of categories: two-sample t-test
+                                 (equal variances), p, Bonferroni-adjusted p,
+                                 significant (adjusted p < 0.05)
+          omission_position.csv  omission by relative position in the chunk
+          frequency.csv          omission by pretraining count, in powers of
+                                 ten, with Spearman's rho (empty unless
+                                 lethe-annotate had --counts)
+          *.svg                  ROUGE-1 F1 by length; omission by category,
+                                 by position and by frequency
+
+        Run it in the folder the pipeline runs in: upstream stages are found
+        by the paths their manifests recorded.
+
+        Example:
+          lethe-report --input stages/annotate --output outputs \\
+            --title "mamba-130m on CoNLL-2003 and GSM8K"
+        """)
+
+    static let stageDescription = StageDescription.stage("lethe-report", format: 1, inputs: ["input"], parallel: false)
+
+    @OptionGroup var stage: StageOptions
+
+    @Option(help: ArgumentHelp("A lethe-annotate output folder; repeat to report on several together.", valueName: "dir"))
+    var input: [String] = []
+
+    @Option(help: ArgumentHelp("Seed of the bootstrap resamples behind the ROUGE intervals.", valueName: "n"))
+    var seed: UInt64 = 0
+
+    @Option(help: ArgumentHelp("The report's title (its first line).", valueName: "text"))
+    var title = "What the model forgets"
+
+    func validate() throws {
+        guard !input.isEmpty else { throw ValidationError("give at least one --input (a lethe-annotate output folder)") }
+    }
+
+    func run() throws {
+        let run = try StageRun(description: Self.stageDescription, options: stage)
+        try run.runWhole { files in
+            let inputs = try input.map(Self.openAnnotateOutput)
+            let progress = Progress(label: run.name, total: inputs.reduce(0) { $0 + $1.manifest.totals.samples },
+                                    unit: "chunks", mode: stage.progress)
+            var collector = AnnotationCollector()
+            for input in inputs {
+                for shard in 0..<input.shardCount {
+                    try ShardReader.forEach(input.shardURL(shard)) { sample in
+                        try collector.add(sample)
+                        progress.advance()
+                    }
+                }
+            }
+            progress.finish()
+
+            let tables = ReportTables(chunks: collector.chunks, seed: seed)
+            let written = tables.files()
+            for (name, contents) in written { try files.write(Array(contents.utf8), to: name) }
+            // A category plot is only drawn when its table has rows: remove one left by an earlier report.
+            for name in ReportTables.categoryTables.map({ "omission_\($0).svg" }) where !written.contains(where: { $0.name == name }) {
+                try? FileManager.default.removeItem(at: files.url(name))
+            }
+            var upstream = UpstreamStages()
+            for path in input { upstream.visit(path, recordedSHA256: nil, from: nil) }
+            let context = ReportContext(
+                title: title, version: LetheVersion.current, inputs: input, seed: seed, stages: upstream.stages,
+                models: upstream.modelDescriptions(), datasets: collector.datasetSummaries(), examples: collector.examples())
+            try files.write(Array(reportMarkdown(context, tables: tables).utf8), to: "report.md")
+            return ["chunks": .int(collector.chunks.count), "reference_words": .int(collector.chunks.reduce(0) { $0 + $1.words.count })]
+        }
+    }
+
+    /// A complete stage folder whose samples carry annotations; another stage's output is refused up front
+    /// unless its first sample has an annotation.
+    static func openAnnotateOutput(_ path: String) throws -> StageInput {
+        let input = try StageInput(path: path)
+        let producer = input.manifest.executable.name
+        guard producer != "lethe-annotate" else { return input }
+        let first = input.shardCount > 0 ? try ShardReader(url: input.shardURL(0)).next() : nil
+        guard let first, first.data("words.json") != nil else {
+            throw StageError("\(path): not an annotate output: it was written by \(producer) and "
+                             + (first.map { "its samples have no KEY.words.json (it has: \($0.members.map(\.ext).joined(separator: ", ")))" } ?? "has no samples"))
+        }
+        return input
+    }
+}
+
+/// Reads annotated samples one at a time and keeps only what the statistics need: each chunk's per-word
+/// records and token fates, without its texts; plus the first chunk of each (dataset, length) for the examples.
+struct AnnotationCollector {
+    private(set) var chunks: [ChunkAnnotation] = []
+    private var firstChunks: [String: [Int: ReconstructionExample]] = [:]
+    private var cutAtLengthLimit: [String: Int] = [:]
+
+    mutating func add(_ sample: ShardSample) throws {
+        let origin = "\(sample.source ?? "sample"): sample \(sample.key)"
+        guard let data = sample.data("words.json") else {
+            throw StageError("\(origin) has no KEY.words.json: not an annotate output (it has: \(sample.members.map(\.ext).joined(separator: ", ")))")
+        }
+        var chunk = try ChunkAnnotation(jsonData: Data(data), source: "\(origin): words.json")
+        if firstChunks[chunk.dataset]?[chunk.length] == nil {
+            firstChunks[chunk.dataset, default: [:]][chunk.length] = ReconstructionExample(
+                key: sample.key, dataset: chunk.dataset, length: chunk.length, reference: chunk.reference,
+                reconstruction: chunk.reconstruction, rouge1F1: chunk.rouge1.f1)
+        }
+        if sample.data("json") != nil, try sample.json()["stop"]?.stringValue == "length" {
+            cutAtLengthLimit[chunk.dataset, default: 0] += 1
+        }
+        chunk.reference = ""
+        chunk.reconstruction = ""
+        for i in chunk.words.indices { chunk.words[i].word = "" }
+        chunks.append(chunk)
+    }
+
+    func datasetSummaries() -> [DatasetSummary] {
+        Dictionary(grouping: chunks, by: \.dataset).keys.sorted().map { name in
+            let group = chunks.filter { $0.dataset == name }
+            return DatasetSummary(name: name, chunks: group.count, words: group.reduce(0) { $0 + $1.words.count },
+                                  lengths: Array(Set(group.map(\.length))).sorted(), cutAtLengthLimit: cutAtLengthLimit[name] ?? 0)
+        }
+    }
+
+    /// Per dataset, the first chunk of its shortest and of its longest length.
+    func examples() -> [ReconstructionExample] {
+        firstChunks.keys.sorted().flatMap { dataset -> [ReconstructionExample] in
+            let byLength = firstChunks[dataset]!
+            let lengths = byLength.keys.sorted()
+            return (lengths.count > 1 ? [lengths.first!, lengths.last!] : lengths).map { byLength[$0]! }
+        }
+    }
+}
+
+/// The stages behind the annotations, found by following each manifest's recorded inputs. A recorded path is
+/// looked up from the working directory, then from the folders above the stage that recorded it; a folder
+/// inside a stage folder (a checkpoint such as stages/train/final) leads to that stage.
+struct UpstreamStages {
+    private(set) var stages: [RunStage] = []
+    private var visited: Set<String> = []
+    private let base = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+
+    mutating func visit(_ path: String, recordedSHA256: String?, from referrer: URL?) {
+        let candidates = [base] + (referrer.map(Self.ancestors) ?? [])
+        let found = candidates.map { resolve(path, against: $0).standardizedFileURL }
+            .filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent(StageFolder.manifestName).path) }
+        let match = found.first { url in
+            recordedSHA256 == nil || (try? SHA256Hex.ofFile(atPath: url.appendingPathComponent(StageFolder.manifestName).path)) == recordedSHA256
+        }
+        guard let url = match ?? found.first else {
+            stages.append(RunStage(path: path, name: path, executable: "", problem: "manifest.json not found"))
+            return
+        }
+        guard visited.insert(url.path).inserted else { return }
+        let manifest: StageManifest
+        do {
+            guard let read = try StageFolder(url: url).manifest() else { return }
+            manifest = read
+        } catch {
+            stages.append(RunStage(path: path, name: path, executable: "", problem: "manifest.json unreadable"))
+            return
+        }
+        for option in manifest.inputs.keys.sorted() {
+            for identity in manifest.inputs[option]! {
+                switch identity.kind {
+                case .stage: visit(identity.path, recordedSHA256: identity.sha256, from: url)
+                case .folder, .file: visitEnclosingStage(of: identity.path, from: url)
+                }
+            }
+        }
+        stages.append(RunStage(
+            path: path, name: manifest.stage, executable: manifest.executable.name,
+            parameters: manifest.parameters, inputs: manifest.inputs.mapValues { $0.map(\.path) },
+            samples: manifest.totals.samples, files: manifest.files.map(\.name),
+            problem: match == nil ? "its manifest changed after it was read downstream" : nil))
+    }
+
+    /// A path inside a stage folder (up to two levels down) leads to that stage.
+    private mutating func visitEnclosingStage(of path: String, from referrer: URL) {
+        var components = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        for _ in 0..<2 where components.count > 1 {
+            components.removeLast()
+            let parent = components.joined(separator: "/")
+            let candidates = [base] + Self.ancestors(of: referrer)
+            if candidates.contains(where: { FileManager.default.fileExists(atPath: resolve(parent, against: $0)
+                .appendingPathComponent(StageFolder.manifestName).path) }) {
+                visit(parent, recordedSHA256: nil, from: referrer)
+                return
+            }
+        }
+    }
+
+    private static func ancestors(of url: URL) -> [URL] {
+        var out: [URL] = []
+        var current = url.standardizedFileURL
+        while current.path != "/" {
+            current = current.deletingLastPathComponent()
+            out.append(current)
+        }
+        return out
+    }
+
+    /// The model folders given to lethe-encode and lethe-reconstruct, described from their config.json.
+    func modelDescriptions() -> [String: String] {
+        var descriptions: [String: String] = [:]
+        for stage in stages where ["lethe-encode", "lethe-reconstruct", "lethe-train"].contains(stage.executable) {
+            for path in (stage.inputs["model"] ?? []) + (stage.inputs["init"] ?? []) {
+                let folder = resolve(path, against: base)
+                for config in ["config.json", "final/config.json"] {
+                    if let value = try? JSONValue.read(contentsOf: folder.appendingPathComponent(config)),
+                       let description = Self.describeConfig(value) {
+                        descriptions[path] = description
+                        break
+                    }
+                }
+            }
+        }
+        return descriptions
+    }
+
+    /// "Mamba, 24 layers, d_model 768, d_state 16, vocabulary 50,280" from a Hugging Face MambaConfig or an
+    /// original state-spaces config.json.
+    static func describeConfig(_ config: JSONValue) -> String? {
+        let layers = config["num_hidden_layers"]?.intValue ?? config["n_layer"]?.intValue
+        let width = config["hidden_size"]?.intValue ?? config["d_model"]?.intValue
+        let state = config["state_size"]?.intValue ?? config["ssm_cfg"]?["d_state"]?.intValue
+        let vocabulary = config["vocab_size"]?.intValue
+        let parts = [layers.map { "\($0) layers" }, width.map { "d_model \($0)" }, state.map { "d_state \($0)" },
+                     vocabulary.map { "vocabulary \($0)" }].compactMap { $0 }
+        guard !parts.isEmpty else { return nil }
+        let type = config["model_type"]?.stringValue.map { $0 == "mamba" ? "Mamba" : $0 } ?? "Mamba"
+        return ([type] + parts).joined(separator: ", ")
+    }
+}

@@ -1,0 +1,258 @@
+import ArgumentParser
+import Foundation
+import LetheCLI
+import LetheCorpus
+import LethePipeline
+import LetheShards
+import LetheTokenizer
+
+/// The tokenize stage: corpus files in, token shards out. Reading, selection and blocks are `DocumentBlocks`,
+/// chunking is `BlockChunker`, shards, resume and manifest are the harness's (`StageRun.runStreamedUnits`).
+@main
+struct LetheTokenize: StageCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lethe-tokenize",
+        abstract: "Cut corpus files into chunks of GPT-NeoX tokens: one sample (KEY.tokens.npy + KEY.json) per chunk.",
+        discussion: """
+        The --input files are read in the order given as one sequence of documents (JSONL and CSV: one per line or \
+        record; txt: one per paragraph, see --text-unit; CoNLL-2003: one per article, see --conll-unit). Documents \
+        --skip-documents ..< --skip-documents + --max-documents of it are kept and cut into blocks of \
+        --documents-per-shard documents; block j becomes shard-NNNNNN.tar.zst number j in --output, so the output \
+        is the same, byte for byte, whatever --threads and however many workers (--shard-index/--num-shards) share \
+        the work. A rerun keeps the finished shards and does only the missing ones.
+
+        Each sample is KEY.tokens.npy (int32 token ids) and KEY.json: text (exactly what the tokens decode to; for \
+        `none` the document's text), dataset, source, doc (the document's number within source), line, length, \
+        documents, token_offset, metadata (JSONL: the other fields; CSV: the other columns) and, for CoNLL input \
+        and for `words`, the words with their labels and token spans. KEY is bNNNNNN-sNNNNNN: block, then sample \
+        within the block.
+
+        Chunking (--chunking):
+          none   one sample per document, all its tokens
+          fixed  the block's tokens, documents concatenated, cut into chunks
+                 of --chunk-size tokens; the remainder is dropped
+          mixed  as fixed, each length drawn from --min-length...--max-length
+                 (seeded by --seed and the block number)
+          words  whole words packed into chunks of at most --chunk-size
+                 tokens, each word with its labels and token span
+
+        Tokenizer: --tokenizer FILE, else the shipped \(DefaultTokenizer.relativePath) found in the folder of this \
+        executable or a folder above it (every build inside a Lethe checkout finds it), else in the working \
+        directory or a folder above it. Only a tokenizer given with --tokenizer is part of the stage's fingerprint.
+
+        Bad input (invalid UTF-8, a line that is not JSON or lacks the text field, a truncated .zst, a bad CoNLL or \
+        CSV line) stops the stage with one line FILE:LINE: problem; with --skip-bad such lines are skipped and \
+        counted in the manifest.
+
+        Examples:
+          lethe-tokenize --input data/gsm8k/test.jsonl --text-field question \\
+              --chunk-size 64 --output stages/gsm8k
+          lethe-tokenize --input data/dialects/aave-sae.csv --text-field AAVE \\
+              --dataset aave --chunking none --output stages/aave
+          lethe-tokenize --input data/conll2003/eng.testb --chunking words \\
+              --chunk-size 32 --output stages/conll
+          lethe-tokenize --input pile.jsonl.zst --max-documents 100000 \\
+              --dataset-field meta.pile_set_name --chunking mixed \\
+              --min-length 4 --max-length 256 --seed 1 --output stages/pile
+        """)
+
+    static let stageDescription = StageDescription.stage("lethe-tokenize", format: 1, inputs: ["input", "tokenizer"])
+
+    @OptionGroup var stage: StageOptions
+
+    @Option(help: ArgumentHelp("A corpus file (.jsonl, .jsonl.zst, .txt, .csv, CoNLL-2003); repeat for several, read in order.",
+                               valueName: "file"))
+    var input: [String] = []
+
+    @Option(help: ArgumentHelp("The tokenizer.json (default: the shipped GPT-NeoX-20B tokenizer; see above).", valueName: "file"))
+    var tokenizer: String?
+
+    @Option(help: "The inputs' format: auto (from each file's name) or one of jsonl, jsonl.zst, txt, conll, csv for all.")
+    var format: InputFormat = .auto
+
+    @Option(name: .customLong("text-field"), help: ArgumentHelp("The JSONL field or CSV column holding the text.", valueName: "name"))
+    var textField = "text"
+
+    @Option(name: .customLong("text-unit"), help: "What a document of a .txt file is: paragraph, line or file.")
+    var textUnit: TextUnit = .paragraph
+
+    @Option(name: .customLong("conll-unit"), help: "What a document of a CoNLL file is: document (an article) or sentence.")
+    var conllUnit: ConllUnit = .document
+
+    @Option(help: "How documents become chunks (see above).")
+    var chunking: ChunkingMode = .fixed
+
+    @Option(name: .customLong("chunk-size"), help: ArgumentHelp("Tokens per chunk for fixed; at most that many for words. (default: 64)", valueName: "n"))
+    var chunkSize: Int?
+
+    @Option(name: .customLong("min-length"), help: ArgumentHelp("mixed: the shortest chunk, in tokens.", valueName: "a"))
+    var minLength: Int?
+
+    @Option(name: .customLong("max-length"), help: ArgumentHelp("mixed: the longest chunk, in tokens.", valueName: "b"))
+    var maxLength: Int?
+
+    @Option(help: ArgumentHelp("mixed: seed of the chunk lengths. (default: 0)", valueName: "s"))
+    var seed: UInt64?
+
+    @Option(help: ArgumentHelp("The samples' dataset label. (default: the input file's name without its extension)", valueName: "label"))
+    var dataset: String?
+
+    @Option(name: .customLong("dataset-field"),
+            help: ArgumentHelp("Label each sample with this metadata field, a dotted path such as meta.pile_set_name (JSONL) or a column (CSV); samples without it get --dataset.", valueName: "path"))
+    var datasetField: String?
+
+    @Option(name: .customLong("skip-documents"), help: ArgumentHelp("Leave out the first n documents of the inputs.", valueName: "n"))
+    var skipDocuments = 0
+
+    @Option(name: .customLong("max-documents"), help: ArgumentHelp("Keep at most n documents after those skipped.", valueName: "n"))
+    var maxDocuments: Int?
+
+    @Option(name: .customLong("documents-per-shard"), help: ArgumentHelp("Documents per block; block j is shard j.", valueName: "d"))
+    var documentsPerShard = 1000
+
+    @Flag(name: .customLong("skip-bad"), help: "Skip bad lines (and count them in the manifest) instead of stopping.")
+    var skipBad = false
+
+    enum InputFormat: String, ExpressibleByArgument, CaseIterable {
+        case auto, jsonl, jsonlZst = "jsonl.zst", txt, conll, csv
+        var corpusFormat: CorpusFormat? { CorpusFormat(rawValue: rawValue) }
+    }
+
+    enum ChunkingMode: String, ExpressibleByArgument, CaseIterable {
+        case none, fixed, mixed, words
+    }
+
+    static let defaultChunkSize = 64
+
+    func validate() throws {
+        guard !input.isEmpty else { throw ValidationError("give at least one --input file") }
+        if stage.shardSize != nil {
+            throw ValidationError("--shard-size does not apply: lethe-tokenize writes one shard per --documents-per-shard documents")
+        }
+        switch chunking {
+        case .none:
+            if chunkSize != nil { throw ValidationError("--chunk-size applies to --chunking fixed and words") }
+        case .fixed, .words:
+            if let chunkSize, chunkSize < 1 { throw ValidationError("--chunk-size must be at least 1") }
+        case .mixed:
+            if chunkSize != nil { throw ValidationError("--chunking mixed takes --min-length and --max-length, not --chunk-size") }
+            guard let minLength, let maxLength else { throw ValidationError("--chunking mixed needs --min-length and --max-length") }
+            guard minLength >= 1, minLength <= maxLength else {
+                throw ValidationError("need 1 <= --min-length <= --max-length, got \(minLength) and \(maxLength)")
+            }
+        }
+        if chunking != .mixed && (minLength != nil || maxLength != nil || seed != nil) {
+            throw ValidationError("--min-length, --max-length and --seed apply to --chunking mixed")
+        }
+        guard documentsPerShard >= 1 else { throw ValidationError("--documents-per-shard must be at least 1") }
+        guard skipDocuments >= 0 else { throw ValidationError("--skip-documents must be 0 or more") }
+        if let maxDocuments, maxDocuments < 1 { throw ValidationError("--max-documents must be at least 1") }
+        if let datasetField, datasetField.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
+            throw ValidationError("--dataset-field must be field names joined by dots, like meta.pile_set_name")
+        }
+    }
+
+    var chunkingRule: Chunking {
+        switch chunking {
+        case .none: return .none
+        case .fixed: return .fixed(length: chunkSize ?? Self.defaultChunkSize)
+        case .mixed: return .mixed(minLength: minLength!, maxLength: maxLength!, seed: seed ?? 0)
+        case .words: return .words(maxTokens: chunkSize ?? Self.defaultChunkSize)
+        }
+    }
+
+    func run() throws {
+        let run = try StageRun(description: Self.stageDescription, options: stage)
+        if run.isUpToDate { return try run.runStreamedUnits(next: { nil as Void? }, work: { _, _, _ in .null }) }
+
+        let tokenizerURL = try DefaultTokenizer.resolve(tokenizer)
+        let chunker = try BlockChunker(chunking: chunkingRule, tokenizer: try Tokenizer(contentsOf: tokenizerURL))
+        let blocks = try DocumentBlocks(
+            inputs: input.map { CorpusInput(path: $0, format: format.corpusFormat) },
+            options: ReadOptions(skipBadLines: skipBad, textField: textField, textUnit: textUnit, conllUnit: conllUnit),
+            skip: skipDocuments, limit: maxDocuments, blockSize: documentsPerShard)
+        let labels = DatasetLabels(label: dataset, field: datasetField, inputs: input)
+
+        // Progress through the input: in documents when the selection ends early, else in bytes of the files.
+        let progress: LetheCLI.Progress
+        let position: () -> Int
+        if let maxDocuments {
+            progress = Progress(label: run.name, total: skipDocuments + maxDocuments, unit: "documents", mode: stage.progress)
+            position = { blocks.documentsRead }
+        } else {
+            let total = input.reduce(0) { $0 + (DurableFile.size(ofFile: $1) ?? 0) }
+            progress = Progress(label: run.name, total: total, unit: "bytes of input", mode: stage.progress)
+            position = { blocks.bytesRead }
+        }
+        var positionAfterLastBlock = 0
+
+        let tokenizerSHA256 = try SHA256Hex.ofFile(atPath: tokenizerURL.path)
+        try run.runStreamedUnits(
+            concurrency: stage.threads, progress: progress, size: \Unit.progress,
+            summarize: { extras in
+                var summary = mergeExtras([Self.facts(documents: 0, counts: ChunkCounts(), tokens: 0, samplesPerDataset: [:])] + extras)
+                summary["documents_skipped"] = .int(blocks.skippedDocuments)
+                summary["skipped_lines"] = .int(blocks.skippedLines)
+                if !blocks.skippedExamples.isEmpty {
+                    summary["skipped_line_examples"] = .array(blocks.skippedExamples.map { .string($0.description) })
+                }
+                summary["tokenizer"] = ["path": .string(tokenizerURL.path), "sha256": .string(tokenizerSHA256)]
+                return summary
+            },
+            next: {
+                guard let block = try blocks.next() else { return nil }
+                let now = position()
+                defer { positionAfterLastBlock = now }
+                return Unit(block: block, progress: now - positionAfterLastBlock)
+            },
+            work: { _, unit, writer in
+                try Self.write(unit.block, chunker: chunker, labels: labels, to: writer)
+            })
+    }
+
+    /// A unit of work: a block, and how far it moves the progress display.
+    struct Unit {
+        let block: DocumentBlocks.Block
+        let progress: Int
+    }
+
+    /// Chunks a block and writes its samples; returns the block's facts for the manifest's "extra".
+    static func write(_ block: DocumentBlocks.Block, chunker: BlockChunker, labels: DatasetLabels,
+                      to writer: ShardWriter) throws -> JSONValue {
+        let (samples, counts) = try chunker.samples(from: block.documents, blockIndex: block.index)
+        var tokens = 0
+        var samplesPerDataset: [String: Int] = [:]
+        for (index, sample) in samples.enumerated() {
+            let dataset = labels.label(for: sample)
+            var shardSample = ShardSample(key: key(block: block.index, sample: index))
+            shardSample.setJSON(sample.json(dataset: dataset))
+            shardSample.set("tokens", npy: NPYArray(int32: sample.tokens, shape: [sample.tokens.count]))
+            try writer.append(shardSample)
+            tokens += sample.tokens.count
+            samplesPerDataset[dataset, default: 0] += 1
+        }
+        return facts(documents: block.documents.count, counts: counts, tokens: tokens, samplesPerDataset: samplesPerDataset)
+    }
+
+    /// A block's "extra": summed over the blocks into the manifest's.
+    static func facts(documents: Int, counts: ChunkCounts, tokens: Int, samplesPerDataset: [String: Int]) -> JSONValue {
+        [
+            "documents": .int(documents), "empty_documents": .int(counts.emptyDocuments), "tokens": .int(tokens),
+            "dropped_tokens": .int(counts.droppedTokens), "skipped_words": .int(counts.skippedWords),
+            "samples_per_dataset": .object(samplesPerDataset.mapValues(JSONValue.int)),
+        ]
+    }
+
+    /// "b000012-s000034": sample 34 of block 12. Unique within the stage, and the same on every rerun.
+    static func key(block: Int, sample: Int) -> String {
+        "b" + padded(block) + "-s" + padded(sample)
+    }
+
+    private static func padded(_ value: Int) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+    }
+}
+
+extension TextUnit: ExpressibleByArgument {}
+extension ConllUnit: ExpressibleByArgument {}

@@ -1,0 +1,123 @@
+import Foundation
+import XCTest
+@testable import LetheAnalysis
+
+/// Word counts, token texts, gold token spans, and the readings of report.md. The report's numbers are checked
+/// against SciPy and rouge-score in LetheStagesTests (ExpectedReportTests); here, the rules and the wording.
+final class ReportDocumentTests: XCTestCase {
+    func testTokenTextsGiveEachCharacterToTheTokenOfItsFirstByte() {
+        // "é" = C3 A9 split over two tokens; "€" = E2 82 AC over three; a lone FF is invalid.
+        let pieces: [[UInt8]] = [[0x43, 0x61, 0x66, 0xC3], [0xA9, 0x20], [0xE2], [0x82], [0xAC, 0x21], [0xFF], [0x61]]
+        let texts = tokenTexts(fromTokenBytes: pieces)
+        XCTAssertEqual(texts, ["Café", " ", "€", "", "!", "\u{FFFD}", "a"])
+        XCTAssertEqual(texts.joined(), String(decoding: pieces.flatMap { $0 }, as: UTF8.self))
+        XCTAssertEqual(tokenTexts(fromTokenBytes: []), [])
+        // A truncated sequence at the end becomes one replacement character, as String(decoding:) has it.
+        XCTAssertEqual(tokenTexts(fromTokenBytes: [[0x61], [0xE2, 0x82]]), ["a", "\u{FFFD}"])
+    }
+
+    func testWordCountsFromTSV() throws {
+        let counts = try WordCounts(tsv: Array("the\t120\nThe\t7\r\nx y\t0\n".utf8), source: "words.tsv")
+        XCTAssertEqual([counts.count(of: "the"), counts.count(of: "The"), counts.count(of: "x y"), counts.count(of: "cat")], [120, 7, 0, 0])
+        XCTAssertEqual(counts.wordCount, 3)
+        XCTAssertEqual(try WordCounts(tsv: Array("a\t1".utf8), source: "w").count(of: "a"), 1, "the last line may lack its newline")
+        XCTAssertEqual(try WordCounts(tsv: [], source: "w").wordCount, 0)
+        let spellings = try WordCounts(tsv: Array("caf\u{E9}\t5\ncafe\u{301}\t2\n".utf8), source: "w")
+        XCTAssertEqual(spellings.count(of: "caf\u{E9}"), 7, "canonically equivalent spellings are one word")
+        for (text, message) in [("a\t1\nb 2\n", "w.tsv:2: expected word<TAB>count"), ("a\t1\n\n", "w.tsv:2: expected word<TAB>count"),
+                                ("a\tmany\n", "w.tsv:1: the count is not a non-negative integer"),
+                                ("a\t-3\n", "w.tsv:1: the count is not a non-negative integer"),
+                                ("\t3\n", "w.tsv:1: the word is empty or not UTF-8"),
+                                ("a\t1\na\t2\n", "w.tsv:2: the word \"a\" is listed twice")] {
+            XCTAssertThrowsError(try WordCounts(tsv: Array(text.utf8), source: "w.tsv"), text) { XCTAssertEqual("\($0)", message) }
+        }
+    }
+
+    /// Gold spans decide a word's tokens (the token texts are not needed); word counts come from the table.
+    func testGoldTokenSpansAndWordCounts() {
+        let gold = [GoldWord(word: "Stimpson", posTag: "NNP", nerTag: "I-PER", tokenSpan: 0..<3),
+                    GoldWord(word: "scored", posTag: "VBD", nerTag: "O", tokenSpan: 3..<4)]
+        let input = ChunkInput(dataset: "conll", referenceTokenIDs: [10, 11, 12, 13], reconstructionTokenIDs: [13],
+                               referenceText: "Stimpson scored", reconstructionText: "scored", goldWords: gold,
+                               tokenFrequencies: [50, 4, 900, 70], wordCounts: WordCounts(["scored": 31]))
+        let chunk = annotateChunk(input)
+        XCTAssertEqual(chunk.words.map(\.rarestTokenFrequency), [4, 70])
+        XCTAssertEqual(chunk.words.map(\.meanTokenFrequency), [318, 70])
+        XCTAssertEqual(chunk.words.map(\.wordFrequency), [0, 31])
+        XCTAssertEqual(chunk.words.map(\.retained), [false, true])
+        // Without counts nothing is filled in; a span beyond the counts gives no frequency rather than a crash.
+        var without = input
+        without.tokenFrequencies = nil
+        without.wordCounts = nil
+        XCTAssertEqual(annotateChunk(without).words.map(\.rarestTokenFrequency), [nil, nil])
+        XCTAssertEqual(annotateChunk(without).words.map(\.wordFrequency), [nil, nil])
+        var short = input
+        short.tokenFrequencies = [50, 4, 900]
+        XCTAssertEqual(annotateChunk(short).words.map(\.rarestTokenFrequency), [4, nil])
+    }
+
+    func row(_ category: String, _ n: Int, _ omitted: Int) -> OmissionRow {
+        omissionRow(category: category, n: n, omitted: omitted)
+    }
+
+    func testReadings() {
+        func rouge(_ dataset: String, _ length: Int, _ f1: Double) -> RougeRow {
+            RougeRow(dataset: dataset, length: length, n: 3, precision: f1, recall: f1, f1: f1, f1Low: f1, f1High: f1)
+        }
+        XCTAssertEqual(rougeReading([rouge("prose", 4, 0.914), rouge("prose", 64, 0.5), rouge("prose", 256, 0.3204)]),
+                       "ROUGE-1 F1 falls from 0.91 at 4 tokens to 0.32 at 256 (prose).")
+        XCTAssertEqual(rougeReading([rouge("a", 8, 0.5), rouge("a", 16, 0.502), rouge("b", 8, 0.2), rouge("b", 32, 0.4), rouge("c", 16, 1)]),
+                       "ROUGE-1 F1 by dataset: a stays at 0.50 from 8 to 16 tokens; b rises from 0.20 at 8 tokens to 0.40 at 32; c is 1.00 at 16 tokens.")
+        XCTAssertEqual(rougeReading([]), "No chunks.")
+
+        // Categories under 10 words do not make the headline while two larger ones exist.
+        let rows = [row("SYM", 3, 3), row("NUM", 40, 20), row("NOUN", 200, 50), row("DET", 100, 5)]
+        XCTAssertEqual(omissionReading(rows, unit: "words"),
+                       "Most often omitted: NUM (50.0% of 40 words, 95% interval 35.2%–64.8%); least: DET (5.0% of 100), among the categories with at least 10 words.")
+        XCTAssertEqual(omissionReading([row("SYM", 3, 3), row("NUM", 4, 1)], unit: "words"),
+                       "Most often omitted: SYM (100.0% of 3 words, 95% interval 43.9%–100.0%); least: NUM (25.0% of 4).")
+        XCTAssertEqual(omissionReading([row("conll", 12, 3)], unit: "words"), "All 12 words are conll: 25.0% omitted.")
+
+        let pairs = [SignificanceRow(category1: "NUM", category2: "DET", t: -6.5, p: 1e-9, pBonferroni: 6e-9, significant: true),
+                     SignificanceRow(category1: "NUM", category2: "NOUN", t: -3.1, p: 0.002, pBonferroni: 0.012, significant: true),
+                     SignificanceRow(category1: "NOUN", category2: "DET", t: .nan, p: .nan, pBonferroni: .nan, significant: false)]
+        XCTAssertEqual(significanceReading(pairs),
+                       "2 of 3 pairs differ significantly (Bonferroni-adjusted p < 0.05); the clearest: NUM vs DET (t = -6.50, adjusted p = 6e-09).")
+        XCTAssertEqual(significanceReading([pairs[2]]), "No pair of categories differs significantly (1 pair, Bonferroni-adjusted p < 0.05).")
+
+        func position(_ bin: Int, _ n: Int, _ omitted: Int) -> PositionRow {
+            PositionRow(dataset: "all", bin: bin, from: Double(bin) / 10, to: Double(bin + 1) / 10, omission: row("\(bin)", n, omitted))
+        }
+        XCTAssertEqual(positionReading([position(0, 100, 40), position(5, 100, 30), position(9, 100, 10)]),
+                       "Over all datasets, 40.0% of the words at positions 0–10% of a chunk are omitted and 10.0% at 90–100%: words late in a chunk are omitted less often.")
+        XCTAssertEqual(positionReading([position(0, 10, 4), position(9, 10, 5)]).hasSuffix("the difference is within the 95% intervals."), true)
+
+        func frequency(_ bin: Int, _ n: Int, _ omitted: Int, rho: Double, p: Double) -> FrequencyRow {
+            let bounds = logBinBounds(bin)
+            return FrequencyRow(level: "token", bin: bin, countLow: bounds.low, countHigh: bounds.high,
+                                omission: row("\(bin)", n, omitted), rho: rho, p: p)
+        }
+        XCTAssertEqual(frequencyReading([frequency(3, 50, 10, rho: -0.2, p: 1e-5), frequency(-1, 20, 12, rho: -0.2, p: 1e-5)],
+                                        label: "Tokens", noun: "tokens"),
+                       "Tokens: 60.0% omitted at count 0 and 20.0% at counts 1,000–9,999; Spearman's rho = -0.200 (p = 1e-05): rarer tokens are omitted more often.")
+        XCTAssertTrue(frequencyReading([frequency(1, 5, 1, rho: 0.01, p: 0.9)], label: "Words", noun: "words")
+            .hasSuffix("all 5 words have counts 10–99, 20.0% omitted; Spearman's rho = 0.010 (p = 0.9): no significant monotone relation."))
+    }
+
+    /// A run without gold labels and without counts says so instead of showing empty tables.
+    func testReportMarkdownExplainsMissingTables() {
+        let chunk = annotateChunk(ChunkInput(dataset: "prose", referenceTokenIDs: [1, 2, 3], reconstructionTokenIDs: [1, 2],
+                                             referenceText: "The cat sat.", reconstructionText: "The cat."))
+        let context = ReportContext(title: "T", version: "9.9", inputs: ["stages/annotate"], seed: 7,
+                                    datasets: [DatasetSummary(name: "prose", chunks: 1, words: 4, lengths: [3], cutAtLengthLimit: 0)])
+        let md = reportMarkdown(context, tables: ReportTables(chunks: [chunk], seed: 7))
+        XCTAssertTrue(md.hasPrefix("# T\n\nMade by lethe-report 9.9 from the annotations in `stages/annotate`: 1 chunk and 4 reference words."), md)
+        XCTAssertTrue(md.contains("No words with gold part-of-speech labels (only CoNLL-2003 chunks carry them)."))
+        XCTAssertTrue(md.contains("No words with gold named-entity labels"))
+        XCTAssertTrue(md.contains("No pretraining counts were given"))
+        XCTAssertTrue(md.contains("**Encoder (frozen):** not recorded"))
+        XCTAssertTrue(md.contains("All 4 words are prose: 25.0% omitted."), md)
+        XCTAssertFalse(md.contains("omission_pos.svg"), "no link to a plot that is not drawn")
+        XCTAssertEqual(md, reportMarkdown(context, tables: ReportTables(chunks: [chunk], seed: 7)), "the same input gives the same text")
+    }
+}

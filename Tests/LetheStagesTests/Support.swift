@@ -1,0 +1,87 @@
+import Foundation
+import XCTest
+import LethePipeline
+import LetheShards
+
+/// A fresh temporary folder in which stage executables run (their working directory), removed by `cleanUp`.
+struct Sandbox {
+    let url: URL
+
+    init(_ name: String = #function) throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-stages-\(name.prefix(30))-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func path(_ relative: String) -> URL { url.appendingPathComponent(relative) }
+
+    func write(_ relative: String, _ bytes: [UInt8]) throws {
+        let file = path(relative)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(bytes).write(to: file)
+    }
+
+    func cleanUp() { try? FileManager.default.removeItem(at: url) }
+
+    /// Runs a built executable (lethe-annotate, lethe-report) here, with its own hash cache (and no progress
+    /// output unless the arguments ask for it).
+    func run(_ product: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+        let process = Process()
+        process.executableURL = productsFolder.appendingPathComponent(product)
+        process.arguments = arguments + (arguments.contains("--progress") ? [] : ["--progress", "off"])
+        process.currentDirectoryURL = url
+        var environment = ProcessInfo.processInfo.environment
+        environment["LETHE_HASH_CACHE"] = path(".hash-cache.json").path
+        process.environment = environment
+        let output = Pipe(), error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let out = output.fileHandleForReading.readDataToEndOfFile(), err = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    /// Every sample of a stage folder's shards, in order.
+    func samples(_ stage: String) throws -> [ShardSample] {
+        let manifest = try XCTUnwrap(try StageFolder(url: path(stage)).manifest(), "\(stage) has no manifest")
+        return try manifest.shards.flatMap { try ShardReader.readAll(path(stage).appendingPathComponent($0.name)) }
+    }
+}
+
+/// The folder holding the built executables: the same build folder as this test bundle.
+let productsFolder = URL(fileURLWithPath: try! FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+    .deletingLastPathComponent()
+
+/// The repository's root, found from this file's path.
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// Writes a complete stage folder as a stage executable would: shards (one per element of `shards`), extra
+/// files, and a manifest with fixed times, so the same call gives the same bytes.
+@discardableResult
+func writeStageFolder(at folder: URL, name: String, executable: String, parameters: [String: [String]] = [:],
+                      inputs: [String: [InputIdentity]] = [:], shards: [[ShardSample]] = [], samples: Int? = nil,
+                      files: [String: [UInt8]] = [:]) throws -> String {
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    var records: [ShardRecord] = []
+    for (index, samples) in shards.enumerated() {
+        let writer = try ShardWriter(url: folder.appendingPathComponent(ShardName.file(index)))
+        for sample in samples { try writer.append(sample) }
+        records.append(try writer.finish())
+    }
+    var fileRecords: [FileRecord] = []
+    for (relative, bytes) in files.sorted(by: { $0.key < $1.key }) {
+        let url = folder.appendingPathComponent(relative)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(bytes).write(to: url)
+        fileRecords.append(FileRecord(name: relative, bytes: bytes.count, sha256: SHA256Hex.of(bytes)))
+    }
+    let count = samples ?? records.reduce(0) { $0 + $1.samples }
+    let manifest = StageManifest(
+        version: StageManifest.currentVersion, stage: name, fingerprint: SHA256Hex.of(Array(name.utf8)),
+        executable: .init(name: executable, version: LetheVersion.current, format: 1), parameters: parameters, inputs: inputs,
+        shards: records, files: fileRecords,
+        totals: .init(shards: records.count, samples: count, bytes: records.reduce(0) { $0 + $1.bytes } + fileRecords.reduce(0) { $0 + $1.bytes }),
+        started: "2025-01-01T00:00:00.000Z", finished: "2025-01-01T00:00:01.000Z", extra: .object([:]))
+    try StageFolder(url: folder).write(manifest)
+    return try SHA256Hex.ofFile(atPath: folder.appendingPathComponent(StageFolder.manifestName).path)
+}
