@@ -11,7 +11,8 @@ struct Train: ParsableCommand {
         The decoder is the checkpoint that Benchmarks/baselines/encode.py creates (mamba-130m architecture, random \
         weights by transformers); the encoder is the same weights, run once before timing to make each chunk's \
         cache (the training stage reads them from shards). One warm-up step, then --repeats timed steps on the same \
-        batch, as Benchmarks/baselines/train.py does in PyTorch. Tokens/s counts the chunks' tokens (B × L).
+        batch, as Benchmarks/baselines/train.py does in PyTorch; "seconds" is the fastest step. Tokens/s counts the \
+        chunks' tokens (B × L).
         """)
 
     @Option(help: "Checkpoint folder (Hugging Face layout).")
