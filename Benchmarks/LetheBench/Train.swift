@@ -47,7 +47,7 @@ struct Train: ParsableCommand {
         for _ in 0..<repeats {
             let start = DispatchTime.now()
             losses.append(try trainer.train(batch).loss)
-            times.append(seconds(since: start))
+            times.append(elapsed(since: start))
         }
         // The fastest step: on a shared machine the least disturbed one (the baseline reports the same).
         let best = times.min()!

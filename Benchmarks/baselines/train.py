@@ -18,9 +18,6 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# This folder holds tokenize.py (the tokenize area's baseline), which would shadow the standard library's tokenize
-# module that torch imports: take the folder off the import path, and load encode.py by its file name.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
 sys.path.insert(0, os.path.join(HERE, "..", "..", "Tests", "Fixtures", "training"))
 
 # OpenMP threads that sleep instead of spinning at barriers: on a machine shared with other work, spinning threads

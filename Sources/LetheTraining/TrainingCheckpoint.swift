@@ -72,13 +72,15 @@ public enum TrainingCheckpoint {
     public static let stateFile = "trainer_state.json"
 
     /// Writes `directory` whole or not at all: everything goes to a temporary sibling that is renamed into place
-    /// (an existing folder of that name, e.g. `final` of an earlier attempt, is replaced only then).
-    public static func write(to directory: URL, model: MambaModel, optimizer: AdamW, state: TrainerState) throws {
+    /// (an existing folder of that name, e.g. `final` of an earlier attempt, is replaced only then). The weights
+    /// are stored as `dtype`; the optimizer moments always in float32.
+    public static func write(to directory: URL, model: MambaModel, optimizer: AdamW, state: TrainerState,
+                             dtype: StoredDType = .float32) throws {
         let fm = FileManager.default
         let temporary = directory.deletingLastPathComponent()
             .appendingPathComponent(".\(directory.lastPathComponent).tmp-\(getpid())")
         try? fm.removeItem(at: temporary)
-        try model.save(to: temporary)
+        try model.save(to: temporary, dtype: dtype)
         try NPYArray(float32: optimizer.firstMoment, shape: [optimizer.parameterCount])
             .write(to: temporary.appendingPathComponent("exp_avg.npy"))
         try NPYArray(float32: optimizer.secondMoment, shape: [optimizer.parameterCount])

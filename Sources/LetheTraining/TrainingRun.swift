@@ -33,6 +33,9 @@ public final class TrainingRun {
     public let validation: ChunkSource?
     /// Bytes every layer's activations may take before the backward pass recomputes them (see Backprop).
     public var activationBudget = 4 << 30
+    /// How final/model.safetensors stores the weights (step-N/ checkpoints, which a resumed run reads, stay
+    /// float32): float16 halves a model that is shipped, e.g. Lethe's embedded encoder.
+    public var finalDType = StoredDType.float32
     private let batches: LengthBatches
 
     public init(settings: RunSettings, output: URL, train: ChunkSource, validation: ChunkSource? = nil) throws {
@@ -112,7 +115,8 @@ public final class TrainingRun {
             }
         }
         let final = output.appendingPathComponent("final")
-        try TrainingCheckpoint.write(to: final, model: trainer.model, optimizer: trainer.optimizer, state: state(trainer))
+        try TrainingCheckpoint.write(to: final, model: trainer.model, optimizer: trainer.optimizer, state: state(trainer),
+                                     dtype: finalDType)
         events(.checkpoint(step: trainer.step, at: final))
         return trainer.model
     }

@@ -63,6 +63,8 @@ struct LetheTrain: StageCommand {
     @Option(help: "Validation loss every N steps (and after the last step).") var evalEvery: Int?
     @Option(help: "A checkpoint step-N/ every N steps (final/ is always written).") var checkpointEvery: Int?
     @Flag(help: "Continue the run in --output from its newest checkpoint.") var resume = false
+    @Option(help: "How final/model.safetensors stores the weights: float32, float16 or bfloat16 (step-N/ stays float32).")
+    var finalDtype = StoredDType.float32
     @Option(help: "Megabytes all layers' activations may take before the backward pass recomputes them layer by layer.")
     var activationBudgetMb = 4096
 
@@ -110,6 +112,7 @@ struct LetheTrain: StageCommand {
             run.say("\(train.lengths.count) chunks of \(Set(train.lengths).count) lengths, \(total) steps of \(batchSize) chunks")
             let training = try TrainingRun(settings: settings, output: output, train: train, validation: valid)
             training.activationBudget = activationBudgetMb << 20
+            training.finalDType = finalDtype
             let reporter = StepReporter(name: run.name, total: total, mode: stage.progress)
             var lastLoss = Double.nan, lastValidation: Double?
             _ = try training.run(resume: resume, initialModel: { try initialModel(initFolder, config: config, run: run) }) { event in
@@ -228,4 +231,18 @@ final class StepReporter {
         let s = Int(seconds.rounded())
         return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
     }
+}
+
+extension StoredDType: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument {
+        case "float32": self = .float32
+        case "float16": self = .float16
+        case "bfloat16": self = .bfloat16
+        default: return nil
+        }
+    }
+
+    public static var allValueStrings: [String] { ["float32", "float16", "bfloat16"] }
+    public var defaultValueDescription: String { self == .float32 ? "float32" : self == .float16 ? "float16" : "bfloat16" }
 }

@@ -140,6 +140,22 @@ final class TrainStageTests: XCTestCase {
         let losses = try logLines(sandbox.appendingPathComponent("lm")).compactMap { $0["loss"] as? Double }
         XCTAssertEqual(losses.count, 6, "3 epochs of 2 batches")
         XCTAssertLessThan(losses.last!, losses.first!, "the loss falls")
+
+        // The same run with --final-dtype float16 stores final/ in half precision: exactly the float32 run's
+        // weights rounded to the nearest half.
+        let half = try runProduct("lethe-train", ["--input", "tok", "--init", initFolder.path, "--output", "lm-half",
+                                                  "--objective", "lm", "--epochs", "3", "--batch-size", "2", "--lr", "1e-2",
+                                                  "--no-shuffle", "--final-dtype", "float16", "--progress", "off"], in: sandbox)
+        XCTAssertEqual(half.status, 0, half.error)
+        let full = try MambaModel.load(from: sandbox.appendingPathComponent("lm/final"))
+        let rounded = try MambaModel.load(from: sandbox.appendingPathComponent("lm-half/final"))
+        let count = full.layout.count
+        XCTAssertEqual(rounded.layout.count, count)
+        var mismatches = 0
+        for i in 0..<count where Float(Float16(full.parameters.pointer[i])) != rounded.parameters.pointer[i] { mismatches += 1 }
+        XCTAssertEqual(mismatches, 0)
+        let header = try Data(contentsOf: sandbox.appendingPathComponent("lm-half/final/model.safetensors")).prefix(4096)
+        XCTAssert(String(decoding: header, as: UTF8.self).contains("\"F16\""))
     }
 }
 
