@@ -110,6 +110,12 @@ struct LetheTokenize: StageCommand {
     @Option(name: .customLong("documents-per-shard"), help: ArgumentHelp("Documents per block; block j is shard j.", valueName: "d"))
     var documentsPerShard = 1000
 
+    @Option(help: ArgumentHelp("""
+        fixed and mixed: text appended to every document before the documents' tokens are joined, e.g. a blank \
+        line or <|endoftext|> (default: nothing, as the reference code joins them).
+        """, valueName: "text"))
+    var separator: String?
+
     @Flag(name: .customLong("skip-bad"), help: "Skip bad lines (and count them in the manifest) instead of stopping.")
     var skipBad = false
 
@@ -143,6 +149,9 @@ struct LetheTokenize: StageCommand {
         }
         if chunking != .mixed && (minLength != nil || maxLength != nil || seed != nil) {
             throw ValidationError("--min-length, --max-length and --seed apply to --chunking mixed")
+        }
+        if separator != nil && chunking != .fixed && chunking != .mixed {
+            throw ValidationError("--separator applies to --chunking fixed and mixed")
         }
         guard documentsPerShard >= 1 else { throw ValidationError("--documents-per-shard must be at least 1") }
         guard skipDocuments >= 0 else { throw ValidationError("--skip-documents must be 0 or more") }
@@ -206,7 +215,7 @@ struct LetheTokenize: StageCommand {
                 return Unit(block: block, progress: now - positionAfterLastBlock)
             },
             work: { _, unit, writer in
-                try Self.write(unit.block, chunker: chunker, labels: labels, to: writer)
+                try Self.write(unit.block, separator: separator, chunker: chunker, labels: labels, to: writer)
             })
     }
 
@@ -217,9 +226,11 @@ struct LetheTokenize: StageCommand {
     }
 
     /// Chunks a block and writes its samples; returns the block's facts for the manifest's "extra".
-    static func write(_ block: DocumentBlocks.Block, chunker: BlockChunker, labels: DatasetLabels,
+    static func write(_ block: DocumentBlocks.Block, separator: String?, chunker: BlockChunker, labels: DatasetLabels,
                       to writer: ShardWriter) throws -> JSONValue {
-        let (samples, counts) = try chunker.samples(from: block.documents, blockIndex: block.index)
+        var documents = block.documents
+        if let separator { for i in documents.indices { documents[i].text += separator } }
+        let (samples, counts) = try chunker.samples(from: documents, blockIndex: block.index)
         var tokens = 0
         var samplesPerDataset: [String: Int] = [:]
         for (index, sample) in samples.enumerated() {

@@ -59,7 +59,9 @@ struct LetheTrain: StageCommand {
     var shuffle = true
     @Option(help: "autoencoder (rebuild from the encoder state) or lm (next token from the empty state).")
     var objective = TrainingObjective.autoencoder
-    @Option(help: ArgumentHelp("Stage folder of validation chunks.", valueName: "dir")) var validation: String?
+    @Option(help: ArgumentHelp("Stage folder of validation chunks (repeat for several; the loss is over all of them).",
+                               valueName: "dir"))
+    var validation: [String] = []
     @Option(help: "Validation loss every N steps (and after the last step).") var evalEvery: Int?
     @Option(help: "A checkpoint step-N/ every N steps (final/ is always written).") var checkpointEvery: Int?
     @Flag(help: "Continue the run in --output from its newest checkpoint.") var resume = false
@@ -80,7 +82,7 @@ struct LetheTrain: StageCommand {
         if let clip, !(clip > 0) { throw ValidationError("--clip must be positive") }
         if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
-        if evalEvery != nil, validation == nil { throw ValidationError("--eval-every needs --validation") }
+        if evalEvery != nil, validation.isEmpty { throw ValidationError("--eval-every needs --validation") }
     }
 
     func run() throws {
@@ -96,10 +98,9 @@ struct LetheTrain: StageCommand {
             let train = try EncodedChunks(shards: try shardURLs(input), vocabularySize: config.vocabSize, stateShapes: shapes,
                                           stateFile: output.appendingPathComponent(".train-states.f32"))
             defer { try? FileManager.default.removeItem(at: output.appendingPathComponent(".train-states.f32")) }
-            let valid = try validation.map {
-                try EncodedChunks(shards: try shardURLs([$0]), vocabularySize: config.vocabSize, stateShapes: shapes,
-                                  stateFile: output.appendingPathComponent(".validation-states.f32"))
-            }
+            let valid = validation.isEmpty ? nil : try EncodedChunks(
+                shards: try shardURLs(validation), vocabularySize: config.vocabSize, stateShapes: shapes,
+                stateFile: output.appendingPathComponent(".validation-states.f32"))
             defer { try? FileManager.default.removeItem(at: output.appendingPathComponent(".validation-states.f32")) }
 
             let total = steps ?? TrainingRun.steps(epochs: epochs ?? 1, lengths: train.lengths, batchSize: batchSize)
