@@ -82,8 +82,11 @@ struct LetheTokenize: StageCommand {
     @Option(help: "How documents become chunks (see above).")
     var chunking: ChunkingMode = .fixed
 
-    @Option(name: .customLong("chunk-size"), help: ArgumentHelp("Tokens per chunk for fixed; at most that many for words. (default: 64)", valueName: "n"))
-    var chunkSize: Int?
+    @Option(name: .customLong("chunk-size"), help: ArgumentHelp("""
+        Tokens per chunk for fixed; at most that many for words. (default: 64) fixed takes several (repeat the \
+        option): chunks then cycle through the sizes, e.g. an evaluation set of lengths 4 to 256 from one text.
+        """, valueName: "n"))
+    var chunkSize: [Int] = []
 
     @Option(name: .customLong("min-length"), help: ArgumentHelp("mixed: the shortest chunk, in tokens.", valueName: "a"))
     var minLength: Int?
@@ -137,11 +140,12 @@ struct LetheTokenize: StageCommand {
         }
         switch chunking {
         case .none:
-            if chunkSize != nil { throw ValidationError("--chunk-size applies to --chunking fixed and words") }
+            if !chunkSize.isEmpty { throw ValidationError("--chunk-size applies to --chunking fixed and words") }
         case .fixed, .words:
-            if let chunkSize, chunkSize < 1 { throw ValidationError("--chunk-size must be at least 1") }
+            if chunkSize.contains(where: { $0 < 1 }) { throw ValidationError("--chunk-size must be at least 1") }
+            if chunking == .words && chunkSize.count > 1 { throw ValidationError("--chunking words takes one --chunk-size") }
         case .mixed:
-            if chunkSize != nil { throw ValidationError("--chunking mixed takes --min-length and --max-length, not --chunk-size") }
+            if !chunkSize.isEmpty { throw ValidationError("--chunking mixed takes --min-length and --max-length, not --chunk-size") }
             guard let minLength, let maxLength else { throw ValidationError("--chunking mixed needs --min-length and --max-length") }
             guard minLength >= 1, minLength <= maxLength else {
                 throw ValidationError("need 1 <= --min-length <= --max-length, got \(minLength) and \(maxLength)")
@@ -164,9 +168,9 @@ struct LetheTokenize: StageCommand {
     var chunkingRule: Chunking {
         switch chunking {
         case .none: return .none
-        case .fixed: return .fixed(length: chunkSize ?? Self.defaultChunkSize)
+        case .fixed: return .fixed(lengths: chunkSize.isEmpty ? [Self.defaultChunkSize] : chunkSize)
         case .mixed: return .mixed(minLength: minLength!, maxLength: maxLength!, seed: seed ?? 0)
-        case .words: return .words(maxTokens: chunkSize ?? Self.defaultChunkSize)
+        case .words: return .words(maxTokens: chunkSize.first ?? Self.defaultChunkSize)
         }
     }
 
