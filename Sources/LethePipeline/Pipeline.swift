@@ -57,13 +57,16 @@ public struct Pipeline: Sendable {
                                                      String(StageDescription.flag.dropFirst(2))]
 
     public let url: URL
-    public var base: URL { url.deletingLastPathComponent() }
+    /// The folder paths, output folders and the stages' working directory are relative to: the pipeline file's
+    /// folder, or the top-level "root" relative to it (pipelines/x.json with "root": ".." works from the checkout).
+    public let base: URL
     public let stages: [String: PipelineStage]
     /// Stage names in dependency order (ties broken by name).
     public let order: [String]
 
-    public init(url: URL, stages: [String: PipelineStage]) throws {
+    public init(url: URL, root: String = ".", stages: [String: PipelineStage]) throws {
         self.url = url
+        base = URL(fileURLWithPath: root, relativeTo: url.deletingLastPathComponent()).standardizedFileURL
         self.stages = stages
         order = try Self.dependencyOrder(stages, file: url.lastPathComponent)
     }
@@ -103,7 +106,11 @@ public struct Pipeline: Sendable {
         func problem(_ location: String, _ text: String) { problems.append("\(name): \(location): \(text)") }
 
         guard let top = json.objectValue else { throw PipelineError("\(name): expected a JSON object at the top level") }
-        checkKeys(top, allowed: ["version", "stages", "description"], at: "top level", report: problem)
+        checkKeys(top, allowed: ["version", "root", "stages", "description"], at: "top level", report: problem)
+        var root = "."
+        if let value = top["root"] {
+            if let text = value.stringValue, !text.isEmpty { root = text } else { problem("root", "expected a folder path (relative to the pipeline file)") }
+        }
         if top["version"] != .int(1) { problem("version", top["version"] == nil ? "missing (write \"version\": 1)" : "unsupported version \(top["version"]!.serialized()) (this lethe reads version 1)") }
         guard let stageObjects = top["stages"]?.objectValue else {
             problem("stages", top["stages"] == nil ? "missing" : "expected an object of stage name -> stage")
@@ -165,12 +172,13 @@ public struct Pipeline: Sendable {
         }
         var outputs: [String: String] = [:]
         for stage in stages.values.sorted(by: { $0.name < $1.name }) {
-            let key = URL(fileURLWithPath: stage.output, relativeTo: url.deletingLastPathComponent()).standardizedFileURL.path
+            let key = URL(fileURLWithPath: stage.output, relativeTo: URL(fileURLWithPath: root, relativeTo: url.deletingLastPathComponent()))
+                .standardizedFileURL.path
             if let other = outputs[key] { problem("stages.\(stage.name).output", "same output folder as stage \(other)") }
             outputs[key] = stage.name
         }
         guard problems.isEmpty else { throw PipelineError(problems.joined(separator: "\n")) }
-        return try Pipeline(url: url, stages: stages)
+        return try Pipeline(url: url, root: root, stages: stages)
     }
 
     static func checkKeys(_ object: [String: JSONValue], allowed: [String], at location: String, report: (String, String) -> Void) {
