@@ -5,8 +5,9 @@
 #   cluster.sh install            installs slurm-wlm and munge with apt-get when missing; exit status 3 and
 #                                 the reason on standard error when they cannot be installed
 #   cluster.sh start DIR [PID]    writes DIR/slurm.conf (this machine's real CPUs and memory, free ports),
-#                                 starts the daemons, waits until the node is idle. With PID, a watchdog stops
-#                                 the cluster as soon as that process (the test) is gone, even if it crashed
+#                                 starts the daemons, waits until the node is idle (exit status 3 when not
+#                                 root: slurmd must be). With PID, a watchdog stops the cluster as soon as that
+#                                 process (the test) is gone, even if it crashed
 #   cluster.sh stop DIR           cancels every job, stops the daemons and waits until they are gone
 #
 # Clients reach the cluster through SLURM_CONF=DIR/slurm.conf.
