@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "CLetheKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "CLetheKernels", "LetheShards"],
                 swiftSettings: fast),
-        .target(name: "LetheTraining", dependencies: ["LetheModel", "CBLAS"], swiftSettings: fast),
+        .target(name: "LetheTraining", dependencies: ["LetheModel", "LetheShards", "CBLAS"], swiftSettings: fast),
         .target(name: "LetheAnalysis", swiftSettings: fast),
         // Token and word frequencies of corpus files (the count stage): needs the corpus reader, the BPE
         // tokenizer and the annotate stage's word tokenizer, so it sits above all three.
@@ -77,6 +77,10 @@ let package = Package(
             "LetheAnalysis", "LetheCLI", "LethePipeline", "LetheShards",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
+        .executableTarget(name: "lethe-train", dependencies: [
+            "LetheTraining", "LetheModel", "LetheCLI", "LethePipeline", "LetheShards",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fast),
 
         // A stage built on the harness, for the runner's tests (generates and maps token shards).
         .executableTarget(name: "lethe-test-stage", dependencies: [
@@ -85,7 +89,8 @@ let package = Package(
 
         // Benchmarks: one subcommand per area, compared with Benchmarks/baselines/<area>.py by Benchmarks/run.py.
         .executableTarget(name: "lethe-bench", dependencies: [
-            "LetheAnalysis", "LetheShards", "LetheTokenizer", "LetheCorpus", "LetheCount", "LetheModel", "CBLAS",
+            "LetheAnalysis", "LetheShards", "LetheTokenizer", "LetheCorpus", "LetheCount", "LetheModel", "LetheTraining",
+            "CBLAS",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/LetheBench", swiftSettings: fast),
@@ -96,7 +101,9 @@ let package = Package(
         .testTarget(name: "LetheCorpusTests", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheShards"]),
         .testTarget(name: "LetheTokenizeStageTests", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheShards", "LethePipeline"]),
         .testTarget(name: "LetheModelTests", dependencies: ["LetheModel", "LetheShards"]),
-        .testTarget(name: "LetheTrainingTests", dependencies: ["LetheTraining", "LetheModel", "LetheShards"]),
+        .testTarget(name: "LetheTrainingTests", dependencies: [
+            "LetheTraining", "LetheModel", "LetheShards", "LetheCLI", "LethePipeline",
+        ]),
         .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheShards"]),
         .testTarget(name: "LetheCountTests", dependencies: ["LetheCount", "LetheCorpus", "LetheTokenizer", "LetheShards"]),
         .testTarget(name: "LethePipelineTests", dependencies: ["LethePipeline", "LetheShards", "LetheCLI"]),

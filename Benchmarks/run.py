@@ -78,8 +78,8 @@ def main():
     unknown = sorted(set(args.areas) - set(areas_available))
     if unknown:
         parser.error(f"no baseline for {', '.join(unknown)} (areas: {', '.join(areas_available)})")
-    if not os.path.exists(BENCH):
-        subprocess.run(["swift", "build", "-c", "release", "--product", "lethe-bench"], cwd=ROOT, check=True)
+    # Always build (a no-op when current), so a stale binary is never measured.
+    subprocess.run(["swift", "build", "-c", "release", "--product", "lethe-bench"], cwd=ROOT, check=True)
 
     rows = []
     for area in args.areas:

@@ -11,7 +11,7 @@ struct LetheBench: ParsableCommand {
         commandName: "lethe-bench",
         abstract: "Time Lethe's hot paths; prints one JSON line per measurement.",
         subcommands: [Analysis.self, ShardsBench.self, TokenizerBench.self, CorpusBench.self, TokenizeStageBench.self,
-                      CountBench.self, AnnotateBench.self, Encode.self, Kernels.self, Reconstruct.self])
+                      CountBench.self, AnnotateBench.self, Encode.self, Kernels.self, Reconstruct.self, Train.self])
 }
 
 /// Wall-clock seconds since `start`.

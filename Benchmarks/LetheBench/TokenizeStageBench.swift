@@ -4,12 +4,12 @@ import LetheShards
 
 /// The lethe-tokenize stage end to end, as a pipeline runs it (a process: load the tokenizer, read JSONL, tokenize,
 /// cut fixed chunks, write durable tar.zst shards with KEY.tokens.npy + KEY.json), against the same stage written
-/// plainly in Python (Benchmarks/baselines/tokenize.py). Input: the shipped Python documentation and standard
+/// plainly in Python (Benchmarks/baselines/tokenize_stage.py). Input: the shipped Python documentation and standard
 /// library modules, three times over (9.3 MB, 435 documents); 64-token chunks, 50 documents per shard.
 /// "check" counts the samples and hashes every token id in shard order (FNV-1a), so both must write the same ids.
 struct TokenizeStageBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "tokenize",
+        commandName: "tokenize_stage",
         abstract: "lethe-tokenize end to end (a process), on one thread and on all cores.")
 
     static let inputs = Array(repeating: ["data/prose/python-docs.jsonl", "data/code/python-stdlib.jsonl"], count: 3).flatMap { $0 }

@@ -30,6 +30,14 @@
 
 #include "selective_scan_body.h"
 
+#define SCAN_BACKWARD_NAME lethe_selective_scan_backward_avx2
+TARGET static inline float v_hsum(VEC v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+#include "selective_scan_backward_body.h"
+
 int lethe_avx2_available(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -44,6 +52,17 @@ void lethe_selective_scan_avx2(float *y, const float *u, const float *dt, const 
                                long length, long channels, long state_size, long unit_begin, long unit_end) {
     (void)y; (void)u; (void)dt; (void)dt_bias; (void)bc; (void)bc_stride; (void)a_log; (void)d; (void)state;
     (void)state_stride; (void)length; (void)channels; (void)state_size; (void)unit_begin; (void)unit_end;
+}
+
+void lethe_selective_scan_backward_avx2(
+        float *du, float *ddt, float *partial_bc, float *ddt_bias, float *da_log, float *dd, float *d_state,
+        long d_state_stride, const float *dy, const float *u, const float *dt, const float *dt_bias, const float *bc,
+        long bc_stride, const float *a_log, const float *d, const float *state, long state_stride, long batch,
+        long length, long channels, long state_size, long unit_channels, long unit_begin, long unit_end) {
+    (void)du; (void)ddt; (void)partial_bc; (void)ddt_bias; (void)da_log; (void)dd; (void)d_state;
+    (void)d_state_stride; (void)dy; (void)u; (void)dt; (void)dt_bias; (void)bc; (void)bc_stride; (void)a_log;
+    (void)d; (void)state; (void)state_stride; (void)batch; (void)length; (void)channels; (void)state_size;
+    (void)unit_channels; (void)unit_begin; (void)unit_end;
 }
 
 #endif

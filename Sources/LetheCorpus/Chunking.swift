@@ -6,9 +6,10 @@ import LetheTokenizer
 public enum Chunking: Sendable, Equatable {
     /// One sample per document with all its tokens; its text is the document's text.
     case none
-    /// Concatenate the documents' tokens (no separator) and cut chunks of exactly `length` tokens; the remainder
-    /// is dropped (the reference's rule).
-    case fixed(length: Int)
+    /// Concatenate the documents' tokens (no separator) and cut chunks of exactly `lengths[0]` tokens, then
+    /// `lengths[1]`, ... cycling through the list (one length is the reference's rule; several give evaluation
+    /// sets with as many chunks of each length from the same text); the remainder is dropped.
+    case fixed(lengths: [Int])
     /// As `fixed`, each chunk's length drawn uniformly from minLength...maxLength by SplitMix64 seeded with
     /// (seed, block index); the remainder shorter than the next drawn length is dropped.
     case mixed(minLength: Int, maxLength: Int, seed: UInt64)
@@ -102,7 +103,11 @@ public struct BlockChunker: Sendable {
     public init(chunking: Chunking, tokenizer: Tokenizer) throws {
         switch chunking {
         case .none: break
-        case .fixed(let length), .words(let length):
+        case .fixed(let lengths):
+            guard !lengths.isEmpty, lengths.allSatisfy({ $0 >= 1 }) else {
+                throw ChunkSizeError(description: "chunk sizes must be at least 1, got \(lengths)")
+            }
+        case .words(let length):
             guard length >= 1 else { throw ChunkSizeError(description: "chunk size must be at least 1, got \(length)") }
         case .mixed(let minLength, let maxLength, _):
             guard minLength >= 1, minLength <= maxLength else {
@@ -131,8 +136,12 @@ public struct BlockChunker: Sendable {
                                       firstWord: nil, metadata: document.metadata, words: words))
             }
             return (samples, counts)
-        case .fixed(let length):
-            return (cut(documents, counts: &counts, nextLength: { length }), counts)
+        case .fixed(let lengths):
+            var next = 0
+            return (cut(documents, counts: &counts, nextLength: {
+                defer { next = (next + 1) % lengths.count }
+                return lengths[next]
+            }), counts)
         case .mixed(let minLength, let maxLength, let seed):
             var generator = SplitMix64(seed: seed, stream: UInt64(blockIndex))
             let span = UInt64(maxLength - minLength + 1)

@@ -11,7 +11,7 @@ public final class LayerActivations {
     public let y: FloatBuffer  // (M, DI)           scan output with the D skip, before the gate
     public let gated: FloatBuffer  // (M, DI)       y · SiLU(z): out_proj's input
 
-    init(config c: MambaConfig, tokens m: Int) {
+    public init(config c: MambaConfig, tokens m: Int) {
         normed = FloatBuffer(count: m * c.hiddenSize)
         rstd = FloatBuffer(count: m)
         xz = FloatBuffer(count: m * 2 * c.intermediateSize)

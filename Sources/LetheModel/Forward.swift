@@ -36,7 +36,7 @@ extension MambaModel {
             throw ModelError("forward: activations are for (\(acts.batchSize), \(acts.length)) tokens, the batch is (\(batchSize), \(length))")
         }
         let m = tokens.count
-        let (h, di, n, k, r) = (c.hiddenSize, c.intermediateSize, c.stateSize, c.convKernel, c.timeStepRank)
+        let (h, di, n, k) = (c.hiddenSize, c.intermediateSize, c.stateSize, c.convKernel)
         let w = weights
 
         tokens.withUnsafeBufferPointer { ids in
@@ -46,34 +46,13 @@ extension MambaModel {
         cache.ssm.withUnsafeMutableBufferPointer { ssm in
             cache.conv.withUnsafeMutableBufferPointer { conv in
                 for l in 0..<c.numLayers {
-                    let lw = w.layers[l], a = acts.layer(l)
-                    let input = acts.hidden(enteringLayer: l).pointer
-                    let output = acts.hidden(enteringLayer: l + 1).pointer
                     // Encoding wants only the cache: the last layer needs neither its gate half z nor its output.
                     let cacheOnly = request == .none && !acts.keepsEveryLayer && l == c.numLayers - 1
-                    rmsNormForward(out: a.normed.pointer, rstd: a.rstd.pointer, input: input, weight: lw.norm,
-                                   rows: m, width: h, epsilon: c.layerNormEpsilon)
-                    linearForward(out: a.xz.pointer, outStride: 2 * di, input: a.normed.pointer, inputStride: h,
-                                  weight: lw.inProj, rows: m, inFeatures: h, outFeatures: cacheOnly ? di : 2 * di)
-                    causalConv1dForward(out: a.convOut.pointer, input: a.xz.pointer, inputStride: 2 * di,
-                                        weight: lw.convWeight, bias: lw.convBias,
-                                        state: conv.baseAddress! + l * di * k, stateStride: cache.convCountPerSequence,
-                                        batch: batchSize, length: length, channels: di, kernel: k)
-                    siluForward(out: a.u.pointer, input: a.convOut.pointer, count: m * di)
-                    linearForward(out: a.xProj.pointer, outStride: c.xProjSize, input: a.u.pointer, inputStride: di,
-                                  weight: lw.xProj, rows: m, inFeatures: di, outFeatures: c.xProjSize)
-                    linearForward(out: a.dt.pointer, outStride: di, input: a.xProj.pointer, inputStride: c.xProjSize,
-                                  weight: lw.dtProjWeight, rows: m, inFeatures: r, outFeatures: di)
-                    selectiveScanForward(y: a.y.pointer, u: a.u.pointer, dt: a.dt.pointer, dtBias: lw.dtProjBias,
-                                         bc: a.xProj.pointer + r, bcStride: c.xProjSize, aLog: lw.aLog, d: lw.d,
-                                         state: ssm.baseAddress! + l * di * n, stateStride: cache.ssmCountPerSequence,
-                                         batch: batchSize, length: length, channels: di, stateSize: n)
-                    if cacheOnly { return }
-                    gateForward(out: a.gated.pointer, y: a.y.pointer, z: a.xz.pointer + di, zStride: 2 * di,
-                                rows: m, channels: di)
-                    if acts.keepsEveryLayer { output.update(from: input, count: m * h) }
-                    linearForward(out: output, outStride: h, input: a.gated.pointer, inputStride: di,
-                                  weight: lw.outProj, rows: m, inFeatures: di, outFeatures: h, accumulate: true)
+                    layerForward(l, input: acts.hidden(enteringLayer: l).pointer,
+                                 output: acts.hidden(enteringLayer: l + 1).pointer, activations: acts.layer(l),
+                                 convState: conv.baseAddress! + l * di * k, convStateStride: cache.convCountPerSequence,
+                                 ssmState: ssm.baseAddress! + l * di * n, ssmStateStride: cache.ssmCountPerSequence,
+                                 batchSize: batchSize, length: length, extent: cacheOnly ? .state : .output)
                 }
             }
         }
@@ -90,6 +69,53 @@ extension MambaModel {
             // Row b·L + L-1 of each sequence: start at the first sequence's last row, stride L rows.
             return lmHead(acts.normF.pointer + (length - 1) * h, inputStride: length * h, rows: batchSize)
         }
+    }
+
+    /// How much of a block `layerForward` computes.
+    public enum LayerExtent: Sendable {
+        /// What the final cache needs: the x half of in_proj, the conv and the scan (encoding's last layer).
+        case state
+        /// Every tensor a backward pass reads, up to the gate; no out_proj (training recomputing a block).
+        case gated
+        /// The whole block: output = input + out_proj(gated).
+        case output
+    }
+
+    /// One Mamba block of `forward`: output = input + out_proj(mixer(norm(input))), keeping the block's
+    /// intermediate tensors in `a` (what the backward pass reads, and what training recomputes per layer when it
+    /// does not keep every layer's). `output` may be `input` (updated in place). `convState` and `ssmState` point
+    /// at this layer's states of the first sequence, the next sequences `…Stride` floats apart: read as the
+    /// initial state, overwritten with the final one. `extent` stops earlier (see LayerExtent); `output` is
+    /// written only for `.output`.
+    public func layerForward(_ l: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                             activations a: LayerActivations, convState: UnsafeMutablePointer<Float>,
+                             convStateStride: Int, ssmState: UnsafeMutablePointer<Float>, ssmStateStride: Int,
+                             batchSize: Int, length: Int, extent: LayerExtent = .output) {
+        let c = config, lw = weights.layers[l], m = batchSize * length
+        let (h, di, n, k, r) = (c.hiddenSize, c.intermediateSize, c.stateSize, c.convKernel, c.timeStepRank)
+        rmsNormForward(out: a.normed.pointer, rstd: a.rstd.pointer, input: input, weight: lw.norm,
+                       rows: m, width: h, epsilon: c.layerNormEpsilon)
+        linearForward(out: a.xz.pointer, outStride: 2 * di, input: a.normed.pointer, inputStride: h,
+                      weight: lw.inProj, rows: m, inFeatures: h, outFeatures: extent == .state ? di : 2 * di)
+        causalConv1dForward(out: a.convOut.pointer, input: a.xz.pointer, inputStride: 2 * di,
+                            weight: lw.convWeight, bias: lw.convBias, state: convState, stateStride: convStateStride,
+                            batch: batchSize, length: length, channels: di, kernel: k)
+        siluForward(out: a.u.pointer, input: a.convOut.pointer, count: m * di)
+        linearForward(out: a.xProj.pointer, outStride: c.xProjSize, input: a.u.pointer, inputStride: di,
+                      weight: lw.xProj, rows: m, inFeatures: di, outFeatures: c.xProjSize)
+        linearForward(out: a.dt.pointer, outStride: di, input: a.xProj.pointer, inputStride: c.xProjSize,
+                      weight: lw.dtProjWeight, rows: m, inFeatures: r, outFeatures: di)
+        selectiveScanForward(y: a.y.pointer, u: a.u.pointer, dt: a.dt.pointer, dtBias: lw.dtProjBias,
+                             bc: a.xProj.pointer + r, bcStride: c.xProjSize, aLog: lw.aLog, d: lw.d,
+                             state: ssmState, stateStride: ssmStateStride,
+                             batch: batchSize, length: length, channels: di, stateSize: n)
+        if extent == .state { return }
+        gateForward(out: a.gated.pointer, y: a.y.pointer, z: a.xz.pointer + di, zStride: 2 * di,
+                    rows: m, channels: di)
+        if extent == .gated { return }
+        if UnsafePointer(output) != input { output.update(from: input, count: m * h) }
+        linearForward(out: output, outStride: h, input: a.gated.pointer, inputStride: di,
+                      weight: lw.outProj, rows: m, inFeatures: di, outFeatures: h, accumulate: true)
     }
 
     /// One token for each of the cache's sequences: updates `cache` (the conv state shifts by one, one scan

@@ -15,6 +15,8 @@ public struct PipelineStage: Equatable, Sendable {
     public var params: [String: JSONValue]
     /// The output folder, relative to the pipeline file: "stages/NAME" unless the stage says otherwise.
     public var output: String
+    /// What one process of the stage needs (cpus, memory, time; Slurm array tasks).
+    public var resources = StageResources()
 
     /// The command line after the executable name, without the runner's own options (--output, ...).
     public func arguments(outputOf: (String) -> String) -> [String] {
@@ -51,17 +53,20 @@ public struct PipelineStage: Equatable, Sendable {
 public struct Pipeline: Sendable {
     public static let defaultFileName = "pipeline.json"
     /// Options the runner sets itself; a pipeline may not set them.
-    public static let runnerOptions: Set<String> = ["output", "stage", "shard-index", "num-shards", "force", "progress",
+    public static let runnerOptions: Set<String> = ["output", "stage", "shard-index", "num-shards", "force", "progress", "threads",
                                                      String(StageDescription.flag.dropFirst(2))]
 
     public let url: URL
-    public var base: URL { url.deletingLastPathComponent() }
+    /// The folder paths, output folders and the stages' working directory are relative to: the pipeline file's
+    /// folder, or the top-level "root" relative to it (pipelines/x.json with "root": ".." works from the checkout).
+    public let base: URL
     public let stages: [String: PipelineStage]
     /// Stage names in dependency order (ties broken by name).
     public let order: [String]
 
-    public init(url: URL, stages: [String: PipelineStage]) throws {
+    public init(url: URL, root: String = ".", stages: [String: PipelineStage]) throws {
         self.url = url
+        base = URL(fileURLWithPath: root, relativeTo: url.deletingLastPathComponent()).standardizedFileURL
         self.stages = stages
         order = try Self.dependencyOrder(stages, file: url.lastPathComponent)
     }
@@ -101,7 +106,11 @@ public struct Pipeline: Sendable {
         func problem(_ location: String, _ text: String) { problems.append("\(name): \(location): \(text)") }
 
         guard let top = json.objectValue else { throw PipelineError("\(name): expected a JSON object at the top level") }
-        checkKeys(top, allowed: ["version", "stages", "description"], at: "top level", report: problem)
+        checkKeys(top, allowed: ["version", "root", "stages", "description"], at: "top level", report: problem)
+        var root = "."
+        if let value = top["root"] {
+            if let text = value.stringValue, !text.isEmpty { root = text } else { problem("root", "expected a folder path (relative to the pipeline file)") }
+        }
         if top["version"] != .int(1) { problem("version", top["version"] == nil ? "missing (write \"version\": 1)" : "unsupported version \(top["version"]!.serialized()) (this lethe reads version 1)") }
         guard let stageObjects = top["stages"]?.objectValue else {
             problem("stages", top["stages"] == nil ? "missing" : "expected an object of stage name -> stage")
@@ -114,7 +123,7 @@ public struct Pipeline: Sendable {
             let at = "stages.\(stageName)"
             if !isValidName(stageName) { problem(at, "invalid stage name (use letters, digits, '-', '_' and '.', not starting with '.')") }
             guard let object = stageObjects[stageName]!.objectValue else { problem(at, "expected an object"); continue }
-            checkKeys(object, allowed: ["run", "inputs", "files", "params", "output", "description"], at: at, report: problem)
+            checkKeys(object, allowed: ["run", "inputs", "files", "params", "output", "resources", "description"], at: at, report: problem)
             guard let run = object["run"]?.stringValue, !run.isEmpty else {
                 problem("\(at).run", object["run"] == nil ? "missing (the stage's executable, e.g. \"lethe-encode\")" : "expected an executable name")
                 continue
@@ -136,7 +145,11 @@ public struct Pipeline: Sendable {
             for (section, keys) in [("inputs", Array(inputs.keys)), ("files", Array(files.keys)), ("params", Array(params.keys))] {
                 for option in keys.sorted() {
                     if !isValidName(option) || option.hasPrefix("-") { problem("\(at).\(section).\(option)", "invalid option name (write it without the leading --)") }
-                    if runnerOptions.contains(option) { problem("\(at).\(section).\(option)", "--\(option) is set by the runner, not by the pipeline") }
+                    if option == "threads" {
+                        problem("\(at).\(section).\(option)", "--threads is set by the runner; give the stage \"resources\": {\"cpus\": N}")
+                    } else if runnerOptions.contains(option) {
+                        problem("\(at).\(section).\(option)", "--\(option) is set by the runner, not by the pipeline")
+                    }
                     if let other = seen[option] { problem("\(at).\(section).\(option)", "option also given in \(other)") }
                     seen[option] = section
                 }
@@ -145,7 +158,9 @@ public struct Pipeline: Sendable {
             if let value = object["output"] {
                 if let text = value.stringValue, !text.isEmpty { output = text } else { problem("\(at).output", "expected a folder path") }
             }
-            stages[stageName] = PipelineStage(name: stageName, run: run, inputs: inputs, files: files, params: params, output: output)
+            let resources = object["resources"].map { StageResources.parse($0, at: "\(at).resources", report: problem) } ?? StageResources()
+            stages[stageName] = PipelineStage(name: stageName, run: run, inputs: inputs, files: files, params: params, output: output,
+                                              resources: resources)
         }
         for stage in stages.values.sorted(by: { $0.name < $1.name }) {
             for (option, names) in stage.inputs.sorted(by: { $0.key < $1.key }) {
@@ -157,12 +172,13 @@ public struct Pipeline: Sendable {
         }
         var outputs: [String: String] = [:]
         for stage in stages.values.sorted(by: { $0.name < $1.name }) {
-            let key = URL(fileURLWithPath: stage.output, relativeTo: url.deletingLastPathComponent()).standardizedFileURL.path
+            let key = URL(fileURLWithPath: stage.output, relativeTo: URL(fileURLWithPath: root, relativeTo: url.deletingLastPathComponent()))
+                .standardizedFileURL.path
             if let other = outputs[key] { problem("stages.\(stage.name).output", "same output folder as stage \(other)") }
             outputs[key] = stage.name
         }
         guard problems.isEmpty else { throw PipelineError(problems.joined(separator: "\n")) }
-        return try Pipeline(url: url, stages: stages)
+        return try Pipeline(url: url, root: root, stages: stages)
     }
 
     static func checkKeys(_ object: [String: JSONValue], allowed: [String], at location: String, report: (String, String) -> Void) {

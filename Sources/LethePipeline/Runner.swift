@@ -173,6 +173,14 @@ public final class Runner {
         return toRun.count
     }
 
+    /// A stage's command line as the runner gives it, before the worker options (--shard-index, --num-shards,
+    /// --threads): the pipeline's options, then the output folder and the stage name. `--force` lets the stage
+    /// replace output of another configuration (the runner has decided it must); it keeps same-configuration units.
+    public func commandLine(of stage: PipelineStage) -> [String] {
+        stage.arguments(outputOf: { self.pipeline.stages[$0]!.output })
+            + ["--output", stage.output, "--stage", stage.name, "--force", "--progress", "lines"]
+    }
+
     func execute(_ check: StageCheck, forced: Bool, why: [String]) throws {
         let name = check.stage.name
         let folder = check.folder
@@ -180,13 +188,15 @@ public final class Runner {
         if forced { try folder.discardCompletion() }
         say("== \(name): running \(check.executable.description.executable) (\(why.joined(separator: "; ")))")
         let start = Date()
-        let base = check.stage.arguments(outputOf: { self.pipeline.stages[$0]!.output })
-            + ["--output", check.stage.output, "--stage", name, "--force", "--progress", "lines"]
+        let base = commandLine(of: check.stage)
         let workers = check.executable.description.parallel ? max(1, jobs) : 1
-        let threads = max(1, ProcessInfo.processInfo.activeProcessorCount / workers)
+        // The machine's cores shared among the workers; the pipeline's "cpus", if given, caps each worker's share.
+        let share = max(1, ProcessInfo.processInfo.activeProcessorCount / workers)
+        let threads = check.stage.resources.cpus.map { min($0, share) } ?? share
+        let threadOptions = workers > 1 || check.stage.resources.cpus != nil ? ["--threads", "\(threads)"] : []
         let invocations = (0..<workers).map { index in
             StageInvocation(executable: check.executable.url,
-                            arguments: base + (workers > 1 ? ["--shard-index", "\(index)", "--num-shards", "\(workers)", "--threads", "\(threads)"] : []),
+                            arguments: base + (workers > 1 ? ["--shard-index", "\(index)", "--num-shards", "\(workers)"] : []) + threadOptions,
                             workingDirectory: pipeline.base, label: workers > 1 ? "\(name) \(index + 1)/\(workers)" : name)
         }
         let log = folder.url.appendingPathComponent(StageFolder.logName)

@@ -82,8 +82,11 @@ struct LetheTokenize: StageCommand {
     @Option(help: "How documents become chunks (see above).")
     var chunking: ChunkingMode = .fixed
 
-    @Option(name: .customLong("chunk-size"), help: ArgumentHelp("Tokens per chunk for fixed; at most that many for words. (default: 64)", valueName: "n"))
-    var chunkSize: Int?
+    @Option(name: .customLong("chunk-size"), help: ArgumentHelp("""
+        Tokens per chunk for fixed; at most that many for words. (default: 64) fixed takes several (repeat the \
+        option): chunks then cycle through the sizes, e.g. an evaluation set of lengths 4 to 256 from one text.
+        """, valueName: "n"))
+    var chunkSize: [Int] = []
 
     @Option(name: .customLong("min-length"), help: ArgumentHelp("mixed: the shortest chunk, in tokens.", valueName: "a"))
     var minLength: Int?
@@ -110,6 +113,12 @@ struct LetheTokenize: StageCommand {
     @Option(name: .customLong("documents-per-shard"), help: ArgumentHelp("Documents per block; block j is shard j.", valueName: "d"))
     var documentsPerShard = 1000
 
+    @Option(help: ArgumentHelp("""
+        fixed and mixed: text appended to every document before the documents' tokens are joined, e.g. a blank \
+        line or <|endoftext|> (default: nothing, as the reference code joins them).
+        """, valueName: "text"))
+    var separator: String?
+
     @Flag(name: .customLong("skip-bad"), help: "Skip bad lines (and count them in the manifest) instead of stopping.")
     var skipBad = false
 
@@ -131,11 +140,12 @@ struct LetheTokenize: StageCommand {
         }
         switch chunking {
         case .none:
-            if chunkSize != nil { throw ValidationError("--chunk-size applies to --chunking fixed and words") }
+            if !chunkSize.isEmpty { throw ValidationError("--chunk-size applies to --chunking fixed and words") }
         case .fixed, .words:
-            if let chunkSize, chunkSize < 1 { throw ValidationError("--chunk-size must be at least 1") }
+            if chunkSize.contains(where: { $0 < 1 }) { throw ValidationError("--chunk-size must be at least 1") }
+            if chunking == .words && chunkSize.count > 1 { throw ValidationError("--chunking words takes one --chunk-size") }
         case .mixed:
-            if chunkSize != nil { throw ValidationError("--chunking mixed takes --min-length and --max-length, not --chunk-size") }
+            if !chunkSize.isEmpty { throw ValidationError("--chunking mixed takes --min-length and --max-length, not --chunk-size") }
             guard let minLength, let maxLength else { throw ValidationError("--chunking mixed needs --min-length and --max-length") }
             guard minLength >= 1, minLength <= maxLength else {
                 throw ValidationError("need 1 <= --min-length <= --max-length, got \(minLength) and \(maxLength)")
@@ -143,6 +153,9 @@ struct LetheTokenize: StageCommand {
         }
         if chunking != .mixed && (minLength != nil || maxLength != nil || seed != nil) {
             throw ValidationError("--min-length, --max-length and --seed apply to --chunking mixed")
+        }
+        if separator != nil && chunking != .fixed && chunking != .mixed {
+            throw ValidationError("--separator applies to --chunking fixed and mixed")
         }
         guard documentsPerShard >= 1 else { throw ValidationError("--documents-per-shard must be at least 1") }
         guard skipDocuments >= 0 else { throw ValidationError("--skip-documents must be 0 or more") }
@@ -155,9 +168,9 @@ struct LetheTokenize: StageCommand {
     var chunkingRule: Chunking {
         switch chunking {
         case .none: return .none
-        case .fixed: return .fixed(length: chunkSize ?? Self.defaultChunkSize)
+        case .fixed: return .fixed(lengths: chunkSize.isEmpty ? [Self.defaultChunkSize] : chunkSize)
         case .mixed: return .mixed(minLength: minLength!, maxLength: maxLength!, seed: seed ?? 0)
-        case .words: return .words(maxTokens: chunkSize ?? Self.defaultChunkSize)
+        case .words: return .words(maxTokens: chunkSize.first ?? Self.defaultChunkSize)
         }
     }
 
@@ -206,7 +219,7 @@ struct LetheTokenize: StageCommand {
                 return Unit(block: block, progress: now - positionAfterLastBlock)
             },
             work: { _, unit, writer in
-                try Self.write(unit.block, chunker: chunker, labels: labels, to: writer)
+                try Self.write(unit.block, separator: separator, chunker: chunker, labels: labels, to: writer)
             })
     }
 
@@ -217,9 +230,11 @@ struct LetheTokenize: StageCommand {
     }
 
     /// Chunks a block and writes its samples; returns the block's facts for the manifest's "extra".
-    static func write(_ block: DocumentBlocks.Block, chunker: BlockChunker, labels: DatasetLabels,
+    static func write(_ block: DocumentBlocks.Block, separator: String?, chunker: BlockChunker, labels: DatasetLabels,
                       to writer: ShardWriter) throws -> JSONValue {
-        let (samples, counts) = try chunker.samples(from: block.documents, blockIndex: block.index)
+        var documents = block.documents
+        if let separator { for i in documents.indices { documents[i].text += separator } }
+        let (samples, counts) = try chunker.samples(from: documents, blockIndex: block.index)
         var tokens = 0
         var samplesPerDataset: [String: Int] = [:]
         for (index, sample) in samples.enumerated() {

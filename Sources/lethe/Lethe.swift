@@ -14,7 +14,7 @@ struct Lethe: LetheCommand {
         parameters and inputs that pipeline.json gives it now. README.md describes the pipeline.json schema.
         """,
         version: LetheVersion.current,
-        subcommands: [Run.self, Status.self, Inspect.self, Validate.self])
+        subcommands: [Run.self, Status.self, Cancel.self, Inspect.self, Validate.self])
 }
 
 /// Writes a line to standard output at once (unbuffered, so it interleaves with stage output).
@@ -22,10 +22,30 @@ func say(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").ut
 
 func loadPipeline(_ path: String) throws -> Pipeline { try Pipeline.load(URL(fileURLWithPath: path).standardizedFileURL) }
 
+enum ExecutorKind: String, ExpressibleByArgument, CaseIterable {
+    case local, slurm
+}
+
 struct Run: LetheCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the stages that are not up to date.",
-        discussion: "Examples:\n  lethe run                      run pipeline.json\n  lethe run --dry-run            say what would run and why\n  lethe run --stage encode       rerun encode (and what it needs); later stages become stale\n  lethe run --jobs 2             run shard-parallel stages as 2 processes")
+        abstract: "Run the stages that are not up to date, here or on a Slurm cluster.",
+        discussion: """
+        Examples:
+          lethe run                      run pipeline.json
+          lethe run --dry-run            say what would run and why
+          lethe run --stage encode       rerun encode (and what it needs); later stages become stale
+          lethe run --jobs 2             run shard-parallel stages as 2 processes
+          lethe run --executor slurm --partition cpu --tasks 16
+                                         submit the stages to Slurm (arrays of 16 tasks, chained by afterok) and return
+          lethe run --executor slurm --wait
+                                         submit, then follow the jobs until they end
+
+        On Slurm, each stage to run becomes one job: an array of --tasks tasks for a shard-parallel stage (each runs \
+        the stage with --shard-index/--num-shards), one job for train and report. Each job waits for the jobs of the \
+        stages it reads (--dependency=afterok) and asks for the stage's "resources" in pipeline.json (cpus, memory, \
+        time, tasks; README.md lists the defaults). Job scripts and task logs go to the stage folders \
+        (slurm-job.sh, slurm-JOB_TASK.log). `lethe status` shows the jobs, `lethe cancel` cancels them.
+        """)
 
     @Argument(help: "The pipeline file.")
     var pipeline = Pipeline.defaultFileName
@@ -39,21 +59,98 @@ struct Run: LetheCommand {
     @Flag(name: .customLong("dry-run"), help: "Say which stages would run and why; run nothing.")
     var dryRun = false
 
-    @Option(help: ArgumentHelp("Processes for each shard-parallel stage (each gets --shard-index/--num-shards).", valueName: "n"))
+    @Option(help: ArgumentHelp("Where stages run: local (processes on this machine) or slurm (jobs submitted with sbatch).", valueName: "local|slurm"))
+    var executor = ExecutorKind.local
+
+    @Option(help: ArgumentHelp("Local: processes for each shard-parallel stage (each gets --shard-index/--num-shards).", valueName: "n"))
     var jobs = 1
+
+    @OptionGroup(title: "Slurm (with --executor slurm)")
+    var slurm: SlurmRunOptions
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        try slurm.validate()
+        if executor == .local, let given = slurm.givenOptions.first {
+            throw ValidationError("\(given) applies to --executor slurm only")
+        }
+        if executor == .slurm, jobs != 1 {
+            throw ValidationError("--jobs applies to --executor local only; on Slurm, --tasks (or a stage's \"tasks\" resource) sets the array tasks")
+        }
     }
 
     func run() throws {
         let runner = Runner(pipeline: try loadPipeline(pipeline), locator: .standard(), cache: .standard(), jobs: jobs, say: say)
-        try runner.run(target: stage, force: force, dryRun: dryRun)
+        switch executor {
+        case .local:
+            if !dryRun { try refuseWhileSlurmJobsActive(runner) }
+            try runner.run(target: stage, force: force, dryRun: dryRun)
+        case .slurm:
+            let slurmExecutor = SlurmExecutor(runner: runner, options: slurm.options)
+            let submitted = try slurmExecutor.submit(target: stage, force: force, dryRun: dryRun)
+            if slurm.wait { try slurmExecutor.follow(submitted, poll: slurm.poll) }
+        }
     }
 }
 
+struct SlurmRunOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Partition for every job (sbatch --partition).", valueName: "name"))
+    var partition: String?
+
+    @Option(help: ArgumentHelp("Account charged for the jobs (sbatch --account).", valueName: "name"))
+    var account: String?
+
+    @Option(help: ArgumentHelp("Array tasks for each shard-parallel stage without \"tasks\" in its resources (default \(SlurmOptions.defaultTasks)).", valueName: "n"))
+    var tasks: Int?
+
+    @Option(name: .customLong("max-array"), help: ArgumentHelp("At most this many tasks of one array run at the same time (sbatch --array=...%N).", valueName: "n"))
+    var maxArray: Int?
+
+    @Option(help: ArgumentHelp("How many times a failed task is requeued before it counts as failed (default 1).", valueName: "n"))
+    var retries: Int?
+
+    @Flag(help: "Follow the jobs until they end and exit with their outcome (default: submit and return).")
+    var wait = false
+
+    @Option(help: ArgumentHelp("With --wait: seconds between looks at the queue.", valueName: "seconds"))
+    var poll: Double = 10
+
+    var options: SlurmOptions {
+        SlurmOptions(partition: partition, account: account, tasks: tasks ?? SlurmOptions.defaultTasks, maxRunning: maxArray,
+                     retries: retries ?? 1)
+    }
+
+    /// The Slurm options given on the command line, as written (for "applies to --executor slurm only").
+    var givenOptions: [String] {
+        [("--partition", partition != nil), ("--account", account != nil), ("--tasks", tasks != nil), ("--max-array", maxArray != nil),
+         ("--retries", retries != nil), ("--wait", wait)].filter(\.1).map(\.0)
+    }
+
+    func validate() throws {
+        if let tasks, tasks < 1 { throw ValidationError("--tasks must be at least 1") }
+        if let maxArray, maxArray < 1 { throw ValidationError("--max-array must be at least 1") }
+        if let retries, retries < 0 { throw ValidationError("--retries must be 0 or more") }
+        guard poll > 0 else { throw ValidationError("--poll must be more than 0 seconds") }
+    }
+}
+
+/// A local run must not work on stages that Slurm jobs of an earlier `lethe run --executor slurm` are still
+/// working on. Checked only when a stage folder names a job and squeue is at hand; when Slurm cannot be asked
+/// (no controller here), the run goes ahead with a warning.
+func refuseWhileSlurmJobsActive(_ runner: Runner) throws {
+    let slurm = SlurmExecutor(runner: runner, options: SlurmOptions())
+    guard !slurm.recordedJobs().isEmpty, slurm.client.locate("squeue") != nil else { return }
+    let active: [(stage: PipelineStage, record: SlurmJobRecord)]
+    do { active = try slurm.activeJobs() } catch {
+        say("warning: cannot ask Slurm whether this pipeline's jobs are still running (\(error)); running here anyway")
+        return
+    }
+    try slurm.refuse(ifActive: active)
+}
+
 struct Status: LetheCommand {
-    static let configuration = CommandConfiguration(abstract: "Show whether each stage is up to date, and why not.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show whether each stage is up to date, and why not; for stages sent to Slurm, their jobs' state.")
 
     @Argument(help: "The pipeline file.")
     var pipeline = Pipeline.defaultFileName
@@ -61,9 +158,36 @@ struct Status: LetheCommand {
     func run() throws {
         let runner = Runner(pipeline: try loadPipeline(pipeline), locator: .standard(), cache: .standard(), say: say)
         let checks = try runner.status()
-        for check in checks { say(runner.statusLine(for: check)) }
+        let slurm = SlurmExecutor(runner: runner, options: SlurmOptions())
+        for check in checks {
+            say(runner.statusLine(for: check))
+            if let jobs = slurm.statusLine(for: check) { say(jobs) }
+        }
         let stale = checks.filter { !$0.isCurrent }.count
         say(stale == 0 ? "All \(checks.count) stages are up to date." : "\(stale) of \(checks.count) stages are not up to date.")
+    }
+}
+
+struct Cancel: LetheCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Cancel the Slurm jobs of a pipeline that are still queued or running (scancel).",
+        discussion: "Finished units are kept: the next `lethe run` resumes the stages where their jobs stopped.")
+
+    @Argument(help: "The pipeline file.")
+    var pipeline = Pipeline.defaultFileName
+
+    @Option(help: ArgumentHelp("Cancel only this stage's job (the jobs of the stages after it then fail their dependency and end too).", valueName: "name"))
+    var stage: String?
+
+    func run() throws {
+        let loaded = try loadPipeline(pipeline)
+        if let stage, loaded.stages[stage] == nil {
+            throw PipelineError("\(loaded.url.lastPathComponent): no stage named \"\(stage)\" (stages: \(loaded.order.joined(separator: ", ")))")
+        }
+        let runner = Runner(pipeline: loaded, locator: .standard(), cache: .standard(), say: say)
+        let cancelled = try SlurmExecutor(runner: runner, options: SlurmOptions()).cancel(target: stage)
+        say(cancelled.isEmpty ? "No Slurm job of \(loaded.url.lastPathComponent) is queued or running."
+            : "Cancelled \(cancelled.map { "job \($0.record.job) (\($0.stage.name))" }.joined(separator: ", ")).")
     }
 }
 

@@ -76,7 +76,20 @@ final class ChunkingTests: XCTestCase {
         }
     }
 
-    func testFixedAgainstPython() throws { try check(.fixed(length: 16), fixture: "fixed16") }
+    func testFixedAgainstPython() throws { try check(.fixed(lengths: [16]), fixture: "fixed16") }
+
+    /// Several sizes: chunks cycle through them, cut from the same token stream, the remainder dropped.
+    func testFixedCyclesThroughSeveralSizes() throws {
+        let documents = (0..<5).map { Document(text: "Document \($0) has a few words in it, and then some more.", source: "t", index: $0, line: $0 + 1) }
+        let stream = documents.flatMap { SharedTokenizer.neox.encode($0.text) }
+        let (samples, counts) = try BlockChunker(chunking: .fixed(lengths: [3, 1, 5]), tokenizer: SharedTokenizer.neox)
+            .samples(from: documents, blockIndex: 0)
+        let lengths = samples.map(\.tokens.count)
+        XCTAssertEqual(lengths, (0..<lengths.count).map { [3, 1, 5][$0 % 3] })
+        XCTAssertEqual(samples.flatMap(\.tokens), Array(stream.prefix(lengths.reduce(0, +))))
+        XCTAssertEqual(counts.droppedTokens, stream.count - lengths.reduce(0, +))
+        XCTAssertLessThan(counts.droppedTokens, [3, 1, 5][lengths.count % 3], "only a remainder shorter than the next size is dropped")
+    }
 
     func testMixedAgainstPython() throws { try check(.mixed(minLength: 4, maxLength: 32, seed: 7), fixture: "mixed4-32seed7") }
 
@@ -135,13 +148,13 @@ final class ChunkingTests: XCTestCase {
     }
 
     func testInvalidSizesAreRefused() {
-        XCTAssertThrowsError(try BlockChunker(chunking: .fixed(length: 0), tokenizer: SharedTokenizer.neox))
+        XCTAssertThrowsError(try BlockChunker(chunking: .fixed(lengths: [0]), tokenizer: SharedTokenizer.neox))
         XCTAssertThrowsError(try BlockChunker(chunking: .mixed(minLength: 9, maxLength: 4, seed: 1), tokenizer: SharedTokenizer.neox))
     }
 
     func testEmptyDocumentsAreCounted() throws {
         let documents = [Document(text: "", source: "t", index: 0, line: 1), Document(text: "one two", source: "t", index: 1, line: 2)]
-        for chunking in [Chunking.none, .fixed(length: 1), .words(maxTokens: 4)] {
+        for chunking in [Chunking.none, .fixed(lengths: [1]), .words(maxTokens: 4)] {
             let (samples, counts) = try BlockChunker(chunking: chunking, tokenizer: SharedTokenizer.neox)
                 .samples(from: documents, blockIndex: 0)
             XCTAssertEqual(counts.emptyDocuments, 1, "\(chunking)")

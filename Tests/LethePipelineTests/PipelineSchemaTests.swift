@@ -46,9 +46,9 @@ final class PipelineSchemaTests: XCTestCase {
     func testBadPipelinesGiveOneLineEach() {
         let cases: [(String, [String])] = [
             (#"{"version": 1, "stages": {"a": {"run": "x", "param": {}}}}"#,
-             [#"pipeline.json: stages.a: unknown key "param" (did you mean "params"?) (allowed: run, inputs, files, params, output, description)"#]),
+             [#"pipeline.json: stages.a: unknown key "param" (did you mean "params"?) (allowed: run, inputs, files, params, output, resources, description)"#]),
             (#"{"version": 1, "stage": {}}"#,
-             [#"pipeline.json: top level: unknown key "stage" (did you mean "stages"?) (allowed: version, stages, description)"#,
+             [#"pipeline.json: top level: unknown key "stage" (did you mean "stages"?) (allowed: version, root, stages, description)"#,
               "pipeline.json: stages: missing"]),
             (#"{"version": 1, "stages": {"b": {"run": "x", "inputs": {"input": "tokenise"}}, "tokenize": {"run": "y"}}}"#,
              [#"pipeline.json: stages.b.inputs.input: no stage named "tokenise" (did you mean "tokenize"?) (stages: b, tokenize)"#]),
@@ -76,10 +76,22 @@ final class PipelineSchemaTests: XCTestCase {
             ("{\"version\": 1,\n \"stages\": {\"a\": {\"run\": \"x\",}}}",
              ["pipeline.json:2:30: expected a string key"]),
             (#"[1]"#, ["pipeline.json: expected a JSON object at the top level"]),
+            (#"{"version": 1, "root": 2, "stages": {"a": {"run": "x"}}}"#,
+             ["pipeline.json: root: expected a folder path (relative to the pipeline file)"]),
         ]
         for (text, expected) in cases {
             XCTAssertEqual(problems(text), expected, text)
         }
+    }
+
+    /// "root" moves the base of paths, outputs and the working directory: pipelines/x.json with "root": ".".
+    func testRootIsTheBaseOfPathsAndOutputs() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        try sandbox.write("pipelines/x.json", #"{"version": 1, "root": "..", "stages": {"a": {"run": "x"}}}"#)
+        let pipeline = try Pipeline.load(sandbox.path("pipelines/x.json"))
+        XCTAssertEqual(pipeline.base.path, sandbox.path(".").standardizedFileURL.path)
+        XCTAssertEqual(pipeline.outputURL(of: "a").path, sandbox.path("stages/a").standardizedFileURL.path)
     }
 
     func testMissingPipelineFile() {

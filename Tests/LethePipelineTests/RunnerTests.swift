@@ -172,7 +172,7 @@ final class RunnerTests: XCTestCase {
         defer { sandbox.cleanUp() }
         let cases: [(String, String)] = [
             (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "parms": {}}}}"#,
-             #"lethe: pipeline.json: stages.a: unknown key "parms" (did you mean "params"?) (allowed: run, inputs, files, params, output, description)"#),
+             #"lethe: pipeline.json: stages.a: unknown key "parms" (did you mean "params"?) (allowed: run, inputs, files, params, output, resources, description)"#),
             (#"{"version": 1, "stages": {"a": {"run": "lethe-no-such-stage"}}}"#,
              "lethe: pipeline.json: stages.a.run: lethe-no-such-stage: executable not found (looked next to lethe in \(productsFolder.path) and on PATH)"),
             (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "params": {"offset-file": "data/offset.txt"}}}}"#,

@@ -274,6 +274,14 @@ final class StageTests: StageTestCase {
             XCTAssertEqual(Array(text.unicodeScalars), Array(Self.neox.decode(try sample.npy("tokens").int32s()).unicodeScalars))
         }
         XCTAssertEqual(try manifest("fixed").extra["dropped_tokens"]?.intValue, all.count % 5)
+
+        // --separator: each document's text ends with it before the documents' tokens are joined.
+        try tokenize(["--input", file, "--chunking", "fixed", "--chunk-size", "5", "--separator", "<|endoftext|>"],
+                     output: "separated")
+        let separated = paragraphs.flatMap { Self.neox.encode($0 + "<|endoftext|>") }
+        XCTAssertEqual(try samples("separated").flatMap { try $0.sample.npy("tokens").int32s() },
+                       Array(separated.prefix(separated.count / 5 * 5)))
+        XCTAssertEqual(separated.filter { $0 == 0 }.count, all.filter { $0 == 0 }.count + 3, "one more <|endoftext|> after each paragraph")
     }
 
     func testMixedLengthsStayInBoundsAndFollowTheSeed() throws {

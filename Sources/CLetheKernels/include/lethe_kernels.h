@@ -26,6 +26,24 @@ void lethe_selective_scan_avx512(float *y, const float *u, const float *dt, cons
                                  long bc_stride, const float *a_log, const float *d, float *state, long state_stride,
                                  long length, long channels, long state_size, long unit_begin, long unit_end);
 
+/// The backward of the scan, LetheModel's selectiveScanBackward (same arguments and layout, see SelectiveScan.swift),
+/// for work units [unit_begin, unit_end) of `unit_channels` channels each (a multiple of the lanes, 8 or 16).
+/// Writes du, ddt and, when d_state is not NULL, d_state; adds into ddt_bias, da_log and dd (the unit's own
+/// channels); writes the unit's share of dB | dC to partial_bc + unit * batch * length * 2 * state_size, laid out
+/// (row, 2 * state_size).
+void lethe_selective_scan_backward_avx2(
+    float *du, float *ddt, float *partial_bc, float *ddt_bias, float *da_log, float *dd, float *d_state,
+    long d_state_stride, const float *dy, const float *u, const float *dt, const float *dt_bias, const float *bc,
+    long bc_stride, const float *a_log, const float *d, const float *state, long state_stride, long batch,
+    long length, long channels, long state_size, long unit_channels, long unit_begin, long unit_end);
+
+/// The same with 16 lanes of AVX-512F.
+void lethe_selective_scan_backward_avx512(
+    float *du, float *ddt, float *partial_bc, float *ddt_bias, float *da_log, float *dd, float *d_state,
+    long d_state_stride, const float *dy, const float *u, const float *dt, const float *dt_bias, const float *bc,
+    long bc_stride, const float *a_log, const float *d, const float *state, long state_stride, long batch,
+    long length, long channels, long state_size, long unit_channels, long unit_begin, long unit_end);
+
 #ifdef __cplusplus
 }
 #endif

@@ -62,3 +62,86 @@ public func causalConv1dForwardReference(out: UnsafeMutablePointer<Float>, input
         }
     }
 }
+
+/// Backward of `causalConv1dForward` given dOut (M, DI), the gradient of the conv's output (before the SiLU).
+/// With full = cat(state, x) and out[t] = bias + Σ_k w[k] · full[t + 1 + k]:
+///   dBias[d] += Σ_t dOut[t, d];   dWeight[d, k] += Σ_t dOut[t, d] · full[t + 1 + k, d]
+///   dInput[s, d] = Σ_k dOut[s + K - 1 - k, d] · w[d, k]   (written; row stride `dInputStride`)
+/// `state` is the initial conv state the forward pass read (the encoder's, or zeros); it receives no gradient
+/// (the encoder is frozen). Parallel over channel blocks of 8, so dWeight and dBias sum in a fixed order.
+public func causalConv1dBackward(dInput: UnsafeMutablePointer<Float>, dInputStride: Int,
+                                 dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
+                                 dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, inputStride: Int,
+                                 weight: UnsafePointer<Float>, state: UnsafePointer<Float>, stateStride: Int,
+                                 batch: Int, length: Int, channels: Int, kernel: Int) {
+    let blocks = (channels + 7) / 8
+    LetheThreads.parallelFor(blocks) { range in
+        withUnsafeTemporaryAllocation(of: Float8.self, capacity: 3 * kernel) { scratch in
+            let window = scratch.baseAddress!, w = window + kernel, dw = w + kernel
+            for block in range {
+                let c0 = block * 8, lanes = min(8, channels - c0)
+                for k in 0..<kernel {
+                    w[k] = gatherLanes(weight + c0 * kernel + k, stride: kernel, lanes)
+                    dw[k] = Float8()
+                }
+                var db = Float8()
+                for b in 0..<batch {
+                    // Forward order: window[k] = full[t + 1 + k].
+                    let s = state + b * stateStride + c0 * kernel
+                    for k in 0..<kernel { window[k] = gatherLanes(s + k, stride: kernel, lanes) }
+                    for t in 0..<length {
+                        let m = b * length + t
+                        for k in 0..<kernel - 1 { window[k] = window[k + 1] }
+                        window[kernel - 1] = loadLanes(input + m * inputStride + c0, lanes)
+                        let g = loadLanes(dOut + m * channels + c0, lanes)
+                        db += g
+                        for k in 0..<kernel { dw[k] += g * window[k] }
+                    }
+                    // dInput[s] gathers the outputs t = s + K - 1 - k that saw it.
+                    for s in 0..<length {
+                        var acc = Float8()
+                        for k in 0..<kernel {
+                            let t = s + kernel - 1 - k
+                            if t < length { acc += w[k] * loadLanes(dOut + (b * length + t) * channels + c0, lanes) }
+                        }
+                        storeLanes(acc, dInput + (b * length + s) * dInputStride + c0, lanes)
+                    }
+                }
+                storeLanes(loadLanes(dBias + c0, lanes) + db, dBias + c0, lanes)
+                for k in 0..<kernel {
+                    let current = gatherLanes(dWeight + c0 * kernel + k, stride: kernel, lanes)
+                    scatterLanes(current + dw[k], dWeight + c0 * kernel + k, stride: kernel, lanes)
+                }
+            }
+        }
+    }
+}
+
+/// Naive reference of `causalConv1dBackward` (sums in Double).
+public func causalConv1dBackwardReference(dInput: UnsafeMutablePointer<Float>, dInputStride: Int,
+                                          dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
+                                          dOut: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                                          inputStride: Int, weight: UnsafePointer<Float>,
+                                          state: UnsafePointer<Float>, stateStride: Int,
+                                          batch: Int, length: Int, channels: Int, kernel: Int) {
+    for d in 0..<channels {
+        var db = 0.0
+        var dw = [Double](repeating: 0, count: kernel)
+        for b in 0..<batch {
+            let full = (0..<kernel).map { Double(state[b * stateStride + d * kernel + $0]) }
+                + (0..<length).map { Double(input[(b * length + $0) * inputStride + d]) }
+            var dFull = [Double](repeating: 0, count: kernel + length)
+            for t in 0..<length {
+                let g = Double(dOut[(b * length + t) * channels + d])
+                db += g
+                for k in 0..<kernel {
+                    dw[k] += g * full[t + 1 + k]
+                    dFull[t + 1 + k] += g * Double(weight[d * kernel + k])
+                }
+            }
+            for s in 0..<length { dInput[(b * length + s) * dInputStride + d] = Float(dFull[kernel + s]) }
+        }
+        dBias[d] += Float(db)
+        for k in 0..<kernel { dWeight[d * kernel + k] += Float(dw[k]) }
+    }
+}

@@ -60,3 +60,63 @@ public func linearForwardReference(out: UnsafeMutablePointer<Float>, outStride: 
         }
     }
 }
+
+/// Backward of `linearForward` (out = input @ weight.T), PyTorch's two matrix products of F.linear's backward:
+///   dInput  = dOut @ weight            (M, K)  written, or added with `accumulateInput`; skipped when nil
+///   dWeight += dOut.T @ input          (N, K)  accumulated
+/// Each product is split over the workers of `LetheThreads` into blocks of rows of its result, every block a
+/// single-threaded sgemm over the whole reduction, so no two workers add into the same element.
+public func linearBackward(dInput: UnsafeMutablePointer<Float>?, dInputStride: Int, accumulateInput: Bool = false,
+                           dWeight: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, dOutStride: Int,
+                           input: UnsafePointer<Float>, inputStride: Int, weight: UnsafePointer<Float>,
+                           rows: Int, inFeatures: Int, outFeatures: Int) {
+    guard rows > 0, inFeatures > 0, outFeatures > 0 else { return }
+    LetheThreads.prepareBLAS()
+    if let dInput {
+        let beta: Float = accumulateInput ? 1 : 0
+        LetheThreads.parallelFor(rows) { r in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(r.count), Int32(inFeatures),
+                        Int32(outFeatures), 1, dOut + r.lowerBound * dOutStride, Int32(dOutStride),
+                        weight, Int32(inFeatures), beta, dInput + r.lowerBound * dInputStride, Int32(dInputStride))
+        }
+    }
+    // dWeight's rows are output features; when there are few (x_proj), split its columns instead.
+    if outFeatures >= inFeatures {
+        LetheThreads.parallelFor(outFeatures) { n in
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n.count), Int32(inFeatures), Int32(rows),
+                        1, dOut + n.lowerBound, Int32(dOutStride), input, Int32(inputStride),
+                        1, dWeight + n.lowerBound * inFeatures, Int32(inFeatures))
+        }
+    } else {
+        LetheThreads.parallelFor(inFeatures) { k in
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(outFeatures), Int32(k.count), Int32(rows),
+                        1, dOut, Int32(dOutStride), input + k.lowerBound, Int32(inputStride),
+                        1, dWeight + k.lowerBound, Int32(inFeatures))
+        }
+    }
+}
+
+/// Naive reference of `linearBackward` (sums in Double).
+public func linearBackwardReference(dInput: UnsafeMutablePointer<Float>?, dInputStride: Int,
+                                    accumulateInput: Bool = false, dWeight: UnsafeMutablePointer<Float>,
+                                    dOut: UnsafePointer<Float>, dOutStride: Int, input: UnsafePointer<Float>,
+                                    inputStride: Int, weight: UnsafePointer<Float>,
+                                    rows: Int, inFeatures: Int, outFeatures: Int) {
+    if let dInput {
+        for m in 0..<rows {
+            for k in 0..<inFeatures {
+                var sum = 0.0
+                for n in 0..<outFeatures { sum += Double(dOut[m * dOutStride + n]) * Double(weight[n * inFeatures + k]) }
+                let o = dInput + m * dInputStride + k
+                o.pointee = accumulateInput ? Float(Double(o.pointee) + sum) : Float(sum)
+            }
+        }
+    }
+    for n in 0..<outFeatures {
+        for k in 0..<inFeatures {
+            var sum = 0.0
+            for m in 0..<rows { sum += Double(dOut[m * dOutStride + n]) * Double(input[m * inputStride + k]) }
+            dWeight[n * inFeatures + k] = Float(Double(dWeight[n * inFeatures + k]) + sum)
+        }
+    }
+}

@@ -22,3 +22,24 @@ public func softplusForwardReference(out: UnsafeMutablePointer<Float>, input: Un
         out[i] = x > 20 ? Float(x) : Float(log1p(exp(x)))
     }
 }
+
+/// softplus_backward: dInput = dOut · e^x / (e^x + 1) = dOut · sigmoid(x), and dOut where x > 20 (sigmoid
+/// rounds to 1 there in float, so one formula serves both branches). The scan fuses this into its backward.
+public func softplusBackward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+                             input: UnsafePointer<Float>, count: Int) {
+    forEachGroupOf8(count) { i, lanes in
+        storeLanes(loadLanes(dOut + i, lanes) * softplusDerivative(loadLanes(input + i, lanes)), dInput + i, lanes)
+    }
+}
+
+@inline(__always)
+func softplusDerivative(_ x: Float8) -> Float8 { 1 / (1 + fastExp(-x)) }
+
+/// Naive reference of `softplusBackward`.
+public func softplusBackwardReference(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+                                      input: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count {
+        let x = Double(input[i])
+        dInput[i] = Float(Double(dOut[i]) * (x > 20 ? 1 : exp(x) / (exp(x) + 1)))
+    }
+}

@@ -6,6 +6,7 @@ import LetheShards
 
 /// A small stage built on the harness, for Lethe's own tests. Without --input it generates token shards;
 /// with --input it maps each input shard to an output shard (tokens times --scale, plus float values).
+/// Started through a link whose name ends in "-single", it says it runs as one process (like train and report).
 @main
 struct LetheTestStage: StageCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +14,8 @@ struct LetheTestStage: StageCommand {
         abstract: "Test stage: generates token shards, or maps a stage's shards (tokens * scale).")
 
     static let stageDescription = StageDescription.stage(
-        "lethe-test-stage", format: 1, inputs: ["input", "offset-file"], executionOnly: ["delay-ms", "fail-on-unit"])
+        "lethe-test-stage", format: 1, inputs: ["input", "offset-file"], executionOnly: ["delay-ms", "fail-on-unit"],
+        parallel: !(CommandLine.arguments.first ?? "").hasSuffix("-single"))
 
     @OptionGroup var stage: StageOptions
 

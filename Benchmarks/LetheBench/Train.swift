@@ -1,0 +1,65 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import LetheModel
+import LetheTraining
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Training tokens/s of the auto-encoder (or LM) objective: loss, gradients, clipping, AdamW.",
+        discussion: """
+        The decoder is the checkpoint that Benchmarks/baselines/encode.py creates (mamba-130m architecture, random \
+        weights by transformers); the encoder is the same weights, run once before timing to make each chunk's \
+        cache (the training stage reads them from shards). One warm-up step, then --repeats timed steps on the same \
+        batch, as Benchmarks/baselines/train.py does in PyTorch; "seconds" is the fastest step. Tokens/s counts the \
+        chunks' tokens (B × L).
+        """)
+
+    @Option(help: "Checkpoint folder (Hugging Face layout).")
+    var model = "/work/bench-cache/mamba-130m-random"
+    @Option(help: "Chunks per batch.") var batchSize = 4
+    @Option(help: "Tokens per chunk.") var length = 64
+    @Option(help: "Timed training steps; the fastest is reported.") var repeats = 3
+    @Option(help: "Worker threads.") var threads = 2
+    @Option(help: "autoencoder or lm.") var objective = TrainingObjective.autoencoder
+    @Option(help: "Megabytes that every layer's activations may take; above, the backward pass recomputes them.")
+    var activationBudgetMb = 4096
+
+    func run() throws {
+        LetheThreads.set(threads)
+        let decoder = try MambaModel.load(from: URL(fileURLWithPath: model))
+        let c = decoder.config
+        var random = Xoshiro256(seed: 0)
+        let tokens = (0..<batchSize * length).map { _ in Int32(1 + random.nextIndex(below: c.vocabSize - 1)) }
+        var states: [(ssm: [Float], conv: [Float])]? = nil
+        if objective == .autoencoder {
+            let cache = MambaCache(config: c, batchSize: batchSize)
+            try decoder.forward(tokens: tokens, batchSize: batchSize, cache: cache)
+            states = (0..<batchSize).map { (cache.ssmState(sequence: $0), cache.convState(sequence: $0)) }
+        }
+        let batch = TrainingBatch(tokens: tokens, batchSize: batchSize, encoderStates: states)
+        let trainer = Trainer(model: decoder, objective: objective, settings: OptimizerSettings(
+            learningRate: LearningRatePlan(base: 1e-4, schedule: .cosine, warmupSteps: 1, totalSteps: repeats + 1),
+            weightDecay: 0.01, clipNorm: 1.0))
+        trainer.backprop.activationBudget = activationBudgetMb << 20
+        _ = try trainer.train(batch)  // warm-up: allocates the activations, pages in the moments
+        var times: [Double] = [], losses: [Double] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now()
+            losses.append(try trainer.train(batch).loss)
+            times.append(elapsed(since: start))
+        }
+        // The fastest step: on a shared machine the least disturbed one (the baseline reports the same).
+        let best = times.min()!
+        let report: [String: Any] = [
+            "area": "train", "impl": "lethe", "objective": objective.rawValue, "batch_size": batchSize,
+            "length": length, "steps": repeats, "threads": threads, "seconds": best, "step_seconds": times,
+            "losses": losses, "tokens_per_s": Double(batchSize * length) / best,
+            "max_rss_mb": maxRSSMegabytes(), "activation_budget_mb": activationBudgetMb,
+        ]
+        let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
+        print(String(decoding: json, as: UTF8.self))
+    }
+}
+
+extension TrainingObjective: ExpressibleByArgument {}

@@ -1,0 +1,324 @@
+import Foundation
+import LetheModel
+
+/// What the decoder learns.
+public enum TrainingObjective: String, Codable, Sendable, CaseIterable {
+    /// The reference's auto-encoder (ouroboros' MambaDecoderMixer with encoder_cache_params): the decoder reads
+    /// [eos] + x + [eos] starting from the encoder's final cache of x, in every layer (the conv sees the encoder's
+    /// conv state as the inputs before the first token, the scan starts from its ssm state), and predicts each
+    /// next token: B × (L + 1) predictions.
+    case autoencoder
+    /// Plain next-token prediction from the empty state: x predicts x shifted by one, B × (L - 1) predictions.
+    case lm
+
+    /// `<|endoftext|>`, id 0 in GPT-NeoX's vocabulary: the reference pads each chunk with it on both sides.
+    public static let eos: Int32 = 0
+}
+
+/// B chunks of one length L (sequence-major tokens) and, for the auto-encoder, each chunk's encoder state
+/// (per chunk: ssm (n_layer, DI, N) and conv (n_layer, DI, K), the shard layout).
+public struct TrainingBatch {
+    public var tokens: [Int32]
+    public var batchSize: Int
+    public var encoderStates: [(ssm: [Float], conv: [Float])]?
+
+    public init(tokens: [Int32], batchSize: Int, encoderStates: [(ssm: [Float], conv: [Float])]? = nil) {
+        self.tokens = tokens
+        self.batchSize = batchSize
+        self.encoderStates = encoderStates
+    }
+
+    public var length: Int { batchSize == 0 ? 0 : tokens.count / batchSize }
+}
+
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The decoder's loss and its gradient with respect to every parameter, by hand-written backpropagation (llm.c's
+/// scheme): a forward pass block by block (`MambaModel.layerForward`) keeping what the backward pass reads, then
+/// the backward kernels layer by layer in reverse, accumulating into `gradients`, a buffer with the parameters'
+/// layout. Activation memory is bounded: when every layer's intermediate tensors would exceed
+/// `activationBudget`, only each layer's input is kept and the backward pass recomputes one layer at a time
+/// (one extra forward pass, the same numbers).
+public final class Backprop {
+    public let model: MambaModel
+    public let objective: TrainingObjective
+    /// d(loss)/d(parameter), in the parameter layout (the tied lm_head's share is in the embeddings).
+    public let gradients: ParameterBuffer
+    /// Rows of logits materialised at once by the lm_head and the loss: (rows, V) floats.
+    public var logitRows = 512
+    /// Bytes that every layer's intermediate tensors may take before the backward pass recomputes them instead.
+    public var activationBudget = 4 << 30
+
+    private var activations: TrainingActivations?
+
+    public init(model: MambaModel, objective: TrainingObjective) {
+        self.model = model
+        self.objective = objective
+        gradients = ParameterBuffer(layout: model.layout)
+    }
+
+    /// The decoder's input (B, T) and the target of each position (-1: none), from a batch of chunks.
+    func decoderSequences(_ batch: TrainingBatch) throws -> (input: [Int32], targets: [Int32], length: Int) {
+        let (b, l) = (batch.batchSize, batch.length)
+        guard b > 0, l > 0, batch.tokens.count == b * l else {
+            throw TrainingError("batch: \(batch.tokens.count) tokens do not make \(b) chunks of equal length")
+        }
+        let vocabulary = Int32(model.config.vocabSize)
+        if let bad = batch.tokens.first(where: { $0 < 0 || $0 >= vocabulary }) {
+            throw TrainingError("batch: token id \(bad) outside the model's vocabulary 0..<\(vocabulary)")
+        }
+        let prefix: [Int32] = objective == .autoencoder ? [TrainingObjective.eos] : []
+        let suffix = prefix
+        guard l + 2 * prefix.count >= 2 else { throw TrainingError("batch: chunks of 1 token have nothing to predict") }
+        var input: [Int32] = [], targets: [Int32] = []
+        for s in 0..<b {
+            let sequence = prefix + batch.tokens[s * l ..< (s + 1) * l] + suffix
+            input += sequence
+            targets += sequence.dropFirst() + [-1]
+        }
+        return (input, targets, l + 2 * prefix.count)
+    }
+
+    /// The state the decoder starts from: the encoder's (auto-encoder) or the empty state.
+    func initialCache(_ batch: TrainingBatch) throws -> MambaCache {
+        switch objective {
+        case .lm:
+            return MambaCache(config: model.config, batchSize: batch.batchSize)
+        case .autoencoder:
+            guard let states = batch.encoderStates else {
+                throw TrainingError("batch: the auto-encoder objective needs each chunk's encoder state")
+            }
+            guard states.count == batch.batchSize else {
+                throw TrainingError("batch: \(states.count) encoder states for \(batch.batchSize) chunks")
+            }
+            return try MambaCache(config: model.config, sequences: states)
+        }
+    }
+
+    /// Buffers for a batch of this shape. They grow to the largest batch seen and are reused for smaller ones
+    /// (batches of mixed lengths would otherwise reallocate and clear gigabytes at every step).
+    private func activations(batchSize: Int, length: Int) -> TrainingActivations {
+        let c = model.config
+        let tokens = max(batchSize * length, activations?.tokenCapacity ?? 0)
+        let sequences = max(batchSize, activations?.sequenceCapacity ?? 0)
+        let keep = TrainingActivations.bytesPerLayer(c, tokens: tokens) * c.numLayers <= activationBudget
+        if let a = activations, a.tokenCapacity == tokens, a.sequenceCapacity == sequences, a.keepsEveryLayer == keep {
+            a.batchSize = batchSize
+            a.length = length
+            return a
+        }
+        activations = nil  // free the old buffers before allocating the new ones
+        let a = TrainingActivations(config: c, tokenCapacity: tokens, sequenceCapacity: sequences, keepEveryLayer: keep)
+        a.batchSize = batchSize
+        a.length = length
+        activations = a
+        return a
+    }
+
+    /// Embedding, the blocks from the initial states `initial`, norm_f.
+    private func forward(_ input: [Int32], _ acts: TrainingActivations, initial: MambaCache) {
+        let c = model.config, m = input.count
+        input.withUnsafeBufferPointer { ids in
+            embeddingForward(out: acts.hidden[0].pointer, tokens: ids.baseAddress!, weight: model.weights.embeddings,
+                             count: m, hidden: c.hiddenSize)
+        }
+        for l in 0..<c.numLayers { layerForward(l, acts, initial: initial, output: acts.hidden[l + 1].pointer) }
+        rmsNormForward(out: acts.normF.pointer, rstd: acts.normFRstd.pointer, input: acts.hidden[c.numLayers].pointer,
+                       weight: model.weights.normF, rows: m, width: c.hiddenSize, epsilon: c.layerNormEpsilon)
+    }
+
+    /// Block `l` from hidden[l] and the initial states (a copy: the block overwrites it with the final state).
+    private func layerForward(_ l: Int, _ acts: TrainingActivations, initial: MambaCache,
+                              output: UnsafeMutablePointer<Float>, extent: MambaModel.LayerExtent = .output) {
+        let c = model.config
+        let (conv, ssm) = (l * c.intermediateSize * c.convKernel, l * c.intermediateSize * c.stateSize)
+        for b in 0..<acts.batchSize {
+            let (convSlice, ssmSlice) = (b * initial.convCountPerSequence + conv, b * initial.ssmCountPerSequence + ssm)
+            initial.conv.withUnsafeBufferPointer {
+                (acts.convState.pointer + convSlice).update(from: $0.baseAddress! + convSlice,
+                                                            count: c.intermediateSize * c.convKernel)
+            }
+            initial.ssm.withUnsafeBufferPointer {
+                (acts.ssmState.pointer + ssmSlice).update(from: $0.baseAddress! + ssmSlice,
+                                                          count: c.intermediateSize * c.stateSize)
+            }
+        }
+        model.layerForward(l, input: acts.hidden[l].pointer, output: output, activations: acts.layer(l),
+                           convState: acts.convState.pointer + conv, convStateStride: initial.convCountPerSequence,
+                           ssmState: acts.ssmState.pointer + ssm, ssmStateStride: initial.ssmCountPerSequence,
+                           batchSize: acts.batchSize, length: acts.length, extent: extent)
+    }
+
+    /// The mean loss of the batch (forward only): (sum over predictions, number of predictions).
+    public func loss(_ batch: TrainingBatch) throws -> (total: Double, predictions: Int) {
+        let (input, targets, length) = try decoderSequences(batch)
+        let acts = activations(batchSize: batch.batchSize, length: length)
+        forward(input, acts, initial: try initialCache(batch))
+        return lmHeadLoss(acts, targets: targets, backward: nil)
+    }
+
+    /// Zeroes `gradients`, then fills them with d(mean loss)/d(parameters); returns the mean loss.
+    @discardableResult
+    public func lossAndGradients(_ batch: TrainingBatch) throws -> Double {
+        let (input, targets, length) = try decoderSequences(batch)
+        let initial = try initialCache(batch)
+        let acts = activations(batchSize: batch.batchSize, length: length)
+        forward(input, acts, initial: initial)
+        gradients.buffer.update(repeating: 0)
+
+        let c = model.config
+        let (m, h, di, n, k, r, xps) = (input.count, c.hiddenSize, c.intermediateSize, c.stateSize, c.convKernel,
+                                         c.timeStepRank, c.xProjSize)
+        let (w, g) = (model.weights, gradients.weights)
+        let scratch = BackwardScratch(config: c, tokens: m)
+        let (total, predictions) = lmHeadLoss(acts, targets: targets, backward: scratch.dNormed.pointer)
+        let dHidden = scratch.dHidden.pointer
+        dHidden.update(repeating: 0, count: m * h)
+        // norm_f
+        rmsNormBackward(dInput: dHidden, dWeight: g.normF, dOut: scratch.dNormed.pointer,
+                        input: acts.hidden[c.numLayers].pointer, weight: w.normF,
+                        rstd: acts.normFRstd.pointer, rows: m, width: h)
+        initial.ssm.withUnsafeBufferPointer { ssm in
+            initial.conv.withUnsafeBufferPointer { conv in
+                for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
+                    let (a, lw, lg) = (acts.layer(l), w.layers[l], g.layers[l])
+                    let s = scratch
+                    if !acts.keepsEveryLayer {
+                        // Recompute this block's tensors up to the gate; its output is already in hidden[l + 1].
+                        layerForward(l, acts, initial: initial, output: acts.hidden[l + 1].pointer, extent: .gated)
+                    }
+                    // hidden_states = residual + out_proj(gated): the residual passes dHidden through unchanged.
+                    linearBackward(dInput: s.dGated.pointer, dInputStride: di, dWeight: lg.outProj, dOut: dHidden,
+                                   dOutStride: h, input: a.gated.pointer, inputStride: di, weight: lw.outProj,
+                                   rows: m, inFeatures: di, outFeatures: h)
+                    gateBackward(dY: s.dY.pointer, dZ: s.dXZ.pointer + di, dzStride: 2 * di, dOut: s.dGated.pointer,
+                                 y: a.y.pointer, z: a.xz.pointer + di, zStride: 2 * di, rows: m, channels: di)
+                    selectiveScanBackward(
+                        dU: s.dU.pointer, dDt: s.dDt.pointer, dBC: s.dXProj.pointer + r, dbcStride: xps,
+                        dDtBias: lg.dtProjBias, dALog: lg.aLog, dD: lg.d, dState: nil, dStateStride: 0,
+                        dY: s.dY.pointer, u: a.u.pointer, dt: a.dt.pointer, dtBias: lw.dtProjBias,
+                        bc: a.xProj.pointer + r, bcStride: xps, aLog: lw.aLog, d: lw.d,
+                        state: ssm.baseAddress! + l * di * n, stateStride: initial.ssmCountPerSequence,
+                        batch: batch.batchSize, length: length, channels: di, stateSize: n)
+                    // dt = dt_proj.weight @ time_step (its bias is inside the scan)
+                    linearBackward(dInput: s.dXProj.pointer, dInputStride: xps, dWeight: lg.dtProjWeight,
+                                   dOut: s.dDt.pointer, dOutStride: di, input: a.xProj.pointer, inputStride: xps,
+                                   weight: lw.dtProjWeight, rows: m, inFeatures: r, outFeatures: di)
+                    // x_proj(u): u also feeds the scan, so its gradient adds to the scan's
+                    linearBackward(dInput: s.dU.pointer, dInputStride: di, accumulateInput: true, dWeight: lg.xProj,
+                                   dOut: s.dXProj.pointer, dOutStride: xps, input: a.u.pointer, inputStride: di,
+                                   weight: lw.xProj, rows: m, inFeatures: di, outFeatures: xps)
+                    siluBackward(dInput: s.dConvOut.pointer, dOut: s.dU.pointer, input: a.convOut.pointer, count: m * di)
+                    causalConv1dBackward(
+                        dInput: s.dXZ.pointer, dInputStride: 2 * di, dWeight: lg.convWeight, dBias: lg.convBias,
+                        dOut: s.dConvOut.pointer, input: a.xz.pointer, inputStride: 2 * di, weight: lw.convWeight,
+                        state: conv.baseAddress! + l * di * k, stateStride: initial.convCountPerSequence,
+                        batch: batch.batchSize, length: length, channels: di, kernel: k)
+                    linearBackward(dInput: s.dNormed.pointer, dInputStride: h, dWeight: lg.inProj,
+                                   dOut: s.dXZ.pointer, dOutStride: 2 * di, input: a.normed.pointer, inputStride: h,
+                                   weight: lw.inProj, rows: m, inFeatures: h, outFeatures: 2 * di)
+                    rmsNormBackward(dInput: dHidden, dWeight: lg.norm, dOut: s.dNormed.pointer,
+                                    input: acts.hidden[l].pointer, weight: lw.norm,
+                                    rstd: a.rstd.pointer, rows: m, width: h)
+                }
+            }
+        }
+        input.withUnsafeBufferPointer { ids in
+            embeddingBackward(dWeight: g.embeddings, dOut: dHidden, tokens: ids.baseAddress!, count: m, hidden: h)
+        }
+        return total / Double(predictions)
+    }
+
+    /// lm_head and the mean cross-entropy over the positions with a target, `logitRows` rows of logits at a time.
+    /// With `backward`, also writes d(mean loss)/d(norm_f output) there and adds the lm_head's gradient.
+    private func lmHeadLoss(_ acts: TrainingActivations, targets: [Int32],
+                            backward dNormF: UnsafeMutablePointer<Float>?) -> (total: Double, predictions: Int) {
+        let (h, v) = (model.config.hiddenSize, model.config.vocabSize)
+        let rows = targets.count
+        let predictions = targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
+        let chunk = max(1, logitRows)
+        let logits = FloatBuffer(count: min(rows, chunk) * v)
+        var losses = [Float](repeating: 0, count: rows)
+        targets.withUnsafeBufferPointer { targets in
+            losses.withUnsafeMutableBufferPointer { losses in
+                for start in stride(from: 0, to: rows, by: chunk) {
+                    let count = min(chunk, rows - start)
+                    let x = acts.normF.pointer + start * h
+                    linearForward(out: logits.pointer, outStride: v, input: x, inputStride: h,
+                                  weight: model.weights.lmHead, rows: count, inFeatures: h, outFeatures: v)
+                    // loss = CrossEntropyLoss()(shift_logits, shift_labels): the mean over predictions
+                    crossEntropyForwardBackward(logits: logits.pointer, losses: losses.baseAddress! + start,
+                                                targets: targets.baseAddress! + start, rows: count, vocab: v,
+                                                scale: 1 / Float(predictions))
+                    if let dNormF {
+                        linearBackward(dInput: dNormF + start * h, dInputStride: h, dWeight: gradients.weights.lmHead,
+                                       dOut: logits.pointer, dOutStride: v, input: x, inputStride: h,
+                                       weight: model.weights.lmHead, rows: count, inFeatures: h, outFeatures: v)
+                    }
+                }
+            }
+        }
+        return (losses.reduce(0.0) { $0 + Double($1) }, predictions)
+    }
+}
+
+/// Gradients of one layer's activations, reused by every layer of a backward pass.
+final class BackwardScratch {
+    let dHidden, dNormed, dGated, dY, dXZ, dU, dDt, dXProj, dConvOut: FloatBuffer
+
+    init(config c: MambaConfig, tokens m: Int) {
+        let (h, di) = (c.hiddenSize, c.intermediateSize)
+        dHidden = FloatBuffer(count: m * h)   // (M, H) the residual stream's gradient
+        dNormed = FloatBuffer(count: m * h)   // (M, H) the norm's output (norm_f's too)
+        dGated = FloatBuffer(count: m * di)   // (M, DI) out_proj's input
+        dY = FloatBuffer(count: m * di)       // (M, DI) the scan's output
+        dXZ = FloatBuffer(count: m * 2 * di)  // (M, 2·DI) in_proj's output: x | z
+        dU = FloatBuffer(count: m * di)       // (M, DI) the scan's input
+        dDt = FloatBuffer(count: m * di)      // (M, DI) dt_proj's output
+        dXProj = FloatBuffer(count: m * c.xProjSize)  // (M, R + 2N) x_proj's output
+        dConvOut = FloatBuffer(count: m * di) // (M, DI) the conv's output, before SiLU
+    }
+}
+
+/// A training forward pass's tensors: every block's input (the residual stream) and either every block's
+/// intermediate tensors or one set that the backward pass refills block by block. Sized for up to
+/// `tokenCapacity` tokens in up to `sequenceCapacity` sequences; the current batch is `batchSize` × `length`.
+final class TrainingActivations {
+    let tokenCapacity: Int
+    let sequenceCapacity: Int
+    var batchSize = 0
+    var length = 0
+    let keepsEveryLayer: Bool
+    let hidden: [FloatBuffer]  // n_layer + 1 of (M, H): hidden[l] enters block l
+    let layers: [LayerActivations]
+    let normF: FloatBuffer  // (M, H) norm_f(hidden[n_layer]): lm_head's input
+    let normFRstd: FloatBuffer  // (M)
+    /// The blocks' running states, (B, n_layer, DI, K) and (B, n_layer, DI, N), each block starting from a copy
+    /// of its initial states.
+    let convState: FloatBuffer
+    let ssmState: FloatBuffer
+
+    init(config c: MambaConfig, tokenCapacity m: Int, sequenceCapacity b: Int, keepEveryLayer: Bool) {
+        tokenCapacity = m
+        sequenceCapacity = b
+        keepsEveryLayer = keepEveryLayer
+        hidden = (0...c.numLayers).map { _ in FloatBuffer(count: m * c.hiddenSize) }
+        layers = (0..<(keepEveryLayer ? c.numLayers : 1)).map { _ in LayerActivations(config: c, tokens: m) }
+        normF = FloatBuffer(count: m * c.hiddenSize)
+        normFRstd = FloatBuffer(count: m)
+        convState = FloatBuffer(count: b * c.numLayers * c.intermediateSize * c.convKernel)
+        ssmState = FloatBuffer(count: b * c.numLayers * c.intermediateSize * c.stateSize)
+    }
+
+    func layer(_ l: Int) -> LayerActivations { keepsEveryLayer ? layers[l] : layers[0] }
+
+    /// Bytes of one block's LayerActivations over `tokens` tokens.
+    static func bytesPerLayer(_ c: MambaConfig, tokens m: Int) -> Int {
+        let (h, di) = (c.hiddenSize, c.intermediateSize)
+        // normed, rstd, xz, convOut, u, xProj, dt, y, gated
+        return 4 * m * (h + 1 + 2 * di + di + di + c.xProjSize + di + di + di)
+    }
+}

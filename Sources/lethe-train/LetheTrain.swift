@@ -1,0 +1,249 @@
+import ArgumentParser
+import Foundation
+import LetheCLI
+import LetheModel
+import LethePipeline
+import LetheShards
+import LetheTraining
+
+/// The train stage: a Mamba decoder learns to rebuild each chunk from the encoder's final state (or, with
+/// --objective lm, plain next-token training from the empty state). Thin glue over LetheTraining.
+@main
+struct LetheTrain: StageCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lethe-train",
+        abstract: "Train a Mamba decoder to rebuild chunks from their encoder state (or a language model).",
+        discussion: """
+        --input is the encode stage's output: each chunk's tokens and its encoder state (KEY.ssm.npy, \
+        KEY.conv.npy). The decoder reads [eos] + chunk + [eos] starting from that state in every layer and \
+        learns to predict each next token (the auto-encoder of Hossain et al., AACL 2025). --init is a Hugging \
+        Face Mamba folder; the decoder starts from its weights (usually the encoder's), or from random weights \
+        when the folder holds only config.json. Chunks of different lengths are batched by length: no padding.
+
+        Writes to --output: train_log.jsonl (one line per step: step, loss before the update, lr, grad_norm, \
+        tokens_per_s; validation lines: step, val_loss), checkpoints step-N/ and final/ (config.json and \
+        model.safetensors, which transformers' MambaForCausalLM loads, plus AdamW's moments and \
+        trainer_state.json). An interrupted run continues with --resume from its newest checkpoint to the same \
+        losses as an uninterrupted one (same seed and --threads).
+
+        Example:
+          lethe-train --input stages/encode --init models/mamba-130m \\
+            --output stages/train --steps 2000 --batch-size 8 --lr 1e-4 \\
+            --schedule cosine --warmup 100 --clip 1 --checkpoint-every 500 \\
+            --validation stages/encode-valid --eval-every 200
+        """)
+
+    static let stageDescription = StageDescription.stage(
+        "lethe-train", format: 1, inputs: ["input", "init", "validation"],
+        executionOnly: ["resume", "activation-budget-mb"], parallel: false)
+
+    @OptionGroup var stage: StageOptions
+
+    @Option(help: ArgumentHelp("Stage folder of training chunks (repeat for several; read in the order given).", valueName: "dir"))
+    var input: [String]
+
+    @Option(help: ArgumentHelp("Hugging Face Mamba folder the decoder starts from (only config.json: random weights).", valueName: "dir"))
+    var `init`: String
+
+    @Option(help: "Training steps (optimizer updates). Default: one epoch.") var steps: Int?
+    @Option(help: "Passes over the training chunks (instead of --steps).") var epochs: Int?
+    @Option(help: "Chunks per batch (each batch holds chunks of one length).") var batchSize = 8
+    @Option(help: "Peak learning rate.") var lr = 5e-5
+    @Option(help: "AdamW's decoupled weight decay (not applied to biases, norm weights, A_log, D).") var weightDecay = 0.0
+    @Option(help: "Learning-rate schedule after the warmup: constant, linear or cosine (to 0 at the last step).")
+    var schedule = LearningRateSchedule.linear
+    @Option(help: "Warmup steps (linear from 0).") var warmup = 0
+    @Option(help: "Clip gradients to this global L2 norm.") var clip: Double?
+    @Option(help: "Seed of the chunk order and of random initial weights.") var seed: UInt64 = 0
+    @Flag(inversion: .prefixedNo, help: "Shuffle the chunks each epoch (--no-shuffle: shard and sample order).")
+    var shuffle = true
+    @Option(help: "autoencoder (rebuild from the encoder state) or lm (next token from the empty state).")
+    var objective = TrainingObjective.autoencoder
+    @Option(help: ArgumentHelp("Stage folder of validation chunks (repeat for several; the loss is over all of them).",
+                               valueName: "dir"))
+    var validation: [String] = []
+    @Option(help: "Validation loss every N steps (and after the last step).") var evalEvery: Int?
+    @Option(help: "A checkpoint step-N/ every N steps (final/ is always written).") var checkpointEvery: Int?
+    @Flag(help: "Continue the run in --output from its newest checkpoint.") var resume = false
+    @Option(help: "How final/model.safetensors stores the weights: float32, float16 or bfloat16 (step-N/ stays float32).")
+    var finalDtype = StoredDType.float32
+    @Option(help: "Megabytes all layers' activations may take before the backward pass recomputes them layer by layer.")
+    var activationBudgetMb = 4096
+
+    func validate() throws {
+        guard !input.isEmpty else { throw ValidationError("--input: give at least one stage folder") }
+        guard steps == nil || epochs == nil else { throw ValidationError("give --steps or --epochs, not both") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number") }
+        guard weightDecay >= 0 else { throw ValidationError("--weight-decay must not be negative") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
+        if let clip, !(clip > 0) { throw ValidationError("--clip must be positive") }
+        if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
+        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
+        if evalEvery != nil, validation.isEmpty { throw ValidationError("--eval-every needs --validation") }
+    }
+
+    func run() throws {
+        let run = try StageRun(description: Self.stageDescription, options: stage)
+        LetheThreads.set(stage.threads)
+        try run.runWhole { files in
+            let output = run.folder.url
+            if stage.force, !resume { try removeEarlierRun(in: output) }
+            let initFolder = URL(fileURLWithPath: `init`)
+            let config = try MambaConfig.read(contentsOf: initFolder.appendingPathComponent("config.json"))
+            let shapes = objective == .autoencoder ? (ssm: config.ssmStateShape, conv: config.convStateShape) : nil
+            run.say("reading \(input.joined(separator: ", "))")
+            let train = try EncodedChunks(shards: try shardURLs(input), vocabularySize: config.vocabSize, stateShapes: shapes,
+                                          stateFile: output.appendingPathComponent(".train-states.f32"))
+            defer { try? FileManager.default.removeItem(at: output.appendingPathComponent(".train-states.f32")) }
+            let valid = validation.isEmpty ? nil : try EncodedChunks(
+                shards: try shardURLs(validation), vocabularySize: config.vocabSize, stateShapes: shapes,
+                stateFile: output.appendingPathComponent(".validation-states.f32"))
+            defer { try? FileManager.default.removeItem(at: output.appendingPathComponent(".validation-states.f32")) }
+
+            let total = steps ?? TrainingRun.steps(epochs: epochs ?? 1, lengths: train.lengths, batchSize: batchSize)
+            let settings = RunSettings(
+                objective: objective, batchSize: batchSize, steps: total, seed: seed, shuffle: shuffle,
+                optimizer: OptimizerSettings(learningRate: LearningRatePlan(base: lr, schedule: schedule,
+                                                                            warmupSteps: warmup, totalSteps: total),
+                                             weightDecay: weightDecay, clipNorm: clip),
+                evalEvery: evalEvery, checkpointEvery: checkpointEvery)
+            run.say("\(train.lengths.count) chunks of \(Set(train.lengths).count) lengths, \(total) steps of \(batchSize) chunks")
+            let training = try TrainingRun(settings: settings, output: output, train: train, validation: valid)
+            training.activationBudget = activationBudgetMb << 20
+            training.finalDType = finalDtype
+            let reporter = StepReporter(name: run.name, total: total, mode: stage.progress)
+            var lastLoss = Double.nan, lastValidation: Double?
+            _ = try training.run(resume: resume, initialModel: { try initialModel(initFolder, config: config, run: run) }) { event in
+                switch event {
+                case .resumed(let step, let directory):
+                    run.say("resuming after step \(step) from \(directory.lastPathComponent)/")
+                case .step(let record, let remaining):
+                    lastLoss = record.loss
+                    reporter.step(record, secondsRemaining: remaining)
+                case .validation(let step, let loss):
+                    lastValidation = loss
+                    reporter.say("step \(step): validation loss \(String(format: "%.4f", loss))")
+                case .checkpoint(let step, let directory):
+                    reporter.say("step \(step): checkpoint \(directory.lastPathComponent)/")
+                }
+            }
+            reporter.finish()
+            for file in try trainingFiles(in: output) { try files.register(file) }
+            var extra: [String: JSONValue] = ["steps": .int(total), "chunks": .int(train.lengths.count)]
+            if lastLoss.isFinite { extra["last_loss"] = .double(lastLoss) }
+            if let lastValidation { extra["val_loss"] = .double(lastValidation) }
+            return .object(extra)
+        }
+    }
+
+    /// The decoder's starting weights: the folder's checkpoint, or random ones when it holds only config.json.
+    func initialModel(_ folder: URL, config: MambaConfig, run: StageRun) throws -> MambaModel {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        guard names.contains(where: { $0.hasSuffix(".safetensors") || $0.hasSuffix(".bin") || $0.hasSuffix(".index.json") }) else {
+            run.say("\(folder.path) holds no weights: random initial weights (seed \(seed))")
+            let model = MambaModel(config: config)
+            try MambaInitialization(configJSON: folder.appendingPathComponent("config.json")).randomize(model, seed: seed)
+            return model
+        }
+        return try MambaModel.load(from: folder)
+    }
+
+    /// The shard files of stage folders, in order.
+    func shardURLs(_ paths: [String]) throws -> [URL] {
+        try paths.flatMap { path -> [URL] in
+            let stage = try StageInput(path: path)
+            return (0..<stage.shardCount).map(stage.shardURL)
+        }
+    }
+
+    /// --force without --resume: the earlier run's log and checkpoints go (they belong to other settings).
+    func removeEarlierRun(in folder: URL) throws {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        where name == TrainingRun.logFile || name == "final" || name.hasPrefix("step-") {
+            try FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+        }
+    }
+
+    /// Every file of the run (log and checkpoints), relative to the folder, for the manifest.
+    func trainingFiles(in folder: URL) throws -> [String] {
+        let fm = FileManager.default
+        var files = [TrainingRun.logFile]
+        for name in try fm.contentsOfDirectory(atPath: folder.path).sorted()
+        where name == "final" || (name.hasPrefix("step-") && Int(name.dropFirst(5)) != nil) {
+            files += try fm.contentsOfDirectory(atPath: folder.appendingPathComponent(name).path).sorted().map { "\(name)/\($0)" }
+        }
+        return files
+    }
+}
+
+extension LearningRateSchedule: ExpressibleByArgument {}
+extension TrainingObjective: ExpressibleByArgument {}
+
+/// Progress of the steps on standard error: `train: step 120/2000 (6.0%), loss 3.2145, 1,234 tok/s, ETA 25m`.
+/// A live line on a terminal (bar), a plain line every 10 seconds otherwise (lines), or nothing (off).
+final class StepReporter {
+    let name: String
+    let total: Int
+    let live: Bool
+    let silent: Bool
+    private var lastLine = Date.distantPast
+    private var pending = false
+
+    init(name: String, total: Int, mode: ProgressMode) {
+        self.name = name
+        self.total = total
+        silent = mode == .off
+        live = mode == .bar || (mode == .auto && isatty(STDERR_FILENO) != 0)
+    }
+
+    func step(_ record: StepRecord, secondsRemaining: Double) {
+        guard !silent else { return }
+        let now = Date()
+        let last = record.step == total
+        guard last || now.timeIntervalSince(lastLine) >= (live ? 0.2 : 10) else { return }
+        lastLine = now
+        let percent = String(format: "%.1f", 100 * Double(record.step) / Double(total))
+        let text = "\(name): step \(record.step)/\(total) (\(percent)%), loss \(String(format: "%.4f", record.loss)), "
+            + "\(Int(record.tokensPerSecond.rounded())) tok/s, ETA \(duration(secondsRemaining))"
+        if live {
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+            pending = true
+        } else {
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+        }
+    }
+
+    func say(_ text: String) {
+        guard !silent else { return }
+        finish()
+        FileHandle.standardError.write(Data("\(name): \(text)\n".utf8))
+    }
+
+    func finish() {
+        if pending { FileHandle.standardError.write(Data("\n".utf8)) }
+        pending = false
+    }
+
+    private func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+    }
+}
+
+extension StoredDType: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument {
+        case "float32": self = .float32
+        case "float16": self = .float16
+        case "bfloat16": self = .bfloat16
+        default: return nil
+        }
+    }
+
+    public static var allValueStrings: [String] { ["float32", "float16", "bfloat16"] }
+    public var defaultValueDescription: String { self == .float32 ? "float32" : self == .float16 ? "float16" : "bfloat16" }
+}

@@ -1,0 +1,141 @@
+import XCTest
+@testable import LetheModel
+@testable import LetheTraining
+
+/// Each backward kernel against its naive reference (double-precision sums) on random inputs with odd sizes
+/// (partial 8-lane groups) and strided rows, as the training step calls them. Tolerance: max|fast - ref| <=
+/// 1e-5 · max|ref| per output tensor (float32 sums of at most a few hundred terms; fastExp within 2.5e-7).
+final class BackwardKernelTests: XCTestCase {
+    func random(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
+        var rng = Xoshiro256(seed: seed)
+        return (0..<count).map { _ in (rng.nextUnitFloat() * 2 - 1) * scale }
+    }
+
+    func assertClose(_ got: [Float], _ want: [Float], _ name: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertGreaterThan(want.map(abs).max() ?? 0, 0, "\(name): reference is all zero", file: file, line: line)
+        XCTAssertLessThanOrEqual(relativeError(got, want), 1e-5, name, file: file, line: line)
+    }
+
+    func testEmbeddingBackward() {
+        let (v, h, m) = (11, 70, 37)
+        var rng = Xoshiro256(seed: 1)
+        let tokens = (0..<m).map { _ in Int32(rng.nextIndex(below: v)) }  // repeats: accumulation
+        let dOut = random(m * h, seed: 2)
+        var fast = random(v * h, seed: 3), reference = fast
+        embeddingBackward(dWeight: &fast, dOut: dOut, tokens: tokens, count: m, hidden: h)
+        embeddingBackwardReference(dWeight: &reference, dOut: dOut, tokens: tokens, count: m, hidden: h)
+        assertClose(fast, reference, "dWeight")
+    }
+
+    func testRMSNormBackward() {
+        let (m, h) = (45, 21)
+        let input = random(m * h, seed: 1, scale: 3), weight = random(h, seed: 2), dOut = random(m * h, seed: 3)
+        var normed = [Float](repeating: 0, count: m * h), rstd = [Float](repeating: 0, count: m)
+        rmsNormForward(out: &normed, rstd: &rstd, input: input, weight: weight, rows: m, width: h, epsilon: 1e-5)
+        var dInput = random(m * h, seed: 4), dInputRef = dInput  // accumulates into the residual gradient
+        var dWeight = random(h, seed: 5), dWeightRef = dWeight
+        rmsNormBackward(dInput: &dInput, dWeight: &dWeight, dOut: dOut, input: input, weight: weight, rstd: rstd,
+                        rows: m, width: h)
+        rmsNormBackwardReference(dInput: &dInputRef, dWeight: &dWeightRef, dOut: dOut, input: input, weight: weight,
+                                 rows: m, width: h, epsilon: 1e-5)
+        assertClose(dInput, dInputRef, "dInput")
+        assertClose(dWeight, dWeightRef, "dWeight")
+    }
+
+    func testConv1dBackward() {
+        for (length, kernel) in [(9, 4), (2, 3)] {  // shorter than the kernel too
+            let (batch, channels) = (3, 13), stride = 2 * channels, m = batch * length
+            let input = random(m * stride, seed: 1), weight = random(channels * kernel, seed: 2)
+            let state = random(batch * 5 * channels * kernel, seed: 3)  // one layer of a (B, n_layer = 5, DI, K) cache
+            let dOut = random(m * channels, seed: 4)
+            var dInput = [Float](repeating: .nan, count: m * stride), dInputRef = dInput
+            var dWeight = random(channels * kernel, seed: 5), dWeightRef = dWeight
+            var dBias = random(channels, seed: 6), dBiasRef = dBias
+            causalConv1dBackward(dInput: &dInput, dInputStride: stride, dWeight: &dWeight, dBias: &dBias, dOut: dOut,
+                                 input: input, inputStride: stride, weight: weight, state: state,
+                                 stateStride: 5 * channels * kernel, batch: batch, length: length,
+                                 channels: channels, kernel: kernel)
+            causalConv1dBackwardReference(dInput: &dInputRef, dInputStride: stride, dWeight: &dWeightRef,
+                                          dBias: &dBiasRef, dOut: dOut, input: input, inputStride: stride,
+                                          weight: weight, state: state, stateStride: 5 * channels * kernel,
+                                          batch: batch, length: length, channels: channels, kernel: kernel)
+            let firstHalf = { (a: [Float]) in (0..<m * channels).map { a[($0 / channels) * stride + $0 % channels] } }
+            assertClose(firstHalf(dInput), firstHalf(dInputRef), "dInput L=\(length)")
+            XCTAssert((0..<m * stride).allSatisfy { $0 % stride < channels || dInput[$0].isNaN }, "wrote past x")
+            assertClose(dWeight, dWeightRef, "dWeight L=\(length)")
+            assertClose(dBias, dBiasRef, "dBias L=\(length)")
+        }
+    }
+
+    func testSiLUSoftplusAndGateBackward() {
+        let (m, channels) = (7, 19)
+        let x = random(m * channels, seed: 1, scale: 6), dOut = random(m * channels, seed: 2)
+        var fast = [Float](repeating: 0, count: m * channels), reference = fast
+        siluBackward(dInput: &fast, dOut: dOut, input: x, count: m * channels)
+        siluBackwardReference(dInput: &reference, dOut: dOut, input: x, count: m * channels)
+        assertClose(fast, reference, "silu")
+        var softplusInput = random(m * channels, seed: 5, scale: 8)
+        softplusInput[3] = 25  // above the threshold
+        softplusBackward(dInput: &fast, dOut: dOut, input: softplusInput, count: m * channels)
+        softplusBackwardReference(dInput: &reference, dOut: dOut, input: softplusInput, count: m * channels)
+        assertClose(fast, reference, "softplus")
+
+        let zStride = 2 * channels, xz = random(m * zStride, seed: 3, scale: 6), y = random(m * channels, seed: 4)
+        var dY = fast, dYRef = fast
+        var dxz = [Float](repeating: .nan, count: m * zStride), dxzRef = dxz
+        xz.withUnsafeBufferPointer { xz in
+            let z = xz.baseAddress! + channels
+            dxz.withUnsafeMutableBufferPointer {
+                gateBackward(dY: &dY, dZ: $0.baseAddress! + channels, dzStride: zStride, dOut: dOut, y: y, z: z,
+                             zStride: zStride, rows: m, channels: channels)
+            }
+            dxzRef.withUnsafeMutableBufferPointer {
+                gateBackwardReference(dY: &dYRef, dZ: $0.baseAddress! + channels, dzStride: zStride, dOut: dOut,
+                                      y: y, z: z, zStride: zStride, rows: m, channels: channels)
+            }
+        }
+        assertClose(dY, dYRef, "gate dY")
+        let zHalf = { (a: [Float]) in (0..<m * channels).map { a[($0 / channels) * zStride + channels + $0 % channels] } }
+        assertClose(zHalf(dxz), zHalf(dxzRef), "gate dZ")
+    }
+
+    func testLinearBackward() {
+        // Both ways of splitting dWeight (more outputs than inputs, and fewer), strided input and dOut.
+        for (inFeatures, outFeatures) in [(13, 40), (40, 11)] {
+            let rows = 150, inputStride = inFeatures + 3, dOutStride = outFeatures + 2
+            let input = random(rows * inputStride, seed: 1), weight = random(outFeatures * inFeatures, seed: 2)
+            let dOut = random(rows * dOutStride, seed: 3)
+            for accumulate in [false, true] {
+                var dInput = random(rows * inputStride, seed: 4), dInputRef = dInput
+                var dWeight = random(outFeatures * inFeatures, seed: 5), dWeightRef = dWeight
+                linearBackward(dInput: &dInput, dInputStride: inputStride, accumulateInput: accumulate,
+                               dWeight: &dWeight, dOut: dOut, dOutStride: dOutStride, input: input,
+                               inputStride: inputStride, weight: weight, rows: rows, inFeatures: inFeatures,
+                               outFeatures: outFeatures)
+                linearBackwardReference(dInput: &dInputRef, dInputStride: inputStride, accumulateInput: accumulate,
+                                        dWeight: &dWeightRef, dOut: dOut, dOutStride: dOutStride, input: input,
+                                        inputStride: inputStride, weight: weight, rows: rows,
+                                        inFeatures: inFeatures, outFeatures: outFeatures)
+                assertClose(dInput, dInputRef, "dInput \(inFeatures)->\(outFeatures) accumulate \(accumulate)")
+                assertClose(dWeight, dWeightRef, "dWeight \(inFeatures)->\(outFeatures)")
+            }
+        }
+    }
+
+    func testCrossEntropy() {
+        let (rows, vocab) = (6, 203)
+        var logits = random(rows * vocab, seed: 1, scale: 8)
+        logits[2 * vocab + 5] = 60  // a confident row: exp would overflow without the max shift
+        var reference = logits
+        let targets: [Int32] = [3, -1, 5, 202, 0, -1]
+        var losses = [Float](repeating: .nan, count: rows), lossesRef = losses
+        crossEntropyForwardBackward(logits: &logits, losses: &losses, targets: targets, rows: rows, vocab: vocab,
+                                    scale: 0.25)
+        crossEntropyForwardBackwardReference(logits: &reference, losses: &lossesRef, targets: targets, rows: rows,
+                                             vocab: vocab, scale: 0.25)
+        assertClose(losses, lossesRef, "losses")
+        assertClose(logits, reference, "dLogits")
+        XCTAssertEqual(losses[1], 0)
+        XCTAssert(logits[vocab ..< 2 * vocab].allSatisfy { $0 == 0 }, "a row without target has no gradient")
+    }
+}

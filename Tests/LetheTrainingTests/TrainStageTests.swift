@@ -1,0 +1,180 @@
+import XCTest
+import LetheCLI
+import LetheModel
+import LethePipeline
+import LetheShards
+@testable import LetheTraining
+
+/// lethe-train as a stage: reading an encode stage's shards, the files it writes and registers, and its errors.
+final class TrainStageTests: XCTestCase {
+    var sandbox: URL!
+    let decoderFolder = trainingFixtures.appendingPathComponent("small/decoder")
+
+    override func setUpWithError() throws {
+        sandbox = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-train-stage-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: sandbox, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: sandbox) }
+
+    /// A complete stage folder in the encode stage's layout (tokens, ssm, conv per chunk), 3 chunks per shard;
+    /// the states of odd chunks stored as float16 (--state-dtype float16).
+    func writeEncodeStage(_ name: String, chunks: ArrayChunks, ssmShape: [Int], convShape: [Int]) throws {
+        let options = try StageOptions.parse(["--output", name, "--progress", "off"])
+        let description = StageDescription.stage("test-encode", format: 1, inputs: [])
+        let run = try StageRun(description: description, options: options, arguments: ["--output", name],
+                               base: sandbox, cache: FileHashCache(url: nil))
+        let count = chunks.chunks.count
+        try run.runUnits(count: (count + 2) / 3) { unit, writer in
+            for i in unit * 3 ..< min(count, unit * 3 + 3) {
+                var sample = ShardSample(key: String(format: "chunk%04d", i))
+                sample.setJSON(["chunk": .int(i)])
+                sample.set("tokens", npy: NPYArray(int32: chunks.chunks[i], shape: [chunks.chunks[i].count]))
+                let (ssm, conv) = chunks.states[i]
+                sample.set("ssm", npy: i % 2 == 0 ? NPYArray(float32: ssm, shape: ssmShape) : NPYArray(float16: ssm, shape: ssmShape))
+                sample.set("conv", npy: i % 2 == 0 ? NPYArray(float32: conv, shape: convShape) : NPYArray(float16: conv, shape: convShape))
+                try writer.append(sample)
+            }
+            return .null
+        }
+    }
+
+    func logLines(_ folder: URL) throws -> [[String: Any]] {
+        try String(contentsOf: folder.appendingPathComponent("train_log.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+    }
+
+    /// The stage trains from shards, and its log holds the same losses as the library run on the same chunks
+    /// (states read back from float32 and float16 members); it registers its files in manifest.json; final/ is
+    /// a loadable Hugging Face folder; running it again is a no-op.
+    func testTrainsFromEncodeShards() throws {
+        let config = try MambaConfig.read(contentsOf: decoderFolder.appendingPathComponent("config.json"))
+        var chunks = ArrayChunks(config: config, lengths: [3, 4, 6, 3, 3, 6, 4], seed: 1)
+        // What the stage reads back from float16 members.
+        chunks = ArrayChunks(chunks: chunks.chunks, states: chunks.states.enumerated().map { i, s in
+            i % 2 == 0 ? s : (s.ssm.map { Float(Float16($0)) }, s.conv.map { Float(Float16($0)) })
+        })
+        try writeEncodeStage("enc", chunks: chunks, ssmShape: config.ssmStateShape, convShape: config.convStateShape)
+        let arguments = ["--input", "enc", "--init", decoderFolder.path, "--output", "train", "--steps", "4",
+                         "--batch-size", "2", "--lr", "3e-3", "--schedule", "cosine", "--warmup", "1", "--clip", "1",
+                         "--weight-decay", "0.1", "--checkpoint-every", "2", "--seed", "5", "--threads", "2",
+                         "--progress", "lines"]
+        let result = try runProduct("lethe-train", arguments, in: sandbox)
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssert(result.error.contains("step 4/4"), result.error)
+
+        let out = sandbox.appendingPathComponent("train")
+        let stageLosses = try logLines(out).compactMap { $0["loss"] as? Double }
+        let settings = RunSettings(objective: .autoencoder, batchSize: 2, steps: 4, seed: 5, shuffle: true,
+                                   optimizer: OptimizerSettings(learningRate: LearningRatePlan(
+                                       base: 3e-3, schedule: .cosine, warmupSteps: 1, totalSteps: 4),
+                                                                weightDecay: 0.1, clipNorm: 1))
+        LetheThreads.set(2)
+        _ = try TrainingRun(settings: settings, output: sandbox.appendingPathComponent("library"), train: chunks)
+            .run(resume: false, initialModel: { try MambaModel.load(from: decoderFolder) })
+        XCTAssertEqual(stageLosses, try logLines(sandbox.appendingPathComponent("library")).compactMap { $0["loss"] as? Double })
+        XCTAssertEqual(stageLosses.count, 4)
+
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("manifest.json"))) as! [String: Any]
+        let files = Set((manifest["files"] as! [[String: Any]]).map { $0["name"] as! String })
+        for name in ["train_log.jsonl", "final/model.safetensors", "final/config.json", "final/exp_avg.npy",
+                     "final/exp_avg_sq.npy", "final/trainer_state.json", "step-2/model.safetensors"] {
+            XCTAssert(files.contains(name), "manifest lacks \(name): \(files.sorted())")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent(".train-states.f32").path))
+        let final = try MambaModel.load(from: out.appendingPathComponent("final"))
+        XCTAssertEqual(final.config, config)
+
+        let again = try runProduct("lethe-train", arguments, in: sandbox)
+        XCTAssertEqual(again.status, 0, again.error)
+        XCTAssert(again.error.contains("up to date"), again.error)
+
+        // As if killed after step 4's log line but before final/ and the manifest: --resume continues from
+        // step-2/ and rewrites steps 3 and 4 with the same numbers.
+        let log = try logLines(out)
+        for name in ["manifest.json", "final"] { try FileManager.default.removeItem(at: out.appendingPathComponent(name)) }
+        let resumed = try runProduct("lethe-train", arguments + ["--resume"], in: sandbox)
+        XCTAssertEqual(resumed.status, 0, resumed.error)
+        XCTAssert(resumed.error.contains("resuming after step 2"), resumed.error)
+        let relog = try logLines(out)
+        XCTAssertEqual(relog.count, log.count)
+        for (a, b) in zip(log, relog) {
+            for key in ["step", "loss", "lr", "grad_norm"] { XCTAssertEqual(a[key] as? Double, b[key] as? Double, key) }
+        }
+        XCTAssert(values(try MambaModel.load(from: out.appendingPathComponent("final")).parameters) == values(final.parameters),
+                  "the resumed run's final weights")
+    }
+
+    /// A state of the wrong shape: one line naming the shard, the sample and the shapes; exit status 1; no
+    /// manifest, no log.
+    func testRejectsStatesOfAnotherModel() throws {
+        let config = try MambaConfig.read(contentsOf: decoderFolder.appendingPathComponent("config.json"))
+        var other = config
+        other.stateSize += 1
+        let chunks = ArrayChunks(config: other, lengths: [3, 3], seed: 1)
+        try writeEncodeStage("enc", chunks: chunks, ssmShape: other.ssmStateShape, convShape: other.convStateShape)
+        let result = try runProduct("lethe-train", ["--input", "enc", "--init", decoderFolder.path, "--output", "train",
+                                                    "--steps", "1", "--progress", "off"], in: sandbox)
+        XCTAssertEqual(result.status, 1)
+        let lines = result.error.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, result.error)
+        XCTAssert(result.error.contains("shard-") && result.error.contains("chunk0000") && result.error.contains("ssm.npy has shape"),
+                  result.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.appendingPathComponent("train/manifest.json").path))
+    }
+
+    /// --objective lm from a folder holding only config.json: random initial weights, trained on tokens alone.
+    func testLanguageModelFromScratch() throws {
+        let config = try MambaConfig.read(contentsOf: decoderFolder.appendingPathComponent("config.json"))
+        try writeEncodeStage("tok", chunks: ArrayChunks(config: config, lengths: [8, 8, 8, 8], seed: 2),
+                             ssmShape: config.ssmStateShape, convShape: config.convStateShape)
+        let initFolder = sandbox.appendingPathComponent("scratch-model")
+        try FileManager.default.createDirectory(at: initFolder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: decoderFolder.appendingPathComponent("config.json"),
+                                         to: initFolder.appendingPathComponent("config.json"))
+        let result = try runProduct("lethe-train", ["--input", "tok", "--init", initFolder.path, "--output", "lm",
+                                                    "--objective", "lm", "--epochs", "3", "--batch-size", "2",
+                                                    "--lr", "1e-2", "--no-shuffle", "--progress", "lines"], in: sandbox)
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssert(result.error.contains("random initial weights"), result.error)
+        let losses = try logLines(sandbox.appendingPathComponent("lm")).compactMap { $0["loss"] as? Double }
+        XCTAssertEqual(losses.count, 6, "3 epochs of 2 batches")
+        XCTAssertLessThan(losses.last!, losses.first!, "the loss falls")
+
+        // The same run with --final-dtype float16 stores final/ in half precision: exactly the float32 run's
+        // weights rounded to the nearest half.
+        let half = try runProduct("lethe-train", ["--input", "tok", "--init", initFolder.path, "--output", "lm-half",
+                                                  "--objective", "lm", "--epochs", "3", "--batch-size", "2", "--lr", "1e-2",
+                                                  "--no-shuffle", "--final-dtype", "float16", "--progress", "off"], in: sandbox)
+        XCTAssertEqual(half.status, 0, half.error)
+        let full = try MambaModel.load(from: sandbox.appendingPathComponent("lm/final"))
+        let rounded = try MambaModel.load(from: sandbox.appendingPathComponent("lm-half/final"))
+        let count = full.layout.count
+        XCTAssertEqual(rounded.layout.count, count)
+        var mismatches = 0
+        for i in 0..<count where Float(Float16(full.parameters.pointer[i])) != rounded.parameters.pointer[i] { mismatches += 1 }
+        XCTAssertEqual(mismatches, 0)
+        let header = try Data(contentsOf: sandbox.appendingPathComponent("lm-half/final/model.safetensors")).prefix(4096)
+        XCTAssert(String(decoding: header, as: UTF8.self).contains("\"F16\""))
+    }
+}
+
+/// Runs a product of this package (built next to the test bundle) in `folder`.
+func runProduct(_ name: String, _ arguments: [String], in folder: URL) throws -> (status: Int32, output: String, error: String) {
+    let products = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        .deletingLastPathComponent()
+    let process = Process()
+    process.executableURL = products.appendingPathComponent(name)
+    process.arguments = arguments
+    process.currentDirectoryURL = folder
+    var environment = ProcessInfo.processInfo.environment
+    environment["LETHE_HASH_CACHE"] = "off"
+    process.environment = environment
+    let output = Pipe(), error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    try process.run()
+    let out = output.fileHandleForReading.readDataToEndOfFile(), err = error.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+}
