@@ -15,10 +15,11 @@ extension MambaConfig {
 }
 
 /// How stage metadata names a model: its folder's name (never an absolute path: outputs move between
-/// machines), with the parent's for a checkpoint of lethe-train (`train/final`, `train/step-500`), and its sizes.
+/// machines), with the parent's for a checkpoint of lethe-train (`train/final`, `train/step-500`; a train folder
+/// itself names its final/), and its sizes.
 /// The folder's content is part of the stage's fingerprint, not of the samples.
 public func modelIdentity(folder: URL, config: MambaConfig) -> JSONValue {
-    let url = folder.standardizedFileURL
+    let url = MambaModel.checkpointFolder(folder).standardizedFileURL
     var name = url.lastPathComponent
     if name == "final" || name.hasPrefix("step-") { name = url.deletingLastPathComponent().lastPathComponent + "/" + name }
     return ["model": .string(name), "config": config.summary]

@@ -139,7 +139,9 @@ public final class Runner {
             let forced = scope.contains(name) && (force || name == target)
             if forced { check.reasons.append(name == target ? "requested with --stage" : "forced with --force") }
             let willRun = scope.contains(name) && !check.isCurrent
-            if willRun { pending.insert(name) }
+            // A stage left out of the selection that is not current still makes the stages reading it stale
+            // (and their fingerprints unknowable: its folder may not exist yet).
+            if !check.isCurrent { pending.insert(name) }
             plans.append(PlannedStage(check: check, willRun: willRun, forced: forced, outOfScope: !scope.contains(name) && !check.isCurrent))
         }
         return plans

@@ -52,7 +52,7 @@ struct LetheReconstruct: StageCommand {
     @Option(help: ArgumentHelp("An encode stage folder (lethe-encode output); repeat for several, in order.", valueName: "dir"))
     var input: [String] = []
 
-    @Option(help: ArgumentHelp("The trained decoder: a Hugging Face or state-spaces Mamba folder.", valueName: "dir"))
+    @Option(help: ArgumentHelp("The trained decoder: a lethe-train output folder (its final/ checkpoint) or any Hugging Face or state-spaces Mamba folder.", valueName: "dir"))
     var model: String
 
     @Option(name: .customLong("max-new-tokens"),

@@ -82,6 +82,31 @@ final class RunnerTests: XCTestCase {
         XCTAssertTrue(result.output.contains("map             run: output damaged: \(sandbox.path("stages/map").path)/shard-000002.tar.zst: missing"), result.output)
     }
 
+    /// `--stage` on a fresh checkout: the stages outside the selection have no folders yet, and the stages
+    /// reading them are reported stale rather than fingerprinted.
+    func testStageSelectedBeforeItsSiblingsExist() throws {
+        let sandbox = try makeSandbox()
+        defer { sandbox.cleanUp() }
+        try sandbox.write("pipeline.json", """
+            {"version": 1, "stages": {
+              "a": {"run": "lethe-test-stage", "params": {"samples": 4}},
+              "b": {"run": "lethe-test-stage", "params": {"samples": 5}},
+              "both": {"run": "lethe-test-stage", "inputs": {"input": ["a", "b"]}}
+            }}
+            """)
+        var result = try lethe("run", "--stage", "a", in: sandbox)
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertTrue(result.output.contains("== a: running lethe-test-stage (output missing; requested with --stage)"), result.output)
+        XCTAssertFalse(result.output.contains("== b"), result.output)
+        result = try lethe("status", in: sandbox)
+        XCTAssertTrue(result.output.contains("b               stale: output missing"), result.output)
+        XCTAssertTrue(result.output.contains("both            stale: input stage b is rebuilt first"), result.output)
+        result = try lethe("run", in: sandbox)
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertFalse(result.output.contains("== a"), result.output)
+        XCTAssertTrue(result.output.contains("== both: running"), result.output)
+    }
+
     /// kill -9 in the middle of a stage, then a rerun: the result is byte-identical to an uninterrupted run.
     func testStageKilledMidwayResumesToIdenticalOutput() throws {
         let sandbox = try makeSandbox()

@@ -4,8 +4,10 @@ extension MambaModel {
     /// Loads a checkpoint folder: config.json plus model.safetensors, a sharded model.safetensors.index.json,
     /// or an original state-spaces pytorch_model.bin. Tensors in F32, F16 or BF16 become float32 in one
     /// parameter buffer. Every tensor the config needs must be there with its shape, and no other tensor
-    /// may be (an unexpected tensor means a model Lethe would compute wrongly).
-    public static func load(from directory: URL) throws -> MambaModel {
+    /// may be (an unexpected tensor means a model Lethe would compute wrongly). A lethe-train output folder
+    /// stands for its final/ checkpoint.
+    public static func load(from folder: URL) throws -> MambaModel {
+        let directory = checkpointFolder(folder)
         let config = try MambaConfig.read(contentsOf: directory.appendingPathComponent("config.json"))
         let files = try checkpointFiles(in: directory)
         var stored: [String: StoredTensor] = [:]
@@ -50,6 +52,18 @@ extension MambaModel {
         }
         withExtendedLifetime(keepAlive) {}
         return model
+    }
+
+    /// `folder` itself, or for a lethe-train output folder (no config.json of its own, a final/ checkpoint)
+    /// its final/ checkpoint, so a pipeline can name the train stage as a later stage's model.
+    public static func checkpointFolder(_ folder: URL) -> URL {
+        let manager = FileManager.default
+        let final = folder.appendingPathComponent("final")
+        if !manager.fileExists(atPath: folder.appendingPathComponent("config.json").path),
+           manager.fileExists(atPath: final.appendingPathComponent("config.json").path) {
+            return final
+        }
+        return folder
     }
 
     /// The weight files of a folder, in the order Lethe looks for them.
