@@ -14,6 +14,8 @@ public struct StageCheck {
     /// For an incomplete folder: units done under the expected fingerprint, and how many there are.
     public var unitsDone = 0
     public var unitsTotal: Int?
+    /// An input file or folder that cannot be read (missing, unreadable): the stage cannot run yet.
+    public var inputProblem: String?
 
     public var isCurrent: Bool { reasons.isEmpty }
 }
@@ -71,8 +73,16 @@ public final class Runner {
                               reasons: rebuilt.map { "input stage \($0) is rebuilt first" })
         }
         let arguments = try StageArguments.parse(stage.arguments(outputOf: { self.pipeline.stages[$0]!.output }))
-        let (fingerprint, parameters, inputs) = try Fingerprint.of(arguments: arguments, description: executable.description,
+        let fingerprint: String, parameters: [String: [String]], inputs: [String: [InputIdentity]]
+        do {
+            (fingerprint, parameters, inputs) = try Fingerprint.of(arguments: arguments, description: executable.description,
                                                                    base: pipeline.base, cache: cache)
+        } catch let error as PipelineError {
+            var check = StageCheck(stage: stage, executable: executable, folder: folder, manifest: manifest, expectedFingerprint: nil,
+                                   reasons: ["cannot run: \(error.description)"])
+            check.inputProblem = error.description
+            return check
+        }
         var check = StageCheck(stage: stage, executable: executable, folder: folder, manifest: manifest,
                                expectedFingerprint: fingerprint, reasons: [])
         if let manifestProblem {
@@ -136,6 +146,7 @@ public final class Runner {
         var plans: [PlannedStage] = []
         for name in pipeline.order {
             var check = try self.check(name, pending: pending)
+            if let problem = check.inputProblem, scope.contains(name) { throw PipelineError(problem) }
             let forced = scope.contains(name) && (force || name == target)
             if forced { check.reasons.append(name == target ? "requested with --stage" : "forced with --force") }
             let willRun = scope.contains(name) && !check.isCurrent

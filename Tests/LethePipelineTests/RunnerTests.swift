@@ -91,7 +91,8 @@ final class RunnerTests: XCTestCase {
             {"version": 1, "stages": {
               "a": {"run": "lethe-test-stage", "params": {"samples": 4}},
               "b": {"run": "lethe-test-stage", "params": {"samples": 5}},
-              "both": {"run": "lethe-test-stage", "inputs": {"input": ["a", "b"]}}
+              "both": {"run": "lethe-test-stage", "inputs": {"input": ["a", "b"]}},
+              "later": {"run": "lethe-test-stage", "inputs": {"input": "a"}, "files": {"offset-file": "data/not-yet.txt"}}
             }}
             """)
         var result = try lethe("run", "--stage", "a", in: sandbox)
@@ -101,10 +102,18 @@ final class RunnerTests: XCTestCase {
         result = try lethe("status", in: sandbox)
         XCTAssertTrue(result.output.contains("b               stale: output missing"), result.output)
         XCTAssertTrue(result.output.contains("both            stale: input stage b is rebuilt first"), result.output)
+        XCTAssertTrue(result.output.contains("later           stale: cannot run: data/not-yet.txt: no such file or folder (input --offset-file)"), result.output)
+        // A whole run checks every input before it starts anything.
+        result = try lethe("run", in: sandbox)
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.error, "lethe: data/not-yet.txt: no such file or folder (input --offset-file)\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path("stages/b").path))
+        try sandbox.write("data/not-yet.txt", "7")
         result = try lethe("run", in: sandbox)
         XCTAssertEqual(result.status, 0, result.error)
         XCTAssertFalse(result.output.contains("== a"), result.output)
         XCTAssertTrue(result.output.contains("== both: running"), result.output)
+        XCTAssertTrue(result.output.contains("== later: running"), result.output)
     }
 
     /// kill -9 in the middle of a stage, then a rerun: the result is byte-identical to an uninterrupted run.
