@@ -110,10 +110,14 @@ public struct ReadOptions: Sendable, Equatable {
     public var textField = "text"
     public var textUnit = TextUnit.paragraph
     public var conllUnit = ConllUnit.document
+    /// JSONL lines without the text field (a CSV file without the column) are passed over, counted in
+    /// `linesWithoutText`, not bad: for reading several fields of a file in turn, where a line has only some.
+    public var textFieldOptional = false
 
     public init(skipBadLines: Bool = false, textField: String = "text", textUnit: TextUnit = .paragraph,
-                conllUnit: ConllUnit = .document) {
+                conllUnit: ConllUnit = .document, textFieldOptional: Bool = false) {
         self.skipBadLines = skipBadLines
+        self.textFieldOptional = textFieldOptional
         self.textField = textField
         self.textUnit = textUnit
         self.conllUnit = conllUnit

@@ -17,6 +17,9 @@ public final class DocumentReader {
     public let options: ReadOptions
     /// Lines skipped as bad (only with `skipBadLines`).
     public private(set) var skippedLines = 0
+    /// JSONL lines passed over for lacking the text field, or 1 for a CSV file without its column (with
+    /// `ReadOptions.textFieldOptional`).
+    public private(set) var linesWithoutText = 0
     /// The first few of those, with the reason (for the manifest and the log).
     public private(set) var skippedExamples: [CorpusError] = []
     private static let maxExamples = 10
@@ -24,7 +27,7 @@ public final class DocumentReader {
     private let file: FileByteSource
     private let lines: LineReader
     private let textField: [UInt8]
-    private var documentCount = 0
+    public private(set) var documentCount = 0
     private var finished = false
     /// CSV: the header, once read.
     private var csv: CSVHeader?
@@ -108,6 +111,10 @@ public final class DocumentReader {
                 let (text, metadata) = try bytes.withUnsafeBufferPointer { try JSONLine.parse($0, textField: textField) }
                 return Document(text: text, source: path, index: documentCount, line: number, metadata: metadata)
             } catch let problem as JSONLine.Problem {
+                if problem.isMissingField && options.textFieldOptional {
+                    linesWithoutText += 1
+                    continue
+                }
                 try bad(number, problem.message)
             }
         }
@@ -205,6 +212,10 @@ extension DocumentReader {
                 throw CorpusError(file: path, line: line, problem: "header: column \"\(name)\" appears twice")
             }
             guard let textColumn = names.firstIndex(of: options.textField) else {
+                if options.textFieldOptional {
+                    linesWithoutText += 1
+                    return nil
+                }
                 throw CorpusError(file: path, line: line, problem: "no column \"\(options.textField)\" (the columns are "
                                   + names.map { "\"\($0)\"" }.joined(separator: ", ") + ")")
             }

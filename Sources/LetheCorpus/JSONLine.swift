@@ -6,7 +6,11 @@ import LetheShards
 /// (the project's JSON, so every stage writes metadata the same way). Hand-written because Foundation's
 /// JSONSerialization on Linux drops a U+FEFF that follows an escape, and a reader must never change text.
 struct JSONLine {
-    struct Problem: Error { let message: String }
+    struct Problem: Error {
+        let message: String
+        /// The line is a JSON object without the text field (it may be fine when the field is optional).
+        var isMissingField = false
+    }
 
     /// The decoded text field and the other members as a JSON object (nil if there are none).
     static func parse(_ line: UnsafeBufferPointer<UInt8>, textField: [UInt8]) throws -> (text: String, metadata: JSONValue?) {
@@ -76,7 +80,7 @@ struct JSONLine {
         }
         skipWhitespace()
         if position != bytes.count { throw fail("text after the object") }
-        guard let text else { throw Problem(message: "no \"\(String(decoding: textField, as: UTF8.self))\" field") }
+        guard let text else { throw Problem(message: "no \"\(String(decoding: textField, as: UTF8.self))\" field", isMissingField: true) }
         var metadata: JSONValue? = nil
         if !others.isEmpty {
             var object: [UInt8] = [UInt8(ascii: "{")]

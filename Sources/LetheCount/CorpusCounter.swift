@@ -12,8 +12,8 @@ public struct CountSettings: Sendable, Equatable {
     public var countWords: Bool
     /// Skip (and count) bad lines instead of stopping at the first.
     public var skipBadLines: Bool
-    /// The JSONL field holding the text.
-    public var textField: String
+    /// The JSONL fields (or CSV columns) holding text; each is read as documents of its own, in this order.
+    public var textFields: [String]
     /// Text handed to a thread at a time; the queue between the reader and the threads holds
     /// `2 * threads` such batches, which bounds the memory.
     public var batchBytes: Int
@@ -22,13 +22,14 @@ public struct CountSettings: Sendable, Equatable {
     public var maxSubsets: Int
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, subsetField: SubsetField? = nil,
-                countWords: Bool = false, skipBadLines: Bool = false, textField: String = "text",
+                countWords: Bool = false, skipBadLines: Bool = false, textFields: [String] = ["text"],
                 batchBytes: Int = 1 << 18, maxSubsets: Int = 100) {
         self.threads = threads
         self.subsetField = subsetField
         self.countWords = countWords
         self.skipBadLines = skipBadLines
-        self.textField = textField
+        precondition(!textFields.isEmpty)
+        self.textFields = textFields
         self.batchBytes = batchBytes
         self.maxSubsets = maxSubsets
     }
@@ -63,8 +64,13 @@ public final class CorpusCounter: @unchecked Sendable {
     /// number of text bytes read since its last call. Throws `CorpusError` (file and line) for bad input, unless
     /// skipping bad lines.
     public func count(file path: String, progress: (Int) -> Void = { _ in }) throws -> FileCounts {
-        let options = ReadOptions(skipBadLines: settings.skipBadLines, textField: settings.textField)
-        let reader = try DocumentReader(path: path, options: options)
+        // One pass over the file per text field (GSM8K's question and answer, a CSV's two dialect columns). With
+        // several fields a JSONL line may lack some of them (files of different kinds counted together).
+        let optional = settings.textFields.count > 1
+        let readers = try settings.textFields.map {
+            try DocumentReader(path: path, options: ReadOptions(skipBadLines: settings.skipBadLines, textField: $0,
+                                                                textFieldOptional: optional))
+        }
         let queue = BoundedQueue<Batch>(capacity: 2 * settings.threads)
         let tallies = (0..<settings.threads).map { _ in Tally(vocabularySize: tokenizer.vocabularySize) }
         let finished = DispatchGroup()
@@ -84,7 +90,7 @@ public final class CorpusCounter: @unchecked Sendable {
         let failure: Error?
         do {
             var batch = Batch()
-            while let document = try reader.next() {
+            for reader in readers { while let document = try reader.next() {
                 let subset: String?
                 do { subset = try settings.subsetField?.subset(inMetadata: document.metadata) } catch let error as SubsetFieldError {
                     let bad = CorpusError(file: path, line: document.line, problem: error.problem)
@@ -100,6 +106,10 @@ public final class CorpusCounter: @unchecked Sendable {
                     queue.put(batch)
                     batch = Batch()
                 }
+            } }
+            if optional && readers.allSatisfy({ $0.documentCount == 0 }) && readers.contains(where: { $0.linesWithoutText > 0 }) {
+                let names = settings.textFields.map { "\"\($0)\"" }.joined(separator: ", ")
+                throw CorpusError(file: path, line: nil, problem: "no line has any of the text fields \(names)")
             }
             if !batch.texts.isEmpty {
                 progress(batch.bytes)
@@ -113,12 +123,12 @@ public final class CorpusCounter: @unchecked Sendable {
         finished.wait()
         if let failure { throw failure }
 
-        var examples = (reader.skippedExamples + skipped).sorted { ($0.line ?? 0) < ($1.line ?? 0) }
+        var examples = (readers.flatMap(\.skippedExamples) + skipped).sorted { ($0.line ?? 0) < ($1.line ?? 0) }
         examples = Array(examples.prefix(CorpusCounter.maxExamples))
         return FileCounts(source: path, vocabularySize: tokenizer.vocabularySize,
                           groups: Tally.sum(tallies, names: subsets.names, vocabularySize: tokenizer.vocabularySize),
                           words: settings.countWords ? tallies.reduce(into: WordCountTable()) { $0.add($1.words) } : nil,
-                          skippedLines: reader.skippedLines + skippedCount,
+                          skippedLines: readers.reduce(skippedCount) { $0 + $1.skippedLines },
                           skippedExamples: examples.map(\.description))
     }
 

@@ -54,8 +54,10 @@ struct LetheCountCommand: StageCommand {
           help: "Skip lines that are not valid UTF-8 or JSON, lack the text, or have an unreadable subset, and the rest of a truncated .zst; count them in the manifest instead of stopping.")
     var skipBad = false
 
-    @Option(name: .customLong("text-field"), help: ArgumentHelp("The JSONL field holding a document's text.", valueName: "name"))
-    var textField = "text"
+    @Option(name: .customLong("text-field"),
+            help: ArgumentHelp("The JSONL field (or CSV column) holding a document's text. Repeat it to count several fields, each as documents of its own (GSM8K: question and answer); then a line (or a CSV file) may lack some of them, but a file in which none has any is an error. (default: text)",
+                               valueName: "name"))
+    var textField: [String] = []
 
     @Option(name: .customLong("subset-field"),
             help: ArgumentHelp("The JSONL field naming a document's subset, as a dotted path; \"\" for none. Documents without it count only overall.",
@@ -81,7 +83,7 @@ struct LetheCountCommand: StageCommand {
         let counter = CorpusCounter(
             tokenizer: try Tokenizer(contentsOf: URL(fileURLWithPath: tokenizerPath)),
             settings: CountSettings(threads: stage.threads / filesAtOnce, subsetField: field, countWords: words,
-                                    skipBadLines: skipBad, textField: textField))
+                                    skipBadLines: skipBad, textFields: textField.isEmpty ? ["text"] : textField))
         let text = Progress(label: "\(run.name) text", total: nil, unit: "MB", mode: stage.progress)
         let counted = CountedFiles()
 

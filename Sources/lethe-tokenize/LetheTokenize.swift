@@ -209,7 +209,8 @@ struct LetheTokenize: StageCommand {
                 if !blocks.skippedExamples.isEmpty {
                     summary["skipped_line_examples"] = .array(blocks.skippedExamples.map { .string($0.description) })
                 }
-                summary["tokenizer"] = ["path": .string(tokenizerURL.path), "sha256": .string(tokenizerSHA256)]
+                // The path as given (or the shipped one's place in a checkout): never absolute, as outputs move between machines.
+                summary["tokenizer"] = ["path": .string(tokenizer ?? DefaultTokenizer.relativePath), "sha256": .string(tokenizerSHA256)]
                 return summary
             },
             next: {

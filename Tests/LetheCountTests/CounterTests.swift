@@ -171,6 +171,54 @@ final class CounterTests: XCTestCase {
 
     // MARK: Parts
 
+    /// Several text fields: each field of every line is a document of its own, so the counts are the sums of
+    /// counting each field alone; lines may lack some fields (files of different kinds counted together), but a
+    /// file in which no line has any is an error naming the file.
+    func testSeveralTextFieldsCountAsTheSumOfEachAlone() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        let lines = try String(contentsOfFile: Repository.root.appendingPathComponent("data/gsm8k/test.jsonl").path, encoding: .utf8)
+            .split(separator: "\n").prefix(40)
+        try sandbox.write("qa.jsonl", Array((lines.joined(separator: "\n") + "\n").utf8))
+        func count(_ fields: [String]) throws -> FileCounts {
+            try CorpusCounter(tokenizer: neoxTokenizer, settings: CountSettings(threads: 2, countWords: true, textFields: fields,
+                                                                               batchBytes: 1_000))
+                .count(file: sandbox.path("qa.jsonl"))
+        }
+        let both = try count(["question", "answer"]), question = try count(["question"]), answer = try count(["answer"])
+        XCTAssertEqual(both.documents, 80)
+        XCTAssertEqual(both.tokens, question.tokens + answer.tokens)
+        XCTAssertEqual(both.bytes, question.bytes + answer.bytes)
+        XCTAssertEqual(both.groups.count, 1)
+        XCTAssertEqual(both.groups[0].counts, zip(question.groups[0].counts, answer.groups[0].counts).map { $0 + $1 })
+        var words = question.words!
+        words.add(answer.words!)
+        XCTAssertEqual(both.words, words)
+        XCTAssertGreaterThan(question.tokens, 0)
+        XCTAssertGreaterThan(answer.tokens, question.tokens)
+
+        XCTAssertEqual(try count(["question", "rationale"]).groups[0].counts, question.groups[0].counts)
+        XCTAssertThrowsError(try count(["rationale", "solution"])) { error in
+            XCTAssertEqual("\(error)", "\(sandbox.path("qa.jsonl")): no line has any of the text fields \"rationale\", \"solution\"")
+        }
+
+        // A line of another kind among them: its field is counted, the others pass it over.
+        try sandbox.write("qa.jsonl", Array((lines.joined(separator: "\n") + "\n{\"text\": \"Another kind of line.\"}\n").utf8))
+        let mixed = try count(["question", "answer", "text"])
+        XCTAssertEqual(mixed.documents, 81)
+        XCTAssertEqual(mixed.tokens, both.tokens + neoxTokenizer.encode("Another kind of line.").count)
+        // A CSV file: its two columns; one it lacks is passed over.
+        try sandbox.write("pairs.csv", Array("AAVE,SAE\nhe be working,he is usually working\n\"she done ate, y'all\",she has eaten\n".utf8))
+        let pairs = try CorpusCounter(tokenizer: neoxTokenizer, settings: CountSettings(threads: 2, textFields: ["AAVE", "SAE", "text"]))
+            .count(file: sandbox.path("pairs.csv"))
+        XCTAssertEqual(pairs.documents, 4)
+        XCTAssertEqual(pairs.tokens, ["he be working", "she done ate, y'all", "he is usually working", "she has eaten"]
+            .map { neoxTokenizer.encode($0).count }.reduce(0, +))
+        XCTAssertThrowsError(try count(["text"])) { error in
+            XCTAssertEqual("\(error)", "\(sandbox.path("qa.jsonl")):1: no \"text\" field")
+        }
+    }
+
     func testSubsetField() throws {
         let field = try SubsetField("meta.pile_set_name")
         XCTAssertEqual(try field.subset(inMetadata: JSONValue.parse(#"{"meta":{"pile_set_name":"Pile-CC"}}"#)), "Pile-CC")

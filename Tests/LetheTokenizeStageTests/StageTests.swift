@@ -305,7 +305,7 @@ final class StageTests: StageTestCase {
         let file = try write("short.jsonl", #"{"text": "Hello world, hello tokens."}"# + "\n")
         let first = try run(["--input", file, "--output", "out", "--chunk-size", "2", "--progress", "lines"], in: folder)
         XCTAssertEqual(first.status, 0, first.error)
-        XCTAssertEqual(try manifest("out").extra["tokenizer"]?["path"]?.stringValue, Repository.tokenizer.standardizedFileURL.path)
+        XCTAssertEqual(try manifest("out").extra["tokenizer"]?["path"]?.stringValue, "data/tokenizer/gpt-neox-20b-tokenizer.json")
         XCTAssertEqual(try manifest("out").totals.samples, Self.neox.encode("Hello world, hello tokens.").count / 2)
         let manifestBefore = try SHA256Hex.ofFile(atPath: path("out/manifest.json"))
         let second = try run(["--input", file, "--output", "out", "--chunk-size", "2", "--progress", "lines"], in: folder)
