@@ -13,7 +13,7 @@ struct Encode: ParsableCommand {
         """)
 
     @Option(help: "Checkpoint folder (Hugging Face layout).")
-    var model = "/work/bench-cache/mamba-130m-random"
+    var model = ".build/bench-cache/mamba-130m-random"
     @Option(help: "Number of chunks.") var chunks = 64
     @Option(help: "Tokens per chunk.") var length = 64
     @Option(help: "Chunks per forward pass.") var batchSize = 64

@@ -16,7 +16,7 @@ struct Train: ParsableCommand {
         """)
 
     @Option(help: "Checkpoint folder (Hugging Face layout).")
-    var model = "/work/bench-cache/mamba-130m-random"
+    var model = ".build/bench-cache/mamba-130m-random"
     @Option(help: "Chunks per batch.") var batchSize = 4
     @Option(help: "Tokens per chunk.") var length = 64
     @Option(help: "Timed training steps; the fastest is reported.") var repeats = 3

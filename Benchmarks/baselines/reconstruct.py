@@ -36,7 +36,7 @@ EOS = 0
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="/work/bench-cache/mamba-130m-random")
+    parser.add_argument("--model", default=".build/bench-cache/mamba-130m-random")
     parser.add_argument("--chunks", type=int, default=64)
     parser.add_argument("--length", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)

@@ -39,7 +39,7 @@ checkpoint = encode_baseline.checkpoint
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="/work/bench-cache/mamba-130m-random")
+    parser.add_argument("--model", default=".build/bench-cache/mamba-130m-random")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--length", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3, help="timed steps; the fastest is reported")
