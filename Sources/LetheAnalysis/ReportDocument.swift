@@ -157,7 +157,7 @@ struct MarkdownReport {
         line("| --- | --- | --- | --- | ---: |")
         for stage in stages {
             let parameters = stage.parameters.keys.sorted().map { key in
-                (["--" + key] + stage.parameters[key]!).joined(separator: " ")
+                (["--" + key] + stage.parameters[key]!.map(argumentText)).joined(separator: " ")
             }.joined(separator: " ")
             let inputs = stage.inputs.keys.sorted().map { key in
                 "--\(key) " + stage.inputs[key]!.joined(separator: " ")
@@ -444,6 +444,28 @@ func counted(_ n: Int, _ noun: String) -> String { "\(grouped(n)) \(noun)\(n == 
 func code(_ text: String) -> String { "`" + text.replacingOccurrences(of: "`", with: "'") + "`" }
 
 /// A table cell: pipes escaped, line breaks as spaces.
+/// A parameter value as it would be typed: bare when it is one plain word, else a quoted string with escapes
+/// (`""`, `"\n\n"`), so that empty values and separators made of line breaks stay visible.
+func argumentText(_ value: String) -> String {
+    let plain = !value.isEmpty && value.unicodeScalars.allSatisfy {
+        $0.value > 0x20 && $0.value != 0x7F && $0 != "\"" && $0 != "\\" && !$0.properties.isWhitespace
+    }
+    guard !plain else { return value }
+    var quoted = "\""
+    for scalar in value.unicodeScalars {
+        switch scalar {
+        case "\"": quoted += "\\\""
+        case "\\": quoted += "\\\\"
+        case "\n": quoted += "\\n"
+        case "\t": quoted += "\\t"
+        case "\r": quoted += "\\r"
+        case _ where scalar.value < 0x20 || scalar.value == 0x7F: quoted += String(format: "\\u%04x", scalar.value)
+        default: quoted.unicodeScalars.append(scalar)
+        }
+    }
+    return quoted + "\""
+}
+
 func cell(_ text: String) -> String {
     text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
 }

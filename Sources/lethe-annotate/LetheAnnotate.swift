@@ -28,9 +28,9 @@ struct LetheAnnotate: StageCommand {
                           {kept, substituted, dropped, inserted}
           KEY.tokens.npy, KEY.recon.npy  carried forward (states are not)
 
-        Reference words are the gold words of word-packed CoNLL-2003 chunks
-        (with their POS and NER tags), else the reference text split as
-        nltk.word_tokenize splits it. The reconstruction is split the same
+        Reference words are the gold words of CoNLL-2003 chunks (the words of
+        KEY.json when they carry POS or NER tags), else the reference text split
+        as nltk.word_tokenize splits it. The reconstruction is split the same
         way; the k-th occurrence of a reference word is retained when the
         reconstruction has that word at least k times (exact, case-sensitive).
         A second view aligns the token ids by edit distance: each reference
@@ -152,7 +152,10 @@ struct SampleAnnotator {
         }
         let tokens = try ids(sample, "tokens", origin), recon = try ids(sample, "recon", origin)
         let dataset = try Self.dataset(of: meta, origin: origin)
+        // Gold words are the corpus's own (CoNLL-2003: tagged); words that `words` chunking split at spaces on
+        // untagged text keep punctuation attached, so those chunks are split as the reconstruction is.
         let gold = try meta["words"].map { try Self.goldWords($0, tokenCount: tokens.count, origin: origin) }
+            .flatMap { words in words.contains { $0.posTag != nil || $0.nerTag != nil } ? words : nil }
         var tokenFrequencies: [Int64]? = nil
         var tokenTexts: [String]? = nil
         if let counts {

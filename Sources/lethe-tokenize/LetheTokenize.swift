@@ -23,8 +23,8 @@ struct LetheTokenize: StageCommand {
 
         Each sample is KEY.tokens.npy (int32 token ids) and KEY.json: text (exactly what the tokens decode to; for \
         `none` the document's text), dataset, source, doc (the document's number within source), line, length, \
-        documents, token_offset, metadata (JSONL: the other fields; CSV: the other columns) and, for CoNLL input \
-        and for `words`, the words with their labels and token spans. KEY is bNNNNNN-sNNNNNN: block, then sample \
+        documents, token_offset, metadata (JSONL: the other fields; CSV: the other columns) and, for `words` \
+        chunking and for CoNLL input with `none`, the words with their labels and token spans. KEY is bNNNNNN-sNNNNNN: block, then sample \
         within the block.
 
         Chunking (--chunking):

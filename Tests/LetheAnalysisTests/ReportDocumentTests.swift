@@ -104,6 +104,23 @@ final class ReportDocumentTests: XCTestCase {
             .hasSuffix("all 5 words have counts 10–99, 20.0% omitted; Spearman's rho = 0.010 (p = 0.9): no significant monotone relation."))
     }
 
+    /// Parameter values in the stage table read as typed: empty values and line-break separators quoted.
+    func testParameterValuesStayVisible() {
+        XCTAssertEqual(argumentText("fixed"), "fixed")
+        XCTAssertEqual(argumentText("0.003"), "0.003")
+        XCTAssertEqual(argumentText(""), "\"\"")
+        XCTAssertEqual(argumentText("\n\n"), "\"\\n\\n\"")
+        XCTAssertEqual(argumentText("a b"), "\"a b\"")
+        XCTAssertEqual(argumentText("say \"hi\"\t\\"), "\"say \\\"hi\\\"\\t\\\\\"")
+        XCTAssertEqual(argumentText("\u{1}"), "\"\\u0001\"")
+        let stage = RunStage(path: "stages/t", name: "t", executable: "lethe-tokenize",
+                             parameters: ["separator": ["\n\n"], "subset-field": [""], "chunk-size": ["4", "8"]])
+        let context = ReportContext(title: "T", version: "9.9", inputs: ["stages/annotate"], seed: 7, stages: [stage],
+                                    datasets: [])
+        let md = reportMarkdown(context, tables: ReportTables(chunks: [], seed: 7))
+        XCTAssertTrue(md.contains("| t | lethe-tokenize | --chunk-size 4 8 --separator \"\\n\\n\" --subset-field \"\" |"), md)
+    }
+
     /// A run without gold labels and without counts says so instead of showing empty tables.
     func testReportMarkdownExplainsMissingTables() {
         let chunk = annotateChunk(ChunkInput(dataset: "prose", referenceTokenIDs: [1, 2, 3], reconstructionTokenIDs: [1, 2],

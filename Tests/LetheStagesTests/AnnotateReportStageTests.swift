@@ -52,6 +52,35 @@ final class AnnotateReportStageTests: XCTestCase {
         XCTAssertEqual(try StageFolder(url: sandbox.path("stages/annotate")).manifest()?.shards, single)
     }
 
+    /// Words without tags (`words` chunking on plain text, split at spaces) are not gold words: the reference is
+    /// split as nltk.word_tokenize splits it, like the reconstruction, so "world." is two words, both retained.
+    func testUntaggedWordsAreSplitAsTheReconstructionIs() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        func sample(_ key: String, labels: JSONValue?) -> ShardSample {
+            var sample = ShardSample(key: key)
+            sample.set("tokens", npy: NPYArray(int32: [1, 2, 3, 4], shape: [4]))
+            sample.set("recon", npy: NPYArray(int32: [1, 2, 3, 4], shape: [4]))
+            let plain: [JSONValue] = [["text": "Hello,", "span": [0, 2]], ["text": "world.", "span": [2, 4]]]
+            let words = plain.map { word -> JSONValue in
+                var word = word
+                if let labels { word["labels"] = labels }
+                return word
+            }
+            sample.setJSON(["reference": "Hello, world.", "reconstruction": "Hello, world.", "dataset": "prose", "length": 4,
+                            "words": .array(words)])
+            return sample
+        }
+        try writeStageFolder(at: sandbox.path("stages/reconstruct"), name: "reconstruct", executable: "lethe-reconstruct",
+                             shards: [[sample("b000000-s000000", labels: nil), sample("b000000-s000001", labels: ["pos": "NN", "ner": "O"])]])
+        let result = try sandbox.run("lethe-annotate", ["--input", "stages/reconstruct", "--output", "stages/annotate"])
+        XCTAssertEqual(result.status, 0, result.error)
+        let chunks = try sandbox.samples("stages/annotate").map { try ChunkAnnotation(jsonData: Data($0.data("words.json")!), source: $0.key) }
+        XCTAssertEqual(chunks[0].words.map(\.word), ["Hello", ",", "world", "."])
+        XCTAssertEqual(chunks[0].words.map(\.retained), [true, true, true, true])
+        XCTAssertEqual(chunks[1].words.map(\.word), ["Hello,", "world."], "tagged words are the gold words")
+    }
+
     func testBadInputFailsWithOneLine() throws {
         let sandbox = try Sandbox()
         defer { sandbox.cleanUp() }
