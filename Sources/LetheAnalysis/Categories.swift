@@ -50,11 +50,12 @@ public enum WordClass: String, CaseIterable, Codable, Sendable {
     case url
     /// Optional sign, digits with optional `,`/`.` groups, optional `%`: "3", "-2.5", "1,000", "50%", ".5".
     case number
-    /// An operator or expression: a word of only math symbols (Unicode Sm, or + = ^ × ÷); "-", "/", "*" or
-    /// "%" alone in a math context; or a mix of digits, single letters, `.`, `,`, parentheses and operators
+    /// An operator or expression: a word of only math symbols (Unicode Sm, or + = ^ × ÷); a word of only
+    /// "-", "/", "*" and "%" ("-", "--", "//") in a math context; or a mix of digits, single letters, `.`, `,`, parentheses and operators
     /// with at least one operator and one digit or letter, and no two letters in a row ("2=18", "x+1").
     case math
-    /// A single letter in a math context: next to a number or an operator. "a", "A" and "I" count only
+    /// A single letter in a math context: next to a number or an operator ("-", "/", "*", "%" and words of them
+    /// count as operators only in math text or next to a number). "a", "A" and "I" count only
     /// when next to an operator (next to a number they are usually the article or pronoun: "a 5 kg bag").
     case variable
     /// Identifier- or code-like: letters or digits together with one of _ { } [ ] ; = < > \ | ` ~, or
@@ -68,7 +69,9 @@ public enum WordClass: String, CaseIterable, Codable, Sendable {
     case word
 
     static let operatorCharacters: Set<Unicode.Scalar> = ["+", "=", "^", "×", "÷", "-", "/", "*", "%", "<", ">", "−"]
-    static let ambiguousOperators: Set<String> = ["-", "/", "*", "%"]
+    /// Dashes, slashes, stars and percent signs: in prose ("--" in news, "/" in "and/or") they are punctuation, so a
+    /// word made only of them is an operator only in a math context.
+    static let ambiguousOperatorCharacters: Set<Unicode.Scalar> = ["-", "/", "*", "%"]
 
     /// Classifies `words[index]`. `mathChunk`: the chunk is math text (e.g. GSM8K), so ambiguous operators
     /// count as math.
@@ -81,10 +84,17 @@ public enum WordClass: String, CaseIterable, Codable, Sendable {
         func neighbours(_ test: (String) -> Bool) -> Bool {
             (index > 0 && test(words[index - 1])) || (index + 1 < words.count && test(words[index + 1]))
         }
-        let nearOperator = neighbours { isOperatorWord(Array($0.unicodeScalars)) || isExpression(Array($0.unicodeScalars)) }
-        let nearNumber = neighbours { isNumber(Array($0.unicodeScalars)) }
+        func numberAt(_ j: Int) -> Bool { words.indices.contains(j) && isNumber(Array(words[j].unicodeScalars)) }
+        func operatorAt(_ j: Int) -> Bool {
+            guard words.indices.contains(j) else { return false }
+            let u = Array(words[j].unicodeScalars)
+            if isExpression(u) { return true }
+            return isOperatorWord(u) && (!isAmbiguousOperator(u) || mathChunk || numberAt(j - 1) || numberAt(j + 1))
+        }
+        let nearOperator = operatorAt(index - 1) || operatorAt(index + 1)
+        let nearNumber = numberAt(index - 1) || numberAt(index + 1)
         let mathContext = mathChunk || nearOperator || nearNumber
-        if isOperatorWord(s) && (!ambiguousOperators.contains(word) || mathContext) { return .math }
+        if isOperatorWord(s) && (!isAmbiguousOperator(s) || mathContext) { return .math }
         if isExpression(s) { return .math }
         if s.count == 1 && s[0].properties.isAlphabetic && s[0].isASCII {
             let articleOrPronoun = word == "a" || word == "A" || word == "I"
@@ -131,6 +141,8 @@ public enum WordClass: String, CaseIterable, Codable, Sendable {
     }
 
     static func isOperatorWord(_ s: [Unicode.Scalar]) -> Bool { !s.isEmpty && s.allSatisfy(isOperator) }
+
+    static func isAmbiguousOperator(_ s: [Unicode.Scalar]) -> Bool { !s.isEmpty && s.allSatisfy(ambiguousOperatorCharacters.contains) }
 
     static func isExpression(_ s: [Unicode.Scalar]) -> Bool {
         var operators = 0, operands = 0

@@ -53,6 +53,10 @@ final class CategoriesTests: XCTestCase {
         XCTAssertEqual(classes("2=18 x+1 + × ≤ foo=bar"), ["math", "math", "math", "math", "math", "code"])
         XCTAssertEqual(classes("pages 3 - 5 and well - known"), ["word", "number", "math", "number", "word", "word", "punctuation", "word"])
         XCTAssertEqual(classes("well - known", math: true), ["word", "math", "word"])
+        // News dashes and slashes are prose: not math, and no variables beside them; next to a number, operators.
+        XCTAssertEqual(classes("Clinton -- A U.S. and/or I / O"), ["capitalized", "punctuation", "capitalized", "capitalized", "word", "capitalized", "punctuation", "capitalized"])
+        XCTAssertEqual(classes("3 -- x ** y"), ["number", "math", "variable", "punctuation", "word"])
+        XCTAssertEqual(classes("x ** y // z", math: true), ["variable", "math", "variable", "math", "variable"])
         XCTAssertEqual(classes("x = 3 and a 5 kg bag , a + b"), ["variable", "math", "number", "word", "word", "number", "word", "word", "punctuation", "variable", "math", "variable"])
         XCTAssertEqual(classes("get_value getValue iPhone McDonald x[0] {"), ["code", "code", "code", "capitalized", "code", "punctuation"])
         XCTAssertEqual(classes("Hello , `` '' ... $ the"), ["capitalized", "punctuation", "punctuation", "punctuation", "punctuation", "punctuation", "word"])

@@ -284,7 +284,7 @@ def ner_class(tag):
 
 
 OPERATORS = set("+=^×÷-/*%<>−")
-AMBIGUOUS = {"-", "/", "*", "%"}
+AMBIGUOUS = set("-/*%")  # a word made only of these is an operator only in a math context
 CODE_MARKS = set("_{}[];=<>\\|`~")
 PUNCT_SYMBOL = {"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So"}
 
@@ -363,12 +363,20 @@ def word_class(words, i, math_chunk):
     if is_number(w):
         return "number"
 
-    def neighbours(test):
-        return (i > 0 and test(words[i - 1])) or (i + 1 < len(words) and test(words[i + 1]))
-    near_operator = neighbours(lambda x: is_operator_word(x) or is_expression(x))
-    near_number = neighbours(is_number)
+    def number_at(j):
+        return 0 <= j < len(words) and is_number(words[j])
+
+    def operator_at(j):
+        if not 0 <= j < len(words):
+            return False
+        x = words[j]
+        if is_expression(x):
+            return True
+        return is_operator_word(x) and (not set(x) <= AMBIGUOUS or math_chunk or number_at(j - 1) or number_at(j + 1))
+    near_operator = operator_at(i - 1) or operator_at(i + 1)
+    near_number = number_at(i - 1) or number_at(i + 1)
     math_context = math_chunk or near_operator or near_number
-    if is_operator_word(w) and (w not in AMBIGUOUS or math_context):
+    if is_operator_word(w) and (not set(w) <= AMBIGUOUS or math_context):
         return "math"
     if is_expression(w):
         return "math"
