@@ -20,10 +20,6 @@ public struct StageOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Threads for this worker.", valueName: "n"))
     public var threads = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(name: .customLong("shard-size"),
-            help: ArgumentHelp("Samples per output shard, for stages that decide how their output is split.", valueName: "n"))
-    public var shardSize: Int?
-
     @Option(help: "Progress display: auto (a live line on a terminal, plain lines otherwise), bar, lines or off.")
     public var progress: ProgressMode = .auto
 
@@ -42,7 +38,6 @@ public struct StageOptions: ParsableArguments {
         guard numShards >= 1 else { throw ValidationError("--num-shards must be at least 1") }
         guard (0..<numShards).contains(shardIndex) else { throw ValidationError("--shard-index must be in 0 ..< \(numShards)") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        if let shardSize, shardSize < 1 { throw ValidationError("--shard-size must be at least 1") }
         guard !output.isEmpty else { throw ValidationError("--output must name a folder") }
     }
 }

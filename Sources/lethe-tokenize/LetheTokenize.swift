@@ -135,9 +135,6 @@ struct LetheTokenize: StageCommand {
 
     func validate() throws {
         guard !input.isEmpty else { throw ValidationError("give at least one --input file") }
-        if stage.shardSize != nil {
-            throw ValidationError("--shard-size does not apply: lethe-tokenize writes one shard per --documents-per-shard documents")
-        }
         switch chunking {
         case .none:
             if !chunkSize.isEmpty { throw ValidationError("--chunk-size applies to --chunking fixed and words") }

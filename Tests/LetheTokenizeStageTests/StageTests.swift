@@ -168,7 +168,6 @@ final class StageTests: StageTestCase {
             (["--chunking", "mixed", "--min-length", "9", "--max-length", "4"], "need 1 <= --min-length <= --max-length, got 9 and 4"),
             (["--chunking", "none", "--chunk-size", "8"], "--chunk-size applies to --chunking fixed and words"),
             (["--seed", "3"], "--min-length, --max-length and --seed apply to --chunking mixed"),
-            (["--shard-size", "10"], "--shard-size does not apply: lethe-tokenize writes one shard per --documents-per-shard documents"),
             (["--documents-per-shard", "0"], "--documents-per-shard must be at least 1"),
             (["--dataset-field", "meta..name"], "--dataset-field must be field names joined by dots, like meta.pile_set_name"),
             (["--format", "xml"], "The value 'xml' is invalid for '--format <format>'"),

@@ -28,6 +28,9 @@ struct LetheTestStage: StageCommand {
     @Option(help: "How many samples to generate.")
     var samples = 20
 
+    @Option(name: .customLong("shard-size"), help: "Generated samples per output shard.")
+    var shardSize = 8
+
     @Option(help: "Factor applied to every token when mapping.")
     var scale: Int32 = 1
 
@@ -67,7 +70,6 @@ struct LetheTestStage: StageCommand {
             }
         } else {
             let offset = try offsetFile.map { Int32(try Data(contentsOf: URL(fileURLWithPath: $0)).count) } ?? 0
-            let shardSize = stage.shardSize ?? 8
             let units = (samples + shardSize - 1) / shardSize
             let range = { (unit: Int) in unit * shardSize ..< min(samples, (unit + 1) * shardSize) }
             try run.runUnits(count: units, samplesPerUnit: { range($0).count }, concurrency: stage.threads, finalize: finalize) { unit, writer in
