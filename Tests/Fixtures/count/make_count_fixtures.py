@@ -6,7 +6,7 @@ Run by hand with the project's virtual environment (tokenizers, nltk):
 
     /work/venv/bin/python Tests/Fixtures/count/make_count_fixtures.py
 
-It reads /work/shared/data (GSM8K test, CoNLL-2003 testa, the GPT-NeoX-20B tokenizer.json) and writes, next to
+It reads the repository's data/ (GSM8K test, CoNLL-2003 testa, the GPT-NeoX-20B tokenizer.json) and writes, next to
 this script:
   input/gsm8k-pile.jsonl      GSM8K test problems 0-299 as Pile lines {"text": question "\\n" answer,
                               "meta": {"pile_set_name": ...}} over three subsets, some lines without a subset,
@@ -41,7 +41,7 @@ from tokenizers import Tokenizer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-SHARED = "/work/shared/data"
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "data")
 INPUT = os.path.join(HERE, "input")
 SUBSETS = ["Pile-CC", "Gutenberg (PG-19)", "DM Mathematics"]
 
@@ -68,7 +68,7 @@ def pile_line(index, problem):
 
 def write_inputs():
     os.makedirs(INPUT, exist_ok=True)
-    with open(os.path.join(SHARED, "gsm8k", "test.jsonl"), encoding="utf-8") as f:
+    with open(os.path.join(DATA, "gsm8k", "test.jsonl"), encoding="utf-8") as f:
         problems = [json.loads(line) for line in f]
 
     lines = [pile_line(i, p) + "\n" for i, p in enumerate(problems[:300])]
@@ -86,7 +86,7 @@ def write_inputs():
         f.write(b"".join(frames))
 
     documents, sentences, sentence = [], [], []
-    with open(os.path.join(SHARED, "conll2003", "eng.testa"), encoding="utf-8") as f:
+    with open(os.path.join(DATA, "conll2003", "eng.testa"), encoding="utf-8") as f:
         for line in f:
             columns = line.split()
             if not columns or columns[0] == "-DOCSTART-":
@@ -171,7 +171,7 @@ def main():
     nltk.tokenize._get_punkt_tokenizer = lambda language="english": punkt
 
     write_inputs()
-    tokenizer = Tokenizer.from_file(os.path.join(SHARED, "tokenizer", "gpt-neox-20b-tokenizer.json"))
+    tokenizer = Tokenizer.from_file(os.path.join(DATA, "tokenizer", "gpt-neox-20b-tokenizer.json"))
     files, words = {}, collections.Counter()
     for name in sorted(os.listdir(INPUT)):
         files[name], file_words = count_file(os.path.join(INPUT, name), tokenizer)

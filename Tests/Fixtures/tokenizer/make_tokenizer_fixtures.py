@@ -3,7 +3,7 @@
 
 Oracle: the Hugging Face `tokenizers` package (the implementation the Mamba checkpoints were trained with).
 Run by hand from the repository root:
-    /work/venv/bin/python Tests/Fixtures/tokenizer/make_tokenizer_fixtures.py [--shared /work/shared/data]
+    /work/venv/bin/python Tests/Fixtures/tokenizer/make_tokenizer_fixtures.py [--data DIR (default: the repository's data/)]
 Writes, next to this script:
   neox-real.jsonl      real lines (CoNLL-2003, GSM8K, AAVE/SAE, Multi-VALUE) -> ids, decoded text
   neox-edge.jsonl      hand-written edge cases -> ids, decoded text, pre-tokenizer pieces
@@ -62,11 +62,11 @@ def write_jsonl(name, rows):
     print(f"{name}: {len(rows)} rows")
 
 
-def real_lines(shared):
+def real_lines(data):
     lines = []
     # CoNLL-2003: every 12th sentence of eng.testa, words joined by single spaces.
     sentence, sentences = [], []
-    with open(os.path.join(shared, "conll2003", "eng.testa"), encoding="utf-8") as f:
+    with open(os.path.join(data, "conll2003", "eng.testa"), encoding="utf-8") as f:
         for line in f:
             line = line.rstrip("\n")
             if not line.strip() or line.startswith("-DOCSTART-"):
@@ -77,17 +77,17 @@ def real_lines(shared):
                 sentence.append(line.split(" ")[0])
     lines += sentences[::4][:700]
     # GSM8K: questions and answers (answers hold "<<48/2=24>>" calculator annotations and "#### 72").
-    with open(os.path.join(shared, "gsm8k", "test.jsonl"), encoding="utf-8") as f:
+    with open(os.path.join(data, "gsm8k", "test.jsonl"), encoding="utf-8") as f:
         rows = [json.loads(l) for l in f]
     for row in rows[:350]:
         lines += [row["question"], row["answer"]]
     # AAVE/SAE pairs.
-    with open(os.path.join(shared, "dialects", "aave-sae", "pro_corpus_raw.csv"), encoding="utf-8") as f:
+    with open(os.path.join(data, "dialects", "aave-sae.csv"), encoding="utf-8") as f:
         pairs = list(csv.DictReader(f))
     for row in pairs[::20][:300]:
         lines += [row["AAVE"], row["SAE"]]
     # Multi-VALUE glosses and dialect rewrites.
-    with open(os.path.join(shared, "dialects", "multi-value", "unittests.json"), encoding="utf-8") as f:
+    with open(os.path.join(data, "dialects", "multi-value-unittests.json"), encoding="utf-8") as f:
         tests = json.load(f)
     for examples in tests.values():
         for ex in examples:
@@ -306,12 +306,12 @@ def word_scalars(tok):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--shared", default="/work/shared/data")
+    parser.add_argument("--data", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "data"))
     args = parser.parse_args()
     rng = random.Random(20251129)
     neox = Tokenizer.from_file(NEOX)
 
-    real = real_lines(args.shared)
+    real = real_lines(args.data)
     assert len(real) >= 2000, len(real)
     write_jsonl("neox-real.jsonl", [case(neox, t) for t in real])
     write_jsonl("neox-edge.jsonl", [case(neox, t, with_pieces=True) for t in edge_cases()])
