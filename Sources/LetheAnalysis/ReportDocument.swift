@@ -330,16 +330,22 @@ struct MarkdownReport {
 // MARK: - Readings
 
 /// "ROUGE-1 F1 falls from 0.91 at 4 tokens to 0.32 at 256 (prose)."; one clause per dataset.
-func rougeReading(_ rows: [RougeRow]) -> String {
+/// How F1 changes from the shortest to the longest chunks of each dataset. Where lengths vary from chunk to chunk
+/// (sentences, word-packed chunks), the ends are the shortest and longest lengths with at least `minimum` chunks,
+/// when there are two such: a length seen once says little.
+func rougeReading(_ rows: [RougeRow], minimum: Int = 5) -> String {
     guard !rows.isEmpty else { return "No chunks." }
     let datasets = distinctInOrder(rows.map(\.dataset))
     let clauses = datasets.map { d -> String in
-        let rs = rows.filter { $0.dataset == d }.sorted { $0.length < $1.length }
+        let all = rows.filter { $0.dataset == d }.sorted { $0.length < $1.length }
+        let large = all.filter { $0.n >= minimum }
+        let rs = large.count >= 2 ? large : all
+        let note = rs.count < all.count ? " (lengths with at least \(minimum) chunks)" : ""
         let first = rs.first!, last = rs.last!
-        if rs.count == 1 { return "is \(fixed(first.f1, 2)) at \(first.length) tokens" }
+        if rs.count == 1 { return "is \(fixed(first.f1, 2)) at \(counted(first.length, "token"))" }
         let a = fixed(first.f1, 2), b = fixed(last.f1, 2)
-        if a == b { return "stays at \(a) from \(first.length) to \(last.length) tokens" }
-        return "\(last.f1 < first.f1 ? "falls" : "rises") from \(a) at \(first.length) tokens to \(b) at \(last.length)"
+        if a == b { return "stays at \(a) from \(first.length) to \(last.length) tokens" + note }
+        return "\(last.f1 < first.f1 ? "falls" : "rises") from \(a) at \(counted(first.length, "token")) to \(b) at \(last.length)" + note
     }
     if datasets.count == 1 { return "ROUGE-1 F1 \(clauses[0]) (\(datasets[0]))." }
     return "ROUGE-1 F1 by dataset: " + zip(datasets, clauses).map { "\($0) \($1)" }.joined(separator: "; ") + "."

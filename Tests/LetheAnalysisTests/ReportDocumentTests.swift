@@ -69,6 +69,16 @@ final class ReportDocumentTests: XCTestCase {
         XCTAssertEqual(rougeReading([rouge("a", 8, 0.5), rouge("a", 16, 0.502), rouge("b", 8, 0.2), rouge("b", 32, 0.4), rouge("c", 16, 1)]),
                        "ROUGE-1 F1 by dataset: a stays at 0.50 from 8 to 16 tokens; b rises from 0.20 at 8 tokens to 0.40 at 32; c is 1.00 at 16 tokens.")
         XCTAssertEqual(rougeReading([]), "No chunks.")
+        // Varying lengths: the ends are the lengths with at least 5 chunks, when two lengths have that many.
+        func sized(_ length: Int, _ n: Int, _ f1: Double) -> RougeRow {
+            RougeRow(dataset: "aave", length: length, n: n, precision: f1, recall: f1, f1: f1, f1Low: f1, f1High: f1)
+        }
+        XCTAssertEqual(rougeReading([sized(2, 1, 0), sized(3, 14, 0.72), sized(9, 20, 0.4), sized(25, 5, 0.28), sized(46, 1, 0.5)]),
+                       "ROUGE-1 F1 falls from 0.72 at 3 tokens to 0.28 at 25 (lengths with at least 5 chunks) (aave).")
+        XCTAssertEqual(rougeReading([sized(1, 7, 0), sized(3, 14, 0.72)]),
+                       "ROUGE-1 F1 rises from 0.00 at 1 token to 0.72 at 3 (aave).")
+        XCTAssertEqual(rougeReading([sized(2, 1, 0), sized(3, 14, 0.72), sized(46, 1, 0.5)]),
+                       "ROUGE-1 F1 rises from 0.00 at 2 tokens to 0.50 at 46 (aave).")
 
         // Categories under 10 words do not make the headline while two larger ones exist.
         let rows = [row("SYM", 3, 3), row("NUM", 40, 20), row("NOUN", 200, 50), row("DET", 100, 5)]
