@@ -19,11 +19,16 @@ public struct RunStage: Equatable, Sendable {
     public var files: [String]
     /// What is wrong with it, if anything ("manifest not found", "rebuilt since the annotations were made").
     public var problem: String?
+    /// It holds (or made) the evaluated chunks: reached from the annotations through `--input` options only, not
+    /// through a model (the decoder's training data) or the counts.
+    public var isEvaluated: Bool
 
     public init(path: String, name: String, executable: String, parameters: [String: [String]] = [:],
-                inputs: [String: [String]] = [:], samples: Int = 0, files: [String] = [], problem: String? = nil) {
+                inputs: [String: [String]] = [:], samples: Int = 0, files: [String] = [], problem: String? = nil,
+                isEvaluated: Bool = true) {
         self.path = path; self.name = name; self.executable = executable; self.parameters = parameters
         self.inputs = inputs; self.samples = samples; self.files = files; self.problem = problem
+        self.isEvaluated = isEvaluated
     }
 }
 
@@ -131,18 +136,19 @@ struct MarkdownReport {
         let decoders = run(by: "lethe-reconstruct").flatMap { $0.inputs["model"] ?? [] }
         line("- **Encoder (frozen):** " + describeModels(encoders, missing: "not recorded (no lethe-encode stage found upstream)"))
         line("- **Decoder:** " + describeModels(decoders, missing: "not recorded (no lethe-reconstruct stage found upstream)"))
-        let tokenizeStages = run(by: "lethe-tokenize")
-        if tokenizeStages.isEmpty {
-            line("- **Data:** not recorded (no lethe-tokenize stage found upstream)")
-        } else {
-            line("- **Data:** " + tokenizeStages.map { stage in
+        func describeData(_ stages: [RunStage]) -> String {
+            stages.map { stage in
                 let settings = ["dataset", "chunking", "chunk-size", "min-length", "max-length"].compactMap { key in
                     stage.parameters[key].map { "\(key) \($0.joined(separator: ", "))" }
                 }
                 return (stage.inputs["input"] ?? []).map(code).joined(separator: ", ") + " → \(counted(stage.samples, "chunk"))"
                     + (settings.isEmpty ? "" : " (" + settings.joined(separator: ", ") + ")")
-            }.joined(separator: "; "))
+            }.joined(separator: "; ")
         }
+        let tokenizeStages = run(by: "lethe-tokenize")
+        let evaluated = tokenizeStages.filter(\.isEvaluated), training = tokenizeStages.filter { !$0.isEvaluated }
+        line("- **Data:** " + (evaluated.isEmpty ? "not recorded (no lethe-tokenize stage found upstream)" : describeData(evaluated)))
+        if !training.isEmpty { line("- **Decoder training data:** " + describeData(training)) }
         let counts = distinctInOrder(run(by: "lethe-annotate").flatMap { $0.inputs["counts"] ?? [] })
         line("- **Pretraining counts:** " + (counts.isEmpty ? "none (the frequency table is empty)" : counts.map { path in
             guard let stage = stages.first(where: { $0.path == path && !$0.executable.isEmpty }) else { return code(path) }

@@ -61,6 +61,13 @@ final class DefaultPipelineTests: XCTestCase {
         let plots = try FileManager.default.contentsOfDirectory(atPath: sandbox.path("outputs").path).filter { $0.hasSuffix(".svg") }
         XCTAssertFalse(plots.isEmpty, "no plots in outputs/")
         XCTAssertTrue(report.contains("lethe-small"), "report.md does not name the encoder")
+        // What was evaluated and what trained the decoder are told apart (the train-* stages reach the
+        // annotations only through the decoder).
+        let lines = report.split(separator: "\n")
+        let data = try XCTUnwrap(lines.first { $0.hasPrefix("- **Data:** ") })
+        let training = try XCTUnwrap(lines.first { $0.hasPrefix("- **Decoder training data:** ") })
+        XCTAssertTrue(data.contains("chunking words") && !data.contains("chunking mixed"), String(data))
+        XCTAssertTrue(training.contains("chunking mixed") && !training.contains("chunking fixed"), String(training))
 
         // The reconstructions come from the trained decoder (train/final), the states from lethe-small.
         let reconstruction = try XCTUnwrap(sandbox.samples("stages/reconstruct").first?.json())
