@@ -32,15 +32,20 @@ def checkpoint(folder):
     return MambaForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
+def chunk_arguments(description):
+    """The options of the chunk-batch model baselines (encode, reconstruct), as lethe-bench takes them."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", default=".build/bench-cache/mamba-130m-random")
     parser.add_argument("--chunks", type=int, default=64)
     parser.add_argument("--length", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2, help="timed repetitions; the best is reported")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main():
+    args = chunk_arguments(__doc__)
     torch.set_num_threads(args.threads)
 
     model = checkpoint(args.model)

@@ -7,7 +7,6 @@ cache: first input eos, one cached step at a time, argmax; a chunk stops at its 
 tokens; the batch runs until every chunk has stopped (finished chunks keep stepping, masked, as in the reference).
 Tokens counted: every chunk's steps until it stopped (a stopping eos included). Prints one JSON line.
 """
-import argparse
 import importlib.util
 import json
 import os
@@ -35,14 +34,7 @@ EOS = 0
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default=".build/bench-cache/mamba-130m-random")
-    parser.add_argument("--chunks", type=int, default=64)
-    parser.add_argument("--length", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2, help="timed repetitions; the best is reported")
-    args = parser.parse_args()
+    args = encode_baseline.chunk_arguments(__doc__)
     torch.set_num_threads(args.threads)
 
     model = checkpoint(args.model)
