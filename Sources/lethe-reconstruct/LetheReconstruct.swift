@@ -30,7 +30,7 @@ struct LetheReconstruct: StageCommand {
         default: the chunk's length + 8). Up to --batch-size chunks decode together; a finished chunk leaves \
         the batch and the next one takes its place.
 
-        --model is the trained decoder (lethe-train's DIR/final, or any Hugging Face or state-spaces Mamba \
+        --model is the trained decoder (a lethe-train output folder, whose final/ is used, or any Hugging Face or state-spaces Mamba \
         folder). It must have the encoder's state shapes (n_layer, d_inner, d_state, conv_kernel).
 
         The shards are the same, byte for byte, whatever --threads and however many workers \
