@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import LetheAnalysis
+import LetheShards
 
 @main
 struct LetheBench: ParsableCommand {

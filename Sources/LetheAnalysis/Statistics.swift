@@ -2,6 +2,7 @@
 // give what SciPy gives (nan); the report prints nan as an empty cell and says why in its text.
 
 import Foundation
+import LetheShards
 
 // MARK: - Special functions
 
@@ -266,18 +267,7 @@ func percentile(sorted: [Double], _ q: Double) -> Double {
 
 // MARK: - Bootstrap
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a small, seeded, platform-independent generator, so a bootstrap
-/// interval is the same on every machine for the same seed.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
     /// A uniform index in 0..<n by rejection (no modulo bias).
     mutating func index(below n: Int) -> Int {
         let bound = UInt64(n)

@@ -282,25 +282,13 @@ public struct ChunkSizeError: Error, CustomStringConvertible, Equatable {
     public let description: String
 }
 
-/// SplitMix64 (Steele, Lea & Flood 2014): the chunk lengths of `mixed` depend on nothing but the seed and the
-/// block index, on every platform and Swift version (the standard library's generators promise no such thing).
-struct SplitMix64: Sendable {
-    private(set) var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
+/// The chunk lengths of `mixed` depend on nothing but the seed and the block index (SplitMix64, as the corpus
+/// fixtures' Python oracle draws them).
+extension SplitMix64 {
     /// An independent stream per block: the seed's first output mixed with the block index.
     init(seed: UInt64, stream: UInt64) {
         var base = SplitMix64(seed: seed)
-        state = base.next() ^ (stream &* 0xD1B5_4A32_D192_ED03)
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        self.init(seed: base.next() ^ (stream &* 0xD1B5_4A32_D192_ED03))
     }
 
     /// Uniform in 0..<bound (bound > 0), by rejection so that no value is favoured.

@@ -1,3 +1,5 @@
+import LetheShards
+
 /// xoshiro256** (Blackman and Vigna), seeded through SplitMix64: a generator defined here rather than by the
 /// platform, so a seed gives the same shuffles on every machine and Swift version, and its state is four words
 /// that a checkpoint can save.
@@ -5,16 +7,8 @@ public struct Xoshiro256: RandomNumberGenerator, Codable, Equatable, Sendable {
     public private(set) var state: [UInt64]
 
     public init(seed: UInt64) {
-        var s = seed
-        // SplitMix64, the seeding its authors recommend.
-        func splitMix() -> UInt64 {
-            s &+= 0x9E37_79B9_7F4A_7C15
-            var z = s
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        state = [splitMix(), splitMix(), splitMix(), splitMix()]
+        var splitMix = SplitMix64(seed: seed)  // the seeding its authors recommend
+        state = [splitMix.next(), splitMix.next(), splitMix.next(), splitMix.next()]
     }
 
     public mutating func next() -> UInt64 {

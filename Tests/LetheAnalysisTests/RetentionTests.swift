@@ -1,5 +1,6 @@
 import XCTest
 @testable import LetheAnalysis
+import LetheShards
 
 final class RetentionTests: XCTestCase {
     func testOccurrencePairsRule() {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import LetheAnalysis
+import LetheShards
 
 /// Oracle: SciPy 1.17 / NumPy 2.4 (stats.json). Tolerances are relative to the SciPy value.
 final class StatisticsTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LetheShards
 @testable import LetheTokenizer
 
 final class TokenizerTests: XCTestCase {
@@ -31,7 +32,7 @@ final class TokenizerTests: XCTestCase {
     /// The heap merge (used for long words) against the scanning merge (the reference) on words of every length.
     func testHeapMergeAgreesWithScanningMerge() throws {
         let neox = Shared.neox
-        var generator = TestRandom(seed: 7)
+        var generator = SplitMix64(seed: 7)
         let pieces = ["the", "in", "ation", "x", "e", "ing", " ", "ab", "ü", "日本", "0", "12", "'s"]
         let merges = try neoxMergeTable()
         let heapScratch = HeapScratch()
@@ -87,7 +88,7 @@ final class TokenizerTests: XCTestCase {
     /// table, found in the older one and moved back, or computed again after falling out.
     func testWordCacheGenerationsKeepTheIDs() {
         let neox = Shared.neox
-        var generator = TestRandom(seed: 11)
+        var generator = SplitMix64(seed: 11)
         func words(_ count: Int) -> String {
             (0..<count).map { _ in " w\(generator.next() % 10_000_000)x" }.joined()
         }
@@ -104,15 +105,3 @@ final class TokenizerTests: XCTestCase {
     }
 }
 
-/// SplitMix64, for reproducible test inputs.
-struct TestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
