@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "CLetheKernels", "LetheShards"],
                 swiftSettings: fast),
         .target(name: "LetheTraining", dependencies: ["LetheModel", "LetheShards", "CBLAS"], swiftSettings: fast),
-        .target(name: "LetheAnalysis", swiftSettings: fast),
+        .target(name: "LetheAnalysis", dependencies: ["LetheShards"], swiftSettings: fast),
         // Token and word frequencies of corpus files (the count stage): needs the corpus reader, the BPE
         // tokenizer and the annotate stage's word tokenizer, so it sits above all three.
         .target(name: "LetheCount", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheAnalysis", "LetheShards"],
@@ -95,20 +95,23 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/LetheBench", swiftSettings: fast),
 
+        // Running the built executables from tests (the stage tests of several targets).
+        .target(name: "LetheTestSupport", path: "Tests/Support/LetheTestSupport"),
+
         // Tests read committed fixtures under Tests/Fixtures (made by the Python scripts beside them).
         .testTarget(name: "LetheShardsTests", dependencies: ["LetheShards"]),
         .testTarget(name: "LetheTokenizerTests", dependencies: ["LetheTokenizer", "LetheShards"]),
         .testTarget(name: "LetheCorpusTests", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheShards"]),
-        .testTarget(name: "LetheTokenizeStageTests", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheShards", "LethePipeline"]),
+        .testTarget(name: "LetheTokenizeStageTests", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheShards", "LethePipeline", "LetheTestSupport"]),
         .testTarget(name: "LetheModelTests", dependencies: ["LetheModel", "LetheShards"]),
         .testTarget(name: "LetheTrainingTests", dependencies: [
-            "LetheTraining", "LetheModel", "LetheShards", "LetheCLI", "LethePipeline",
+            "LetheTraining", "LetheModel", "LetheShards", "LetheCLI", "LethePipeline", "LetheTestSupport",
         ]),
         .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheShards"]),
-        .testTarget(name: "LetheCountTests", dependencies: ["LetheCount", "LetheCorpus", "LetheTokenizer", "LetheShards"]),
-        .testTarget(name: "LethePipelineTests", dependencies: ["LethePipeline", "LetheShards", "LetheCLI"]),
+        .testTarget(name: "LetheCountTests", dependencies: ["LetheCount", "LetheCorpus", "LetheTokenizer", "LetheShards", "LetheTestSupport"]),
+        .testTarget(name: "LethePipelineTests", dependencies: ["LethePipeline", "LetheShards", "LetheCLI", "LetheTestSupport"]),
         // Stage executables end to end (run as processes from the build folder) and the expected report.
-        .testTarget(name: "LetheStagesTests", dependencies: ["LetheAnalysis", "LetheModel", "LethePipeline", "LetheShards"]),
+        .testTarget(name: "LetheStagesTests", dependencies: ["LetheAnalysis", "LetheModel", "LethePipeline", "LetheShards", "LetheTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

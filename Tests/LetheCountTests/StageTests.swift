@@ -2,6 +2,7 @@ import Foundation
 import LetheShards
 import XCTest
 @testable import LetheCount
+import LetheTestSupport
 
 /// The lethe-count executable: final outputs against the fixture oracles, a split over workers, resume after
 /// SIGKILL, and bad input.

@@ -1,6 +1,7 @@
 import Foundation
 import LetheCount
 import LetheShards
+import LetheTestSupport
 import LetheTokenizer
 import XCTest
 
@@ -89,15 +90,6 @@ struct Sandbox {
     func cleanUp() { try? FileManager.default.removeItem(at: url) }
 }
 
-/// The folder holding the built executables: the same build folder as this test bundle.
-let productsFolder = URL(fileURLWithPath: try! FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-    .deletingLastPathComponent()
-
-struct CommandResult {
-    var status: Int32
-    var error: String
-}
-
 /// Starts lethe-count in `folder`, with its own file hash cache; standard output and error go to files there
 /// (a pipe nobody reads could fill up and stall the process).
 func startCount(_ arguments: [String], in folder: URL, log: String = "stderr.txt") throws -> Process {
@@ -119,11 +111,7 @@ func startCount(_ arguments: [String], in folder: URL, log: String = "stderr.txt
 
 @discardableResult
 func runCount(_ arguments: [String], in folder: URL) throws -> CommandResult {
-    let log = "stderr-\(UUID().uuidString.prefix(8)).txt"
-    let process = try startCount(arguments, in: folder, log: log)
-    process.waitUntilExit()
-    let error = try String(contentsOf: folder.appendingPathComponent(log), encoding: .utf8)
-    return CommandResult(status: process.terminationStatus, error: error)
+    try runProduct("lethe-count", arguments, in: folder)
 }
 
 /// sha256 of each output file of a count stage folder (counts, subsets, words, unit shards), by relative path.

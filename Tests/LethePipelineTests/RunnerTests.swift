@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import LethePipeline
 import LetheShards
+import LetheTestSupport
 
 /// The runner and a real stage executable (lethe-test-stage, built on the harness), end to end.
 final class RunnerTests: XCTestCase {

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import LethePipeline
 import LetheShards
+import LetheTestSupport
 
 /// The parts of the Slurm executor that need no cluster: resources in pipeline.json, job scripts, and reading
 /// what squeue, scontrol and sacct print.

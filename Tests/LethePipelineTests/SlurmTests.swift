@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import LethePipeline
 import LetheShards
+import LetheTestSupport
 
 /// `lethe run --executor slurm`, `lethe status` and `lethe cancel` against a real one-node Slurm cluster on
 /// localhost (slurmctld, slurmd, munged), started once for the class and stopped afterwards. Where Slurm cannot
@@ -63,15 +64,9 @@ final class SlurmTests: XCTestCase {
     }
 
     func finish(_ started: StartedProcess) -> CommandResult {
-        let errorText = ErrorOutput()
-        let reader = DispatchGroup()
-        DispatchQueue.global().async(group: reader) { errorText.data = started.errorPipe.fileHandleForReading.readDataToEndOfFile() }
-        let output = started.outputPipe.fileHandleForReading.readDataToEndOfFile()
-        reader.wait()
-        started.process.waitUntilExit()
+        let result = started.finish()
         XCTAssertNotEqual(started.process.terminationReason, .uncaughtSignal, "lethe was killed: it took more than two minutes")
-        return CommandResult(status: started.process.terminationStatus, output: String(decoding: output, as: UTF8.self),
-                             error: String(decoding: errorText.data, as: UTF8.self))
+        return result
     }
 
     func record(_ stage: String, in sandbox: Sandbox) throws -> SlurmJobRecord {
@@ -304,11 +299,6 @@ final class SlurmTests: XCTestCase {
         XCTAssertNil(try StageFolder(url: sandbox.path("stages/map")).manifest())
         XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path("stages/last/slurm-\(last.job)_0.log").path))
     }
-}
-
-/// Standard error of lethe, filled by the thread that reads it (the DispatchGroup orders the access).
-private final class ErrorOutput: @unchecked Sendable {
-    var data = Data()
 }
 
 extension String {

@@ -1,4 +1,5 @@
 import Foundation
+import LetheTestSupport
 import XCTest
 @testable import LethePipeline
 import LetheShards
@@ -32,48 +33,6 @@ struct Sandbox {
         }
         return digests
     }
-}
-
-/// The folder holding the built executables: the same build folder as this test bundle.
-let productsFolder = URL(fileURLWithPath: try! FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-    .deletingLastPathComponent()
-
-struct CommandResult {
-    var status: Int32
-    var output: String
-    var error: String
-}
-
-/// Runs a built executable (`lethe`, `lethe-test-stage`) in `folder` with its own hash cache.
-@discardableResult
-func runProduct(_ name: String, _ arguments: [String], in folder: URL) throws -> CommandResult {
-    let process = try startProduct(name, arguments, in: folder)
-    let output = process.outputPipe.fileHandleForReading.readDataToEndOfFile()
-    let error = process.errorPipe.fileHandleForReading.readDataToEndOfFile()
-    process.process.waitUntilExit()
-    return CommandResult(status: process.process.terminationStatus, output: String(decoding: output, as: UTF8.self),
-                         error: String(decoding: error, as: UTF8.self))
-}
-
-struct StartedProcess {
-    let process: Process
-    let outputPipe: Pipe
-    let errorPipe: Pipe
-}
-
-func startProduct(_ name: String, _ arguments: [String], in folder: URL) throws -> StartedProcess {
-    let process = Process()
-    process.executableURL = productsFolder.appendingPathComponent(name)
-    process.arguments = arguments
-    process.currentDirectoryURL = folder
-    var environment = ProcessInfo.processInfo.environment
-    environment["LETHE_HASH_CACHE"] = folder.appendingPathComponent(".hash-cache.json").path
-    process.environment = environment
-    let output = Pipe(), error = Pipe()
-    process.standardOutput = output
-    process.standardError = error
-    try process.run()
-    return StartedProcess(process: process, outputPipe: output, errorPipe: error)
 }
 
 /// Waits until `condition` holds, polling every 10 ms, for at most `seconds`.

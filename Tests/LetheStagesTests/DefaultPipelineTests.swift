@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import LethePipeline
 import LetheShards
+import LetheTestSupport
 
 /// The shipped pipeline.json end to end, on a few documents: every stage of the default run (tokenize, encode
 /// with the embedded lethe-small, train the auto-encoder, reconstruct, count, annotate, report) wired exactly
@@ -78,22 +79,7 @@ final class DefaultPipelineTests: XCTestCase {
         XCTAssertEqual(result.output, "Nothing to do: all \(stageNames.count) stages are up to date.\n", result.error)
     }
 
-    private func lethe(_ arguments: [String], in sandbox: Sandbox) throws -> (status: Int32, output: String, error: String) {
-        let process = Process()
-        process.executableURL = productsFolder.appendingPathComponent("lethe")
-        process.arguments = arguments
-        process.currentDirectoryURL = sandbox.url
-        process.environment = ProcessInfo.processInfo.environment.merging(["LETHE_HASH_CACHE": "off"]) { $1 }
-        // stderr goes to a file, so that neither stream can fill up and block the run while the other is read.
-        let errorFile = sandbox.path("lethe-stderr.txt")
-        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = try FileHandle(forWritingTo: errorFile)
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errorData = try Data(contentsOf: errorFile)
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+    private func lethe(_ arguments: [String], in sandbox: Sandbox) throws -> CommandResult {
+        try runProduct("lethe", arguments, in: sandbox.url, hashCache: "off")
     }
 }

@@ -3,6 +3,7 @@ import XCTest
 import LetheModel
 import LethePipeline
 import LetheShards
+import LetheTestSupport
 
 /// lethe-encode as a process, on the `even` model of Tests/Fixtures/model (hidden 48, 3 layers, d_state 16,
 /// conv 4, vocab 192) and the final caches transformers computed for its chunks.

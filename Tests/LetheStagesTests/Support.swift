@@ -1,4 +1,5 @@
 import Foundation
+import LetheTestSupport
 import XCTest
 import LethePipeline
 import LetheShards
@@ -24,21 +25,8 @@ struct Sandbox {
 
     /// Runs a built executable (lethe-annotate, lethe-report) here, with its own hash cache (and no progress
     /// output unless the arguments ask for it).
-    func run(_ product: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
-        let process = Process()
-        process.executableURL = productsFolder.appendingPathComponent(product)
-        process.arguments = arguments + (arguments.contains("--progress") ? [] : ["--progress", "off"])
-        process.currentDirectoryURL = url
-        var environment = ProcessInfo.processInfo.environment
-        environment["LETHE_HASH_CACHE"] = path(".hash-cache.json").path
-        process.environment = environment
-        let output = Pipe(), error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile(), err = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    func run(_ product: String, _ arguments: [String]) throws -> CommandResult {
+        try runProduct(product, arguments + (arguments.contains("--progress") ? [] : ["--progress", "off"]), in: url)
     }
 
     /// Every sample of a stage folder's shards, in order.
@@ -47,10 +35,6 @@ struct Sandbox {
         return try manifest.shards.flatMap { try ShardReader.readAll(path(stage).appendingPathComponent($0.name)) }
     }
 }
-
-/// The folder holding the built executables: the same build folder as this test bundle.
-let productsFolder = URL(fileURLWithPath: try! FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-    .deletingLastPathComponent()
 
 /// The repository's root, found from this file's path.
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -1,6 +1,7 @@
 import Foundation
 import LethePipeline
 import LetheShards
+import LetheTestSupport
 import XCTest
 
 enum Repository {
@@ -10,10 +11,6 @@ enum Repository {
     static let tokenizer = root.appendingPathComponent("data/tokenizer/gpt-neox-20b-tokenizer.json")
     static func data(_ relative: String) -> String { root.appendingPathComponent("data/" + relative).path }
 }
-
-/// The built executables: the same build folder as this test bundle.
-let productsFolder = URL(fileURLWithPath: try! FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-    .deletingLastPathComponent()
 
 /// A temporary folder per test, removed afterwards.
 class StageTestCase: XCTestCase {
@@ -37,43 +34,15 @@ class StageTestCase: XCTestCase {
     @discardableResult
     func write(_ relative: String, _ text: String) throws -> String { try write(relative, Array(text.utf8)) }
 
-    struct Result {
-        var status: Int32
-        var output: String
-        var error: String
-    }
-
     /// Runs `name` (default lethe-tokenize) with `arguments` in `directory` (default: the repository, so that
     /// the fixtures' relative paths hold), with its own hash cache.
     @discardableResult
-    func run(_ arguments: [String], product name: String = "lethe-tokenize", in directory: URL? = nil) throws -> Result {
-        let process = try start(arguments, product: name, in: directory)
-        let output = process.standardOutputPipe.fileHandleForReading.readDataToEndOfFile()
-        let error = process.standardErrorPipe.fileHandleForReading.readDataToEndOfFile()
-        process.process.waitUntilExit()
-        return Result(status: process.process.terminationStatus, output: String(decoding: output, as: UTF8.self),
-                      error: String(decoding: error, as: UTF8.self))
+    func run(_ arguments: [String], product name: String = "lethe-tokenize", in directory: URL? = nil) throws -> CommandResult {
+        try start(arguments, product: name, in: directory).finish()
     }
 
-    struct Started {
-        let process: Process
-        let standardOutputPipe: Pipe
-        let standardErrorPipe: Pipe
-    }
-
-    func start(_ arguments: [String], product name: String = "lethe-tokenize", in directory: URL? = nil) throws -> Started {
-        let process = Process()
-        process.executableURL = productsFolder.appendingPathComponent(name)
-        process.arguments = arguments
-        process.currentDirectoryURL = directory ?? Repository.root
-        var environment = ProcessInfo.processInfo.environment
-        environment["LETHE_HASH_CACHE"] = path(".hash-cache.json")
-        process.environment = environment
-        let output = Pipe(), error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        return Started(process: process, standardOutputPipe: output, standardErrorPipe: error)
+    func start(_ arguments: [String], product name: String = "lethe-tokenize", in directory: URL? = nil) throws -> StartedProcess {
+        try startProduct(name, arguments, in: directory ?? Repository.root, hashCache: path(".hash-cache.json"))
     }
 
     /// Runs the stage and fails the test unless it succeeds.

@@ -3,6 +3,7 @@ import LetheCLI
 import LetheModel
 import LethePipeline
 import LetheShards
+import LetheTestSupport
 @testable import LetheTraining
 
 /// lethe-train as a stage: reading an encode stage's shards, the files it writes and registers, and its errors.
@@ -59,7 +60,7 @@ final class TrainStageTests: XCTestCase {
                          "--batch-size", "2", "--lr", "3e-3", "--schedule", "cosine", "--warmup", "1", "--clip", "1",
                          "--weight-decay", "0.1", "--checkpoint-every", "2", "--seed", "5", "--threads", "2",
                          "--progress", "lines"]
-        let result = try runProduct("lethe-train", arguments, in: sandbox)
+        let result = try runTrainingProduct("lethe-train", arguments, in: sandbox)
         XCTAssertEqual(result.status, 0, result.error)
         XCTAssert(result.error.contains("step 4/4"), result.error)
 
@@ -85,7 +86,7 @@ final class TrainStageTests: XCTestCase {
         let final = try MambaModel.load(from: out.appendingPathComponent("final"))
         XCTAssertEqual(final.config, config)
 
-        let again = try runProduct("lethe-train", arguments, in: sandbox)
+        let again = try runTrainingProduct("lethe-train", arguments, in: sandbox)
         XCTAssertEqual(again.status, 0, again.error)
         XCTAssert(again.error.contains("up to date"), again.error)
 
@@ -93,7 +94,7 @@ final class TrainStageTests: XCTestCase {
         // step-2/ and rewrites steps 3 and 4 with the same numbers.
         let log = try logLines(out)
         for name in ["manifest.json", "final"] { try FileManager.default.removeItem(at: out.appendingPathComponent(name)) }
-        let resumed = try runProduct("lethe-train", arguments + ["--resume"], in: sandbox)
+        let resumed = try runTrainingProduct("lethe-train", arguments + ["--resume"], in: sandbox)
         XCTAssertEqual(resumed.status, 0, resumed.error)
         XCTAssert(resumed.error.contains("resuming after step 2"), resumed.error)
         let relog = try logLines(out)
@@ -113,7 +114,7 @@ final class TrainStageTests: XCTestCase {
         other.stateSize += 1
         let chunks = ArrayChunks(config: other, lengths: [3, 3], seed: 1)
         try writeEncodeStage("enc", chunks: chunks, ssmShape: other.ssmStateShape, convShape: other.convStateShape)
-        let result = try runProduct("lethe-train", ["--input", "enc", "--init", decoderFolder.path, "--output", "train",
+        let result = try runTrainingProduct("lethe-train", ["--input", "enc", "--init", decoderFolder.path, "--output", "train",
                                                     "--steps", "1", "--progress", "off"], in: sandbox)
         XCTAssertEqual(result.status, 1)
         let lines = result.error.split(separator: "\n")
@@ -132,7 +133,7 @@ final class TrainStageTests: XCTestCase {
         try FileManager.default.createDirectory(at: initFolder, withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: decoderFolder.appendingPathComponent("config.json"),
                                          to: initFolder.appendingPathComponent("config.json"))
-        let result = try runProduct("lethe-train", ["--input", "tok", "--init", initFolder.path, "--output", "lm",
+        let result = try runTrainingProduct("lethe-train", ["--input", "tok", "--init", initFolder.path, "--output", "lm",
                                                     "--objective", "lm", "--epochs", "3", "--batch-size", "2",
                                                     "--lr", "1e-2", "--no-shuffle", "--progress", "lines"], in: sandbox)
         XCTAssertEqual(result.status, 0, result.error)
@@ -143,7 +144,7 @@ final class TrainStageTests: XCTestCase {
 
         // The same run with --final-dtype float16 stores final/ in half precision: exactly the float32 run's
         // weights rounded to the nearest half.
-        let half = try runProduct("lethe-train", ["--input", "tok", "--init", initFolder.path, "--output", "lm-half",
+        let half = try runTrainingProduct("lethe-train", ["--input", "tok", "--init", initFolder.path, "--output", "lm-half",
                                                   "--objective", "lm", "--epochs", "3", "--batch-size", "2", "--lr", "1e-2",
                                                   "--no-shuffle", "--final-dtype", "float16", "--progress", "off"], in: sandbox)
         XCTAssertEqual(half.status, 0, half.error)
@@ -159,22 +160,7 @@ final class TrainStageTests: XCTestCase {
     }
 }
 
-/// Runs a product of this package (built next to the test bundle) in `folder`.
-func runProduct(_ name: String, _ arguments: [String], in folder: URL) throws -> (status: Int32, output: String, error: String) {
-    let products = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-        .deletingLastPathComponent()
-    let process = Process()
-    process.executableURL = products.appendingPathComponent(name)
-    process.arguments = arguments
-    process.currentDirectoryURL = folder
-    var environment = ProcessInfo.processInfo.environment
-    environment["LETHE_HASH_CACHE"] = "off"
-    process.environment = environment
-    let output = Pipe(), error = Pipe()
-    process.standardOutput = output
-    process.standardError = error
-    try process.run()
-    let out = output.fileHandleForReading.readDataToEndOfFile(), err = error.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+/// Runs a product of this package (built next to the test bundle) in `folder`, without a file-hash cache.
+func runTrainingProduct(_ name: String, _ arguments: [String], in folder: URL) throws -> CommandResult {
+    try runProduct(name, arguments, in: folder, hashCache: "off")
 }
