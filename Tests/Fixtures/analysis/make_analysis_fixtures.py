@@ -299,6 +299,43 @@ def f(x):
     return x
 
 
+# The table rules, shared with the report oracle (Tests/Fixtures/report/make_report_fixtures.py).
+
+def wilson(k, n):
+    ci = st.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return ci.low, ci.high
+
+
+def omission_rows(items):
+    groups = defaultdict(list)
+    for category, omitted in items:
+        groups[category].append(omitted)
+    rows = []
+    for category, flags in groups.items():
+        n, k = len(flags), sum(flags)
+        low, high = wilson(k, n)
+        rows.append({"category": category, "n": n, "omitted": k, "rate": k / n, "low": low, "high": high})
+    rows.sort(key=lambda r: (-r["rate"], r["category"]))
+    return rows, groups
+
+
+def significance_rows(rows, groups):
+    out, ps = [], []
+    names = [r["category"] for r in rows]
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            a = [0.0 if o else 1.0 for o in groups[names[i]]]
+            b = [0.0 if o else 1.0 for o in groups[names[j]]]
+            r = st.ttest_ind(a, b, equal_var=True)
+            out.append({"category_1": names[i], "category_2": names[j], "t": f(r.statistic), "p": f(r.pvalue)})
+            ps.append(float(r.pvalue))
+    for row, p in zip(out, ps):
+        adjusted = float("nan") if math.isnan(p) else min(p * len(ps), 1.0)
+        row["p_bonferroni"] = f(adjusted)
+        row["significant"] = bool(adjusted < 0.05)
+    return out
+
+
 def make_stats():
     rng = np.random.default_rng(11)
     betainc = []
@@ -343,10 +380,10 @@ def make_stats():
     sp([1, 2, 3], [1, 3, 2], "n = 3")
     sp(np.log(np.arange(1, 200)), rng.random(199), "independent")
 
-    wilson = []
+    wilson_cases = []
     for k, n in ((0, 10), (10, 10), (3, 10), (1, 1), (0, 1), (50, 100), (7, 1000), (999, 1000), (123, 4567)):
         ci = st.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
-        wilson.append([k, n, f(ci.low), f(ci.high)])
+        wilson_cases.append([k, n, f(ci.low), f(ci.high)])
 
     percentiles = []
     for n in (1, 2, 5, 10, 1000):
@@ -356,7 +393,7 @@ def make_stats():
                             "expected": [float(np.percentile(v, q, method="linear")) for q in (0, 2.5, 50, 97.5, 100)]})
     ppf = [[p, float(st.norm.ppf(p))] for p in (0.975, 0.5, 0.025, 1e-10, 0.999999)]
     return {"scipy_version": __import__("scipy").__version__, "betainc": betainc, "stdtr": stdtr,
-            "ttest_ind": ttests, "spearmanr": spearman, "wilson": wilson, "percentile": percentiles,
+            "ttest_ind": ttests, "spearmanr": spearman, "wilson": wilson_cases, "percentile": percentiles,
             "norm_ppf": ppf}
 
 
@@ -391,39 +428,6 @@ def make_tables():
         chunks.append({"dataset": dataset, "length": length, "precision": p, "recall": r,
                        "f1": 2 * p * r / (p + r), "words": words, "token_fates": fates, "token_frequencies": freqs})
 
-    def wilson(k, n):
-        ci = st.binomtest(k, n).proportion_ci(method="wilson")
-        return ci.low, ci.high
-
-    def omission(items):
-        groups = defaultdict(list)
-        for cat, omitted in items:
-            groups[cat].append(omitted)
-        rows = []
-        for cat, flags in groups.items():
-            n, k = len(flags), sum(flags)
-            lo, hi = wilson(k, n)
-            rows.append({"category": cat, "n": n, "omitted": k, "rate": k / n, "low": lo, "high": hi})
-        rows.sort(key=lambda r: (-r["rate"], r["category"]))
-        return rows, groups
-
-    def significance(rows, groups):
-        out, ps = [], []
-        cats = [r["category"] for r in rows]
-        for i in range(len(cats)):
-            for j in range(i + 1, len(cats)):
-                a = [0.0 if o else 1.0 for o in groups[cats[i]]]
-                b = [0.0 if o else 1.0 for o in groups[cats[j]]]
-                res = st.ttest_ind(a, b, equal_var=True)
-                out.append({"category_1": cats[i], "category_2": cats[j], "t": f(res.statistic), "p": f(res.pvalue)})
-                ps.append(res.pvalue)
-        m = len(ps)
-        for row, p in zip(out, ps):
-            adj = min(p * m, 1.0) if not math.isnan(p) else float("nan")
-            row["p_bonferroni"] = f(adj)
-            row["significant"] = bool(adj < 0.05)
-        return out
-
     words = [(c, w) for c in chunks for w in c["words"]]
     item_sets = {
         "pos": [(w["pos"], not w["retained"]) for c, w in words if w["pos"] and w["pos"] not in ("X", "INTJ")],
@@ -433,9 +437,9 @@ def make_tables():
     }
     omission_tables, significance_tables = {}, {}
     for name, items in item_sets.items():
-        rows, groups = omission(items)
+        rows, groups = omission_rows(items)
         omission_tables[name] = rows
-        significance_tables[name] = significance(rows, groups)
+        significance_tables[name] = significance_rows(rows, groups)
 
     bins = 10
     position = []

@@ -41,23 +41,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 DATA = os.path.join(REPO, "data")
 sys.path.insert(0, os.path.join(REPO, "Tests", "Fixtures", "analysis"))
-from make_analysis_fixtures import read_model_swift  # noqa: E402  (NLTK's Punkt model as Lethe ships it)
+from make_analysis_fixtures import f, omission_rows, read_model_swift, significance_rows, wilson  # noqa: E402
 
 TOKENIZER = Tokenizer.from_file(os.path.join(DATA, "tokenizer", "gpt-neox-20b-tokenizer.json"))
 PUNKT = PunktSentenceTokenizer()
 PUNKT._params = read_model_swift()
 nltk.tokenize._get_punkt_tokenizer = lambda language="english": PUNKT
 word_tokenize = nltk.word_tokenize
-
-
-def f(x):
-    """JSON has no nan/inf: encode them as strings."""
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
 
 
 # ---------------------------------------------------------------- the fixed reconstructions
@@ -501,41 +491,6 @@ def annotate(sample, token_counts, word_counts, scorer):
     return {"key": sample["key"], "dataset": dataset, "length": len(sample["tokens"]), "words": out_words,
             "token_fates": fates, "inserted": inserted, "token_frequencies": frequencies,
             "precision": s.precision, "recall": s.recall, "f1": s.fmeasure, "stop": meta["stop"]}
-
-
-def wilson(k, n):
-    ci = st.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
-    return ci.low, ci.high
-
-
-def omission_rows(items):
-    groups = defaultdict(list)
-    for category, omitted in items:
-        groups[category].append(omitted)
-    rows = []
-    for category, flags in groups.items():
-        n, k = len(flags), sum(flags)
-        low, high = wilson(k, n)
-        rows.append({"category": category, "n": n, "omitted": k, "rate": k / n, "low": low, "high": high})
-    rows.sort(key=lambda r: (-r["rate"], r["category"]))
-    return rows, groups
-
-
-def significance_rows(rows, groups):
-    out, ps = [], []
-    names = [r["category"] for r in rows]
-    for i in range(len(names)):
-        for j in range(i + 1, len(names)):
-            a = [0.0 if o else 1.0 for o in groups[names[i]]]
-            b = [0.0 if o else 1.0 for o in groups[names[j]]]
-            r = st.ttest_ind(a, b, equal_var=True)
-            out.append({"category_1": names[i], "category_2": names[j], "t": f(r.statistic), "p": f(r.pvalue)})
-            ps.append(float(r.pvalue))
-    for row, p in zip(out, ps):
-        adjusted = float("nan") if math.isnan(p) else min(p * len(ps), 1.0)
-        row["p_bonferroni"] = f(adjusted)
-        row["significant"] = bool(adjusted < 0.05)
-    return out
 
 
 MASK64 = (1 << 64) - 1
