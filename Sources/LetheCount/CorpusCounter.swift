@@ -64,13 +64,6 @@ public final class CorpusCounter: @unchecked Sendable {
     /// number of text bytes read since its last call. Throws `CorpusError` (file and line) for bad input, unless
     /// skipping bad lines.
     public func count(file path: String, progress: (Int) -> Void = { _ in }) throws -> FileCounts {
-        // One pass over the file per text field (GSM8K's question and answer, a CSV's two dialect columns). With
-        // several fields a JSONL line may lack some of them (files of different kinds counted together).
-        let optional = settings.textFields.count > 1
-        let readers = try settings.textFields.map {
-            try DocumentReader(path: path, options: ReadOptions(skipBadLines: settings.skipBadLines, textField: $0,
-                                                                textFieldOptional: optional))
-        }
         let queue = BoundedQueue<Batch>(capacity: 2 * settings.threads)
         let tallies = (0..<settings.threads).map { _ in Tally(vocabularySize: tokenizer.vocabularySize) }
         let finished = DispatchGroup()
@@ -87,27 +80,43 @@ public final class CorpusCounter: @unchecked Sendable {
         var subsets = GroupNames()
         var skipped: [CorpusError] = []
         var skippedCount = 0
+        // One pass over the file per text field (GSM8K's question and answer, a CSV's two dialect columns). With
+        // several fields a JSONL line may lack some of them (files of different kinds counted together). Every
+        // pass meets the same bad lines: the first pass counts them.
+        let optional = settings.textFields.count > 1
+        var firstPass: DocumentReader?
+        var documents = 0, linesWithoutText = 0
         let failure: Error?
         do {
             var batch = Batch()
-            for reader in readers { while let document = try reader.next() {
-                let subset: String?
-                do { subset = try settings.subsetField?.subset(inMetadata: document.metadata) } catch let error as SubsetFieldError {
-                    let bad = CorpusError(file: path, line: document.line, problem: error.problem)
-                    guard settings.skipBadLines else { throw bad }
-                    skippedCount += 1
-                    if skipped.count < CorpusCounter.maxExamples { skipped.append(bad) }
-                    continue
+            for field in settings.textFields {
+                let reader = try DocumentReader(path: path, options: ReadOptions(skipBadLines: settings.skipBadLines, textField: field,
+                                                                                 textFieldOptional: optional))
+                let isFirstPass = firstPass == nil
+                if isFirstPass { firstPass = reader }
+                while let document = try reader.next() {
+                    let subset: String?
+                    do { subset = try settings.subsetField?.subset(inMetadata: document.metadata) } catch let error as SubsetFieldError {
+                        let bad = CorpusError(file: path, line: document.line, problem: error.problem)
+                        guard settings.skipBadLines else { throw bad }
+                        if isFirstPass {
+                            skippedCount += 1
+                            if skipped.count < CorpusCounter.maxExamples { skipped.append(bad) }
+                        }
+                        continue
+                    }
+                    let group = try subsets.index(of: subset, limit: settings.maxSubsets, file: path, line: document.line)
+                    batch.add(document.text, group: group)
+                    if batch.bytes >= settings.batchBytes {
+                        progress(batch.bytes)
+                        queue.put(batch)
+                        batch = Batch()
+                    }
                 }
-                let group = try subsets.index(of: subset, limit: settings.maxSubsets, file: path, line: document.line)
-                batch.add(document.text, group: group)
-                if batch.bytes >= settings.batchBytes {
-                    progress(batch.bytes)
-                    queue.put(batch)
-                    batch = Batch()
-                }
-            } }
-            if optional && readers.allSatisfy({ $0.documentCount == 0 }) && readers.contains(where: { $0.linesWithoutText > 0 }) {
+                documents += reader.documentCount
+                linesWithoutText += reader.linesWithoutText
+            }
+            if optional && documents == 0 && linesWithoutText > 0 {
                 let names = settings.textFields.map { "\"\($0)\"" }.joined(separator: ", ")
                 throw CorpusError(file: path, line: nil, problem: "no line has any of the text fields \(names)")
             }
@@ -123,12 +132,12 @@ public final class CorpusCounter: @unchecked Sendable {
         finished.wait()
         if let failure { throw failure }
 
-        var examples = (readers.flatMap(\.skippedExamples) + skipped).sorted { ($0.line ?? 0) < ($1.line ?? 0) }
+        var examples = ((firstPass?.skippedExamples ?? []) + skipped).sorted { ($0.line ?? 0) < ($1.line ?? 0) }
         examples = Array(examples.prefix(CorpusCounter.maxExamples))
         return FileCounts(source: path, vocabularySize: tokenizer.vocabularySize,
                           groups: Tally.sum(tallies, names: subsets.names, vocabularySize: tokenizer.vocabularySize),
                           words: settings.countWords ? tallies.reduce(into: WordCountTable()) { $0.add($1.words) } : nil,
-                          skippedLines: readers.reduce(skippedCount) { $0 + $1.skippedLines },
+                          skippedLines: (firstPass?.skippedLines ?? 0) + skippedCount,
                           skippedExamples: examples.map(\.description))
     }
 

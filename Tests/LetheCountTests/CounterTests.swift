@@ -207,6 +207,15 @@ final class CounterTests: XCTestCase {
         let mixed = try count(["question", "answer", "text"])
         XCTAssertEqual(mixed.documents, 81)
         XCTAssertEqual(mixed.tokens, both.tokens + neoxTokenizer.encode("Another kind of line.").count)
+        // A bad line is the same bad line in every field's pass: skipped (and counted) once.
+        try sandbox.write("bad.jsonl", Array((lines.prefix(3).joined(separator: "\n") + "\n{not json\n").utf8))
+        let skipping = try CorpusCounter(tokenizer: neoxTokenizer, settings: CountSettings(threads: 2, skipBadLines: true,
+                                                                                         textFields: ["question", "answer"]))
+            .count(file: sandbox.path("bad.jsonl"))
+        XCTAssertEqual(skipping.documents, 6)
+        XCTAssertEqual(skipping.skippedLines, 1)
+        XCTAssertEqual(skipping.skippedExamples.count, 1)
+
         // A CSV file: its two columns; one it lacks is passed over.
         try sandbox.write("pairs.csv", Array("AAVE,SAE\nhe be working,he is usually working\n\"she done ate, y'all\",she has eaten\n".utf8))
         let pairs = try CorpusCounter(tokenizer: neoxTokenizer, settings: CountSettings(threads: 2, textFields: ["AAVE", "SAE", "text"]))
