@@ -78,7 +78,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .executableTarget(name: "lethe-train", dependencies: [
-            "LetheTraining", "LetheModel", "LetheCLI", "LethePipeline", "LetheShards",
+            "LetheTraining", "LetheModel", "LetheCLI", "LethePipeline", "LetheShards", "LetheTokenizer", "LetheAnalysis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
 

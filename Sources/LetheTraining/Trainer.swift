@@ -34,9 +34,11 @@ public struct StepRecord: Codable, Equatable, Sendable {
     public var gradNorm: Double
     /// Chunk tokens of the batch per second of this step (loss, gradients and update).
     public var tokensPerSecond: Double
+    /// Which pass over the training chunks the batch belongs to (1 for the first); no chunk repeats within one.
+    public var pass: Int?
 
     enum CodingKeys: String, CodingKey {
-        case step, loss, lr
+        case step, loss, lr, pass
         case gradNorm = "grad_norm"
         case tokensPerSecond = "tokens_per_s"
     }

@@ -14,14 +14,28 @@ public protocol ChunkSource {
 public enum TrainingEvent {
     case resumed(step: Int, from: URL)
     case step(StepRecord, secondsRemaining: Double)
-    case validation(step: Int, loss: Double)
+    case validation(ValidationRecord)
     case checkpoint(step: Int, at: URL)
 }
 
+/// Which checkpoint becomes final/.
+public enum FinalCheckpoint: String, Codable, Sendable, CaseIterable {
+    /// The weights after the last step.
+    case last
+    /// The weights of the validation with the lowest loss (kept in best/ while training).
+    case best
+}
+
+/// Scores a greedy reconstruction against its chunk (ROUGE-1 F1 in lethe-train), from token ids.
+public typealias ReconstructionScorer = (_ reference: [Int32], _ reconstruction: [Int32]) -> Double
+
 /// A whole training run in an output folder:
-///   train_log.jsonl   one line per step {step, loss, lr, grad_norm, tokens_per_s}; validation lines {step, val_loss}
-///   step-N/           checkpoints every `checkpointEvery` steps; final/ after the last step. Each holds the
-///                     Hugging Face model (config.json, model.safetensors), AdamW's moments and trainer_state.json.
+///   train_log.jsonl   one line per step {step, pass, loss, lr, grad_norm, tokens_per_s}; validation lines
+///                     {step, val_loss, val_chunks, val_loss_by_length, val_f1_by_length}
+///   step-N/           checkpoints every `checkpointEvery` steps; final/ after the last step (or, with
+///                     `finalCheckpoint` best, the weights of best/, the validation with the lowest loss, and
+///                     step-N/ of the last step). Each holds the Hugging Face model (config.json,
+///                     model.safetensors), AdamW's moments and trainer_state.json.
 /// `resume` continues from the newest checkpoint and reproduces the losses of an uninterrupted run bit for bit
 /// (same seed and threads): the weights, the moments and the step are restored, and the step fixes the data
 /// position, as every epoch's batches are rebuilt from the seed.
@@ -36,6 +50,15 @@ public final class TrainingRun {
     /// How final/model.safetensors stores the weights (step-N/ checkpoints, which a resumed run reads, stay
     /// float32): float16 halves a model that is shipped, e.g. Lethe's embedded encoder.
     public var finalDType = StoredDType.float32
+    /// Which weights final/ holds; `best` needs a validation set.
+    public var finalCheckpoint = FinalCheckpoint.last
+    /// Validation reads at most this many chunks of each length, spread evenly over the set (a fixed sample).
+    public var validationChunksPerLength = 64
+    /// With a scorer, validation also decodes its sample greedily from each chunk's state and logs the mean score
+    /// by chunk length (the decoder's first input eos, at most length + 8 tokens, as lethe-reconstruct).
+    public var scorer: ReconstructionScorer?
+    /// Sequences decoded together in validation.
+    public var decodingBatchSize = 64
     private let batches: LengthBatches
 
     public init(settings: RunSettings, output: URL, train: ChunkSource, validation: ChunkSource? = nil) throws {
@@ -82,8 +105,12 @@ public final class TrainingRun {
             try Data().write(to: log, options: .atomic)
         }
 
+        if finalCheckpoint == .best, validation == nil {
+            throw TrainingError("the best checkpoint is chosen by validation loss: give a validation set")
+        }
         trainer.backprop.activationBudget = activationBudget
         let writer = try LogWriter(log)
+        var best = try bestValidation(in: log)
         var epoch = -1, plan: [[Int]] = []
         var elapsed = 0.0, timedSteps = 0
         while trainer.step < settings.steps {
@@ -95,7 +122,8 @@ public final class TrainingRun {
             let start = DispatchTime.now().uptimeNanoseconds
             let batch = try train.batch(plan[step % batches.batchesPerEpoch],
                                         withStates: settings.objective == .autoencoder)
-            let record = try trainer.train(batch)
+            var record = try trainer.train(batch)
+            record.pass = epoch + 1
             try writer.append(record)
             elapsed += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             timedSteps += 1
@@ -103,11 +131,22 @@ public final class TrainingRun {
 
             let last = record.step == settings.steps
             if let validation, last || settings.evalEvery.map({ record.step % $0 == 0 }) == true {
-                let loss = try validationLoss(trainer.backprop, validation)
-                try writer.append(ValidationRecord(step: record.step, valLoss: loss))
-                events(.validation(step: record.step, loss: loss))
+                let result = try validate(trainer, validation)
+                try writer.append(result)
+                events(.validation(result))
+                if finalCheckpoint == .best, best.map({ result.valLoss < $0.loss }) ?? true {
+                    best = (result.step, result.valLoss)
+                    try TrainingCheckpoint.write(to: output.appendingPathComponent(Self.bestFolder), model: trainer.model,
+                                                 optimizer: trainer.optimizer, state: state(trainer))
+                }
             }
-            if !last, let every = settings.checkpointEvery, record.step % every == 0 {
+            if last, finalCheckpoint == .best {
+                // The last step's weights are kept as a step checkpoint: a resumed run sees that training is done.
+                let directory = output.appendingPathComponent("step-\(record.step)")
+                try TrainingCheckpoint.write(to: directory, model: trainer.model, optimizer: trainer.optimizer,
+                                             state: state(trainer))
+                events(.checkpoint(step: record.step, at: directory))
+            } else if !last, let every = settings.checkpointEvery, record.step % every == 0 {
                 let directory = output.appendingPathComponent("step-\(record.step)")
                 try TrainingCheckpoint.write(to: directory, model: trainer.model, optimizer: trainer.optimizer,
                                              state: state(trainer))
@@ -115,22 +154,74 @@ public final class TrainingRun {
             }
         }
         let final = output.appendingPathComponent("final")
+        if finalCheckpoint == .best {
+            let bestFolder = output.appendingPathComponent(Self.bestFolder)
+            let state = try TrainingCheckpoint.readState(bestFolder)
+            let (model, optimizer) = try TrainingCheckpoint.read(bestFolder, state: state)
+            try TrainingCheckpoint.write(to: final, model: model, optimizer: optimizer, state: state, dtype: finalDType)
+            events(.checkpoint(step: state.step, at: final))
+            return model
+        }
         try TrainingCheckpoint.write(to: final, model: trainer.model, optimizer: trainer.optimizer, state: state(trainer),
                                      dtype: finalDType)
         events(.checkpoint(step: trainer.step, at: final))
         return trainer.model
     }
 
-    /// The mean loss over every chunk of `source` (batched by length, in order).
-    public func validationLoss(_ backprop: Backprop, _ source: ChunkSource) throws -> Double {
-        let plan = LengthBatches(lengths: source.lengths, batchSize: settings.batchSize, shuffle: false, seed: 0)
-        var total = 0.0, predictions = 0
-        for indices in plan.epoch(0) {
-            let result = try backprop.loss(source.batch(indices, withStates: settings.objective == .autoencoder))
-            total += result.total
-            predictions += result.predictions
+    /// The folder holding the weights of the lowest validation loss so far (`finalCheckpoint` best).
+    public static let bestFolder = "best"
+
+    /// The fixed validation sample: at most `validationChunksPerLength` chunks of each length, evenly spread over
+    /// the set in corpus order (so every dataset of a mixed set is drawn), grouped by length.
+    public func validationSample(_ source: ChunkSource) -> [Int: [Int]] {
+        var byLength: [Int: [Int]] = [:]
+        for (index, length) in source.lengths.enumerated() { byLength[length, default: []].append(index) }
+        let cap = max(1, validationChunksPerLength)
+        return byLength.mapValues { all in
+            all.count <= cap ? all : (0..<cap).map { all[$0 * all.count / cap] }
         }
-        return total / Double(max(1, predictions))
+    }
+
+    /// Loss (and, with a scorer, greedy reconstruction scores) of the fixed validation sample, by chunk length.
+    public func validate(_ trainer: Trainer, _ source: ChunkSource) throws -> ValidationRecord {
+        var total = 0.0, predictions = 0, chunks = 0
+        var lossByLength: [String: Double] = [:], scoreByLength: [String: Double] = [:]
+        let decoder = try scorer.map { _ in try GreedyDecoder(model: trainer.model, batchSize: decodingBatchSize) }
+        for (length, indices) in validationSample(source).sorted(by: { $0.key < $1.key }) {
+            var lengthTotal = 0.0, lengthPredictions = 0, scoreSum = 0.0
+            for start in stride(from: 0, to: indices.count, by: settings.batchSize) {
+                let part = Array(indices[start ..< min(indices.count, start + settings.batchSize)])
+                let batch = try source.batch(part, withStates: settings.objective == .autoencoder)
+                let result = try trainer.backprop.loss(batch)
+                lengthTotal += result.total
+                lengthPredictions += result.predictions
+                guard let scorer, let decoder, let states = batch.encoderStates else { continue }
+                let decoded = try decoder.decode(states.map {
+                    DecodingRequest(ssm: $0.ssm, conv: $0.conv, maxNewTokens: length + 8)
+                })
+                for (b, result) in decoded.enumerated() {
+                    scoreSum += scorer(Array(batch.tokens[b * length ..< (b + 1) * length]), result.tokens)
+                }
+            }
+            total += lengthTotal
+            predictions += lengthPredictions
+            chunks += indices.count
+            lossByLength[String(length)] = lengthTotal / Double(max(1, lengthPredictions))
+            if scorer != nil { scoreByLength[String(length)] = scoreSum / Double(indices.count) }
+        }
+        return ValidationRecord(step: trainer.step, valLoss: total / Double(max(1, predictions)), chunks: chunks,
+                                lossByLength: lossByLength, f1ByLength: scorer == nil ? nil : scoreByLength)
+    }
+
+    /// The lowest validation loss in the log so far and its step (a resumed run goes on comparing with it).
+    private func bestValidation(in log: URL) throws -> (step: Int, loss: Double)? {
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        var best: (step: Int, loss: Double)?
+        for line in text.split(separator: "\n") {
+            guard let record = try? JSONDecoder().decode(ValidationRecord.self, from: Data(line.utf8)) else { continue }
+            if best.map({ record.valLoss < $0.loss }) ?? true { best = (record.step, record.valLoss) }
+        }
+        return best
     }
 
     private func state(_ trainer: Trainer) -> TrainerState {
@@ -182,14 +273,29 @@ public final class TrainingRun {
     }
 }
 
-/// A validation line of train_log.jsonl.
+/// A validation line of train_log.jsonl: the fixed sample's mean loss per predicted token, overall and by chunk
+/// length (keys: the length in tokens), and the mean ROUGE-1 F1 of its greedy reconstructions by length.
 public struct ValidationRecord: Codable, Equatable, Sendable {
     public var step: Int
     public var valLoss: Double
+    public var chunks: Int
+    public var lossByLength: [String: Double]
+    public var f1ByLength: [String: Double]?
+
+    public init(step: Int, valLoss: Double, chunks: Int, lossByLength: [String: Double], f1ByLength: [String: Double]?) {
+        self.step = step
+        self.valLoss = valLoss
+        self.chunks = chunks
+        self.lossByLength = lossByLength
+        self.f1ByLength = f1ByLength
+    }
 
     enum CodingKeys: String, CodingKey {
         case step
         case valLoss = "val_loss"
+        case chunks = "val_chunks"
+        case lossByLength = "val_loss_by_length"
+        case f1ByLength = "val_f1_by_length"
     }
 }
 

@@ -18,9 +18,9 @@ enum StateDType: String, CaseIterable {
 /// bounded (one batch of states, one forward pass of at most `tokensPerPass` tokens: longer batches run in
 /// segments, the cache carrying over) whatever the number and the lengths of the chunks.
 final class ShardEncoder {
-    let model: MambaModel
+    let encoder: ChunkEncoder
+    var model: MambaModel { encoder.model }
     let batchSize: Int
-    let tokensPerPass: Int
     let heldTokenLimit: Int
     let stateDType: StateDType
     /// KEY.json's "encoder".
@@ -40,15 +40,13 @@ final class ShardEncoder {
     private var read = 0
     private var written = 0
     private var spill: SpillFile?
-    private var activations: MambaActivations?
     private(set) var tokens = 0
     private(set) var batches = 0
 
     init(model: MambaModel, batchSize: Int, tokensPerPass: Int, heldTokenLimit: Int, stateDType: StateDType,
          identity: JSONValue, shard: URL, output: ShardWriter) {
-        self.model = model
+        encoder = ChunkEncoder(model: model, tokensPerPass: tokensPerPass)
         self.batchSize = batchSize
-        self.tokensPerPass = tokensPerPass
         self.heldTokenLimit = heldTokenLimit
         self.stateDType = stateDType
         self.identity = identity
@@ -100,7 +98,7 @@ final class ShardEncoder {
     private func encodeGroup(_ length: Int) throws {
         let chunks = groups.removeValue(forKey: length)!
         heldTokens -= chunks.count * length
-        let cache = try encode(chunks.map(\.tokens), length: length)
+        let cache = try encoder.finalCache(chunks.map(\.tokens), length: length)
         for (b, chunk) in chunks.enumerated() {
             let origin = "\(shard.path): sample \(chunk.sample.key)"
             var out = chunk.sample
@@ -115,33 +113,6 @@ final class ShardEncoder {
         }
         tokens += chunks.count * length
         batches += 1
-    }
-
-    /// The final cache of equal-length chunks: forward passes of at most `tokensPerPass` tokens (a segment of
-    /// every chunk per pass), each continuing from the cache the previous one left.
-    private func encode(_ chunks: [[Int32]], length: Int) throws -> MambaCache {
-        let b = chunks.count
-        let cache = MambaCache(config: model.config, batchSize: b)
-        let segment = max(1, min(length, tokensPerPass / b))
-        var start = 0
-        while start < length {
-            let count = min(segment, length - start)
-            var ids: [Int32] = []
-            ids.reserveCapacity(b * count)
-            for chunk in chunks { ids += chunk[start ..< start + count] }
-            try model.forward(tokens: ids, batchSize: b, cache: cache, activations: activations(batch: b, length: count))
-            start += count
-        }
-        return cache
-    }
-
-    /// Activations of one pass, reused while the shape stays the same (one length: every batch).
-    private func activations(batch: Int, length: Int) -> MambaActivations {
-        if let a = activations, a.batchSize == batch, a.length == length { return a }
-        activations = nil  // free the old buffers before allocating the new ones
-        let a = MambaActivations(config: model.config, batchSize: batch, length: length)
-        activations = a
-        return a
     }
 
     /// The state as stored; float16 refuses values beyond its range rather than storing infinities.

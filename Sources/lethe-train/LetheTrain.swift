@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
+import LetheAnalysis
 import LetheCLI
 import LetheModel
 import LethePipeline
 import LetheShards
+import LetheTokenizer
 import LetheTraining
 
 /// The train stage: a Mamba decoder learns to rebuild each chunk from the encoder's final state (or, with
@@ -14,27 +16,38 @@ struct LetheTrain: StageCommand {
         commandName: "lethe-train",
         abstract: "Train a Mamba decoder to rebuild chunks from their encoder state (or a language model).",
         discussion: """
-        --input is the encode stage's output: each chunk's tokens and its encoder state (KEY.ssm.npy, \
-        KEY.conv.npy). The decoder reads [eos] + chunk + [eos] starting from that state in every layer and \
-        learns to predict each next token (the auto-encoder of Hossain et al., AACL 2025). --init is a Hugging \
-        Face Mamba folder; the decoder starts from its weights (usually the encoder's), or from random weights \
-        when the folder holds only config.json. Chunks of different lengths are batched by length: no padding.
+        With --encoder MODEL, --input is token shards (lethe-tokenize's output) and the frozen encoder's forward \
+        pass computes each batch's states as it is drawn (the forward lethe-encode runs): nothing is stored, so \
+        the training set is as large as the token shards. Without it, --input is the encode stage's output: each \
+        chunk's tokens and its stored state (KEY.ssm.npy, KEY.conv.npy). The decoder reads [eos] + chunk + [eos] \
+        starting from that state in every layer and learns to predict each next token (the auto-encoder of \
+        Hossain et al., AACL 2025). --init is a Hugging Face Mamba folder; the decoder starts from its weights \
+        (usually the encoder's), or from random weights when the folder holds only config.json. Chunks of \
+        different lengths are batched by length: no padding. Each pass over the chunks is a new random order: \
+        no chunk repeats before every chunk has been seen; the log says which pass each step belongs to.
 
-        Writes to --output: train_log.jsonl (one line per step: step, loss before the update, lr, grad_norm, \
-        tokens_per_s; validation lines: step, val_loss), checkpoints step-N/ and final/ (config.json and \
-        model.safetensors, which transformers' MambaForCausalLM loads, plus AdamW's moments and \
-        trainer_state.json). An interrupted run continues with --resume from its newest checkpoint to the same \
-        losses as an uninterrupted one (same seed and --threads).
+        --validate: held-out chunks, read as --input is (token shards with --encoder). Every --eval-every steps \
+        (and after the last) a fixed sample of them (--validate-chunks per length, spread evenly over the set) \
+        gives the validation loss by chunk length and, decoded greedily as lethe-reconstruct does, the mean \
+        ROUGE-1 F1 by chunk length (rouge-score's tokenization, texts decoded with --tokenizer). \
+        --final-checkpoint best makes final/ the weights of the lowest validation loss (kept in best/).
+
+        Writes to --output: train_log.jsonl (one line per step: step, pass, loss before the update, lr, \
+        grad_norm, tokens_per_s; validation lines: step, val_loss, val_chunks, val_loss_by_length, \
+        val_f1_by_length), checkpoints step-N/ and final/ (config.json and model.safetensors, which \
+        transformers' MambaForCausalLM loads, plus AdamW's moments and trainer_state.json). An interrupted run \
+        continues with --resume from its newest checkpoint to the same losses as an uninterrupted one (same \
+        seed and --threads).
 
         Example:
-          lethe-train --input stages/encode --init models/mamba-130m \\
-            --output stages/train --steps 2000 --batch-size 8 --lr 1e-4 \\
-            --schedule cosine --warmup 100 --clip 1 --checkpoint-every 500 \\
-            --validation stages/encode-valid --eval-every 200
+          lethe-train --encoder models/mamba-130m --input stages/tokenize-train \\
+            --init models/mamba-130m --output stages/train --steps 2000 --batch-size 8 \\
+            --lr 1e-4 --schedule cosine --warmup 100 --clip 1 --checkpoint-every 500 \\
+            --validate stages/tokenize-valid --eval-every 200 --final-checkpoint best
         """)
 
     static let stageDescription = StageDescription.stage(
-        "lethe-train", format: 1, inputs: ["input", "init", "validation"],
+        "lethe-train", format: 2, inputs: ["input", "init", "validate", "encoder", "tokenizer"],
         executionOnly: ["resume", "activation-budget-mb"], parallel: false)
 
     @OptionGroup var stage: StageOptions
@@ -42,7 +55,10 @@ struct LetheTrain: StageCommand {
     @Option(help: ArgumentHelp("Stage folder of training chunks (repeat for several; read in the order given).", valueName: "dir"))
     var input: [String]
 
-    @Option(help: ArgumentHelp("Hugging Face Mamba folder the decoder starts from (only config.json: random weights).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Hugging Face Mamba folder (or lethe-train output) of the frozen encoder: --input and --validate are token shards whose states it computes per batch.", valueName: "dir"))
+    var encoder: String?
+
+    @Option(help: ArgumentHelp("Hugging Face Mamba folder (or lethe-train output) the decoder starts from (only config.json: random weights).", valueName: "dir"))
     var `init`: String
 
     @Option(help: "Training steps (optimizer updates). Default: one epoch.") var steps: Int?
@@ -59,10 +75,15 @@ struct LetheTrain: StageCommand {
     var shuffle = true
     @Option(help: "autoencoder (rebuild from the encoder state) or lm (next token from the empty state).")
     var objective = TrainingObjective.autoencoder
-    @Option(help: ArgumentHelp("Stage folder of validation chunks (repeat for several; the loss is over all of them).",
+    @Option(name: .customLong("validate"), help: ArgumentHelp("Stage folder of held-out validation chunks (repeat for several datasets and lengths).",
                                valueName: "dir"))
-    var validation: [String] = []
-    @Option(help: "Validation loss every N steps (and after the last step).") var evalEvery: Int?
+    var validationSets: [String] = []
+    @Option(help: "Validation every N steps (and after the last step).") var evalEvery: Int?
+    @Option(help: "Validation chunks of each length: a fixed sample spread evenly over --validate.") var validateChunks = 64
+    @Option(help: "Which weights final/ holds: last (after the last step) or best (lowest validation loss).")
+    var finalCheckpoint = FinalCheckpoint.last
+    @Option(help: ArgumentHelp("The tokenizer.json that decodes validation reconstructions for ROUGE (default: the shipped GPT-NeoX-20B tokenizer).", valueName: "file"))
+    var tokenizer: String?
     @Option(help: "A checkpoint step-N/ every N steps (final/ is always written).") var checkpointEvery: Int?
     @Flag(help: "Continue the run in --output from its newest checkpoint.") var resume = false
     @Option(help: "How final/model.safetensors stores the weights: float32, float16 or bfloat16 (step-N/ stays float32).")
@@ -82,7 +103,12 @@ struct LetheTrain: StageCommand {
         if let clip, !(clip > 0) { throw ValidationError("--clip must be positive") }
         if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
-        if evalEvery != nil, validation.isEmpty { throw ValidationError("--eval-every needs --validation") }
+        if evalEvery != nil, validationSets.isEmpty { throw ValidationError("--eval-every needs --validate") }
+        guard validateChunks >= 1 else { throw ValidationError("--validate-chunks must be at least 1") }
+        if finalCheckpoint == .best, validationSets.isEmpty {
+            throw ValidationError("--final-checkpoint best chooses by validation loss: give --validate")
+        }
+        if encoder != nil, objective == .lm { throw ValidationError("--encoder is for the autoencoder objective") }
     }
 
     func run() throws {
@@ -91,16 +117,17 @@ struct LetheTrain: StageCommand {
         try run.runWhole { files in
             let output = run.folder.url
             if stage.force, !resume { try removeEarlierRun(in: output) }
-            let initFolder = URL(fileURLWithPath: `init`)
+            let initFolder = MambaModel.checkpointFolder(URL(fileURLWithPath: `init`))
             let config = try MambaConfig.read(contentsOf: initFolder.appendingPathComponent("config.json"))
-            let shapes = objective == .autoencoder ? (ssm: config.ssmStateShape, conv: config.convStateShape) : nil
+            let frozen = try encoder.map { try frozenEncoder($0, decoder: config) }
+            let shapes = objective == .autoencoder && frozen == nil
+                ? (ssm: config.ssmStateShape, conv: config.convStateShape) : nil
             run.say("reading \(input.joined(separator: ", "))")
-            let train = try EncodedChunks(shards: try shardURLs(input), vocabularySize: config.vocabSize, stateShapes: shapes,
-                                          stateFile: output.appendingPathComponent(".train-states.f32"))
+            let train = try chunks(input, config: config, shapes: shapes, encoder: frozen,
+                                   stateFile: output.appendingPathComponent(".train-states.f32"))
             defer { try? FileManager.default.removeItem(at: output.appendingPathComponent(".train-states.f32")) }
-            let valid = validation.isEmpty ? nil : try EncodedChunks(
-                shards: try shardURLs(validation), vocabularySize: config.vocabSize, stateShapes: shapes,
-                stateFile: output.appendingPathComponent(".validation-states.f32"))
+            let valid = validationSets.isEmpty ? nil : try chunks(validationSets, config: config, shapes: shapes, encoder: frozen,
+                                                            stateFile: output.appendingPathComponent(".validation-states.f32"))
             defer { try? FileManager.default.removeItem(at: output.appendingPathComponent(".validation-states.f32")) }
 
             let total = steps ?? TrainingRun.steps(epochs: epochs ?? 1, lengths: train.lengths, batchSize: batchSize)
@@ -110,31 +137,54 @@ struct LetheTrain: StageCommand {
                                                                             warmupSteps: warmup, totalSteps: total),
                                              weightDecay: weightDecay, clipNorm: clip),
                 evalEvery: evalEvery, checkpointEvery: checkpointEvery)
-            run.say("\(train.lengths.count) chunks of \(Set(train.lengths).count) lengths, \(total) steps of \(batchSize) chunks")
+            let passes = Double(total) / Double(LengthBatches(lengths: train.lengths, batchSize: batchSize, shuffle: false,
+                                                              seed: 0).batchesPerEpoch)
+            run.say("\(train.lengths.count) chunks of \(Set(train.lengths).count) lengths (\(train.lengths.reduce(0, +)) tokens), \(total) steps of \(batchSize) chunks: \(String(format: "%.2f", passes)) passes"
+                    + (frozen == nil ? "" : "; states computed by the frozen encoder \(encoder!)"))
             let training = try TrainingRun(settings: settings, output: output, train: train, validation: valid)
             training.activationBudget = activationBudgetMb << 20
             training.finalDType = finalDtype
+            training.finalCheckpoint = finalCheckpoint
+            training.validationChunksPerLength = validateChunks
+            if objective == .autoencoder, valid != nil {
+                let text = try Tokenizer(contentsOf: try DefaultTokenizer.resolve(tokenizer))
+                training.scorer = { reference, reconstruction in
+                    Rouge.rouge1(reference: text.decode(reference), prediction: text.decode(reconstruction)).f1
+                }
+            }
             let reporter = StepReporter(name: run.name, total: total, mode: stage.progress)
-            var lastLoss = Double.nan, lastValidation: Double?
+            var lastLoss = Double.nan, lastValidation: ValidationRecord?, bestValidation: ValidationRecord?
+            var lastPass = 0
             _ = try training.run(resume: resume, initialModel: { try initialModel(initFolder, config: config, run: run) }) { event in
                 switch event {
                 case .resumed(let step, let directory):
                     run.say("resuming after step \(step) from \(directory.lastPathComponent)/")
                 case .step(let record, let remaining):
                     lastLoss = record.loss
+                    lastPass = record.pass ?? lastPass
                     reporter.step(record, secondsRemaining: remaining)
-                case .validation(let step, let loss):
-                    lastValidation = loss
-                    reporter.say("step \(step): validation loss \(String(format: "%.4f", loss))")
+                case .validation(let record):
+                    lastValidation = record
+                    if bestValidation.map({ record.valLoss < $0.valLoss }) ?? true { bestValidation = record }
+                    reporter.say("step \(record.step): " + describe(record))
                 case .checkpoint(let step, let directory):
                     reporter.say("step \(step): checkpoint \(directory.lastPathComponent)/")
                 }
             }
             reporter.finish()
             for file in try trainingFiles(in: output) { try files.register(file) }
-            var extra: [String: JSONValue] = ["steps": .int(total), "chunks": .int(train.lengths.count)]
+            var extra: [String: JSONValue] = ["steps": .int(total), "chunks": .int(train.lengths.count),
+                                              "final_checkpoint": .string(finalCheckpoint.rawValue),
+                                              "states": .string(frozen == nil ? "stored" : "encoder")]
+            if lastPass > 0 { extra["passes"] = .int(lastPass) }
             if lastLoss.isFinite { extra["last_loss"] = .double(lastLoss) }
-            if let lastValidation { extra["val_loss"] = .double(lastValidation) }
+            if let lastValidation { extra["val_loss"] = .double(lastValidation.valLoss) }
+            let finalRecord = finalCheckpoint == .best ? bestValidation : lastValidation
+            if let finalRecord {
+                extra["final_step"] = .int(finalRecord.step)
+                extra["final_val_loss"] = .double(finalRecord.valLoss)
+                if let f1 = finalRecord.f1ByLength { extra["final_val_f1_by_length"] = .object(f1.mapValues { .double($0) }) }
+            }
             return .object(extra)
         }
     }
@@ -151,6 +201,34 @@ struct LetheTrain: StageCommand {
         return try MambaModel.load(from: folder)
     }
 
+    /// Training or validation chunks of stage folders: with a frozen encoder, tokens whose states it computes per
+    /// batch; else the stored states (or tokens only, for the LM objective).
+    func chunks(_ paths: [String], config: MambaConfig, shapes: (ssm: [Int], conv: [Int])?, encoder: MambaModel?,
+                stateFile: URL) throws -> ChunkSource {
+        let stored = try EncodedChunks(shards: try shardURLs(paths), vocabularySize: config.vocabSize, stateShapes: shapes,
+                                       stateFile: stateFile)
+        return encoder.map { EncoderChunks(tokens: stored, encoder: $0) } ?? stored
+    }
+
+    /// The frozen encoder: its states must fit the decoder's (same layers, d_inner, d_state and conv kernel).
+    func frozenEncoder(_ path: String, decoder: MambaConfig) throws -> MambaModel {
+        let model = try MambaModel.load(from: URL(fileURLWithPath: path))
+        guard model.config.ssmStateShape == decoder.ssmStateShape, model.config.convStateShape == decoder.convStateShape else {
+            throw StageError("\(path): the encoder's states \(model.config.ssmStateShape) / \(model.config.convStateShape) do not fit the decoder's \(decoder.ssmStateShape) / \(decoder.convStateShape) (--init)")
+        }
+        return model
+    }
+
+    /// One validation line for the progress output.
+    func describe(_ record: ValidationRecord) -> String {
+        func byLength(_ values: [String: Double]) -> String {
+            values.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key): \(String(format: "%.3f", $0.value))" }
+                .joined(separator: ", ")
+        }
+        return "validation loss \(String(format: "%.4f", record.valLoss)) (\(record.chunks) chunks; by length \(byLength(record.lossByLength)))"
+            + (record.f1ByLength.map { "; ROUGE-1 F1 \(byLength($0))" } ?? "")
+    }
+
     /// The shard files of stage folders, in order.
     func shardURLs(_ paths: [String]) throws -> [URL] {
         try paths.flatMap { path -> [URL] in
@@ -162,7 +240,7 @@ struct LetheTrain: StageCommand {
     /// --force without --resume: the earlier run's log and checkpoints go (they belong to other settings).
     func removeEarlierRun(in folder: URL) throws {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        where name == TrainingRun.logFile || name == "final" || name.hasPrefix("step-") {
+        where name == TrainingRun.logFile || name == "final" || name == TrainingRun.bestFolder || name.hasPrefix("step-") {
             try FileManager.default.removeItem(at: folder.appendingPathComponent(name))
         }
     }
@@ -172,7 +250,7 @@ struct LetheTrain: StageCommand {
         let fm = FileManager.default
         var files = [TrainingRun.logFile]
         for name in try fm.contentsOfDirectory(atPath: folder.path).sorted()
-        where name == "final" || (name.hasPrefix("step-") && Int(name.dropFirst(5)) != nil) {
+        where name == "final" || name == TrainingRun.bestFolder || (name.hasPrefix("step-") && Int(name.dropFirst(5)) != nil) {
             files += try fm.contentsOfDirectory(atPath: folder.appendingPathComponent(name).path).sorted().map { "\(name)/\($0)" }
         }
         return files
@@ -181,6 +259,7 @@ struct LetheTrain: StageCommand {
 
 extension LearningRateSchedule: ExpressibleByArgument {}
 extension TrainingObjective: ExpressibleByArgument {}
+extension FinalCheckpoint: ExpressibleByArgument {}
 
 /// Progress of the steps on standard error: `train: step 120/2000 (6.0%), loss 3.2145, 1,234 tok/s, ETA 25m`.
 /// A live line on a terminal (bar), a plain line every 10 seconds otherwise (lines), or nothing (off).

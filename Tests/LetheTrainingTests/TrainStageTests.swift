@@ -19,8 +19,10 @@ final class TrainStageTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: sandbox) }
 
     /// A complete stage folder in the encode stage's layout (tokens, ssm, conv per chunk), 3 chunks per shard;
-    /// the states of odd chunks stored as float16 (--state-dtype float16).
-    func writeEncodeStage(_ name: String, chunks: ArrayChunks, ssmShape: [Int], convShape: [Int]) throws {
+    /// the states of odd chunks stored as float16 (--state-dtype float16). With `withStates` false, the tokenize
+    /// stage's layout (tokens only).
+    func writeEncodeStage(_ name: String, chunks: ArrayChunks, ssmShape: [Int], convShape: [Int],
+                          withStates: Bool = true) throws {
         let options = try StageOptions.parse(["--output", name, "--progress", "off"])
         let description = StageDescription.stage("test-encode", format: 1, inputs: [])
         let run = try StageRun(description: description, options: options, arguments: ["--output", name],
@@ -31,6 +33,7 @@ final class TrainStageTests: XCTestCase {
                 var sample = ShardSample(key: String(format: "chunk%04d", i))
                 sample.setJSON(["chunk": .int(i)])
                 sample.set("tokens", npy: NPYArray(int32: chunks.chunks[i], shape: [chunks.chunks[i].count]))
+                guard withStates else { try writer.append(sample); continue }
                 let (ssm, conv) = chunks.states[i]
                 sample.set("ssm", npy: i % 2 == 0 ? NPYArray(float32: ssm, shape: ssmShape) : NPYArray(float16: ssm, shape: ssmShape))
                 sample.set("conv", npy: i % 2 == 0 ? NPYArray(float32: conv, shape: convShape) : NPYArray(float16: conv, shape: convShape))
@@ -104,6 +107,91 @@ final class TrainStageTests: XCTestCase {
         }
         XCTAssert(values(try MambaModel.load(from: out.appendingPathComponent("final")).parameters) == values(final.parameters),
                   "the resumed run's final weights")
+    }
+
+    /// --encoder: the frozen encoder computes each batch's states from token shards. With the same batches as
+    /// lethe-encode's (one length, --no-shuffle, the same batch size; a chunk encoded beside other batch-mates
+    /// may differ in the last bits, as the matrix products see other rows), the losses, gradient norms and final
+    /// weights equal, bit for bit, those of training from the states lethe-encode stored in float32; no state
+    /// file is written.
+    func testTrainingOnTheFlyEqualsTrainingFromStoredStates() throws {
+        let config = try MambaConfig.read(contentsOf: decoderFolder.appendingPathComponent("config.json"))
+        try writeEncodeStage("tok", chunks: ArrayChunks(config: config, lengths: Array(repeating: 5, count: 6), seed: 3),
+                             ssmShape: config.ssmStateShape, convShape: config.convStateShape, withStates: false)
+        let encode = try runTrainingProduct("lethe-encode", ["--input", "tok", "--model", decoderFolder.path, "--output", "enc",
+                                                             "--batch-size", "3", "--state-dtype", "float32",
+                                                             "--progress", "off"], in: sandbox)
+        XCTAssertEqual(encode.status, 0, encode.error)
+        // Shards of 3 chunks, batches of 3: lethe-encode's batches are the training batches.
+        let common = ["--init", decoderFolder.path, "--steps", "3", "--batch-size", "3", "--no-shuffle", "--lr", "3e-3",
+                      "--clip", "1", "--seed", "5", "--threads", "2", "--progress", "off"]
+        let stored = try runTrainingProduct("lethe-train", ["--input", "enc", "--output", "stored"] + common, in: sandbox)
+        XCTAssertEqual(stored.status, 0, stored.error)
+        let live = try runTrainingProduct("lethe-train", ["--input", "tok", "--encoder", decoderFolder.path,
+                                                          "--output", "live"] + common, in: sandbox)
+        XCTAssertEqual(live.status, 0, live.error)
+
+        let (a, b) = (try logLines(sandbox.appendingPathComponent("stored")), try logLines(sandbox.appendingPathComponent("live")))
+        XCTAssertEqual(a.count, 3, "2 batches a pass: the third step starts pass 2")
+        XCTAssertEqual(b.last?["pass"] as? Int, 2)
+        XCTAssertEqual(a.count, b.count)
+        for (x, y) in zip(a, b) {
+            for key in ["step", "loss", "lr", "grad_norm", "pass"] { XCTAssertEqual(x[key] as? Double, y[key] as? Double, key) }
+            XCTAssertNotNil(x["grad_norm"] as? Double)
+        }
+        XCTAssert(values(try MambaModel.load(from: sandbox.appendingPathComponent("stored/final")).parameters)
+                  == values(try MambaModel.load(from: sandbox.appendingPathComponent("live/final")).parameters), "final weights")
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: sandbox.appendingPathComponent("live/manifest.json"))) as! [String: Any]
+        XCTAssertEqual((manifest["extra"] as? [String: Any])?["states"] as? String, "encoder")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.appendingPathComponent("live/.train-states.f32").path))
+    }
+
+    /// --validate with --encoder: validation lines carry the loss and ROUGE-1 F1 by chunk length of the fixed
+    /// sample (--validate-chunks per length); --final-checkpoint best makes final/ the weights of the lowest
+    /// validation loss, and the manifest says which step that was.
+    func testValidationByLengthAndBestCheckpoint() throws {
+        let config = try MambaConfig.read(contentsOf: decoderFolder.appendingPathComponent("config.json"))
+        try writeEncodeStage("tok", chunks: ArrayChunks(config: config, lengths: [4, 6, 4, 6, 4, 6, 4, 6], seed: 3),
+                             ssmShape: config.ssmStateShape, convShape: config.convStateShape, withStates: false)
+        try writeEncodeStage("val", chunks: ArrayChunks(config: config, lengths: [4, 4, 4, 6, 8], seed: 4),
+                             ssmShape: config.ssmStateShape, convShape: config.convStateShape, withStates: false)
+        // The small model's ids decode with a tokenizer of at least its 96 ids: the shipped one.
+        let result = try runTrainingProduct("lethe-train", [
+            "--input", "tok", "--encoder", decoderFolder.path, "--init", decoderFolder.path, "--output", "train",
+            "--validate", "val", "--validate-chunks", "2", "--eval-every", "2", "--steps", "6", "--batch-size", "2",
+            "--lr", "1e-2", "--seed", "5", "--final-checkpoint", "best", "--progress", "lines"], in: sandbox)
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssert(result.error.contains("ROUGE-1 F1 4:"), result.error)
+        let out = sandbox.appendingPathComponent("train")
+        let validations = try logLines(out).filter { $0["val_loss"] != nil }
+        XCTAssertEqual(validations.map { $0["step"] as? Int }, [2, 4, 6])
+        for line in validations {
+            XCTAssertEqual(line["val_chunks"] as? Int, 2 + 1 + 1, "2 of the 3 chunks of length 4, the others whole")
+            let f1 = try XCTUnwrap(line["val_f1_by_length"] as? [String: Double])
+            XCTAssertEqual(Set(f1.keys), ["4", "6", "8"])
+            XCTAssert(f1.values.allSatisfy { (0...1).contains($0) }, "\(f1)")
+            XCTAssertEqual(Set((line["val_loss_by_length"] as? [String: Double] ?? [:]).keys), ["4", "6", "8"])
+        }
+        let best = validations.min { ($0["val_loss"] as! Double) < ($1["val_loss"] as! Double) }!
+        let bestStep = best["step"] as! Int
+        XCTAssertEqual(try TrainingCheckpoint.readState(out.appendingPathComponent("final")).step, bestStep)
+        XCTAssert(values(try MambaModel.load(from: out.appendingPathComponent("final")).parameters)
+                  == values(try MambaModel.load(from: out.appendingPathComponent("best")).parameters), "final/ is best/")
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("manifest.json"))) as! [String: Any]
+        let extra = try XCTUnwrap(manifest["extra"] as? [String: Any])
+        XCTAssertEqual(extra["final_checkpoint"] as? String, "best")
+        XCTAssertEqual(extra["final_step"] as? Int, bestStep)
+        XCTAssertEqual(extra["final_val_loss"] as? Double, best["val_loss"] as? Double)
+        XCTAssertEqual(extra["passes"] as? Int, 2, "6 steps of 2 chunks over 8 chunks (4 batches a pass)")
+    }
+
+    /// --final-checkpoint best without --validate is refused before anything is written.
+    func testBestCheckpointNeedsValidation() throws {
+        let result = try runTrainingProduct("lethe-train", ["--input", "tok", "--init", decoderFolder.path, "--output", "train",
+                                                            "--final-checkpoint", "best", "--progress", "off"], in: sandbox)
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssert(result.error.contains("--final-checkpoint best"), result.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.appendingPathComponent("train").path))
     }
 
     /// A state of the wrong shape: one line naming the shard, the sample and the shapes; exit status 1; no

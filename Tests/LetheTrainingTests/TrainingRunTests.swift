@@ -111,6 +111,70 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(optimizer.step, 6)
     }
 
+    /// Validation with greedy scores by length and final/ from the best validation: an interrupted run resumed from
+    /// its checkpoint writes the same log (losses, validation losses and scores by length) and the same best/ and
+    /// final/ weights as an uninterrupted one. Each score equals the scorer applied to an independent greedy
+    /// decoding of the same chunk by the logged step's weights.
+    func testResumeWithValidationScoresAndBestCheckpoint() throws {
+        let config = try decoder().config
+        let lengths = [3, 4, 6, 3, 3, 6, 4, 3, 6]
+        let validation = ArrayChunks(config: config, lengths: [5, 5, 5, 2, 7], seed: 2)
+        // A scorer of its own (unigram overlap of ids), so the test checks the plumbing, not ROUGE.
+        let scorer: ReconstructionScorer = { reference, reconstruction in
+            let shared = Set(reference).intersection(reconstruction).count
+            return reconstruction.isEmpty ? 0 : Double(2 * shared) / Double(Set(reference).count + Set(reconstruction).count)
+        }
+        func run(_ folder: URL, train: ArrayChunks, resume: Bool) throws -> MambaModel {
+            let training = try TrainingRun(settings: settings(), output: folder, train: train, validation: validation)
+            training.scorer = scorer
+            training.finalCheckpoint = .best
+            training.validationChunksPerLength = 2
+            return try training.run(resume: resume, initialModel: decoder)
+        }
+        let whole = scratch.appendingPathComponent("whole"), resumed = scratch.appendingPathComponent("resumed")
+        let straight = try run(whole, train: ArrayChunks(config: config, lengths: lengths, seed: 1), resume: false)
+        var interrupted = ArrayChunks(config: config, lengths: lengths, seed: 1)
+        interrupted.failAfter = 4  // dies in step 5, after the checkpoint of step 3 and the validation of step 4
+        XCTAssertThrowsError(try run(resumed, train: interrupted, resume: false))
+        let continued = try run(resumed, train: ArrayChunks(config: config, lengths: lengths, seed: 1), resume: true)
+
+        let (a, b) = (try logLines(whole), try logLines(resumed))
+        XCTAssertEqual(a.count, 6 + 3)
+        XCTAssertEqual(a.count, b.count)
+        for (x, y) in zip(a, b) {
+            for key in ["step", "loss", "lr", "grad_norm", "val_loss", "val_chunks"] {
+                XCTAssertEqual(x[key] as? Double, y[key] as? Double, "\(key) at step \(x["step"]!)")
+            }
+            for key in ["val_loss_by_length", "val_f1_by_length"] {
+                XCTAssertEqual(x[key] as? [String: Double], y[key] as? [String: Double], "\(key) at step \(x["step"]!)")
+            }
+        }
+        let validations = a.filter { $0["val_loss"] != nil }
+        XCTAssertEqual(validations.first?["val_chunks"] as? Int, 2 + 1 + 1, "2 of the 3 chunks of length 5")
+        let best = validations.min { ($0["val_loss"] as! Double) < ($1["val_loss"] as! Double) }!
+        let final = whole.appendingPathComponent("final")
+        XCTAssertEqual(try TrainingCheckpoint.readState(final).step, best["step"] as? Int)
+        XCTAssert(values(straight.parameters) == values(continued.parameters), "final weights")
+        XCTAssert(values(try MambaModel.load(from: final).parameters) == values(straight.parameters), "final/ is the best")
+        XCTAssertEqual(try TrainingCheckpoint.readState(whole.appendingPathComponent("step-6")).step, 6,
+                       "the last step's weights are kept")
+
+        // The logged scores of the best step, recomputed: the sample (chunks 0 and 1 of length 5, the others),
+        // decoded greedily from each chunk's state by final/'s weights.
+        let model = try MambaModel.load(from: final)
+        let greedy = try GreedyDecoder(model: model, batchSize: 4)
+        var expected: [String: Double] = [:]
+        for (length, indices) in [(2, [3]), (5, [0, 1]), (7, [4])] {
+            let decoded = try greedy.decode(indices.map {
+                DecodingRequest(ssm: validation.states[$0].ssm, conv: validation.states[$0].conv, maxNewTokens: length + 8)
+            })
+            expected[String(length)] = zip(indices, decoded).map { scorer(validation.chunks[$0.0], $0.1.tokens) }
+                .reduce(0, +) / Double(indices.count)
+        }
+        let logged = try XCTUnwrap(best["val_f1_by_length"] as? [String: Double])
+        for (key, value) in expected { XCTAssertEqual(logged[key]!, value, accuracy: 1e-12, "length \(key)") }
+    }
+
     func testRefusesToOverwriteARunAndToResumeWithOtherSettings() throws {
         let config = try decoder().config
         let chunks = ArrayChunks(config: config, lengths: [4, 4, 4], seed: 1)
