@@ -77,11 +77,14 @@ public struct ReportContext: Equatable, Sendable {
     public var models: [String: String]
     public var datasets: [DatasetSummary]
     public var examples: [ReconstructionExample]
+    /// The decoder's training log (its train stage's, or the one shipped beside a trained decoder), if found.
+    public var training: TrainingCurve?
 
     public init(title: String, version: String, inputs: [String], seed: UInt64, stages: [RunStage] = [],
-                models: [String: String] = [:], datasets: [DatasetSummary] = [], examples: [ReconstructionExample] = []) {
+                models: [String: String] = [:], datasets: [DatasetSummary] = [], examples: [ReconstructionExample] = [],
+                training: TrainingCurve? = nil) {
         self.title = title; self.version = version; self.inputs = inputs; self.seed = seed; self.stages = stages
-        self.models = models; self.datasets = datasets; self.examples = examples
+        self.models = models; self.datasets = datasets; self.examples = examples; self.training = training
     }
 }
 
@@ -117,6 +120,7 @@ struct MarkdownReport {
         line()
         renderRun()
         renderData()
+        renderTraining()
         renderRouge()
         for name in ReportTables.categoryTables { renderCategory(name) }
         renderPosition()
@@ -298,6 +302,42 @@ struct MarkdownReport {
         line()
         line("A token is omitted when the edit-distance alignment of token ids does not keep it; a word by the rule above. "
              + "[frequency.csv](frequency.csv) adds Spearman's rho between count and omission with its p-value.")
+        line()
+    }
+
+    // MARK: - The decoder's training
+
+    /// The training curve: plots, and the validation lines as a table (beside the training_curve.csv).
+    mutating func renderTraining() {
+        guard let curve = context.training else { return }
+        line("## The decoder's training")
+        line()
+        let lengths = curve.validationLengths
+        var text = "From \(code(curve.source)): \(counted(curve.losses.count, "step"))"
+        if let last = curve.validations.last, let best = curve.validations.min(by: { $0.loss < $1.loss }) {
+            text += ", validated \(counted(curve.validations.count, "time")) on a fixed held-out sample of \(counted(last.chunks, "chunk")). "
+                + "The lowest validation loss, \(fixed(best.loss, 3)), came at step \(grouped(best.step))"
+                + (best.f1ByLength.isEmpty ? "." : ", with greedy ROUGE-1 F1 " + lengths.compactMap { l in
+                    best.f1ByLength[l].map { "\(fixed($0, 3)) at \(l)" } }.joined(separator: ", ") + " tokens.")
+        } else {
+            text += "; no validation lines."
+        }
+        line(text)
+        line()
+        line("![Decoder training loss](training_loss.svg)")
+        line()
+        guard !curve.validations.isEmpty else { return }
+        if !lengths.isEmpty {
+            line("![Validation ROUGE-1 F1 by chunk length](training_f1.svg)")
+            line()
+        }
+        line("| step | validation loss |" + lengths.map { " F1 @\($0) |" }.joined())
+        line("| ---: | ---: |" + String(repeating: " ---: |", count: lengths.count))
+        for v in curve.validations {
+            line("| \(grouped(v.step)) | \(fixed(v.loss, 3)) |" + lengths.map { " \(v.f1ByLength[$0].map { fixed($0, 3) } ?? "") |" }.joined())
+        }
+        line()
+        line("[training_curve.csv](training_curve.csv): each validation with the training loss averaged since the one before.")
         line()
     }
 

@@ -87,9 +87,21 @@ struct LetheReport: StageCommand {
             }
             var upstream = UpstreamStages()
             for path in input { upstream.visit(path, recordedSHA256: nil, from: nil) }
+            let training = try upstream.trainingLog().map { url, name in
+                try TrainingCurve(jsonLines: String(contentsOf: url, encoding: .utf8), source: name)
+            }
+            let trainingFiles = ["training_curve.csv", "training_loss.svg", "training_f1.svg"]
+            if let training {
+                try files.write(Array(training.csv().utf8), to: trainingFiles[0])
+                try files.write(Array(training.lossPlot().utf8), to: trainingFiles[1])
+                try files.write(Array(training.f1Plot().utf8), to: trainingFiles[2])
+            } else {
+                for name in trainingFiles { try? FileManager.default.removeItem(at: files.url(name)) }
+            }
             let context = ReportContext(
                 title: title, version: LetheVersion.current, inputs: input, seed: seed, stages: upstream.stages,
-                models: upstream.modelDescriptions(), datasets: collector.datasetSummaries(), examples: collector.examples())
+                models: upstream.modelDescriptions(), datasets: collector.datasetSummaries(), examples: collector.examples(),
+                training: training)
             try files.write(Array(reportMarkdown(context, tables: tables).utf8), to: "report.md")
             return ["chunks": .int(collector.chunks.count), "reference_words": .int(collector.chunks.reduce(0) { $0 + $1.words.count })]
         }
@@ -240,6 +252,24 @@ struct UpstreamStages {
             out.append(current)
         }
         return out
+    }
+
+    /// The decoder's training log: train_log.jsonl of the lethe-train stage behind the reconstructions, else the
+    /// one shipped beside the decoder folder lethe-reconstruct read (a decoder trained by Lethe elsewhere).
+    /// Returns the file and its name as recorded.
+    func trainingLog() -> (URL, String)? {
+        let logName = "train_log.jsonl"
+        for stage in stages where stage.executable == "lethe-train" {
+            let url = resolve(stage.path, against: base).appendingPathComponent(logName)
+            if FileManager.default.fileExists(atPath: url.path) { return (url, stage.path + "/" + logName) }
+        }
+        for stage in stages where stage.executable == "lethe-reconstruct" {
+            for path in stage.inputs["model"] ?? [] {
+                let url = resolve(path, against: base).appendingPathComponent(logName)
+                if FileManager.default.fileExists(atPath: url.path) { return (url, path + "/" + logName) }
+            }
+        }
+        return nil
     }
 
     /// The model folders given to lethe-encode and lethe-reconstruct, described from their config.json.
