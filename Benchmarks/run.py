@@ -62,6 +62,8 @@ def notes(swift, python):
     if "fraction_of_sgemm_peak" in swift:
         out.append(f"{swift['matmul_gflops']:.0f} GFLOPS = {100 * swift['fraction_of_sgemm_peak']:.0f}% of sgemm peak "
                    f"{swift['sgemm_peak_gflops']:.0f}")
+    if "tokens_per_s_on_the_fly" in swift:
+        out.append(f"on the fly {swift['tokens_per_s_on_the_fly']:.0f} tok/s, encoder {100 * swift['encoder_share']:.0f}% of a step")
     if "max_rss_mb" in swift:
         out.append(f"max RSS {swift['max_rss_mb']:.0f} MB" + (f" vs {python['max_rss_mb']:.0f} MB"
                                                              if python and "max_rss_mb" in python else ""))
