@@ -51,7 +51,7 @@ struct LetheAnnotate: StageCommand {
             --tokenizer data/tokenizer/gpt-neox-20b-tokenizer.json
         """)
 
-    static let stageDescription = StageDescription.stage("lethe-annotate", format: 1, inputs: ["input", "counts", "tokenizer"])
+    static let stageDescription = StageDescription.stage("lethe-annotate", format: 2, inputs: ["input", "counts", "tokenizer"])
 
     @OptionGroup var stage: StageOptions
 

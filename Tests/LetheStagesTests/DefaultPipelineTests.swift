@@ -5,8 +5,10 @@ import LetheShards
 import LetheTestSupport
 
 /// The shipped pipeline.json end to end, on a few documents: every stage of the default run (tokenize, encode
-/// with the embedded lethe-small, train the auto-encoder, reconstruct, count, annotate, report) wired exactly
-/// as the shipped file wires them; only the amounts are cut down so it takes seconds.
+/// with the embedded lethe-small, reconstruct with the shipped auto-encoder lethe-ae-small, count, annotate,
+/// report) wired exactly as the shipped file wires them; only the amounts are cut down so it takes seconds. And
+/// the recipe of lethe-ae-small (pipelines/pretrain-ae-small.json) the same way: training on the fly with
+/// validation.
 final class DefaultPipelineTests: XCTestCase {
     /// The shipped pipeline with its amounts cut: a few documents per tokenize stage, a few training steps,
     /// one small file counted.
@@ -23,6 +25,7 @@ final class DefaultPipelineTests: XCTestCase {
                 stage["params"]?["epochs"] = nil
                 stage["params"]?["steps"] = .int(3)
                 stage["params"]?["batch-size"] = .int(4)
+                if stage["params"]?["validate-chunks"] != nil { stage["params"]?["validate-chunks"] = .int(2) }
             case "lethe-count":
                 stage["files"]?["input"] = ["data/gsm8k/test.jsonl"]
             default:
@@ -33,14 +36,22 @@ final class DefaultPipelineTests: XCTestCase {
         return pipeline
     }
 
-    func testShippedPipelineRunsEndToEnd() throws {
-        let sandbox = try Sandbox()
-        defer { sandbox.cleanUp() }
-        let shipped = try JSONValue.read(contentsOf: repositoryRoot.appendingPathComponent("pipeline.json"))
+    /// A sandbox where the repository's data/ and models/ are at hand, and the miniature of the shipped pipeline
+    /// file `relativePath` written at `target`; returns the shipped pipeline.
+    func miniatureSandbox(_ sandbox: Sandbox, of relativePath: String, at target: String) throws -> JSONValue {
+        let shipped = try JSONValue.read(contentsOf: repositoryRoot.appendingPathComponent(relativePath))
         for folder in ["data", "models"] {
             try FileManager.default.createSymbolicLink(at: sandbox.path(folder), withDestinationURL: repositoryRoot.appendingPathComponent(folder))
         }
-        try Data(miniature(of: shipped).serialized(pretty: true).utf8).write(to: sandbox.path("pipeline.json"))
+        try FileManager.default.createDirectory(at: sandbox.path(target).deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(miniature(of: shipped).serialized(pretty: true).utf8).write(to: sandbox.path(target))
+        return shipped
+    }
+
+    func testShippedPipelineRunsEndToEnd() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        let shipped = try miniatureSandbox(sandbox, of: "pipeline.json", at: "pipeline.json")
 
         var result = try lethe(["run"], in: sandbox)
         XCTAssertEqual(result.status, 0, result.error + result.output)
@@ -62,21 +73,43 @@ final class DefaultPipelineTests: XCTestCase {
         let plots = try FileManager.default.contentsOfDirectory(atPath: sandbox.path("outputs").path).filter { $0.hasSuffix(".svg") }
         XCTAssertFalse(plots.isEmpty, "no plots in outputs/")
         XCTAssertTrue(report.contains("lethe-small"), "report.md does not name the encoder")
-        // What was evaluated and what trained the decoder are told apart (the train-* stages reach the
-        // annotations only through the decoder).
         let lines = report.split(separator: "\n")
         let data = try XCTUnwrap(lines.first { $0.hasPrefix("- **Data:** ") })
-        let training = try XCTUnwrap(lines.first { $0.hasPrefix("- **Decoder training data:** ") })
         XCTAssertTrue(data.contains("chunking words") && !data.contains("chunking mixed"), String(data))
-        XCTAssertTrue(training.contains("chunking mixed") && !training.contains("chunking fixed"), String(training))
+        // The shipped decoder's training curve, from the log shipped beside it.
+        XCTAssertTrue(report.contains("## The decoder's training"), report)
+        XCTAssertTrue(report.contains("models/lethe-ae-small/train_log.jsonl"), report)
+        for file in ["training_curve.csv", "training_loss.svg", "training_f1.svg"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: sandbox.path("outputs/\(file)").path), file)
+        }
 
-        // The reconstructions come from the trained decoder (train/final), the states from lethe-small.
+        // The reconstructions come from the shipped decoder, the states from lethe-small.
         let reconstruction = try XCTUnwrap(sandbox.samples("stages/reconstruct").first?.json())
-        XCTAssertEqual(reconstruction["decoder"]?["model"]?.stringValue, "train/final")
+        XCTAssertEqual(reconstruction["decoder"]?["model"]?.stringValue, "lethe-ae-small")
         XCTAssertEqual(reconstruction["encoder"]?["model"]?.stringValue, "lethe-small")
 
         result = try lethe(["run"], in: sandbox)
         XCTAssertEqual(result.output, "Nothing to do: all \(stageNames.count) stages are up to date.\n", result.error)
+    }
+
+    /// The recipe of the shipped decoder: its stages run as wired (tokenize, then lethe-train on the fly through
+    /// the frozen lethe-small with validation), and the training log has validation lines with F1 by length.
+    func testAutoEncoderRecipeRunsEndToEnd() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        let shipped = try miniatureSandbox(sandbox, of: "pipelines/pretrain-ae-small.json", at: "pipelines/recipe.json")
+
+        let result = try lethe(["run", "pipelines/recipe.json"], in: sandbox)
+        XCTAssertEqual(result.status, 0, result.error + result.output)
+        for name in try XCTUnwrap(shipped["stages"]?.objectValue?.keys) {
+            XCTAssertTrue(result.output.contains("== \(name): done"), "stage \(name) did not run:\n\(result.output)")
+        }
+        let log = try String(contentsOf: sandbox.path("stages/ae-train/train_log.jsonl"), encoding: .utf8)
+        let validation = try JSONValue.parse(String(try XCTUnwrap(log.split(separator: "\n").last)))
+        XCTAssertEqual(validation["step"]?.intValue, 3)
+        XCTAssertNotNil(validation["val_f1_by_length"]?["4"]?.doubleValue, String(log))
+        let manifest = try JSONValue.read(contentsOf: sandbox.path("stages/ae-train/manifest.json"))
+        XCTAssertEqual(manifest["extra"]?["states"]?.stringValue, "encoder")
     }
 
     private func lethe(_ arguments: [String], in sandbox: Sandbox) throws -> CommandResult {
