@@ -31,13 +31,13 @@ struct Train: ParsableCommand {
 
     func run() throws {
         LetheThreads.set(threads)
-        let decoder = try loadOrRandomize(URL(fileURLWithPath: model))
+        let decoder = try MambaModel.loadOrRandomize(from: URL(fileURLWithPath: model), seed: 0).model
         let c = decoder.config
         var random = Xoshiro256(seed: 0)
         let tokens = (0..<batchSize * length).map { _ in Int32(1 + random.nextIndex(below: c.vocabSize - 1)) }
         var states: [(ssm: [Float], conv: [Float])]? = nil
         // The frozen encoder: a copy of the starting weights (the decoder's change as it trains).
-        let encoder = ChunkEncoder(model: try loadOrRandomize(URL(fileURLWithPath: model)))
+        let encoder = ChunkEncoder(model: try MambaModel.loadOrRandomize(from: URL(fileURLWithPath: model), seed: 0).model)
         let chunks = (0..<batchSize).map { Array(tokens[$0 * length ..< ($0 + 1) * length]) }
         func encode() throws -> [(ssm: [Float], conv: [Float])] {
             let cache = try encoder.finalCache(chunks, length: length)
@@ -77,18 +77,6 @@ struct Train: ParsableCommand {
         let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
         print(String(decoding: json, as: UTF8.self))
     }
-}
-
-/// A checkpoint folder's model, or random weights (seed 0) when it holds only config.json.
-func loadOrRandomize(_ folder: URL) throws -> MambaModel {
-    let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
-    guard !names.contains(where: { $0.hasSuffix(".safetensors") || $0.hasSuffix(".bin") }) else {
-        return try MambaModel.load(from: folder)
-    }
-    let config = folder.appendingPathComponent("config.json")
-    let model = MambaModel(config: try MambaConfig.read(contentsOf: config))
-    try MambaInitialization(configJSON: config).randomize(model, seed: 0)
-    return model
 }
 
 extension TrainingObjective: ExpressibleByArgument {}

@@ -21,14 +21,14 @@ public struct LengthBatches: Equatable, Sendable {
         self.batchSize = batchSize
         self.shuffle = shuffle
         self.seed = seed
+        var counts: [Int: Int] = [:]
+        for length in lengths { counts[length, default: 0] += 1 }
+        batchesPerEpoch = counts.values.reduce(0) { $0 + ($1 + batchSize - 1) / batchSize }
     }
 
     /// Batches per epoch: full batches of each length plus one partial batch per length that does not divide.
-    public var batchesPerEpoch: Int {
-        var counts: [Int: Int] = [:]
-        for length in lengths { counts[length, default: 0] += 1 }
-        return counts.values.reduce(0) { $0 + ($1 + batchSize - 1) / batchSize }
-    }
+    /// Counted once here: the training loop reads it at every step.
+    public let batchesPerEpoch: Int
 
     /// The batches of epoch `epoch` (0-based), each a list of chunk indices of one length.
     public func epoch(_ epoch: Int) -> [[Int]] {

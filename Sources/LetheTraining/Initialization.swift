@@ -89,3 +89,18 @@ extension Xoshiro256 {
         return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 }
+
+extension MambaModel {
+    /// The checkpoint in `folder` (see `MambaModel.load`), or, when the folder holds only config.json, a model of
+    /// that config with random weights drawn as transformers initialises them from `seed`. `random` says which.
+    public static func loadOrRandomize(from folder: URL, seed: UInt64) throws -> (model: MambaModel, random: Bool) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        guard !names.contains(where: { $0.hasSuffix(".safetensors") || $0.hasSuffix(".bin") || $0.hasSuffix(".index.json") }) else {
+            return (try MambaModel.load(from: folder), false)
+        }
+        let config = folder.appendingPathComponent("config.json")
+        let model = MambaModel(config: try MambaConfig.read(contentsOf: config))
+        try MambaInitialization(configJSON: config).randomize(model, seed: seed)
+        return (model, true)
+    }
+}

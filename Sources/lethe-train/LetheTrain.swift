@@ -155,7 +155,7 @@ struct LetheTrain: StageCommand {
             let reporter = StepReporter(name: run.name, total: total, mode: stage.progress)
             var lastLoss = Double.nan, lastValidation: ValidationRecord?, bestValidation: ValidationRecord?
             var lastPass = 0
-            _ = try training.run(resume: resume, initialModel: { try initialModel(initFolder, config: config, run: run) }) { event in
+            _ = try training.run(resume: resume, initialModel: { try initialModel(initFolder, run: run) }) { event in
                 switch event {
                 case .resumed(let step, let directory):
                     run.say("resuming after step \(step) from \(directory.lastPathComponent)/")
@@ -190,15 +190,10 @@ struct LetheTrain: StageCommand {
     }
 
     /// The decoder's starting weights: the folder's checkpoint, or random ones when it holds only config.json.
-    func initialModel(_ folder: URL, config: MambaConfig, run: StageRun) throws -> MambaModel {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        guard names.contains(where: { $0.hasSuffix(".safetensors") || $0.hasSuffix(".bin") || $0.hasSuffix(".index.json") }) else {
-            run.say("\(folder.path) holds no weights: random initial weights (seed \(seed))")
-            let model = MambaModel(config: config)
-            try MambaInitialization(configJSON: folder.appendingPathComponent("config.json")).randomize(model, seed: seed)
-            return model
-        }
-        return try MambaModel.load(from: folder)
+    func initialModel(_ folder: URL, run: StageRun) throws -> MambaModel {
+        let (model, random) = try MambaModel.loadOrRandomize(from: folder, seed: seed)
+        if random { run.say("\(folder.path) holds no weights: random initial weights (seed \(seed))") }
+        return model
     }
 
     /// Training or validation chunks of stage folders: with a frozen encoder, tokens whose states it computes per
