@@ -5,6 +5,8 @@ import Foundation
 
 public struct ReportTables: Equatable, Sendable {
     public var rouge: [RougeRow]
+    /// By dataset, the chunks left out of ROUGE because their reference has no word it can score.
+    public var rougeUnscored: [String: Int]
     /// Keyed by table name: "pos", "ner", "class", "dataset".
     public var omission: [String: [OmissionRow]]
     public var significance: [String: [SignificanceRow]]
@@ -15,6 +17,7 @@ public struct ReportTables: Equatable, Sendable {
 
     public init(chunks: [ChunkAnnotation], seed: UInt64 = 0, positionBins: Int = 10) {
         rouge = rougeTable(chunks, seed: seed)
+        rougeUnscored = chunks.filter { !Rouge.canScore(reference: $0.reference) }.reduce(into: [:]) { $0[$1.dataset, default: 0] += 1 }
         let items: [String: [CategorizedItem]] = [
             "pos": CategoryItems.pos(chunks), "ner": CategoryItems.ner(chunks),
             "class": CategoryItems.wordClass(chunks), "dataset": CategoryItems.dataset(chunks),

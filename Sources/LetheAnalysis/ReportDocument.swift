@@ -216,6 +216,11 @@ struct MarkdownReport {
         line()
         line("[rouge.csv](rouge.csv): ROUGE-1 as the rouge-score package computes it (lowercase, non-alphanumerics as spaces, no stemming), averaged over chunks.")
         line()
+        let unscored = tables.rougeUnscored.sorted { $0.key < $1.key }.map { "\($0.key) \(grouped($0.value))" }
+        if !unscored.isEmpty {
+            line("Left out of these averages (the `unscored` column of rouge.csv): chunks whose reference has no word ROUGE-1 can score, only spaces, punctuation or symbols, to which rouge-score gives F1 0 whatever the reconstruction, an exact copy included: " + unscored.joined(separator: ", ") + ".")
+            line()
+        }
     }
 
     // MARK: - Category tables

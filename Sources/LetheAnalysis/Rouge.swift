@@ -26,6 +26,11 @@ public enum Rouge {
         return tokens
     }
 
+    /// Whether ROUGE-1 can score a reconstruction of `reference`: it needs at least one word in rouge-score's
+    /// tokenization. A reference of only spaces and punctuation ("):\n    ") has none, and rouge-score gives
+    /// it F1 0 whatever the prediction, an exact copy included, so averages leave such chunks out.
+    public static func canScore(reference: String) -> Bool { !tokens(reference).isEmpty }
+
     /// Unigram overlap: precision against the prediction's count, recall against the reference's (each
     /// count at least 1, so an empty side scores 0), F1 their harmonic mean or 0.
     public static func rouge1(reference: String, prediction: String) -> RougeScore {

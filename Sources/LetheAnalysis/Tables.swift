@@ -51,7 +51,10 @@ public struct Table: Equatable, Sendable {
 public struct RougeRow: Equatable, Sendable {
     public var dataset: String
     public var length: Int
+    /// Chunks averaged: those whose reference has a word ROUGE-1 can score.
     public var n: Int
+    /// Chunks of this dataset and length left out because their reference has no such word (Rouge.canScore).
+    public var unscored: Int = 0
     public var precision: Double, recall: Double, f1: Double
     public var f1Low: Double, f1High: Double
 }
@@ -105,18 +108,22 @@ func stableHash(_ s: String) -> UInt64 {
     return h
 }
 
-/// rouge.csv: ROUGE-1 averaged over the chunks of each (dataset, length), with a percentile bootstrap
-/// interval for F1. Rows sorted by dataset, then length.
+/// rouge.csv: ROUGE-1 averaged over the chunks of each (dataset, length) whose reference ROUGE-1 can score,
+/// with a percentile bootstrap interval for F1 and the count of chunks left out. Rows sorted by dataset, then
+/// length; a group with no scorable chunk has no row.
 public func rougeTable(_ chunks: [ChunkAnnotation], confidence: Double = 0.95, resamples: Int = 1000,
                        seed: UInt64 = 0) -> [RougeRow] {
     let groups = Dictionary(grouping: chunks) { GroupKey(dataset: $0.dataset, length: $0.length) }
-    return groups.keys.sorted().map { key in
-        let scores = groups[key]!.map(\.rouge1)
+    return groups.keys.sorted().compactMap { key in
+        let scored = groups[key]!.filter { Rouge.canScore(reference: $0.reference) }
+        guard !scored.isEmpty else { return nil }
+        let scores = scored.map(\.rouge1)
         let n = Double(scores.count)
         let f1 = scores.map(\.f1)
         let interval = bootstrapMeanInterval(f1, confidence: confidence, resamples: resamples,
                                              seed: seed ^ stableHash("\(key.dataset)|\(key.length)"))
         return RougeRow(dataset: key.dataset, length: key.length, n: scores.count,
+                        unscored: groups[key]!.count - scores.count,
                         precision: scores.reduce(0) { $0 + $1.precision } / n,
                         recall: scores.reduce(0) { $0 + $1.recall } / n,
                         f1: interval.mean, f1Low: interval.low, f1High: interval.high)
@@ -249,8 +256,10 @@ public func frequencyTable(_ chunks: [ChunkAnnotation], base: Int64 = 10) -> [Fr
 
 extension Table {
     public init(rouge rows: [RougeRow]) {
-        self.init(columns: ["dataset", "length", "n", "precision", "recall", "f1", "f1_low", "f1_high"], rows: rows.map {
-            [.text($0.dataset), .integer($0.length), .integer($0.n), .number($0.precision), .number($0.recall),
+        self.init(columns: ["dataset", "length", "n", "unscored", "precision", "recall", "f1", "f1_low", "f1_high"],
+                  rows: rows.map {
+            [.text($0.dataset), .integer($0.length), .integer($0.n), .integer($0.unscored), .number($0.precision),
+             .number($0.recall),
              .number($0.f1), .number($0.f1Low), .number($0.f1High)]
         })
     }

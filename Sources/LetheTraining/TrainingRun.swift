@@ -26,8 +26,9 @@ public enum FinalCheckpoint: String, Codable, Sendable, CaseIterable {
     case best
 }
 
-/// Scores a greedy reconstruction against its chunk (ROUGE-1 F1 in lethe-train), from token ids.
-public typealias ReconstructionScorer = (_ reference: [Int32], _ reconstruction: [Int32]) -> Double
+/// Scores a greedy reconstruction against its chunk (ROUGE-1 F1 in lethe-train), from token ids; nil when the
+/// chunk cannot be scored (a reference without a word for ROUGE), which leaves it out of the mean.
+public typealias ReconstructionScorer = (_ reference: [Int32], _ reconstruction: [Int32]) -> Double?
 
 /// A whole training run in an output folder:
 ///   train_log.jsonl   one line per step {step, pass, loss, lr, grad_norm, tokens_per_s}; validation lines
@@ -188,7 +189,7 @@ public final class TrainingRun {
         var lossByLength: [String: Double] = [:], scoreByLength: [String: Double] = [:]
         let decoder = try scorer.map { _ in try GreedyDecoder(model: trainer.model, batchSize: decodingBatchSize) }
         for (length, indices) in validationSample(source).sorted(by: { $0.key < $1.key }) {
-            var lengthTotal = 0.0, lengthPredictions = 0, scoreSum = 0.0
+            var lengthTotal = 0.0, lengthPredictions = 0, scores: [Double] = []
             for start in stride(from: 0, to: indices.count, by: settings.batchSize) {
                 let part = Array(indices[start ..< min(indices.count, start + settings.batchSize)])
                 let batch = try source.batch(part, withStates: settings.objective == .autoencoder)
@@ -200,14 +201,16 @@ public final class TrainingRun {
                     DecodingRequest(ssm: $0.ssm, conv: $0.conv, maxNewTokens: length + 8)
                 })
                 for (b, result) in decoded.enumerated() {
-                    scoreSum += scorer(Array(batch.tokens[b * length ..< (b + 1) * length]), result.tokens)
+                    if let score = scorer(Array(batch.tokens[b * length ..< (b + 1) * length]), result.tokens) {
+                        scores.append(score)
+                    }
                 }
             }
             total += lengthTotal
             predictions += lengthPredictions
             chunks += indices.count
             lossByLength[String(length)] = lengthTotal / Double(max(1, lengthPredictions))
-            if scorer != nil { scoreByLength[String(length)] = scoreSum / Double(indices.count) }
+            if !scores.isEmpty { scoreByLength[String(length)] = scores.reduce(0, +) / Double(scores.count) }
         }
         return ValidationRecord(step: trainer.step, valLoss: total / Double(max(1, predictions)), chunks: chunks,
                                 lossByLength: lossByLength, f1ByLength: scorer == nil ? nil : scoreByLength)

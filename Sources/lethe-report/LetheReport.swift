@@ -44,7 +44,7 @@ struct LetheReport: StageCommand {
             --title "mamba-130m on CoNLL-2003 and GSM8K"
         """)
 
-    static let stageDescription = StageDescription.stage("lethe-report", format: 2, inputs: ["input"], parallel: false)
+    static let stageDescription = StageDescription.stage("lethe-report", format: 3, inputs: ["input"], parallel: false)
 
     @OptionGroup var stage: StageOptions
 
@@ -123,7 +123,7 @@ struct LetheReport: StageCommand {
 }
 
 /// Reads annotated samples one at a time and keeps only what the statistics need: each chunk's per-word
-/// records and token fates, without its texts; plus the first chunk of each (dataset, length) for the examples.
+/// records and token fates, without its texts (bar the reference's first word); plus the first chunk of each (dataset, length) for the examples.
 struct AnnotationCollector {
     private(set) var chunks: [ChunkAnnotation] = []
     private var firstChunks: [String: [Int: ReconstructionExample]] = [:]
@@ -143,7 +143,8 @@ struct AnnotationCollector {
         if sample.data("json") != nil, try sample.json()["stop"]?.stringValue == "length" {
             cutAtLengthLimit[chunk.dataset, default: 0] += 1
         }
-        chunk.reference = ""
+        // Of the reference the tables need only whether ROUGE-1 can score it: its first word stands for it.
+        chunk.reference = Rouge.tokens(chunk.reference).first ?? ""
         chunk.reconstruction = ""
         for i in chunk.words.indices { chunk.words[i].word = "" }
         chunks.append(chunk)

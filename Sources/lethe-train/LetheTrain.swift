@@ -29,7 +29,8 @@ struct LetheTrain: StageCommand {
         --validate: held-out chunks, read as --input is (token shards with --encoder). Every --eval-every steps \
         (and after the last) a fixed sample of them (--validate-chunks per length, spread evenly over the set) \
         gives the validation loss by chunk length and, decoded greedily as lethe-reconstruct does, the mean \
-        ROUGE-1 F1 by chunk length (rouge-score's tokenization, texts decoded with --tokenizer). \
+        ROUGE-1 F1 by chunk length (rouge-score's tokenization, texts decoded with --tokenizer; chunks whose \
+        reference has no word, only spaces and punctuation, are left out, as in lethe-report). \
         --final-checkpoint best makes final/ the weights of the lowest validation loss (kept in best/).
 
         Writes to --output: train_log.jsonl (one line per step: step, pass, loss before the update, lr, \
@@ -47,7 +48,7 @@ struct LetheTrain: StageCommand {
         """)
 
     static let stageDescription = StageDescription.stage(
-        "lethe-train", format: 2, inputs: ["input", "init", "validate", "encoder", "tokenizer"],
+        "lethe-train", format: 3, inputs: ["input", "init", "validate", "encoder", "tokenizer"],
         executionOnly: ["resume", "activation-budget-mb"], parallel: false)
 
     @OptionGroup var stage: StageOptions
@@ -149,7 +150,9 @@ struct LetheTrain: StageCommand {
             if objective == .autoencoder, valid != nil {
                 let text = try Tokenizer(contentsOf: try DefaultTokenizer.resolve(tokenizer))
                 training.scorer = { reference, reconstruction in
-                    Rouge.rouge1(reference: text.decode(reference), prediction: text.decode(reconstruction)).f1
+                    let referenceText = text.decode(reference)
+                    guard Rouge.canScore(reference: referenceText) else { return nil }
+                    return Rouge.rouge1(reference: referenceText, prediction: text.decode(reconstruction)).f1
                 }
             }
             let reporter = StepReporter(name: run.name, total: total, mode: stage.progress)

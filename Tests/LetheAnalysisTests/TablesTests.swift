@@ -23,7 +23,7 @@ final class TablesTests: XCTestCase {
                                rarestTokenFrequency: (w["rarest"] as? NSNumber).map { $0.int64Value }, meanTokenFrequency: nil)
             }
             return ChunkAnnotation(
-                dataset: c["dataset"] as! String, length: c["length"] as! Int, reference: "", reconstruction: "",
+                dataset: c["dataset"] as! String, length: c["length"] as! Int, reference: c["reference"] as! String, reconstruction: "",
                 rouge1: RougeScore(precision: c["precision"] as! Double, recall: c["recall"] as! Double, f1: c["f1"] as! Double),
                 words: words, tokenFates: (c["token_fates"] as! [String]).map { ["kept": .kept, "substituted": .substituted, "dropped": .dropped][$0]! },
                 insertedTokens: 0, tokenFrequencies: (c["token_frequencies"] as! [NSNumber]).map { $0.int64Value })
@@ -85,6 +85,7 @@ final class TablesTests: XCTestCase {
             XCTAssertEqual(row.dataset, e["dataset"] as! String)
             XCTAssertEqual(row.length, e["length"] as! Int)
             XCTAssertEqual(row.n, e["n"] as! Int)
+            XCTAssertEqual(row.unscored, e["unscored"] as! Int)
             assertClose(row.precision, Fixture.double(e["precision"]), relative: 1e-12)
             assertClose(row.recall, Fixture.double(e["recall"]), relative: 1e-12)
             assertClose(row.f1, Fixture.double(e["f1"]), relative: 1e-12)
@@ -104,7 +105,7 @@ final class TablesTests: XCTestCase {
             XCTAssertTrue(names.contains(expected), expected)
         }
         let rouge = a.first { $0.name == "rouge.csv" }!.contents
-        XCTAssertTrue(rouge.hasPrefix("dataset,length,n,precision,recall,f1,f1_low,f1_high\n"))
+        XCTAssertTrue(rouge.hasPrefix("dataset,length,n,unscored,precision,recall,f1,f1_low,f1_high\n"))
         for file in a where file.name.hasSuffix(".svg") {
             XCTAssertTrue(XMLParser(data: Data(file.contents.utf8)).parse(), "\(file.name) is not well-formed XML")
         }

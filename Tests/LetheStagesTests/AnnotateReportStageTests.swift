@@ -139,7 +139,7 @@ final class AnnotateReportStageTests: XCTestCase {
         XCTAssertTrue(report.contains("0 chunks and 0 reference words"), report)
         XCTAssertTrue(report.contains("No annotated chunks.") && report.contains("No chunks."), report)
         XCTAssertEqual(try String(contentsOf: sandbox.path("outputs/rouge.csv"), encoding: .utf8),
-                       "dataset,length,n,precision,recall,f1,f1_low,f1_high\n")
+                       "dataset,length,n,unscored,precision,recall,f1,f1_low,f1_high\n")
     }
 
     /// The report's stage chain: found through the manifests, in order, each after what it read; a model's
@@ -156,13 +156,14 @@ final class AnnotateReportStageTests: XCTestCase {
         let report = try String(contentsOf: sandbox.path("outputs/report.md"), encoding: .utf8)
         let stageRows = report.split(separator: "\n").filter { $0.hasPrefix("| ") && $0.contains(" | lethe-") }.map { $0.split(separator: "|")[0] }
         XCTAssertEqual(stageRows.map { $0.trimmingCharacters(in: .whitespaces) },
-                       ["tokenize-aave", "tokenize-conll", "tokenize-math", "tokenize-pile", "tokenize-prose", "encode", "train",
+                       ["tokenize-aave", "tokenize-code", "tokenize-conll", "tokenize-math", "tokenize-pile", "tokenize-prose", "encode", "train",
                         "reconstruct-b", "annotate"])
         XCTAssertTrue(report.contains("**Encoder (frozen):** `models/lethe-small`, Mamba, 4 layers, d_model 128, d_state 16, vocabulary 50280"), report)
         XCTAssertTrue(report.contains("**Decoder:** `stages/train/final`, Mamba, 4 layers"), report)
         XCTAssertTrue(report.contains("**Pretraining counts:** none"), report)
         XCTAssertTrue(report.contains("No pretraining counts were given"), report)
         XCTAssertTrue(report.contains("seed 3"), report)
+        XCTAssertTrue(report.contains("whatever the reconstruction, an exact copy included: code 2."), report)
         // Without counts the frequency table has its header only.
         XCTAssertEqual(try String(contentsOf: sandbox.path("outputs/frequency.csv"), encoding: .utf8),
                        "level,bin,count_low,count_high,n,omitted,rate,low,high,spearman_rho,spearman_p\n")

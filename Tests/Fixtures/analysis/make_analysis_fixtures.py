@@ -43,7 +43,7 @@ import nltk
 import nltk.tokenize
 from nltk.tokenize import NLTKWordTokenizer
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
-from rouge_score import rouge_scorer
+from rouge_score import rouge_scorer, tokenizers as rouge_tokenizers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -399,6 +399,29 @@ def make_stats():
 
 # ---------------------------------------------------------------- report tables
 
+def rouge_can_score(reference):
+    """rouge-score finds a word in the reference (else it scores every prediction 0: the tables leave it out)."""
+    return bool(rouge_tokenizers.DefaultTokenizer().tokenize(reference))
+
+
+def rouge_rows(chunks, interval=None):
+    """rouge.csv's rows: per (dataset, length) the means over chunks ROUGE-1 can score, the count left out."""
+    rows = []
+    for key in sorted({(c["dataset"], c["length"]) for c in chunks}):
+        group = [c for c in chunks if (c["dataset"], c["length"]) == key]
+        scored = [c for c in group if rouge_can_score(c["reference"])]
+        if not scored:
+            continue
+        row = {"dataset": key[0], "length": key[1], "n": len(scored), "unscored": len(group) - len(scored),
+               "precision": float(np.mean([c["precision"] for c in scored])),
+               "recall": float(np.mean([c["recall"] for c in scored])),
+               "f1": float(np.mean([c["f1"] for c in scored]))}
+        if interval:
+            row["f1_low"], row["f1_high"] = interval(key, [c["f1"] for c in scored])
+        rows.append(row)
+    return rows
+
+
 POS = ["NOUN", "VERB", "ADJ", "ADV", "ADP", "DET", "PRON", "PRT", "CONJ", "NUM", "SYM", "PUNCT", "X", "INTJ"]
 NER = ["PER", "ORG", "LOC", "MISC", "O"]
 CLASSES = ["url", "number", "math", "variable", "code", "punctuation", "capitalized", "word"]
@@ -425,7 +448,9 @@ def make_tables():
         fates = [rng.choice(["kept", "kept", "kept", "substituted", "dropped"]) for _ in range(length)]
         freqs = [int(10 ** rng.uniform(0, 8)) for _ in range(length)]
         p, r = rng.random(), rng.random()
-        chunks.append({"dataset": dataset, "length": length, "precision": p, "recall": r,
+        # Every eighth reference has no word for ROUGE (spaces and punctuation only).
+        reference = "):\n    " if c % 8 == 5 else "a reference"
+        chunks.append({"dataset": dataset, "length": length, "reference": reference, "precision": p, "recall": r,
                        "f1": 2 * p * r / (p + r), "words": words, "token_fates": fates, "token_frequencies": freqs})
 
     words = [(c, w) for c in chunks for w in c["words"]]
@@ -477,13 +502,7 @@ def make_tables():
             frequency.append({"level": level, "bin": b, "n": n, "omitted": k, "rate": k / n, "low": lo, "high": hi,
                               "rho": f(r.statistic), "p": f(r.pvalue)})
 
-    rouge = []
-    for key in sorted({(c["dataset"], c["length"]) for c in chunks}):
-        group = [c for c in chunks if (c["dataset"], c["length"]) == key]
-        rouge.append({"dataset": key[0], "length": key[1], "n": len(group),
-                      "precision": float(np.mean([c["precision"] for c in group])),
-                      "recall": float(np.mean([c["recall"] for c in group])),
-                      "f1": float(np.mean([c["f1"] for c in group]))})
+    rouge = rouge_rows(chunks)
     return {"chunks": chunks, "omission": omission_tables, "significance": significance_tables,
             "position": position, "frequency": frequency, "rouge": rouge}
 
