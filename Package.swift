@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "LetheTrainingTests", dependencies: [
             "LetheTraining", "LetheModel", "LetheShards", "LetheCLI", "LethePipeline", "LetheTestSupport",
         ]),
-        .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheShards"]),
+        .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheShards", "LetheTokenizer"]),
         .testTarget(name: "LetheCountTests", dependencies: ["LetheCount", "LetheCorpus", "LetheTokenizer", "LetheShards", "LetheTestSupport"]),
         .testTarget(name: "LethePipelineTests", dependencies: ["LethePipeline", "LetheShards", "LetheCLI", "LetheTestSupport"]),
         // Stage executables end to end (run as processes from the build folder) and the expected report.

@@ -31,6 +31,17 @@ public enum Rouge {
     /// it F1 0 whatever the prediction, an exact copy included, so averages leave such chunks out.
     public static func canScore(reference: String) -> Bool { !tokens(reference).isEmpty }
 
+    /// ROUGE-1 F1 of a reconstruction given as token ids, both sides decoded by `decode` (the tokenizer's
+    /// decoding, as lethe-reconstruct writes its texts); nil when the reference has no word to score. This is
+    /// lethe-train's validation score.
+    public static func tokenF1(decode: @escaping ([Int32]) -> String) -> (_ reference: [Int32], _ reconstruction: [Int32]) -> Double? {
+        { reference, reconstruction in
+            let referenceText = decode(reference)
+            guard canScore(reference: referenceText) else { return nil }
+            return rouge1(reference: referenceText, prediction: decode(reconstruction)).f1
+        }
+    }
+
     /// Unigram overlap: precision against the prediction's count, recall against the reference's (each
     /// count at least 1, so an empty side scores 0), F1 their harmonic mean or 0.
     public static func rouge1(reference: String, prediction: String) -> RougeScore {

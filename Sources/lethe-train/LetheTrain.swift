@@ -149,11 +149,7 @@ struct LetheTrain: StageCommand {
             training.validationChunksPerLength = validateChunks
             if objective == .autoencoder, valid != nil {
                 let text = try Tokenizer(contentsOf: try DefaultTokenizer.resolve(tokenizer))
-                training.scorer = { reference, reconstruction in
-                    let referenceText = text.decode(reference)
-                    guard Rouge.canScore(reference: referenceText) else { return nil }
-                    return Rouge.rouge1(reference: referenceText, prediction: text.decode(reconstruction)).f1
-                }
+                training.scorer = Rouge.tokenF1(decode: { text.decode($0) })
             }
             let reporter = StepReporter(name: run.name, total: total, mode: stage.progress)
             var lastLoss = Double.nan, lastValidation: ValidationRecord?, bestValidation: ValidationRecord?

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fixtures for LetheAnalysis, made by the reference implementations the Swift code must agree with.
 
-Run by hand with the project's virtual environment (nltk, rouge-score, scipy, numpy):
+Run by hand with the project's virtual environment (nltk, rouge-score, scipy, numpy, tokenizers):
 
     /work/venv/bin/python Tests/Fixtures/analysis/make_analysis_fixtures.py
 
@@ -9,7 +9,8 @@ It writes, next to this script:
   tokenizer.json  NLTKWordTokenizer().tokenize on >= 1,000 real sentences + edge cases, word_tokenize
                   (Punkt + NLTKWordTokenizer) on multi-sentence texts, and the character classes
                   (\\w and \\s of Python `re` and of the `regex` module NLTK compiles with, str.isspace).
-  rouge.json      rouge_score.RougeScorer(['rouge1']) precision/recall/F1 on real pairs + edge cases.
+  rouge.json      rouge_score.RougeScorer(['rouge1']) precision/recall/F1 on real pairs + edge cases; and
+                  lethe-train's validation score from token ids (tokenizers' GPT-NeoX decoding, then rouge-score).
   stats.json      scipy: betainc grid, ttest_ind, spearmanr, Wilson intervals, numpy percentiles.
   tables.json     a small annotated word set and the omission/significance/frequency tables computed
                   here with numpy/scipy (the oracle for LetheAnalysis' table functions).
@@ -44,6 +45,7 @@ import nltk.tokenize
 from nltk.tokenize import NLTKWordTokenizer
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 from rouge_score import rouge_scorer, tokenizers as rouge_tokenizers
+from tokenizers import Tokenizer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -284,7 +286,38 @@ def make_rouge():
         s = scorer.score(ref, pred)["rouge1"]
         out.append({"reference": ref, "prediction": pred,
                     "precision": s.precision, "recall": s.recall, "f1": s.fmeasure})
-    return {"cases": out}
+    return {"cases": out, "token_cases": rouge_token_cases(scorer, rng)}
+
+
+def rouge_token_cases(scorer, rng):
+    """lethe-train's validation score from token ids: the GPT-NeoX tokenizer's decoding (the tokenizers package)
+    of a reference chunk and of a reconstruction, scored by rouge-score; null where the decoded reference has no
+    word (the mean leaves those out). Chunks of 4-16 tokens cut from the shipped code and prose, reconstructions
+    with tokens dropped, repeated and replaced; every sixth an exact copy."""
+    tokenizer = Tokenizer.from_file(os.path.join(DATA, "tokenizer", "gpt-neox-20b-tokenizer.json"))
+    texts = [json.loads(l)["text"] for name in ("code/python-stdlib.jsonl", "prose/python-docs.jsonl")
+             for l in open(os.path.join(DATA, name), encoding="utf-8")]
+    cases = []
+    for n, text in enumerate(every(texts, 40)):
+        ids = tokenizer.encode(text).ids
+        for k in range(3):
+            length = rng.randint(4, 16)
+            start = rng.randrange(max(1, len(ids) - length))
+            reference = ids[start:start + length]
+            if (3 * n + k) % 6 == 0:
+                reconstruction = list(reference)
+            else:
+                reconstruction = [t for t in reference if rng.random() > 0.2]
+                reconstruction += [rng.choice(ids) for _ in range(rng.randint(0, 2))]
+            decoded = tokenizer.decode(reference)
+            f1 = scorer.score(decoded, tokenizer.decode(reconstruction))["rouge1"].fmeasure if rouge_can_score(decoded) else None
+            cases.append({"reference_ids": reference, "reconstruction_ids": reconstruction, "f1": f1})
+    # Code windows with no word at all (indentation, brackets, quotes): the reconstruction does not matter.
+    ids = tokenizer.encode(texts[0]).ids
+    wordless = [ids[i:i + 4] for i in range(0, len(ids) - 4, 4) if not rouge_can_score(tokenizer.decode(ids[i:i + 4]))]
+    for reference in wordless[:8]:
+        cases.append({"reference_ids": reference, "reconstruction_ids": reference[::-1], "f1": None})
+    return cases
 
 
 # ---------------------------------------------------------------- statistics
