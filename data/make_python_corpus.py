@@ -6,10 +6,16 @@ Sources: Debian bookworm's python3.11-doc package (the reST sources of the Pytho
 /usr/share/doc/python3.11/html/_sources) and libpython3.11-stdlib (/usr/lib/python3.11). Both are licensed under the PSF
 License Agreement (the documentation's own "History and License" page says so). Run: apt-get install python3.11-doc;
 python3 data/make_python_corpus.py. Output is deterministic (sorted files, fixed rules).
+
+It also writes data/ae/python-docs-more.jsonl.zst and data/ae/python-stdlib-more.jsonl.zst: every other page of the
+documentation and every other ordinary module of the standard library (no tests, no generated tables), disjoint from
+the two files above. Only the auto-encoder's recipe (pipelines/pretrain-ae-small.json) reads them: distinct text, so
+that its decoder sees more of the vocabulary than the pretraining corpus holds.
 """
 import json
 import os
 import re
+import subprocess
 import sys
 
 DOCS = "/usr/share/doc/python3.11/html/_sources"
@@ -37,6 +43,15 @@ CODE_FILES = ["abc.py", "argparse.py", "base64.py", "bisect.py", "calendar.py", 
               "collections/__init__.py", "html/__init__.py", "html/parser.py", "urllib/parse.py",
               "email/utils.py", "email/headerregistry.py", "logging/__init__.py", "logging/handlers.py",
               "unittest/case.py", "unittest/mock.py", "asyncio/queues.py", "asyncio/locks.py", "asyncio/tasks.py"]
+
+# Documentation folders that hold prose beyond the narrative parts above (the library and C API references, the
+# release notes, the guides to using, extending and distributing Python).
+MORE_DOC_PARTS = ["library", "c-api", "whatsnew", "using", "extending", "distutils", "install", "installing",
+                  "distributing"]
+
+# Standard-library folders that are tests, generated tables or bundled tools rather than ordinary modules.
+NOT_ORDINARY_CODE = {"test", "tests", "idlelib", "encodings", "pydoc_data", "lib2to3", "turtledemo", "__pycache__",
+                     "site-packages", "dist-packages"}
 
 ROLE = re.compile(r":[a-zA-Z:+-]+:`!?~?([^`<]*?)(?:\s*<[^>]*>)?`")
 
@@ -89,8 +104,8 @@ def rst_to_text(source):
     return "\n\n".join(keep)
 
 
-def doc_files():
-    for part in DOC_PARTS:
+def doc_files(parts=DOC_PARTS):
+    for part in parts:
         path = os.path.join(DOCS, part)
         if os.path.isdir(path):
             for root, _, names in sorted(os.walk(path)):
@@ -101,19 +116,45 @@ def doc_files():
             yield path
 
 
+def doc_lines(paths):
+    for path in paths:
+        text = rst_to_text(open(path, encoding="utf-8").read())
+        if text:
+            name = os.path.relpath(path, DOCS)[: -len(".rst.txt")]
+            yield json.dumps({"text": text, "meta": {"source": f"Python 3.11 documentation: {name}"}},
+                             ensure_ascii=False) + "\n"
+
+
+def code_lines(names):
+    for name in names:
+        text = open(os.path.join(STDLIB, name), encoding="utf-8").read()
+        yield json.dumps({"text": text, "meta": {"source": f"CPython 3.11 Lib/{name}"}}, ensure_ascii=False) + "\n"
+
+
+def more_code_files():
+    """Every ordinary module of the standard library not in CODE_FILES, sorted."""
+    names = []
+    for root, dirs, files in os.walk(STDLIB):
+        dirs[:] = [d for d in dirs if d not in NOT_ORDINARY_CODE and not d.startswith("config-")]
+        names += [os.path.relpath(os.path.join(root, f), STDLIB) for f in files if f.endswith(".py")]
+    return sorted(set(names) - set(CODE_FILES))
+
+
+def write_zst(path, lines):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    data = "".join(lines).encode("utf-8")
+    subprocess.run(["zstd", "-19", "-q", "-f", "-o", path], input=data, check=True)
+
+
 def main():
+    narrative = sorted(set(doc_files()))
     with open(os.path.join(HERE, "prose", "python-docs.jsonl"), "w", encoding="utf-8") as out:
-        for path in sorted(set(doc_files())):
-            text = rst_to_text(open(path, encoding="utf-8").read())
-            if text:
-                name = os.path.relpath(path, DOCS)[: -len(".rst.txt")]
-                out.write(json.dumps({"text": text, "meta": {"source": f"Python 3.11 documentation: {name}"}},
-                                     ensure_ascii=False) + "\n")
+        out.writelines(doc_lines(narrative))
     with open(os.path.join(HERE, "code", "python-stdlib.jsonl"), "w", encoding="utf-8") as out:
-        for name in CODE_FILES:
-            text = open(os.path.join(STDLIB, name), encoding="utf-8").read()
-            out.write(json.dumps({"text": text, "meta": {"source": f"CPython 3.11 Lib/{name}"}},
-                                 ensure_ascii=False) + "\n")
+        out.writelines(code_lines(CODE_FILES))
+    write_zst(os.path.join(HERE, "ae", "python-docs-more.jsonl.zst"),
+              doc_lines(sorted(set(doc_files(MORE_DOC_PARTS)) - set(narrative))))
+    write_zst(os.path.join(HERE, "ae", "python-stdlib-more.jsonl.zst"), code_lines(more_code_files()))
 
 
 if __name__ == "__main__":
