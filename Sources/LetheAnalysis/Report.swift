@@ -16,8 +16,7 @@ public struct ReportTables: Equatable, Sendable {
     public static let categoryTables = ["pos", "ner", "class", "dataset"]
 
     public init(chunks: [ChunkAnnotation], seed: UInt64 = 0, positionBins: Int = 10) {
-        rouge = rougeTable(chunks, seed: seed)
-        rougeUnscored = chunks.filter { !Rouge.canScore(reference: $0.reference) }.reduce(into: [:]) { $0[$1.dataset, default: 0] += 1 }
+        (rouge, rougeUnscored) = rougeTable(chunks, seed: seed)
         let items: [String: [CategorizedItem]] = [
             "pos": CategoryItems.pos(chunks), "ner": CategoryItems.ner(chunks),
             "class": CategoryItems.wordClass(chunks), "dataset": CategoryItems.dataset(chunks),

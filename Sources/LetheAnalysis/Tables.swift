@@ -110,24 +110,28 @@ func stableHash(_ s: String) -> UInt64 {
 
 /// rouge.csv: ROUGE-1 averaged over the chunks of each (dataset, length) whose reference ROUGE-1 can score,
 /// with a percentile bootstrap interval for F1 and the count of chunks left out. Rows sorted by dataset, then
-/// length; a group with no scorable chunk has no row.
+/// length; a group with no scorable chunk has no row. Also, by dataset, every chunk left out (those of such
+/// groups included).
 public func rougeTable(_ chunks: [ChunkAnnotation], confidence: Double = 0.95, resamples: Int = 1000,
-                       seed: UInt64 = 0) -> [RougeRow] {
+                       seed: UInt64 = 0) -> (rows: [RougeRow], unscored: [String: Int]) {
     let groups = Dictionary(grouping: chunks) { GroupKey(dataset: $0.dataset, length: $0.length) }
-    return groups.keys.sorted().compactMap { key in
-        let scored = groups[key]!.filter { Rouge.canScore(reference: $0.reference) }
+    var unscored: [String: Int] = [:]
+    let rows = groups.keys.sorted().compactMap { key -> RougeRow? in
+        let group = groups[key]!
+        let scored = group.filter { Rouge.canScore(reference: $0.reference) }
+        if scored.count < group.count { unscored[key.dataset, default: 0] += group.count - scored.count }
         guard !scored.isEmpty else { return nil }
         let scores = scored.map(\.rouge1)
         let n = Double(scores.count)
         let f1 = scores.map(\.f1)
         let interval = bootstrapMeanInterval(f1, confidence: confidence, resamples: resamples,
                                              seed: seed ^ stableHash("\(key.dataset)|\(key.length)"))
-        return RougeRow(dataset: key.dataset, length: key.length, n: scores.count,
-                        unscored: groups[key]!.count - scores.count,
+        return RougeRow(dataset: key.dataset, length: key.length, n: scores.count, unscored: group.count - scores.count,
                         precision: scores.reduce(0) { $0 + $1.precision } / n,
                         recall: scores.reduce(0) { $0 + $1.recall } / n,
                         f1: interval.mean, f1Low: interval.low, f1High: interval.high)
     }
+    return (rows, unscored)
 }
 
 struct GroupKey: Hashable, Comparable {
@@ -259,8 +263,7 @@ extension Table {
         self.init(columns: ["dataset", "length", "n", "unscored", "precision", "recall", "f1", "f1_low", "f1_high"],
                   rows: rows.map {
             [.text($0.dataset), .integer($0.length), .integer($0.n), .integer($0.unscored), .number($0.precision),
-             .number($0.recall),
-             .number($0.f1), .number($0.f1Low), .number($0.f1High)]
+             .number($0.recall), .number($0.f1), .number($0.f1Low), .number($0.f1High)]
         })
     }
 
