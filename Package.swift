@@ -96,7 +96,7 @@ let package = Package(
         ], path: "Benchmarks/LetheBench", swiftSettings: fast),
 
         // Running the built executables from tests (the stage tests of several targets).
-        .target(name: "LetheTestSupport", path: "Tests/Support/LetheTestSupport"),
+        .target(name: "LetheTestSupport", dependencies: ["CBLAS"], path: "Tests/Support/LetheTestSupport"),
 
         // Tests read committed fixtures under Tests/Fixtures (made by the Python scripts beside them).
         .testTarget(name: "LetheShardsTests", dependencies: ["LetheShards"]),

@@ -21,6 +21,7 @@ struct Encode: ParsableCommand {
     @Option(help: "Timed repetitions; the best is reported.") var repeats = 2
 
     func run() throws {
+        BLASCore.useTheCPUsKernels()
         LetheThreads.set(threads)
         let before = sgemmPeak(threads: threads)
 
@@ -61,7 +62,7 @@ struct Encode: ParsableCommand {
         let flopsPerToken = Double(c.numLayers) * perLayer - 2 * di * h - 2 * h * di
         let gflops = flopsPerToken * Double(chunks * length) / best / 1e9
         let report: [String: Any] = [
-            "area": "encode", "impl": "lethe", "chunks": chunks, "length": length, "batch_size": batchSize,
+            "area": "encode", "impl": "lethe", "blas_core": BLASCore.current, "chunks": chunks, "length": length, "batch_size": batchSize,
             "threads": threads, "parameters": mamba.layout.count, "seconds": best, "all_seconds": times,
             "tokens_per_s": Double(chunks * length) / best, "load_seconds": loadSeconds,
             "matmul_gflops": gflops, "sgemm_peak_gflops": peak,
@@ -82,6 +83,7 @@ struct Kernels: ParsableCommand {
     @Option(help: "Worker threads.") var threads = 2
 
     func run() throws {
+        BLASCore.useTheCPUsKernels()
         LetheThreads.set(threads)
         let (m, h, di, n, k, r) = (tokens, 768, 1536, 16, 4, 48)
         let b = m / length

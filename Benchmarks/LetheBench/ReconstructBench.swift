@@ -22,6 +22,7 @@ struct Reconstruct: ParsableCommand {
     @Option(help: "Timed repetitions; the best is reported.") var repeats = 2
 
     func run() throws {
+        BLASCore.useTheCPUsKernels()
         LetheThreads.set(threads)
         let mamba = try MambaModel.load(from: URL(fileURLWithPath: model))
         let c = mamba.config
@@ -43,7 +44,7 @@ struct Reconstruct: ParsableCommand {
         let steps = results.reduce(0) { $0 + $1.tokens.count + ($1.stop == .eos ? 1 : 0) }
         let best = times.min()!
         printJSON([
-            "area": "reconstruct", "impl": "lethe", "chunks": chunks, "length": length, "batch_size": batchSize,
+            "area": "reconstruct", "impl": "lethe", "blas_core": BLASCore.current, "chunks": chunks, "length": length, "batch_size": batchSize,
             "threads": threads, "seconds": best, "all_seconds": times, "tokens": steps, "tokens_per_s": Double(steps) / best,
             "check": "\(steps) tokens",
             "stopped_at_eos": results.filter { $0.stop == .eos }.count, "max_rss_mb": maxRSSMegabytes(),

@@ -30,6 +30,7 @@ struct Train: ParsableCommand {
     var activationBudgetMb = 4096
 
     func run() throws {
+        BLASCore.useTheCPUsKernels()
         LetheThreads.set(threads)
         let decoder = try MambaModel.loadOrRandomize(from: URL(fileURLWithPath: model), seed: 0).model
         let c = decoder.config
@@ -64,7 +65,7 @@ struct Train: ParsableCommand {
         // The fastest step: on a shared machine the least disturbed one (the baseline reports the same).
         let best = times.min()!
         var report: [String: Any] = [
-            "area": "train", "impl": "lethe", "objective": objective.rawValue, "batch_size": batchSize,
+            "area": "train", "impl": "lethe", "blas_core": BLASCore.current, "objective": objective.rawValue, "batch_size": batchSize,
             "length": length, "steps": repeats, "threads": threads, "seconds": best, "step_seconds": times,
             "losses": losses, "tokens_per_s": Double(batchSize * length) / best,
             "max_rss_mb": maxRSSMegabytes(), "activation_budget_mb": activationBudgetMb,

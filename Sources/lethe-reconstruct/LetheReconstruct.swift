@@ -72,6 +72,7 @@ struct LetheReconstruct: StageCommand {
     }
 
     func run() throws {
+        BLASCore.useTheCPUsKernels()
         let run = try StageRun(description: Self.stageDescription, options: stage)
         if run.isUpToDate { return try run.runUnits(count: 0, work: { _, _ in .null }) }
         let inputs = try input.map { try StageInput(path: $0) }

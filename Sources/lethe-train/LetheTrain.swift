@@ -113,6 +113,7 @@ struct LetheTrain: StageCommand {
     }
 
     func run() throws {
+        BLASCore.useTheCPUsKernels()
         let run = try StageRun(description: Self.stageDescription, options: stage)
         LetheThreads.set(stage.threads)
         try run.runWhole { files in

@@ -79,6 +79,33 @@ final class EncodeStageTests: XCTestCase {
         XCTAssertEqual(extra["encoder"]?["config"]?["hidden_size"], 48, "the identity is not summed over shards")
     }
 
+    /// Debian's OpenBLAS falls back to its Prescott kernels (a quarter of the speed) on a CPU it does not know, as
+    /// on the development machine; lethe-encode then starts itself again with OPENBLAS_CORETYPE naming the kernels
+    /// the CPU runs (BLASCore), and the states are the same to float32 rounding. A user's OPENBLAS_CORETYPE is kept.
+    /// OPENBLAS_VERBOSE=2 makes OpenBLAS print "Core: NAME" on standard error each time it loads.
+    func testMatrixProductsRunTheCPUsKernels() throws {
+        guard let best = BLASCore.bestForThisCPU else { throw XCTSkip("this CPU runs neither AVX2 nor AVX-512 kernels") }
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        let chunks = try chunks()
+        try writeTokenFolder(sandbox, "stages/tokens", shards: [samples(chunks)])
+        func encode(_ output: String, coreType: String?) throws -> [String] {
+            let result = try sandbox.run("lethe-encode", ["--input", "stages/tokens", "--model", model, "--output", output],
+                                         environment: ["OPENBLAS_VERBOSE": "2", "OPENBLAS_CORETYPE": coreType])
+            XCTAssertEqual(result.status, 0, result.error)
+            return result.error.split(separator: "\n").filter { $0.hasPrefix("Core: ") }.map { String($0.dropFirst(6)) }
+        }
+        let chosen = try encode("stages/chosen", coreType: nil)
+        XCTAssertNotEqual(chosen.last?.lowercased(), "prescott", "OpenBLAS ran its fallback kernels: \(chosen)")
+        if chosen.first?.lowercased() == "prescott" { XCTAssertEqual(chosen, ["Prescott", best]) }
+        XCTAssertEqual(try encode("stages/prescott", coreType: "Prescott"), ["Prescott"], "the user's choice is kept")
+
+        for (fast, slow) in zip(try sandbox.samples("stages/chosen"), try sandbox.samples("stages/prescott")) {
+            assertClose(try fast.npy("ssm").floats(), try slow.npy("ssm").floats(), relativeToMax: 1e-5, fast.key)
+            assertClose(try fast.npy("conv").floats(), try slow.npy("conv").floats(), relativeToMax: 1e-5, fast.key)
+        }
+    }
+
     /// --threads and worker splits give the same bytes; --state-dtype float16 stores the float32 states rounded.
     func testThreadsWorkersAndFloat16() throws {
         let sandbox = try Sandbox()
@@ -124,12 +151,8 @@ final class EncodeStageTests: XCTestCase {
         try writeTokenFolder(sandbox, "stages/tokens", shards: shards)
         let arguments = ["--input", "stages/tokens", "--model", model, "--threads", "1", "--progress", "off"]
 
-        let process = Process()
-        process.executableURL = productsFolder.appendingPathComponent("lethe-encode")
-        process.arguments = arguments + ["--output", "stages/resumed"]
-        process.currentDirectoryURL = sandbox.url
-        process.environment = ProcessInfo.processInfo.environment.merging(["LETHE_HASH_CACHE": "off"]) { $1 }
-        try process.run()
+        let process = try startProduct("lethe-encode", arguments + ["--output", "stages/resumed"], in: sandbox.url,
+                                       hashCache: "off").process
         let firstRecord = sandbox.path("stages/resumed/shard-000000.json").path
         while process.isRunning && !FileManager.default.fileExists(atPath: firstRecord) { usleep(2000) }
         kill(process.processIdentifier, SIGKILL)

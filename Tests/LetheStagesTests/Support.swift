@@ -25,8 +25,9 @@ struct Sandbox {
 
     /// Runs a built executable (lethe-annotate, lethe-report) here, with its own hash cache (and no progress
     /// output unless the arguments ask for it).
-    func run(_ product: String, _ arguments: [String]) throws -> CommandResult {
-        try runProduct(product, arguments + (arguments.contains("--progress") ? [] : ["--progress", "off"]), in: url)
+    func run(_ product: String, _ arguments: [String], environment: [String: String?] = [:]) throws -> CommandResult {
+        try runProduct(product, arguments + (arguments.contains("--progress") ? [] : ["--progress", "off"]), in: url,
+                       environment: environment)
     }
 
     /// Every sample of a stage folder's shards, in order.

@@ -13,6 +13,9 @@ extern "C" {
 int lethe_avx2_available(void);
 /// 1 when this CPU runs the AVX-512F kernels below, else 0.
 int lethe_avx512_available(void);
+/// The OpenBLAS core type (OPENBLAS_CORETYPE) whose kernels this CPU runs: "SkylakeX" with AVX-512 F, CD, BW, DQ
+/// and VL, "Haswell" with AVX2 and FMA, else NULL.
+const char *lethe_blas_core_for_cpu(void);
 
 /// The selective scan of LetheModel's selectiveScanForward (same arguments and layout, see SelectiveScan.swift)
 /// for work units [unit_begin, unit_end), a unit being one sequence and one block of 8 channels

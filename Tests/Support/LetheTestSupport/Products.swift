@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 
 // Running the package's built executables from tests, shared by the test targets that do.
@@ -29,14 +30,20 @@ public struct StartedProcess {
 }
 
 /// Starts the built executable `name` in `folder`. `hashCache` is its file-hash cache (`LETHE_HASH_CACHE`): a path,
-/// or "off"; by default `.hash-cache.json` in `folder`, so that tests never share the user's cache.
-public func startProduct(_ name: String, _ arguments: [String], in folder: URL, hashCache: String? = nil) throws -> StartedProcess {
+/// or "off"; by default `.hash-cache.json` in `folder`, so that tests never share the user's cache. The product runs
+/// OpenBLAS's kernels of the test process itself (OPENBLAS_CORETYPE; see LetheModel's BLASCore), so that what a test
+/// computes in-process and what the product computes compare to the bit. `environment` sets variables (a nil value
+/// removes one) on top of all that.
+public func startProduct(_ name: String, _ arguments: [String], in folder: URL, hashCache: String? = nil,
+                         environment changes: [String: String?] = [:]) throws -> StartedProcess {
     let process = Process()
     process.executableURL = productsFolder.appendingPathComponent(name)
     process.arguments = arguments
     process.currentDirectoryURL = folder
     var environment = ProcessInfo.processInfo.environment
     environment["LETHE_HASH_CACHE"] = hashCache ?? folder.appendingPathComponent(".hash-cache.json").path
+    environment["OPENBLAS_CORETYPE"] = String(cString: openblas_get_corename())
+    for (name, value) in changes { environment[name] = value }
     process.environment = environment
     let output = Pipe(), error = Pipe()
     process.standardOutput = output
@@ -47,8 +54,9 @@ public func startProduct(_ name: String, _ arguments: [String], in folder: URL, 
 
 /// Runs the built executable `name` in `folder` to its end (see `startProduct`).
 @discardableResult
-public func runProduct(_ name: String, _ arguments: [String], in folder: URL, hashCache: String? = nil) throws -> CommandResult {
-    try startProduct(name, arguments, in: folder, hashCache: hashCache).finish()
+public func runProduct(_ name: String, _ arguments: [String], in folder: URL, hashCache: String? = nil,
+                       environment: [String: String?] = [:]) throws -> CommandResult {
+    try startProduct(name, arguments, in: folder, hashCache: hashCache, environment: environment).finish()
 }
 
 /// Reads a file handle to its end on another thread.
