@@ -39,6 +39,13 @@ struct Run: LetheCommand {
                                          submit the stages to Slurm (arrays of 16 tasks, chained by afterok) and return
           lethe run --executor slurm --wait
                                          submit, then follow the jobs until they end
+          lethe run --wait-lock          wait while another `lethe run` works on these stage folders
+
+        While it runs (locally) or submits (Slurm), `lethe run` holds a lock file beside each stage folder of the \
+        pipeline (stages/NAME.lock, naming host, process and pipeline): a second `lethe run` on any of those \
+        folders exits at once naming the holder, or waits with --wait-lock. A lock whose process is gone is removed \
+        by the next run; one held on another host is shown with the file to remove once that run is known to be \
+        gone. status, inspect, validate and --dry-run never take it.
 
         On Slurm, each stage to run becomes one job: an array of --tasks tasks for a shard-parallel stage (each runs \
         the stage with --shard-index/--num-shards), one job for train and report. Each job waits for the jobs of the \
@@ -65,6 +72,9 @@ struct Run: LetheCommand {
     @Option(help: ArgumentHelp("Local: processes for each shard-parallel stage (each gets --shard-index/--num-shards).", valueName: "n"))
     var jobs = 1
 
+    @Flag(name: .customLong("wait-lock"), help: "If another `lethe run` holds a stage folder of this pipeline, wait for it (default: exit at once, naming it).")
+    var waitLock = false
+
     @OptionGroup(title: "Slurm (with --executor slurm)")
     var slurm: SlurmRunOptions
 
@@ -81,13 +91,18 @@ struct Run: LetheCommand {
 
     func run() throws {
         let runner = Runner(pipeline: try loadPipeline(pipeline), locator: .standard(), cache: .standard(), jobs: jobs, say: say)
+        // Slurm: the lock covers the submission; the jobs are then guarded by their records (slurm.json), which
+        // make a later run refuse while they are queued or running.
+        let lock = dryRun ? nil : try RunLock.acquire(runner.pipeline, wait: waitLock, say: say)
         switch executor {
         case .local:
             if !dryRun { try refuseWhileSlurmJobsActive(runner) }
             try runner.run(target: stage, force: force, dryRun: dryRun)
+            lock?.release()
         case .slurm:
             let slurmExecutor = SlurmExecutor(runner: runner, options: slurm.options)
             let submitted = try slurmExecutor.submit(target: stage, force: force, dryRun: dryRun)
+            lock?.release()
             if slurm.wait { try slurmExecutor.follow(submitted, poll: slurm.poll) }
         }
     }
@@ -162,6 +177,10 @@ struct Status: LetheCommand {
         for check in checks {
             say(runner.statusLine(for: check))
             if let jobs = slurm.statusLine(for: check) { say(jobs) }
+            let lockFile = URL(fileURLWithPath: check.folder.url.standardizedFileURL.path + RunLock.suffix)
+            if let holder = try? RunLock.read(lockFile) {
+                say(String(repeating: " ", count: 16) + "locked by \(holder.description)\(holder.isGone ? " (no longer running: the next run removes the lock)" : "")")
+            }
         }
         let stale = checks.filter { !$0.isCurrent }.count
         say(stale == 0 ? "All \(checks.count) stages are up to date." : "\(stale) of \(checks.count) stages are not up to date.")
