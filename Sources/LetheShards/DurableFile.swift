@@ -23,7 +23,10 @@ public enum DurableFile {
         guard fd >= 0 else { throw FileError(temporary, "cannot create (\(errnoText()))") }
         do {
             try writeAll(fd: fd, bytes: bytes, path: temporary)
-            guard fsync(fd) == 0 else { throw FileError(temporary, "fsync failed (\(errnoText()))") }
+            guard fsync(fd) == 0 else {
+                if errno == ENOSPC || errno == EDQUOT { throw diskFull(temporary, needed: bytes.count) }
+                throw FileError(temporary, "fsync failed (\(errnoText()))")
+            }
         } catch {
             close(fd)
             unlink(temporary)
@@ -56,6 +59,7 @@ public enum DurableFile {
             let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
+                if errno == ENOSPC || errno == EDQUOT { throw diskFull(path, needed: bytes.count - offset) }
                 throw FileError(path, "write failed (\(errnoText()))")
             }
             offset += n
@@ -64,6 +68,37 @@ public enum DurableFile {
 
     public static func writeAll(fd: Int32, bytes: [UInt8], path: String) throws {
         try bytes.withUnsafeBytes { try writeAll(fd: fd, bytes: $0, path: path) }
+    }
+
+    /// The error of a write that found no space (ENOSPC, or EDQUOT: a quota): it names the file by its final name,
+    /// what is free where it goes and what the write still needed, since the fix is the user's (free space, rerun).
+    /// Called with errno still set.
+    public static func diskFull(_ path: String, needed: Int) -> FileError {
+        let reason = errno == EDQUOT ? "the disk quota is used up" : "the disk is full"
+        let file = finalPath(of: path)
+        let free = freeBytes(at: URL(fileURLWithPath: file).deletingLastPathComponent().path).map(byteCount) ?? "an unknown amount"
+        return FileError(file, "\(reason): \(free) free where it goes, at least \(byteCount(needed)) more needed; nothing was marked "
+                         + "complete and earlier output is kept: free space and run again")
+    }
+
+    /// Bytes free for this user on the file system holding `path` (statvfs), nil if it cannot be asked.
+    public static func freeBytes(at path: String) -> Int? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        return Int(info.f_bavail) * Int(info.f_frsize)
+    }
+
+    /// `NAME` for the temporary `NAME.tmp.PID` that durable writes go through; any other path unchanged.
+    static func finalPath(of path: String) -> String {
+        guard let range = path.range(of: ".tmp.", options: .backwards),
+              !path[range.upperBound...].isEmpty, path[range.upperBound...].allSatisfy(\.isNumber) else { return path }
+        return String(path[..<range.lowerBound])
+    }
+
+    /// "812 bytes", "3.4 MB", "1.20 GB".
+    public static func byteCount(_ bytes: Int) -> String {
+        if bytes < 1_000_000 { return bytes < 10_000 ? "\(bytes) bytes" : String(format: "%.1f KB", Double(bytes) / 1e3) }
+        return bytes < 1_000_000_000 ? String(format: "%.1f MB", Double(bytes) / 1e6) : String(format: "%.2f GB", Double(bytes) / 1e9)
     }
 
     /// Size of a regular file, or nil when it does not exist or is not a regular file.

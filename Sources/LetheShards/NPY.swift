@@ -268,6 +268,6 @@ public struct NPYArray: Equatable, Sendable {
     }
 
     public func write(to url: URL) throws {
-        try Data(encoded()).write(to: url, options: .atomic)
+        try DurableFile.write(encoded(), to: url)
     }
 }

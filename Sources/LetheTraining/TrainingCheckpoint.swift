@@ -77,6 +77,12 @@ public enum TrainingCheckpoint {
     public static func write(to directory: URL, model: MambaModel, optimizer: AdamW, state: TrainerState,
                              dtype: StoredDType = .float32) throws {
         let fm = FileManager.default
+        // Checked first, so that a nearly full disk stops the run with what it needs rather than mid-file.
+        let needed = optimizer.parameterCount * (dtype.byteSize + 8) + 1 << 16
+        if let free = DurableFile.freeBytes(at: directory.deletingLastPathComponent().path), free < needed {
+            throw TrainingError("\(directory.path): the checkpoint needs \(DurableFile.byteCount(needed)) and \(DurableFile.byteCount(free)) "
+                                + "are free where it goes; nothing was written and earlier checkpoints are kept: free space and run again")
+        }
         let temporary = directory.deletingLastPathComponent()
             .appendingPathComponent(".\(directory.lastPathComponent).tmp-\(getpid())")
         try? fm.removeItem(at: temporary)
@@ -87,7 +93,7 @@ public enum TrainingCheckpoint {
             .write(to: temporary.appendingPathComponent("exp_avg_sq.npy"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(state).write(to: temporary.appendingPathComponent(stateFile), options: .atomic)
+        try DurableFile.write([UInt8](try encoder.encode(state)), to: temporary.appendingPathComponent(stateFile))
         // An earlier folder of that name (`final/` of an interrupted attempt) stays until the new one is complete.
         let previous = directory.deletingLastPathComponent()
             .appendingPathComponent(".\(directory.lastPathComponent).old-\(getpid())")

@@ -38,7 +38,8 @@ struct LetheTrain: StageCommand {
         val_f1_by_length), checkpoints step-N/ and final/ (config.json and model.safetensors, which \
         transformers' MambaForCausalLM loads, plus AdamW's moments and trainer_state.json). An interrupted run \
         continues with --resume from its newest checkpoint to the same losses as an uninterrupted one (same \
-        seed and --threads).
+        seed and --threads); with --force (as `lethe run` passes it) an interrupted run of the same configuration \
+        is resumed the same way and the run of any other configuration is removed first.
 
         Example:
           lethe-train --encoder models/mamba-130m --input stages/tokenize-train \\
@@ -118,7 +119,12 @@ struct LetheTrain: StageCommand {
         LetheThreads.set(stage.threads)
         try run.runWhole { files in
             let output = run.folder.url
-            if stage.force, !resume { try removeEarlierRun(in: output) }
+            // The runner passes --force: an interrupted run of this very configuration (the stage's fingerprint,
+            // recorded when it started) is resumed from its newest checkpoint; any other earlier run is removed.
+            let marker = output.appendingPathComponent(Self.fingerprintFile)
+            let sameConfiguration = (try? String(contentsOf: marker, encoding: .utf8)) == run.fingerprint
+            if stage.force, !resume, !sameConfiguration { try removeEarlierRun(in: output) }
+            try DurableFile.write(Array(run.fingerprint.utf8), to: marker)
             let initFolder = MambaModel.checkpointFolder(URL(fileURLWithPath: `init`))
             let config = try MambaConfig.read(contentsOf: initFolder.appendingPathComponent("config.json"))
             let frozen = try encoder.map { try frozenEncoder($0, decoder: config) }
@@ -155,7 +161,7 @@ struct LetheTrain: StageCommand {
             let reporter = StepReporter(name: run.name, total: total, mode: stage.progress)
             var lastLoss = Double.nan, lastValidation: ValidationRecord?, bestValidation: ValidationRecord?
             var lastPass = 0
-            _ = try training.run(resume: resume, initialModel: { try initialModel(initFolder, run: run) }) { event in
+            _ = try training.run(resume: resume || (stage.force && sameConfiguration), initialModel: { try initialModel(initFolder, run: run) }) { event in
                 switch event {
                 case .resumed(let step, let directory):
                     run.say("resuming after step \(step) from \(directory.lastPathComponent)/")
@@ -233,9 +239,13 @@ struct LetheTrain: StageCommand {
     }
 
     /// --force without --resume: the earlier run's log and checkpoints go (they belong to other settings).
+    /// In the output folder: the fingerprint of the stage configuration whose run the folder holds.
+    static let fingerprintFile = ".run-fingerprint"
+
     func removeEarlierRun(in folder: URL) throws {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        where name == TrainingRun.logFile || name == "final" || name == TrainingRun.bestFolder || name.hasPrefix("step-") {
+        where name == TrainingRun.logFile || name == "final" || name == TrainingRun.bestFolder || name.hasPrefix("step-")
+            || name == Self.fingerprintFile {
             try FileManager.default.removeItem(at: folder.appendingPathComponent(name))
         }
     }

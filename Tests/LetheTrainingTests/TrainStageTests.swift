@@ -107,6 +107,23 @@ final class TrainStageTests: XCTestCase {
         }
         XCTAssert(values(try MambaModel.load(from: out.appendingPathComponent("final")).parameters) == values(final.parameters),
                   "the resumed run's final weights")
+
+        // The runner passes --force, not --resume: the interrupted run of the same configuration is resumed all
+        // the same; a run of another configuration (here another --lr) in the folder is removed and started over.
+        for name in ["manifest.json", "final"] { try FileManager.default.removeItem(at: out.appendingPathComponent(name)) }
+        let forced = try runTrainingProduct("lethe-train", arguments + ["--force"], in: sandbox)
+        XCTAssertEqual(forced.status, 0, forced.error)
+        XCTAssert(forced.error.contains("resuming after step 2"), forced.error)
+        XCTAssertEqual(try logLines(out).compactMap { $0["loss"] as? Double }, log.compactMap { $0["loss"] as? Double })
+        XCTAssert(values(try MambaModel.load(from: out.appendingPathComponent("final")).parameters) == values(final.parameters))
+        let otherLR = arguments.map { $0 == "3e-3" ? "1e-3" : $0 }
+        let replaced = try runTrainingProduct("lethe-train", otherLR + ["--force"], in: sandbox)
+        XCTAssertEqual(replaced.status, 0, replaced.error)
+        XCTAssertFalse(replaced.error.contains("resuming"), replaced.error)
+        let replacedLosses = try logLines(out).compactMap { $0["loss"] as? Double }
+        XCTAssertEqual(replacedLosses.count, 4)
+        XCTAssertEqual(replacedLosses.first, log.first?["loss"] as? Double, "the same weights before the first update")
+        XCTAssertNotEqual(replacedLosses.last, log.last?["loss"] as? Double, "trained anew at the other rate")
     }
 
     /// --encoder: the frozen encoder computes each batch's states from token shards. With the same batches as
@@ -245,6 +262,56 @@ final class TrainStageTests: XCTestCase {
         XCTAssertEqual(mismatches, 0)
         let header = try Data(contentsOf: sandbox.appendingPathComponent("lm-half/final/model.safetensors")).prefix(4096)
         XCTAssert(String(decoding: header, as: UTF8.self).contains("\"F16\""))
+    }
+}
+
+extension TrainStageTests {
+    /// A checkpoint that does not fit: lethe-train checks the free space before writing one, stops with one line
+    /// saying what it needs and what is free, keeps the earlier checkpoints and leaves nothing half-written; after
+    /// space is freed, --resume finishes with the log and weights of a run that never ran out. On a 2 MB tmpfs
+    /// (skipped where the test cannot mount one).
+    func testAFullDiskStopsBeforeACheckpointAndTheRunResumes() throws {
+        guard let disk = try SmallDisk(megabytes: 2) else { throw XCTSkip("cannot mount a tmpfs here (needs root)") }
+        defer { disk.unmount() }
+        let config = try MambaConfig.read(contentsOf: decoderFolder.appendingPathComponent("config.json"))
+        let chunks = ArrayChunks(config: config, lengths: Array(repeating: 5, count: 6), seed: 3)
+        let arguments = ["--input", "tok", "--encoder", decoderFolder.path, "--init", decoderFolder.path, "--steps", "4",
+                         "--batch-size", "3", "--lr", "3e-3", "--seed", "5", "--checkpoint-every", "1", "--threads", "1",
+                         "--progress", "off"]
+        // The run that never runs out, in the usual sandbox.
+        try writeEncodeStage("tok", chunks: chunks, ssmShape: config.ssmStateShape, convShape: config.convStateShape, withStates: false)
+        XCTAssertEqual(try runTrainingProduct("lethe-train", arguments + ["--output", "train"], in: sandbox).status, 0)
+        let reference = sandbox!
+        defer { sandbox = reference }
+        sandbox = disk.url
+        try writeEncodeStage("tok", chunks: chunks, ssmShape: config.ssmStateShape, convShape: config.convStateShape, withStates: false)
+        // Room for the first checkpoint, not for the second (the check asks for the files' size plus 64 KB).
+        let parameters = try MambaModel.load(from: decoderFolder).layout.count
+        try disk.fill(leaving: parameters * 12 + (1 << 16) + parameters * 6 + 8192)
+        let failed = try runTrainingProduct("lethe-train", arguments + ["--output", "train"], in: disk.url)
+        XCTAssertEqual(failed.status, 1)
+        let line = failed.error.trimmingCharacters(in: .newlines)
+        XCTAssertFalse(line.contains("\n"), line)
+        XCTAssertTrue(line.hasPrefix("lethe-train: \(disk.url.path)/train/step-2: the checkpoint needs "), line)
+        XCTAssertTrue(line.hasSuffix(" are free where it goes; nothing was written and earlier checkpoints are kept: free space and run again"), line)
+        let written = try FileManager.default.contentsOfDirectory(atPath: disk.url.appendingPathComponent("train").path).sorted()
+        XCTAssertEqual(written, [".run-fingerprint", "step-1", "train_log.jsonl"], "step-1 kept, nothing half-written")
+
+        disk.emptyBallast()
+        let resumed = try runTrainingProduct("lethe-train", arguments + ["--output", "train", "--resume"], in: disk.url)
+        XCTAssertEqual(resumed.status, 0, resumed.error)
+        XCTAssertEqual(try String(contentsOf: disk.url.appendingPathComponent("train/train_log.jsonl"), encoding: .utf8)
+                            .split(separator: "\n").map { try lossLine($0) },
+                       try String(contentsOf: reference.appendingPathComponent("train/train_log.jsonl"), encoding: .utf8)
+                            .split(separator: "\n").map { try lossLine($0) })
+        XCTAssert(values(try MambaModel.load(from: disk.url.appendingPathComponent("train/final")).parameters)
+                  == values(try MambaModel.load(from: reference.appendingPathComponent("train/final")).parameters), "final weights")
+    }
+
+    /// A log line without its timing (tokens_per_s differs between runs).
+    private func lossLine(_ line: Substring) throws -> [String: Double] {
+        let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+        return object.compactMapValues { $0 as? Double }.filter { $0.key != "tokens_per_s" }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LetheShards
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -68,19 +69,12 @@ public enum SafeTensors {
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))  // pad to 8 bytes
 
-        let temporary = url.path + ".tmp"
+        let temporary = url.path + ".tmp.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw ModelError("\(temporary): cannot create (\(String(cString: strerror(errno))))") }
         var closed = false
         defer { if !closed { close(fd); unlink(temporary) } }
-        func put(_ raw: UnsafeRawBufferPointer) throws {
-            var done = 0
-            while done < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
-                guard n > 0 else { throw ModelError("\(temporary): write failed (\(String(cString: strerror(errno))))") }
-                done += n
-            }
-        }
+        func put(_ raw: UnsafeRawBufferPointer) throws { try DurableFile.writeAll(fd: fd, bytes: raw, path: temporary) }
         var length = UInt64(json.count).littleEndian
         try withUnsafeBytes(of: &length) { try put($0) }
         try json.withUnsafeBytes { try put($0) }
@@ -94,7 +88,10 @@ public enum SafeTensors {
                 try t.values.map { bfloat16Bits($0).littleEndian }.withUnsafeBytes { try put($0) }
             }
         }
-        guard fsync(fd) == 0 else { throw ModelError("\(temporary): fsync failed (\(String(cString: strerror(errno))))") }
+        guard fsync(fd) == 0 else {
+            if errno == ENOSPC || errno == EDQUOT { throw DurableFile.diskFull(temporary, needed: 0) }
+            throw ModelError("\(temporary): fsync failed (\(String(cString: strerror(errno))))")
+        }
         close(fd)
         closed = true
         guard rename(temporary, url.path) == 0 else {
