@@ -30,6 +30,12 @@ public struct SlurmOptions: Equatable, Sendable {
 /// A stage that runs as one process (train, report) is a single job. Every process gets `--threads` = its cpus.
 /// A task that fails requeues itself (`scontrol requeue`) until it has had `retries` more attempts; the attempts
 /// append to one log, `slurm-JOB_TASK.log` (`slurm-JOB.log` for a single job), in the stage folder.
+///
+/// Time limits and preemption: Slurm signals the batch shell (USR1, `--signal`) `warningSeconds` before the time
+/// limit; the shell stops the stage with SIGTERM (lethe-train first writes the checkpoint of its step) and
+/// requeues the task, which then resumes from its finished shards or last checkpoint. A preempted task is
+/// requeued by Slurm itself (`--requeue`). Neither counts as a failed attempt: failures are counted in a file
+/// of the stage folder, `.slurm-JOB_TASK.failures`.
 public struct SlurmJobScript: Equatable, Sendable {
     public static let fileName = "slurm-job.sh"
 
@@ -62,6 +68,11 @@ public struct SlurmJobScript: Equatable, Sendable {
     }
 
     /// The log of a task (or of the job, for a single job), relative to `folder` (the stage's output path).
+    /// How long before the time limit the task is told to stop: a tenth of the limit, from 30 s to 5 minutes.
+    public static func warningSeconds(timeLimit: String) -> Int {
+        min(300, max(30, (StageResources.timeLimitSeconds(timeLimit) ?? 0) / 10))
+    }
+
     public static func logPath(folder: String, job: String, task: Int?) -> String {
         folder + "/" + (task.map { "slurm-\(job)_\($0).log" } ?? "slurm-\(job).log")
     }
@@ -78,14 +89,17 @@ public struct SlurmJobScript: Equatable, Sendable {
         } else {
             lines += ["# One process; it logs to slurm-JOB.log in this folder."]
         }
-        lines += ["# A failed attempt is requeued until the task has had \(attempts) attempt\(attempts == 1 ? "" : "s")."]
+        let warning = Self.warningSeconds(timeLimit: request.time)
+        lines += ["# A failed attempt is requeued until the task has had \(attempts) attempt\(attempts == 1 ? "" : "s").",
+                  "# \(warning) s before the time limit the stage is stopped and the task requeued; it resumes where it stopped."]
         var directives = ["--job-name=lethe-\(stage)"]
         if let tasks {
             directives.append("--array=0-\(tasks - 1)" + (options.maxRunning.map { "%\($0)" } ?? ""))
         }
         directives += ["--cpus-per-task=\(request.cpus)", "--mem=\(request.memory)", "--time=\(request.time)",
                        "--output=" + Self.directiveQuoted(outputFolder.appendingPathComponent(tasks == nil ? "slurm-%j.log" : "slurm-%A_%a.log").path),
-                       "--open-mode=append", "--chdir=" + Self.directiveQuoted(workingDirectory.path), "--requeue", "--kill-on-invalid-dep=yes"]
+                       "--open-mode=append", "--chdir=" + Self.directiveQuoted(workingDirectory.path), "--requeue", "--kill-on-invalid-dep=yes",
+                       "--signal=B:USR1@\(warning)"]
         if let partition = options.partition { directives.append("--partition=" + Self.directiveQuoted(partition)) }
         if let account = options.account { directives.append("--account=" + Self.directiveQuoted(account)) }
         lines += directives.map { "#SBATCH " + $0 }
@@ -93,14 +107,25 @@ public struct SlurmJobScript: Equatable, Sendable {
         let workerOptions = (tasks.map { ["--shard-index", "\"$task\"", "--num-shards", "\($0)"] } ?? []) + ["--threads", "\(request.cpus)"]
         let command = ([executable.path] + arguments).map(Self.shellQuoted).joined(separator: " ") + " \\\n    " + workerOptions.joined(separator: " ")
         let what = tasks.map { "stage \(stage), task $task of \($0)" } ?? "stage \(stage)"
+        let failures = Self.shellQuoted(outputFolder.path + "/.slurm-") + "\"${SLURM_ARRAY_JOB_ID:-${SLURM_JOB_ID:-0}}_$task.failures\""
         lines += [
             "",
             "task=${SLURM_ARRAY_TASK_ID:-0}",
-            "attempt=$(( ${SLURM_RESTART_COUNT:-0} + 1 ))",
+            "failures=" + failures,
+            "attempt=$(( $(cat \"$failures\" 2>/dev/null || echo 0) + 1 ))",
             "echo \"== lethe: \(what), attempt $attempt of \(attempts), job ${SLURM_JOB_ID:-?} on $(hostname) at $(date -u +%Y-%m-%dT%H:%M:%SZ)\"",
-            command,
-            "status=$?",
+            "near_limit=0",
+            "trap 'near_limit=1; kill -TERM \"$child\" 2>/dev/null' USR1",
+            command + " &",
+            "child=$!",
+            "wait \"$child\"; status=$?",
+            "[ \"$near_limit\" -eq 1 ] && { wait \"$child\"; status=$?; }  # the signal ended the first wait early",
+            "if [ \"$near_limit\" -eq 1 ]; then",
+            "    echo \"== lethe: the time limit is near: stopped (exit status $status) and requeued; the task resumes where it stopped\"",
+            "    scontrol requeue \"$SLURM_JOB_ID\" && sleep 600  # the requeue ends this attempt",
+            "fi",
             "if [ \"$status\" -ne 0 ] && [ \"$attempt\" -lt \(attempts) ]; then",
+            "    echo \"$attempt\" >\"$failures\"",
             "    echo \"== lethe: exit status $status; requeued for attempt $((attempt + 1))\"",
             "    scontrol requeue \"$SLURM_JOB_ID\" && sleep 600  # the requeue ends this attempt",
             "fi",

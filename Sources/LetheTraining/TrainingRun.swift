@@ -84,7 +84,9 @@ public final class TrainingRun {
     }
 
     /// Trains `initialModel()` (called only when not resuming) and returns the trained model.
-    public func run(resume: Bool, initialModel: () throws -> MambaModel,
+    /// `shouldStop` is asked after every step: when it says yes (a SIGTERM arrived), the run writes that step's
+    /// checkpoint and throws `TrainingStopped`, so that a resumed run loses nothing.
+    public func run(resume: Bool, initialModel: () throws -> MambaModel, shouldStop: () -> Bool = { false },
                     events: (TrainingEvent) -> Void = { _ in }) throws -> MambaModel {
         let fm = FileManager.default
         let log = output.appendingPathComponent(TrainingRun.logFile)
@@ -152,6 +154,15 @@ public final class TrainingRun {
                 try TrainingCheckpoint.write(to: directory, model: trainer.model, optimizer: trainer.optimizer,
                                              state: state(trainer))
                 events(.checkpoint(step: record.step, at: directory))
+            }
+            if !last, shouldStop() {
+                let directory = output.appendingPathComponent("step-\(record.step)")
+                if !fm.fileExists(atPath: directory.path) {
+                    try TrainingCheckpoint.write(to: directory, model: trainer.model, optimizer: trainer.optimizer,
+                                                 state: state(trainer))
+                    events(.checkpoint(step: record.step, at: directory))
+                }
+                throw TrainingStopped(step: record.step, checkpoint: directory)
             }
         }
         let final = output.appendingPathComponent("final")
@@ -334,4 +345,14 @@ func fingerprint(_ lengths: [Int]) -> String {
         }
     }
     return String(hash, radix: 16)
+}
+
+/// A run stopped on request (SIGTERM: a Slurm time limit near, a preemption) after writing the checkpoint of its
+/// last step; `--resume` (or `lethe run`) continues from it to the losses of an uninterrupted run.
+public struct TrainingStopped: Error, CustomStringConvertible {
+    public let step: Int
+    public let checkpoint: URL
+    public var description: String {
+        "stopped by SIGTERM after step \(step); its checkpoint \(checkpoint.lastPathComponent)/ is written: run again (lethe run, or --resume) to continue"
+    }
 }

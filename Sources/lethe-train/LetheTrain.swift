@@ -161,7 +161,10 @@ struct LetheTrain: StageCommand {
             let reporter = StepReporter(name: run.name, total: total, mode: stage.progress)
             var lastLoss = Double.nan, lastValidation: ValidationRecord?, bestValidation: ValidationRecord?
             var lastPass = 0
-            _ = try training.run(resume: resume || (stage.force && sameConfiguration), initialModel: { try initialModel(initFolder, run: run) }) { event in
+            // SIGTERM (a Slurm time limit near, a preemption, kill): finish the step, write its checkpoint, stop.
+            signal(SIGTERM) { _ in terminationRequested = 1 }
+            _ = try training.run(resume: resume || (stage.force && sameConfiguration), initialModel: { try initialModel(initFolder, run: run) },
+                                 shouldStop: { terminationRequested != 0 }) { event in
                 switch event {
                 case .resumed(let step, let directory):
                     run.say("resuming after step \(step) from \(directory.lastPathComponent)/")
@@ -331,3 +334,6 @@ extension StoredDType: ExpressibleByArgument {
     public static var allValueStrings: [String] { ["float32", "float16", "bfloat16"] }
     public var defaultValueDescription: String { self == .float32 ? "float32" : self == .float16 ? "float16" : "bfloat16" }
 }
+
+/// Set by the SIGTERM handler, read after every training step.
+nonisolated(unsafe) var terminationRequested: sig_atomic_t = 0

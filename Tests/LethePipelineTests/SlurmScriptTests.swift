@@ -76,6 +76,7 @@ final class SlurmScriptTests: XCTestCase {
             # An array of 32 tasks: task i does the units j with j % 32 == i and skips units already done, so a
             # requeued or resubmitted task resumes where it stopped. Each task logs to slurm-JOB_TASK.log in this folder.
             # A failed attempt is requeued until the task has had 3 attempts.
+            # 300 s before the time limit the stage is stopped and the task requeued; it resumes where it stopped.
             #SBATCH --job-name=lethe-encode
             #SBATCH --array=0-31%10
             #SBATCH --cpus-per-task=8
@@ -86,16 +87,27 @@ final class SlurmScriptTests: XCTestCase {
             #SBATCH --chdir=/data/run
             #SBATCH --requeue
             #SBATCH --kill-on-invalid-dep=yes
+            #SBATCH --signal=B:USR1@300
             #SBATCH --partition=cpu
             #SBATCH --account="my lab"
 
             task=${SLURM_ARRAY_TASK_ID:-0}
-            attempt=$(( ${SLURM_RESTART_COUNT:-0} + 1 ))
+            failures=/data/run/stages/encode/.slurm-"${SLURM_ARRAY_JOB_ID:-${SLURM_JOB_ID:-0}}_$task.failures"
+            attempt=$(( $(cat "$failures" 2>/dev/null || echo 0) + 1 ))
             echo "== lethe: stage encode, task $task of 32, attempt $attempt of 3, job ${SLURM_JOB_ID:-?} on $(hostname) at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+            near_limit=0
+            trap 'near_limit=1; kill -TERM "$child" 2>/dev/null' USR1
             /opt/lethe/bin/lethe-encode --input stages/tokenize --note 'it'\''s here' --output stages/encode \
-                --shard-index "$task" --num-shards 32 --threads 8
-            status=$?
+                --shard-index "$task" --num-shards 32 --threads 8 &
+            child=$!
+            wait "$child"; status=$?
+            [ "$near_limit" -eq 1 ] && { wait "$child"; status=$?; }  # the signal ended the first wait early
+            if [ "$near_limit" -eq 1 ]; then
+                echo "== lethe: the time limit is near: stopped (exit status $status) and requeued; the task resumes where it stopped"
+                scontrol requeue "$SLURM_JOB_ID" && sleep 600  # the requeue ends this attempt
+            fi
             if [ "$status" -ne 0 ] && [ "$attempt" -lt 3 ]; then
+                echo "$attempt" >"$failures"
                 echo "== lethe: exit status $status; requeued for attempt $((attempt + 1))"
                 scontrol requeue "$SLURM_JOB_ID" && sleep 600  # the requeue ends this attempt
             fi
@@ -111,10 +123,14 @@ final class SlurmScriptTests: XCTestCase {
             arguments: ["--output", "stages/train"], request: ResourceRequest(cpus: 16, memory: "32G", time: "2-00:00:00"), tasks: nil,
             options: SlurmOptions(retries: 0), workingDirectory: URL(fileURLWithPath: "/p"),
             outputFolder: URL(fileURLWithPath: "/p/stages/train")).text
-        XCTAssertTrue(text.contains("# One process; it logs to slurm-JOB.log in this folder.\n# A failed attempt is requeued until the task has had 1 attempt.\n#SBATCH --job-name=lethe-train\n#SBATCH --cpus-per-task=16\n"), text)
+        XCTAssertTrue(text.contains("# One process; it logs to slurm-JOB.log in this folder.\n# A failed attempt is requeued until the task has had 1 attempt.\n# 300 s before the time limit the stage is stopped and the task requeued; it resumes where it stopped.\n#SBATCH --job-name=lethe-train\n#SBATCH --cpus-per-task=16\n"), text)
         XCTAssertTrue(text.contains("#SBATCH --output=/p/stages/train/slurm-%j.log\n"), text)
         XCTAssertTrue(text.contains("echo \"== lethe: stage train, attempt $attempt of 1, job"), text)
-        XCTAssertTrue(text.contains("\n/bin/lethe-train --output stages/train \\\n    --threads 16\nstatus=$?\nif [ \"$status\" -ne 0 ] && [ \"$attempt\" -lt 1 ]; then"), text)
+        XCTAssertTrue(text.contains("\n/bin/lethe-train --output stages/train \\\n    --threads 16 &\nchild=$!\n"), text)
+        XCTAssertTrue(text.contains("\nif [ \"$status\" -ne 0 ] && [ \"$attempt\" -lt 1 ]; then"), text)
+        XCTAssertEqual(SlurmJobScript.warningSeconds(timeLimit: "5"), 30)
+        XCTAssertEqual(SlurmJobScript.warningSeconds(timeLimit: "1:00:00"), 300)
+        XCTAssertEqual(SlurmJobScript.warningSeconds(timeLimit: "30:00"), 180)
         XCTAssertFalse(text.contains("--array") || text.contains("--shard-index") || text.contains("--partition"), text)
     }
 

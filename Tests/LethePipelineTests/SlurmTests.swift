@@ -56,16 +56,16 @@ final class SlurmTests: XCTestCase {
 
     /// Runs lethe; a run that has not ended after two minutes (a cluster that never runs the jobs) is killed, so
     /// that the suite fails instead of hanging.
-    func lethe(_ arguments: String..., in sandbox: Sandbox) throws -> CommandResult {
+    func lethe(_ arguments: String..., in sandbox: Sandbox, minutes: Double = 2) throws -> CommandResult {
         let started = try startProduct("lethe", arguments, in: sandbox.url)
         let process = started.process
-        DispatchQueue.global().asyncAfter(deadline: .now() + 120) { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + minutes * 60) { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         return finish(started)
     }
 
     func finish(_ started: StartedProcess) -> CommandResult {
         let result = started.finish()
-        XCTAssertNotEqual(started.process.terminationReason, .uncaughtSignal, "lethe was killed: it took more than two minutes")
+        XCTAssertNotEqual(started.process.terminationReason, .uncaughtSignal, "lethe was killed: it took too long")
         return result
     }
 
@@ -140,7 +140,7 @@ final class SlurmTests: XCTestCase {
         }
         let script = try fileText("stages/map/slurm-job.sh", in: sandbox)
         XCTAssertTrue(script.contains("\n" + productsFolder.appendingPathComponent("lethe-test-stage").path
-                                      + " --input stages/gen --scale 3 --write-summary --output stages/map --stage map --force --progress lines \\\n    --shard-index \"$task\" --num-shards 3 --threads 1\n"), script)
+                                      + " --input stages/gen --scale 3 --write-summary --output stages/map --stage map --force --progress lines \\\n    --shard-index \"$task\" --num-shards 3 --threads 1 &\n"), script)
         XCTAssertTrue(script.contains("#SBATCH --chdir=\(sandbox.url.path)\n"), script)
 
         // Up to date: nothing is submitted; status shows the jobs Slurm still remembers.
@@ -187,7 +187,7 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(log.hasPrefix("== lethe: stage whole, attempt 1 of 2, job \(whole.job) on "), log)
         XCTAssertTrue(log.contains("whole: 10 of 10 units to do (0 already done, 10 in all)"), log)
         let script = try fileText("stages/whole/slurm-job.sh", in: sandbox)
-        XCTAssertTrue(script.contains("\n" + sandbox.path("bin/lethe-test-stage-single").path + " --input stages/map --scale 2 --output stages/whole --stage whole --force --progress lines \\\n    --threads 2\n"), script)
+        XCTAssertTrue(script.contains("\n" + sandbox.path("bin/lethe-test-stage-single").path + " --input stages/map --scale 2 --output stages/whole --stage whole --force --progress lines \\\n    --threads 2 &\n"), script)
         XCTAssertFalse(script.contains("--array"), script)
         try assertSameOutput(sandbox, asLocalRunOf: text, stages: ["gen", "map", "whole"])
     }
@@ -213,6 +213,27 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(log[..<resumed.lowerBound].contains("== lethe: stage gen, task 0 of 2, attempt 2 of 2"), log)
         XCTAssertTrue(try lethe("status", in: sandbox).output.contains("slurm job \(gen.job): 2 completed"))
         try assertSameOutput(sandbox, asLocalRunOf: pipeline())
+    }
+
+    /// A task longer than its time limit (2 minutes; the stage needs about 100 s of work on one task and Slurm
+    /// warns the batch shell 30 s before the limit, up to a minute earlier by its own account): the shell stops the
+    /// stage and requeues the task, which resumes from its finished shards; `lethe run --wait` ends with the stage
+    /// complete, without a second run, and the shards are those of a local run. Takes 2 to 4 minutes.
+    func testTaskAtItsTimeLimitIsRequeuedAndResumes() throws {
+        let limited = #""resources": {"cpus": 1, "memory": "200M", "time": "2"}"#
+        let gen = #""gen": {"run": "lethe-test-stage", "files": {"offset-file": "data/offset.txt"}, "params": {"samples": 40, "shard-size": 4"#
+        let text = #"{"version": 1, "stages": {"# + gen + #", "delay-ms": 2500}, "# + limited + "}}}"
+        let sandbox = try makeSandbox(pipeline: text)
+        defer { sandbox.cleanUp() }
+        let result = try lethe("run", "--executor", "slurm", "--tasks", "1", "--wait", "--poll", "1", in: sandbox, minutes: 8)
+        XCTAssertEqual(result.status, 0, result.output + result.error)
+        let job = try record("gen", in: sandbox).job
+        let log = try fileText("stages/gen/slurm-\(job)_0.log", in: sandbox)
+        XCTAssertTrue(log.contains("== lethe: the time limit is near: stopped (exit status 143) and requeued; the task resumes where it stopped\n"), log)
+        XCTAssertNotNil(log.range(of: #"gen: \d+ of 10 units to do \([1-9] already done, 10 in all\)"#, options: .regularExpression), log)
+        XCTAssertFalse(log.contains("attempt 2 of 2"), "a time-limit requeue is not a failed attempt: \(log)")
+        XCTAssertNotNil(try StageFolder(url: sandbox.path("stages/gen")).manifest())
+        try assertSameOutput(sandbox, asLocalRunOf: #"{"version": 1, "stages": {"# + gen + "}, " + limited + "}}}", stages: ["gen"])
     }
 
     /// scancel of one array task: the stage stays incomplete, the stage after it is cancelled, status says so,

@@ -308,6 +308,46 @@ extension TrainStageTests {
                   == values(try MambaModel.load(from: reference.appendingPathComponent("train/final")).parameters), "final weights")
     }
 
+    /// SIGTERM (what Slurm's batch script sends before the time limit, and a preemption): lethe-train finishes the
+    /// step, writes its checkpoint and stops with one line; the runner's rerun (--force) resumes there and ends
+    /// with the log and weights of a run never stopped.
+    func testSIGTERMWritesACheckpointAndTheRunResumes() throws {
+        let config = try MambaConfig.read(contentsOf: decoderFolder.appendingPathComponent("config.json"))
+        try writeEncodeStage("tok", chunks: ArrayChunks(config: config, lengths: Array(repeating: 5, count: 6), seed: 3),
+                             ssmShape: config.ssmStateShape, convShape: config.convStateShape, withStates: false)
+        let arguments = ["--input", "tok", "--encoder", decoderFolder.path, "--init", decoderFolder.path, "--steps", "3000",
+                         "--batch-size", "3", "--lr", "1e-3", "--seed", "5", "--checkpoint-every", "1000", "--threads", "1",
+                         "--progress", "off", "--force"]
+        let started = try startProduct("lethe-train", arguments + ["--output", "stopped"], in: sandbox, hashCache: "off")
+        let log = sandbox.appendingPathComponent("stopped/train_log.jsonl")
+        XCTAssertTrue(waitUntilTrue(seconds: 60) { ((try? String(contentsOf: log, encoding: .utf8))?.split(separator: "\n").count ?? 0) >= 20 })
+        kill(started.process.processIdentifier, SIGTERM)
+        let stopped = started.finish()
+        XCTAssertEqual(stopped.status, 1, stopped.error)
+        let line = stopped.error.trimmingCharacters(in: .newlines)
+        let match = try XCTUnwrap(line.range(of: #"^lethe-train: stopped by SIGTERM after step (\d+); its checkpoint step-\1/ is written: run again \(lethe run, or --resume\) to continue$"#,
+                                              options: .regularExpression), line)
+        XCTAssertFalse(match.isEmpty)
+        let step = try XCTUnwrap(Int(line.split(separator: " ")[6].dropLast()), line)
+        XCTAssertLessThan(step, 3000, "stopped before the end")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: sandbox.appendingPathComponent("stopped/step-\(step)/model.safetensors").path))
+
+        let resumed = try runTrainingProduct("lethe-train", arguments.map { $0 == "off" ? "lines" : $0 } + ["--output", "stopped"], in: sandbox)
+        XCTAssertEqual(resumed.status, 0, resumed.error)
+        XCTAssert(resumed.error.contains("resuming after step \(step)"), resumed.error)
+        XCTAssertEqual(try runTrainingProduct("lethe-train", arguments + ["--output", "whole"], in: sandbox).status, 0)
+        let (a, b) = (try logLines(sandbox.appendingPathComponent("stopped")), try logLines(sandbox.appendingPathComponent("whole")))
+        XCTAssertEqual(a.compactMap { $0["loss"] as? Double }, b.compactMap { $0["loss"] as? Double })
+        XCTAssert(values(try MambaModel.load(from: sandbox.appendingPathComponent("stopped/final")).parameters)
+                  == values(try MambaModel.load(from: sandbox.appendingPathComponent("whole/final")).parameters), "final weights")
+    }
+
+    private func waitUntilTrue(seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline { if condition() { return true }; usleep(5_000) }
+        return condition()
+    }
+
     /// A log line without its timing (tokens_per_s differs between runs).
     private func lossLine(_ line: Substring) throws -> [String: Double] {
         let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
