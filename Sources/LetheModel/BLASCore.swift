@@ -11,7 +11,7 @@ import Foundation
 /// of the AVX-512 kernels on the same core (30 against 117 GFLOPS measured there, 160 x 128 x 50,280, one
 /// thread). The environment variable OPENBLAS_CORETYPE overrides the choice, but OpenBLAS reads it only when it
 /// loads, before any Swift code runs; so a process that finds OpenBLAS on the fallback sets it and starts itself
-/// again (`execv` keeps its process id, arguments and open files).
+/// again (`execv` keeps its process id and arguments).
 public enum BLASCore {
     /// The core type whose kernels OpenBLAS is using, e.g. "Prescott" or "SkylakeX".
     public static var current: String { String(cString: openblas_get_corename()) }

@@ -85,7 +85,10 @@ public protocol StageExecutor {
 /// Starts every invocation as a child process at once; each line they print goes to standard output
 /// and to the log file (prefixed with the invocation's label when there are several).
 public struct LocalExecutor: StageExecutor {
-    public init() {}
+    /// Told the process ids of a stage's processes once they all run (`lethe run` records them in its lock).
+    public var started: ([Int32]) -> Void
+
+    public init(started: @escaping ([Int32]) -> Void = { _ in }) { self.started = started }
 
     public func run(_ invocations: [StageInvocation], log: URL) throws -> [Int32] {
         if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
@@ -114,6 +117,7 @@ public struct LocalExecutor: StageExecutor {
                 output.copyLines(from: pipe.fileHandleForReading, prefix: prefix)
             }
         }
+        started(processes.map(\.processIdentifier))
         for process in processes { process.waitUntilExit() }
         readers.wait()
         // A child killed by a signal reports it the way a shell does: 128 + the signal's number.

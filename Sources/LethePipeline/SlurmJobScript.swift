@@ -67,12 +67,12 @@ public struct SlurmJobScript: Equatable, Sendable {
         self.outputFolder = outputFolder
     }
 
-    /// The log of a task (or of the job, for a single job), relative to `folder` (the stage's output path).
     /// How long before the time limit the task is told to stop: a tenth of the limit, from 30 s to 5 minutes.
     public static func warningSeconds(timeLimit: String) -> Int {
         min(300, max(30, (StageResources.timeLimitSeconds(timeLimit) ?? 0) / 10))
     }
 
+    /// The log of a task (or of the job, for a single job), relative to `folder` (the stage's output path).
     public static func logPath(folder: String, job: String, task: Int?) -> String {
         folder + "/" + (task.map { "slurm-\(job)_\($0).log" } ?? "slurm-\(job).log")
     }
@@ -119,15 +119,14 @@ public struct SlurmJobScript: Equatable, Sendable {
             command + " &",
             "child=$!",
             "wait \"$child\"; status=$?",
-            "[ \"$near_limit\" -eq 1 ] && { wait \"$child\"; status=$?; }  # the signal ended the first wait early",
-            "if [ \"$near_limit\" -eq 1 ]; then",
+            "[ \"$near_limit\" -eq 1 ] && [ \"$status\" -gt 128 ] && { wait \"$child\"; status=$?; }  # the signal ended the wait early",
+            "if [ \"$near_limit\" -eq 1 ] && [ \"$status\" -ne 0 ]; then",
             "    echo \"== lethe: the time limit is near: stopped (exit status $status) and requeued; the task resumes where it stopped\"",
             "    scontrol requeue \"$SLURM_JOB_ID\" && sleep 600  # the requeue ends this attempt",
             "fi",
             "if [ \"$status\" -ne 0 ] && [ \"$attempt\" -lt \(attempts) ]; then",
-            "    echo \"$attempt\" >\"$failures\"",
             "    echo \"== lethe: exit status $status; requeued for attempt $((attempt + 1))\"",
-            "    scontrol requeue \"$SLURM_JOB_ID\" && sleep 600  # the requeue ends this attempt",
+            "    echo \"$attempt\" >\"$failures\" && scontrol requeue \"$SLURM_JOB_ID\" && sleep 600  # the requeue ends this attempt",
             "fi",
             "[ \"$status\" -ne 0 ] && echo \"== lethe: \(what) failed with exit status $status\"",
             "exit \"$status\"",

@@ -24,7 +24,7 @@ public enum DurableFile {
         do {
             try writeAll(fd: fd, bytes: bytes, path: temporary)
             guard fsync(fd) == 0 else {
-                if errno == ENOSPC || errno == EDQUOT { throw diskFull(temporary, needed: bytes.count) }
+                if errno == ENOSPC || errno == EDQUOT { throw diskFull(temporary, needed: nil) }
                 throw FileError(temporary, "fsync failed (\(errnoText()))")
             }
         } catch {
@@ -73,11 +73,13 @@ public enum DurableFile {
     /// The error of a write that found no space (ENOSPC, or EDQUOT: a quota): it names the file by its final name,
     /// what is free where it goes and what the write still needed, since the fix is the user's (free space, rerun).
     /// Called with errno still set.
-    public static func diskFull(_ path: String, needed: Int) -> FileError {
+    /// `needed`: what the write still had to write; nil where it is not known (a failed fsync: the data is written).
+    public static func diskFull(_ path: String, needed: Int?) -> FileError {
         let reason = errno == EDQUOT ? "the disk quota is used up" : "the disk is full"
         let file = finalPath(of: path)
         let free = freeBytes(at: URL(fileURLWithPath: file).deletingLastPathComponent().path).map(byteCount) ?? "an unknown amount"
-        return FileError(file, "\(reason): \(free) free where it goes, at least \(byteCount(needed)) more needed; nothing was marked "
+        let more = needed.map { "at least \(byteCount($0)) more needed" } ?? "more needed to finish it"
+        return FileError(file, "\(reason): \(free) free where it goes, \(more); nothing was marked "
                          + "complete and earlier output is kept: free space and run again")
     }
 

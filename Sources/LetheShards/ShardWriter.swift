@@ -86,7 +86,10 @@ public final class ShardWriter {
         do {
             try sink.write(TarFormat.endOfArchive)
             try sink.end()
-            guard fsync(fd) == 0 else { throw FileError(temporaryPath, "fsync failed (\(DurableFile.errnoText()))") }
+            guard fsync(fd) == 0 else {
+                if errno == ENOSPC || errno == EDQUOT { throw DurableFile.diskFull(temporaryPath, needed: nil) }
+                throw FileError(temporaryPath, "fsync failed (\(DurableFile.errnoText()))")
+            }
         } catch {
             abandon()
             throw error

@@ -124,7 +124,8 @@ struct LetheTrain: StageCommand {
             let marker = output.appendingPathComponent(Self.fingerprintFile)
             let sameConfiguration = (try? String(contentsOf: marker, encoding: .utf8)) == run.fingerprint
             if stage.force, !resume, !sameConfiguration { try removeEarlierRun(in: output) }
-            try DurableFile.write(Array(run.fingerprint.utf8), to: marker)
+            // Written only when this run starts the folder's run, so it always names the run the folder holds.
+            if !holdsARun(output) { try DurableFile.write(Array(run.fingerprint.utf8), to: marker) }
             let initFolder = MambaModel.checkpointFolder(URL(fileURLWithPath: `init`))
             let config = try MambaConfig.read(contentsOf: initFolder.appendingPathComponent("config.json"))
             let frozen = try encoder.map { try frozenEncoder($0, decoder: config) }
@@ -162,6 +163,7 @@ struct LetheTrain: StageCommand {
             var lastLoss = Double.nan, lastValidation: ValidationRecord?, bestValidation: ValidationRecord?
             var lastPass = 0
             // SIGTERM (a Slurm time limit near, a preemption, kill): finish the step, write its checkpoint, stop.
+            terminationRequested = 0  // initialised here, never first in the handler
             signal(SIGTERM) { _ in terminationRequested = 1 }
             _ = try training.run(resume: resume || (stage.force && sameConfiguration), initialModel: { try initialModel(initFolder, run: run) },
                                  shouldStop: { terminationRequested != 0 }) { event in
@@ -241,10 +243,17 @@ struct LetheTrain: StageCommand {
         }
     }
 
-    /// --force without --resume: the earlier run's log and checkpoints go (they belong to other settings).
     /// In the output folder: the fingerprint of the stage configuration whose run the folder holds.
     static let fingerprintFile = ".run-fingerprint"
 
+    /// Whether `folder` holds a training run: a log with lines, or a checkpoint.
+    func holdsARun(_ folder: URL) -> Bool {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        let log = folder.appendingPathComponent(TrainingRun.logFile).path
+        return (DurableFile.size(ofFile: log) ?? 0) > 0 || names.contains { $0 == "final" || $0.hasPrefix("step-") }
+    }
+
+    /// Removes the run in `folder` (log, checkpoints, marker): --force found one of another configuration.
     func removeEarlierRun(in folder: URL) throws {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         where name == TrainingRun.logFile || name == "final" || name == TrainingRun.bestFolder || name.hasPrefix("step-")

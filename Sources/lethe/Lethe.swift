@@ -96,6 +96,11 @@ struct Run: LetheCommand {
         let lock = dryRun ? nil : try RunLock.acquire(runner.pipeline, wait: waitLock, say: say)
         switch executor {
         case .local:
+            // The lock names the stage processes too: killed, this run leaves them working, and its lock holds until
+            // they end.
+            runner.executor = LocalExecutor(started: { pids in
+                do { try lock?.record(stages: pids) } catch { say("warning: cannot record the stage processes in the lock: \(error)") }
+            })
             if !dryRun { try refuseWhileSlurmJobsActive(runner) }
             try runner.run(target: stage, force: force, dryRun: dryRun)
             lock?.release()

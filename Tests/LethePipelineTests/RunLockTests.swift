@@ -38,7 +38,7 @@ final class RunLockTests: XCTestCase {
     }
 
     func testASecondRunIsRefusedOrWaits() throws {
-        let sandbox = try makeSandbox(delay: 100)
+        let sandbox = try makeSandbox(delay: 300)
         defer { sandbox.cleanUp() }
         let first = try startProduct("lethe", ["run"], in: sandbox.url)
         XCTAssertTrue(waitUntil(seconds: 30) { (try? self.lockFiles(sandbox)) == ["gen.lock", "map.lock"] }, "the first run took no locks")
@@ -74,19 +74,28 @@ final class RunLockTests: XCTestCase {
         XCTAssertEqual(try sandbox.outputDigests("stages/map"), single["map"])
     }
 
-    /// kill -9 of `lethe run` leaves its locks; once its stage process has ended, the next run removes them, says
-    /// so, and finishes with the bytes of an uninterrupted run.
+    /// kill -9 of `lethe run` leaves its locks and its stage process, which works on: the lock holds, naming that
+    /// process; once it has ended, the next run removes the locks, says so, and finishes with the bytes of an
+    /// uninterrupted run.
     func testTheLocksOfAKilledRunAreRemoved() throws {
-        let sandbox = try makeSandbox(delay: 100)
+        let sandbox = try makeSandbox(delay: 300)
         defer { sandbox.cleanUp() }
         let first = try startProduct("lethe", ["run"], in: sandbox.url)
         XCTAssertTrue(waitUntil(seconds: 30) {
-            FileManager.default.fileExists(atPath: sandbox.path("stages/map/log.txt").path)
-        }, "map never started")
+            (try? RunLock.read(sandbox.path("stages/map.lock")).stages?.count) == 1
+        }, "map never started, or the lock does not name its process")
         kill(first.process.processIdentifier, SIGKILL)
-        _ = first.finish()
-        // The orphaned stage process works on until it ends: wait for no process left working in the sandbox.
-        XCTAssertTrue(waitUntil(seconds: 60) { self.processes(workingIn: sandbox.url).isEmpty })
+        // Waits for lethe alone: its output pipes may stay open in the orphan.
+        first.process.waitUntilExit()
+        let orphans = try XCTUnwrap(try RunLock.read(sandbox.path("stages/map.lock")).stages).map(\.pid)
+        XCTAssertEqual(orphans.count, 1, "the lock names map's process")
+        XCTAssertEqual(kill(orphans[0], 0), 0, "map's process works on")
+        let held = try lethe(["run"], in: sandbox)
+        XCTAssertEqual(held.status, 1)
+        XCTAssertTrue(held.error.contains("stages/gen.lock: held by `lethe run` of"), held.error)
+        XCTAssertTrue(held.error.contains("that run was killed, but its stage process \(orphans.first ?? 0) still works."), held.error)
+        // Once the orphaned stage process has ended, the lock is stale.
+        XCTAssertTrue(waitUntil(seconds: 60) { kill(orphans[0], 0) != 0 })
         XCTAssertEqual(try lockFiles(sandbox), ["gen.lock", "map.lock"])
 
         let rerun = try lethe(["run"], in: sandbox)
@@ -130,12 +139,5 @@ final class RunLockTests: XCTestCase {
         let garbled = try lethe(["run"], in: sandbox)
         XCTAssertEqual(garbled.status, 1)
         XCTAssertTrue(garbled.error.contains("stages/map.lock: not a lock file of Lethe's"), garbled.error)
-    }
-
-    /// Process ids whose working directory is `folder` (Linux /proc).
-    func processes(workingIn folder: URL) -> [Int32] {
-        let target = folder.resolvingSymlinksInPath().path
-        let ids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { Int32($0) } ?? []
-        return ids.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/cwd")) == target }
     }
 }

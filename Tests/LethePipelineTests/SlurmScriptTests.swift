@@ -101,15 +101,14 @@ final class SlurmScriptTests: XCTestCase {
                 --shard-index "$task" --num-shards 32 --threads 8 &
             child=$!
             wait "$child"; status=$?
-            [ "$near_limit" -eq 1 ] && { wait "$child"; status=$?; }  # the signal ended the first wait early
-            if [ "$near_limit" -eq 1 ]; then
+            [ "$near_limit" -eq 1 ] && [ "$status" -gt 128 ] && { wait "$child"; status=$?; }  # the signal ended the wait early
+            if [ "$near_limit" -eq 1 ] && [ "$status" -ne 0 ]; then
                 echo "== lethe: the time limit is near: stopped (exit status $status) and requeued; the task resumes where it stopped"
                 scontrol requeue "$SLURM_JOB_ID" && sleep 600  # the requeue ends this attempt
             fi
             if [ "$status" -ne 0 ] && [ "$attempt" -lt 3 ]; then
-                echo "$attempt" >"$failures"
                 echo "== lethe: exit status $status; requeued for attempt $((attempt + 1))"
-                scontrol requeue "$SLURM_JOB_ID" && sleep 600  # the requeue ends this attempt
+                echo "$attempt" >"$failures" && scontrol requeue "$SLURM_JOB_ID" && sleep 600  # the requeue ends this attempt
             fi
             [ "$status" -ne 0 ] && echo "== lethe: stage encode, task $task of 32 failed with exit status $status"
             exit "$status"

@@ -89,7 +89,7 @@ public enum SafeTensors {
             }
         }
         guard fsync(fd) == 0 else {
-            if errno == ENOSPC || errno == EDQUOT { throw DurableFile.diskFull(temporary, needed: 0) }
+            if errno == ENOSPC || errno == EDQUOT { throw DurableFile.diskFull(temporary, needed: nil) }
             throw ModelError("\(temporary): fsync failed (\(String(cString: strerror(errno))))")
         }
         close(fd)
