@@ -8,6 +8,9 @@ public enum LogitsRequest: Sendable {
     case lastToken
     /// Every token's: (B, L, V).
     case allTokens
+    /// None returned, but the final norm's output of every token is left in the activations, for a caller that
+    /// applies the lm_head its own way (greedy decoding's blocked argmax).
+    case finalHidden
 }
 
 extension MambaModel {
@@ -61,7 +64,7 @@ extension MambaModel {
                        input: acts.hidden(enteringLayer: c.numLayers).pointer, weight: w.normF,
                        rows: m, width: h, epsilon: c.layerNormEpsilon)
         switch request {
-        case .none:
+        case .none, .finalHidden:
             return nil
         case .allTokens:
             return lmHead(acts.normF.pointer, inputStride: h, rows: m)
@@ -126,6 +129,20 @@ extension MambaModel {
         }
         return try forward(tokens: tokens, batchSize: cache.batchSize, cache: cache, logits: .allTokens,
                            activations: activations)!
+    }
+
+    /// One greedy step for each of the cache's sequences: updates `cache` as `step` does and returns the argmax of
+    /// each sequence's logits (`torch.argmax`'s ties and NaNs), found block by block without the (B, V) logits.
+    public func greedyStep(tokens: [Int32], cache: MambaCache, activations: MambaActivations? = nil) throws -> [Int32] {
+        guard tokens.count == cache.batchSize else {
+            throw ModelError("step: \(tokens.count) tokens for a cache of \(cache.batchSize) sequences")
+        }
+        let acts = activations ?? MambaActivations(config: config, batchSize: cache.batchSize, length: 1)
+        try forward(tokens: tokens, batchSize: cache.batchSize, cache: cache, logits: .finalHidden, activations: acts)
+        var choices = [Int32](repeating: 0, count: tokens.count)
+        blockedLMHeadArgmax(hidden: acts.normF.pointer, weight: weights.lmHead, rows: tokens.count,
+                            hiddenSize: config.hiddenSize, vocab: config.vocabSize, into: &choices)
+        return choices
     }
 
     /// lm_head (the embeddings when tied): (rows, V) logits.

@@ -77,7 +77,7 @@ public final class GreedyDecoder {
     /// Memory: the batch's caches, one step's activations and logits.
     public func run(next: () throws -> DecodingRequest?,
                     finished: (_ request: Int, _ result: DecodedSequence) throws -> Void) throws {
-        let config = model.config, vocab = config.vocabSize
+        let config = model.config
         let cache = MambaCache(config: config, batchSize: 0)
         cache.ssm.reserveCapacity(batchSize * cache.ssmCountPerSequence)
         cache.conv.reserveCapacity(batchSize * cache.convCountPerSequence)
@@ -105,20 +105,17 @@ public final class GreedyDecoder {
             if activations?.batchSize != slots.count {
                 activations = MambaActivations(config: config, batchSize: slots.count, length: 1)
             }
-            let logits = try model.step(tokens: slots.map(\.input), cache: cache, activations: activations)
+            let choices = try model.greedyStep(tokens: slots.map(\.input), cache: cache, activations: activations)
             var done: [Int] = []
-            logits.withUnsafeBufferPointer { rows in
-                for i in slots.indices {
-                    let choice = Int32(argmax(rows.baseAddress! + i * vocab, count: vocab))
-                    if choice == Self.eos {
-                        slots[i].stop = .eos
-                    } else {
-                        slots[i].generated.append(choice)
-                        slots[i].input = choice
-                        if slots[i].generated.count == slots[i].maxNewTokens { slots[i].stop = .length }
-                    }
-                    if slots[i].stop != nil { done.append(i) }
+            for (i, choice) in choices.enumerated() {
+                if choice == Self.eos {
+                    slots[i].stop = .eos
+                } else {
+                    slots[i].generated.append(choice)
+                    slots[i].input = choice
+                    if slots[i].generated.count == slots[i].maxNewTokens { slots[i].stop = .length }
                 }
+                if slots[i].stop != nil { done.append(i) }
             }
             for i in done {
                 try finished(slots[i].request, DecodedSequence(tokens: slots[i].generated, stop: slots[i].stop!))

@@ -47,8 +47,6 @@ public final class Backprop {
     public let objective: TrainingObjective
     /// d(loss)/d(parameter), in the parameter layout (the tied lm_head's share is in the embeddings).
     public let gradients: ParameterBuffer
-    /// Rows of logits materialised at once by the lm_head and the loss: (rows, V) floats.
-    public var logitRows = 512
     /// Bytes that every layer's intermediate tensors may take before the backward pass recomputes them instead.
     public var activationBudget = 4 << 30
 
@@ -232,35 +230,19 @@ public final class Backprop {
         return total / Double(predictions)
     }
 
-    /// lm_head and the mean cross-entropy over the positions with a target, `logitRows` rows of logits at a time.
-    /// With `backward`, also writes d(mean loss)/d(norm_f output) there and adds the lm_head's gradient.
+    /// lm_head and the mean cross-entropy over the positions with a target, a block of the vocabulary at a time
+    /// (no (rows, V) logits). With `backward`, also writes d(mean loss)/d(norm_f output) there and adds the
+    /// lm_head's gradient.
     private func lmHeadLoss(_ acts: TrainingActivations, targets: [Int32],
                             backward dNormF: UnsafeMutablePointer<Float>?) -> (total: Double, predictions: Int) {
-        let (h, v) = (model.config.hiddenSize, model.config.vocabSize)
-        let rows = targets.count
         let predictions = targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
-        let chunk = max(1, logitRows)
-        let logits = FloatBuffer(count: min(rows, chunk) * v)
-        var losses = [Float](repeating: 0, count: rows)
-        targets.withUnsafeBufferPointer { targets in
-            losses.withUnsafeMutableBufferPointer { losses in
-                for start in stride(from: 0, to: rows, by: chunk) {
-                    let count = min(chunk, rows - start)
-                    let x = acts.normF.pointer + start * h
-                    linearForward(out: logits.pointer, outStride: v, input: x, inputStride: h,
-                                  weight: model.weights.lmHead, rows: count, inFeatures: h, outFeatures: v)
-                    // loss = CrossEntropyLoss()(shift_logits, shift_labels): the mean over predictions
-                    crossEntropyForwardBackward(logits: logits.pointer, losses: losses.baseAddress! + start,
-                                                targets: targets.baseAddress! + start, rows: count, vocab: v,
-                                                scale: 1 / Float(predictions))
-                    if let dNormF {
-                        linearBackward(dInput: dNormF + start * h, dInputStride: h, dWeight: gradients.weights.lmHead,
-                                       dOut: logits.pointer, dOutStride: v, input: x, inputStride: h,
-                                       weight: model.weights.lmHead, rows: count, inFeatures: h, outFeatures: v)
-                    }
-                }
-            }
-        }
+        var losses = [Float](repeating: 0, count: targets.count)
+        // loss = CrossEntropyLoss()(shift_logits, shift_labels): the mean over predictions
+        blockedLMHeadCrossEntropy(hidden: acts.normF.pointer, weight: model.weights.lmHead, targets: targets,
+                                  losses: &losses, dHidden: dNormF,
+                                  dWeight: dNormF == nil ? nil : gradients.weights.lmHead, rows: targets.count,
+                                  hiddenSize: model.config.hiddenSize, vocab: model.config.vocabSize,
+                                  scale: 1 / Float(predictions))
         return (losses.reduce(0.0) { $0 + Double($1) }, predictions)
     }
 }

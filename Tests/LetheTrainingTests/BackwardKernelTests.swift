@@ -138,4 +138,92 @@ final class BackwardKernelTests: XCTestCase {
         XCTAssertEqual(losses[1], 0)
         XCTAssert(logits[vocab ..< 2 * vocab].allSatisfy { $0 == 0 }, "a row without target has no gradient")
     }
+
+    /// The blocked lm_head + cross-entropy against the plain reference kernels composed (Double linear forward,
+    /// cross-entropy, linear backward) with blocks that do not divide the vocabulary, rows taken in several blocks,
+    /// rows without a target, one and two threads, and dHidden and dWeight asked for together or alone.
+    func testBlockedLMHeadCrossEntropyMatchesTheReferenceKernels() {
+        let (rows, h, vocab, scale): (Int, Int, Int, Float) = (23, 19, 1_037, 1 / 19)
+        let hidden = random(rows * h, seed: 11, scale: 2), weight = random(vocab * h, seed: 12, scale: 1)
+        let targets: [Int32] = (0..<rows).map { $0 % 6 == 5 ? -1 : Int32(($0 * 389) % vocab) }
+        var logits = [Float](repeating: 0, count: rows * vocab), lossesRef = [Float](repeating: 0, count: rows)
+        linearForwardReference(out: &logits, outStride: vocab, input: hidden, inputStride: h, weight: weight,
+                               rows: rows, inFeatures: h, outFeatures: vocab)
+        crossEntropyForwardBackwardReference(logits: &logits, losses: &lossesRef, targets: targets, rows: rows,
+                                             vocab: vocab, scale: scale)
+        var dHiddenRef = [Float](repeating: 0, count: rows * h), dWeightRef = random(vocab * h, seed: 13)
+        let dWeightStart = dWeightRef
+        linearBackwardReference(dInput: &dHiddenRef, dInputStride: h, dWeight: &dWeightRef, dOut: logits,
+                                dOutStride: vocab, input: hidden, inputStride: h, weight: weight, rows: rows,
+                                inFeatures: h, outFeatures: vocab)
+        let saved = LetheThreads.count
+        defer { LetheThreads.set(saved) }
+        for threads in [1, 2] {
+            LetheThreads.set(threads)
+            for (vocabBlock, rowBlock) in [(64, 1024), (100, 7), (4_096, 23)] {
+                let label = "threads \(threads), blocks \(vocabBlock) x \(rowBlock)"
+                var losses = [Float](repeating: .nan, count: rows), dHidden = [Float](repeating: .nan, count: rows * h)
+                var dWeight = dWeightStart
+                blockedLMHeadCrossEntropy(hidden: hidden, weight: weight, targets: targets, losses: &losses,
+                                          dHidden: &dHidden, dWeight: &dWeight, rows: rows, hiddenSize: h, vocab: vocab,
+                                          scale: scale, vocabBlock: vocabBlock, rowBlock: rowBlock)
+                assertClose(losses, lossesRef, "losses, " + label)
+                assertClose(dHidden, dHiddenRef, "dHidden, " + label)
+                assertClose(dWeight, dWeightRef, "dWeight, " + label)
+                XCTAssertEqual(losses[5], 0, "a row without a target has no loss")
+                XCTAssert(dHidden[5 * h ..< 6 * h].allSatisfy { $0 == 0 }, "nor a gradient")
+
+                var lossesOnly = [Float](repeating: .nan, count: rows), dWeightOnly = dWeightStart
+                blockedLMHeadCrossEntropy(hidden: hidden, weight: weight, targets: targets, losses: &lossesOnly,
+                                          dHidden: nil, dWeight: nil, rows: rows, hiddenSize: h, vocab: vocab,
+                                          scale: scale, vocabBlock: vocabBlock, rowBlock: rowBlock)
+                XCTAssertEqual(lossesOnly, losses, "the loss alone is the same, " + label)
+                blockedLMHeadCrossEntropy(hidden: hidden, weight: weight, targets: targets, losses: &lossesOnly,
+                                          dHidden: nil, dWeight: &dWeightOnly, rows: rows, hiddenSize: h, vocab: vocab,
+                                          scale: scale, vocabBlock: vocabBlock, rowBlock: rowBlock)
+                XCTAssertEqual(dWeightOnly, dWeight, "dWeight alone is the same, " + label)
+            }
+        }
+    }
+
+    /// The blocked argmax against the argmax of the reference logits (rows whose two best logits are within 1e-4
+    /// of each other, where float32 rounding may decide, are counted and must be few); ties and NaNs as
+    /// torch.argmax: all-equal logits give id 0, and the first NaN wins whichever block or thread it is in.
+    func testBlockedLMHeadArgmax() {
+        let (rows, h, vocab) = (37, 16, 2_051)
+        let hidden = random(rows * h, seed: 21, scale: 2)
+        var weight = random(vocab * h, seed: 22)
+        var logits = [Float](repeating: 0, count: rows * vocab)
+        linearForwardReference(out: &logits, outStride: vocab, input: hidden, inputStride: h, weight: weight,
+                               rows: rows, inFeatures: h, outFeatures: vocab)
+        let saved = LetheThreads.count
+        defer { LetheThreads.set(saved) }
+        for threads in [1, 2] {
+            LetheThreads.set(threads)
+            for vocabBlock in [8, 300, 4_096] {
+                var choices = [Int32](repeating: -1, count: rows), close = 0
+                blockedLMHeadArgmax(hidden: hidden, weight: weight, rows: rows, hiddenSize: h, vocab: vocab,
+                                    into: &choices, vocabBlock: vocabBlock)
+                for r in 0..<rows {
+                    let row = Array(logits[r * vocab ..< (r + 1) * vocab]), sorted = row.sorted(by: >)
+                    if sorted[0] - sorted[1] < 1e-4 { close += 1; continue }
+                    XCTAssertEqual(Int(choices[r]), row.firstIndex(of: sorted[0]), "row \(r), block \(vocabBlock)")
+                }
+                XCTAssertLessThan(close, 3)
+            }
+        }
+        let zeros = [Float](repeating: 0, count: 3 * h)
+        for i in 0..<h { weight[1_500 * h + i] = .nan; weight[700 * h + i] = .nan }
+        for threads in [1, 2] {
+            LetheThreads.set(threads)
+            var ties = [Int32](repeating: -1, count: 3)
+            blockedLMHeadArgmax(hidden: zeros, weight: random(vocab * h, seed: 23), rows: 3, hiddenSize: h,
+                                vocab: vocab, into: &ties, vocabBlock: 300)
+            XCTAssertEqual(ties, [0, 0, 0], "equal logits: the lowest id")
+            var nans = [Int32](repeating: -1, count: rows)
+            blockedLMHeadArgmax(hidden: hidden, weight: weight, rows: rows, hiddenSize: h, vocab: vocab,
+                                into: &nans, vocabBlock: 300)
+            XCTAssertEqual(Set(nans), [700], "the first NaN")
+        }
+    }
 }

@@ -42,7 +42,7 @@ public func crossEntropyForwardBackward(logits: UnsafeMutablePointer<Float>, los
 
 /// Lanes at or beyond `lanes` (for partial groups).
 @inline(__always)
-private func laneMask(_ lanes: Int) -> SIMDMask<SIMD8<Int32>> {
+func laneMask(_ lanes: Int) -> SIMDMask<SIMD8<Int32>> {
     SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) .>= SIMD8<Int32>(repeating: Int32(lanes))
 }
 

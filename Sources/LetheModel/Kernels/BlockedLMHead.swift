@@ -1,0 +1,195 @@
+import CBLAS
+import Foundation
+
+// The lm_head (logits = hidden @ weight.T over a vocabulary of V) fused with what consumes its logits, one block
+// of the vocabulary at a time, so that the (M, V) logits never exist: at V = 50,280 they are 200 KB per row,
+// and writing them, reading them for the maximum, exponentiating, normalising and reading them again for the
+// gradient is memory traffic that costs more than the matrix products themselves. A block's logits (M, B) stay
+// in cache; the backward recomputes them (one more product of the lm_head's size) instead of storing them.
+// Workers take contiguous ranges of blocks; their per-row statistics are merged in a fixed order, so results
+// depend on the number of threads (as the matrix products' do) and on nothing else.
+
+/// PyTorch: `loss = F.cross_entropy(hidden @ weight.T, labels, reduction="mean")` and its backward, as
+/// `linearForward` + `crossEntropyForwardBackward` + `linearBackward` compute it, without the (M, V) logits:
+///   pass 1, per vocabulary block:  z = hidden @ weight[block].T; online max and sum of exp(z - max) per row
+///   loss_m   = log(sum_m) + max_m - z[m, target_m]                      (0 for rows with a negative target)
+///   pass 2, per block (when a gradient is asked for): z again, g = (exp(z - max) / sum - onehot) · scale
+///   dHidden  = g @ weight            (M, H)   written
+///   dWeight += g.T @ hidden          (V, H)   accumulated (the tied embedding's gradient, when tied)
+/// `losses` gets loss_m (unscaled). Blocks of `vocabBlock` logits; rows are taken `rowBlock` at a time.
+public func blockedLMHeadCrossEntropy(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                      targets: UnsafePointer<Int32>, losses: UnsafeMutablePointer<Float>,
+                                      dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+                                      rows: Int, hiddenSize h: Int, vocab: Int, scale: Float,
+                                      vocabBlock: Int = 512, rowBlock: Int = 1024) {
+    guard rows > 0 else { return }
+    LetheThreads.prepareBLAS()
+    for start in stride(from: 0, to: rows, by: rowBlock) {
+        let m = min(rowBlock, rows - start)
+        lmHeadCrossEntropyRows(hidden: hidden + start * h, weight: weight, targets: targets + start,
+                               losses: losses + start, dHidden: dHidden.map { $0 + start * h }, dWeight: dWeight,
+                               rows: m, h: h, vocab: vocab, scale: scale, vocabBlock: max(8, vocabBlock))
+    }
+}
+
+/// One block of rows of `blockedLMHeadCrossEntropy`.
+private func lmHeadCrossEntropyRows(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                    targets: UnsafePointer<Int32>, losses: UnsafeMutablePointer<Float>,
+                                    dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+                                    rows m: Int, h: Int, vocab: Int, scale: Float, vocabBlock: Int) {
+    let blocks = (vocab + vocabBlock - 1) / vocabBlock
+    let parts = min(LetheThreads.count, blocks)
+    // Per part: each row's running maximum and sum of exp(z - maximum) over the part's blocks.
+    let maxima = FloatBuffer(count: parts * m), sums = FloatBuffer(count: parts * m)
+    let targetLogits = FloatBuffer(count: m)
+    func blockRange(_ part: Int) -> Range<Int> { blocks * part / parts ..< blocks * (part + 1) / parts }
+    func columns(_ block: Int) -> (first: Int, count: Int) {
+        (block * vocabBlock, min(vocabBlock, vocab - block * vocabBlock))
+    }
+    func logitsOfBlock(_ block: Int, into z: UnsafeMutablePointer<Float>) {
+        let (first, count) = columns(block)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(count), Int32(h), 1, hidden, Int32(h),
+                    weight + first * h, Int32(h), 0, z, Int32(count))
+    }
+
+    LetheThreads.parallelFor(parts) { range in
+        let z = FloatBuffer(count: m * vocabBlock)
+        for part in range {
+            let maximum = maxima.pointer + part * m, sum = sums.pointer + part * m
+            maximum.update(repeating: -.infinity, count: m)
+            sum.update(repeating: 0, count: m)
+            for block in blockRange(part) {
+                logitsOfBlock(block, into: z.pointer)
+                let (first, count) = columns(block)
+                for r in 0..<m {
+                    let row = z.pointer + r * count
+                    let target = Int(targets[r])
+                    if target >= first && target < first + count { targetLogits.pointer[r] = row[target - first] }
+                    let blockMax = rowMaximum(row, count)
+                    let newMax = max(maximum[r], blockMax)
+                    sum[r] = sum[r] * (maximum[r] == -.infinity ? 0 : Foundation.exp(maximum[r] - newMax))
+                        + rowSumOfExp(row, count, minus: newMax)
+                    maximum[r] = newMax
+                }
+            }
+        }
+    }
+    // Merge the parts in order: the row's maximum and its sum of exp(z - maximum).
+    for r in 0..<m {
+        var rowMax = -Float.infinity
+        for p in 0..<parts { rowMax = max(rowMax, maxima.pointer[p * m + r]) }
+        var rowSum: Float = 0
+        for p in 0..<parts where maxima.pointer[p * m + r] != -.infinity {
+            rowSum += sums.pointer[p * m + r] * Foundation.exp(maxima.pointer[p * m + r] - rowMax)
+        }
+        maxima.pointer[r] = rowMax
+        sums.pointer[r] = rowSum
+        losses[r] = targets[r] >= 0 ? Foundation.log(rowSum) + rowMax - targetLogits.pointer[r] : 0
+    }
+    guard dHidden != nil || dWeight != nil else { return }
+
+    // Pass 2: each part's share of dHidden in its own buffer (summed after, in order); dWeight's rows are the
+    // part's own vocabulary rows.
+    let partialInputs = FloatBuffer(count: dHidden == nil ? 0 : parts * m * h)
+    LetheThreads.parallelFor(parts) { range in
+        let z = FloatBuffer(count: m * vocabBlock)
+        for part in range {
+            let partial = partialInputs.pointer + part * m * h
+            if dHidden != nil { partial.update(repeating: 0, count: m * h) }
+            for block in blockRange(part) {
+                logitsOfBlock(block, into: z.pointer)
+                let (first, count) = columns(block)
+                for r in 0..<m {
+                    let row = z.pointer + r * count, target = Int(targets[r])
+                    guard target >= 0 else { row.update(repeating: 0, count: count); continue }
+                    softmaxGradient(row, count, maximum: maxima.pointer[r], factor: scale / sums.pointer[r])
+                    if target >= first && target < first + count { row[target - first] -= scale }
+                }
+                if let dWeight {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(count), Int32(h), Int32(m), 1, z.pointer,
+                                Int32(count), hidden, Int32(h), 1, dWeight + first * h, Int32(h))
+                }
+                if dHidden != nil {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(h), Int32(count), 1,
+                                z.pointer, Int32(count), weight + first * h, Int32(h), 1, partial, Int32(h))
+                }
+            }
+        }
+    }
+    if let dHidden {
+        dHidden.update(from: partialInputs.pointer, count: m * h)
+        for p in 1..<max(1, parts) {
+            let partial = partialInputs.pointer + p * m * h
+            for i in 0..<(m * h) { dHidden[i] += partial[i] }
+        }
+    }
+}
+
+/// Greedy decoding's choice without the (M, V) logits: per row the argmax of hidden @ weight.T (ties to the
+/// lowest id and a NaN counting as the largest, as `torch.argmax` and `argmax`), block by block.
+public func blockedLMHeadArgmax(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows m: Int,
+                                hiddenSize h: Int, vocab: Int, into choices: UnsafeMutablePointer<Int32>,
+                                vocabBlock: Int = 512) {
+    guard m > 0 else { return }
+    LetheThreads.prepareBLAS()
+    let block = max(8, vocabBlock), blocks = (vocab + block - 1) / block
+    let parts = min(LetheThreads.count, blocks)
+    var best = [(value: Float, index: Int)](repeating: (-.infinity, -1), count: parts * m)
+    best.withUnsafeMutableBufferPointer { best in
+        LetheThreads.parallelFor(parts) { range in
+            let z = FloatBuffer(count: m * block)
+            for part in range {
+                for b in blocks * part / parts ..< blocks * (part + 1) / parts {
+                    let first = b * block, count = min(block, vocab - first)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(count), Int32(h), 1, hidden,
+                                Int32(h), weight + first * h, Int32(h), 0, z.pointer, Int32(count))
+                    for r in 0..<m {
+                        let i = argmax(z.pointer + r * count, count: count), value = z.pointer[r * count + i]
+                        if best[part * m + r].index < 0 || isBetter(value, than: best[part * m + r].value) {
+                            best[part * m + r] = (value, first + i)
+                        }
+                    }
+                }
+            }
+        }
+        // Parts hold increasing ids, so a later part wins only when strictly better.
+        for r in 0..<m {
+            var choice = best[r]
+            for p in 1..<max(1, parts) where isBetter(best[p * m + r].value, than: choice.value) { choice = best[p * m + r] }
+            choices[r] = Int32(choice.index)
+        }
+    }
+}
+
+/// `torch.argmax`'s order: a NaN beats everything but an earlier NaN; otherwise strictly larger.
+@inline(__always)
+private func isBetter(_ value: Float, than current: Float) -> Bool {
+    if current.isNaN { return false }
+    return value.isNaN || value > current
+}
+
+@inline(__always)
+private func rowMaximum(_ row: UnsafePointer<Float>, _ count: Int) -> Float {
+    var peak = Float8(repeating: -.infinity)
+    forEachGroupOf8(count) { i, lanes in
+        let v = loadLanes(row + i, lanes)
+        peak = pointwiseMax(peak, lanes == 8 ? v : v.replacing(with: -.infinity, where: laneMask(lanes)))
+    }
+    return peak.max()
+}
+
+@inline(__always)
+private func rowSumOfExp(_ row: UnsafePointer<Float>, _ count: Int, minus maximum: Float) -> Float {
+    var total = Float8()
+    forEachGroupOf8(count) { i, lanes in
+        let e = fastExp(loadLanes(row + i, lanes) - maximum)
+        total += lanes == 8 ? e : e.replacing(with: 0, where: laneMask(lanes))
+    }
+    return total.sum()
+}
+
+/// row = exp(row - maximum) · factor, in place.
+@inline(__always)
+private func softmaxGradient(_ row: UnsafeMutablePointer<Float>, _ count: Int, maximum: Float, factor: Float) {
+    forEachGroupOf8(count) { i, lanes in storeLanes(fastExp(loadLanes(row + i, lanes) - maximum) * factor, row + i, lanes) }
+}
