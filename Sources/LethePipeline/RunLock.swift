@@ -69,7 +69,8 @@ public final class RunLock {
         public var description: String { "`lethe run` of \(pipeline) on \(host), process \(pid), since \(started)" }
     }
 
-    public static let suffix = ".lock"
+    /// The lock file of a stage folder: beside it, its name and `.lock`.
+    public static func file(for folder: URL) -> URL { URL(fileURLWithPath: folder.standardizedFileURL.path + ".lock") }
 
     /// The lock files taken, in the order taken.
     public private(set) var files: [URL] = []
@@ -80,11 +81,11 @@ public final class RunLock {
     /// Takes the lock of every stage folder of `pipeline`. Held by another run: with `wait`, tries again every `poll`
     /// seconds until it is free (saying once what it waits for); without, throws one line naming the holder.
     public static func acquire(_ pipeline: Pipeline, wait: Bool, poll: Double = 2, say: (String) -> Void) throws -> RunLock {
-        let folders = Set(pipeline.stages.keys.map { pipeline.outputURL(of: $0).standardizedFileURL.path }).sorted()
+        let files = Set(pipeline.stages.keys.map { file(for: pipeline.outputURL(of: $0)).path }).sorted().map(URL.init(fileURLWithPath:))
         let lock = RunLock(holder: .current(pipeline: pipeline.url.path))
         var announced = false
         while true {
-            guard let busy = try lock.tryAcquire(folders.map { URL(fileURLWithPath: $0 + suffix) }, say: say) else { return lock }
+            guard let busy = try lock.tryAcquire(files, say: say) else { return lock }
             let (file, holder) = busy
             guard wait else {
                 let orphans = holder.orphans
@@ -175,7 +176,7 @@ public final class RunLock {
         defer { close(fd) }
         do {
             try DurableFile.writeAll(fd: fd, bytes: bytes, path: file.path)
-            guard fsync(fd) == 0 else { throw PipelineError("\(file.path): cannot write the lock file (\(String(cString: strerror(errno))))") }
+            try DurableFile.sync(fd, path: file.path)
         } catch {
             unlink(file.path)  // an empty lock file would stop every later run
             throw error

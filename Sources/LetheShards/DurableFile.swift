@@ -23,10 +23,7 @@ public enum DurableFile {
         guard fd >= 0 else { throw FileError(temporary, "cannot create (\(errnoText()))") }
         do {
             try writeAll(fd: fd, bytes: bytes, path: temporary)
-            guard fsync(fd) == 0 else {
-                if errno == ENOSPC || errno == EDQUOT { throw diskFull(temporary, needed: nil) }
-                throw FileError(temporary, "fsync failed (\(errnoText()))")
-            }
+            try sync(fd, path: temporary)
         } catch {
             close(fd)
             unlink(temporary)
@@ -44,6 +41,14 @@ public enum DurableFile {
             throw FileError(to, "cannot rename \(from) into place (\(problem))")
         }
         try syncDirectory(URL(fileURLWithPath: to).deletingLastPathComponent().path)
+    }
+
+    /// fsync of a file being written; a full disk (NFS and quotas report it here) as `diskFull` says it.
+    public static func sync(_ fd: Int32, path: String) throws {
+        guard fsync(fd) == 0 else {
+            if errno == ENOSPC || errno == EDQUOT { throw diskFull(path, needed: nil) }
+            throw FileError(path, "fsync failed (\(errnoText()))")
+        }
     }
 
     public static func syncDirectory(_ path: String) throws {

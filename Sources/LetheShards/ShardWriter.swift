@@ -86,10 +86,7 @@ public final class ShardWriter {
         do {
             try sink.write(TarFormat.endOfArchive)
             try sink.end()
-            guard fsync(fd) == 0 else {
-                if errno == ENOSPC || errno == EDQUOT { throw DurableFile.diskFull(temporaryPath, needed: nil) }
-                throw FileError(temporaryPath, "fsync failed (\(DurableFile.errnoText()))")
-            }
+            try DurableFile.sync(fd, path: temporaryPath)
         } catch {
             abandon()
             throw error

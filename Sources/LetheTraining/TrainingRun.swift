@@ -1,5 +1,6 @@
 import Foundation
 import LetheModel
+import LetheShards
 
 /// Where training reads its chunks. The training stage implements it over encoded shards; tests over arrays.
 public protocol ChunkSource {
@@ -99,7 +100,7 @@ public final class TrainingRun {
             try truncateLog(log, after: state.step)
             events(.resumed(step: state.step, from: directory))
         } else {
-            if !resume, !checkpoints().isEmpty || !((try? Data(contentsOf: log))?.isEmpty ?? true) {
+            if !resume, Self.holdsARun(output) {
                 throw TrainingError("\(output.path) already holds a training run; pass --resume to continue it or choose another output folder")
             }
             let model = try initialModel()
@@ -143,27 +144,17 @@ public final class TrainingRun {
                                                  optimizer: trainer.optimizer, state: state(trainer))
                 }
             }
-            if last, finalCheckpoint == .best {
-                // The last step's weights are kept as a step checkpoint: a resumed run sees that training is done.
-                let directory = output.appendingPathComponent("step-\(record.step)")
-                try TrainingCheckpoint.write(to: directory, model: trainer.model, optimizer: trainer.optimizer,
+            let stepFolder = output.appendingPathComponent("step-\(record.step)")
+            // The last step's weights are kept as a step checkpoint when final/ is the best one (a resumed run sees
+            // that training is done); a stop request gets the checkpoint of the step it stops after.
+            let scheduled = !last && settings.checkpointEvery.map { record.step % $0 == 0 } == true
+            let stopping = !last && shouldStop()
+            if (last && finalCheckpoint == .best) || scheduled || stopping {
+                try TrainingCheckpoint.write(to: stepFolder, model: trainer.model, optimizer: trainer.optimizer,
                                              state: state(trainer))
-                events(.checkpoint(step: record.step, at: directory))
-            } else if !last, let every = settings.checkpointEvery, record.step % every == 0 {
-                let directory = output.appendingPathComponent("step-\(record.step)")
-                try TrainingCheckpoint.write(to: directory, model: trainer.model, optimizer: trainer.optimizer,
-                                             state: state(trainer))
-                events(.checkpoint(step: record.step, at: directory))
+                events(.checkpoint(step: record.step, at: stepFolder))
             }
-            if !last, shouldStop() {
-                let directory = output.appendingPathComponent("step-\(record.step)")
-                if !fm.fileExists(atPath: directory.path) {
-                    try TrainingCheckpoint.write(to: directory, model: trainer.model, optimizer: trainer.optimizer,
-                                                 state: state(trainer))
-                    events(.checkpoint(step: record.step, at: directory))
-                }
-                throw TrainingStopped(step: record.step, checkpoint: directory)
-            }
+            if stopping { throw TrainingStopped(step: record.step, checkpoint: stepFolder) }
         }
         let final = output.appendingPathComponent("final")
         if finalCheckpoint == .best {
@@ -262,11 +253,18 @@ public final class TrainingRun {
         return (try? encoder.encode(s.numerics())).flatMap { String(data: $0, encoding: .utf8) } ?? "\(s)"
     }
 
+    /// Whether `folder` holds a training run: a checkpoint, or a log with lines.
+    public static func holdsARun(_ folder: URL) -> Bool {
+        !checkpoints(in: folder).isEmpty || (DurableFile.size(ofFile: folder.appendingPathComponent(logFile).path) ?? 0) > 0
+    }
+
+    private func checkpoints() -> [URL] { Self.checkpoints(in: output) }
+
     /// Complete checkpoint folders (step-N/ and final/, each with its trainer_state.json).
-    private func checkpoints() -> [URL] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: output.path) else { return [] }
+    private static func checkpoints(in folder: URL) -> [URL] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return [] }
         return names.filter { $0 == "final" || ($0.hasPrefix("step-") && Int($0.dropFirst(5)) != nil) }
-            .map { output.appendingPathComponent($0) }
+            .map { folder.appendingPathComponent($0) }
             .filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent(TrainingCheckpoint.stateFile).path) }
     }
 

@@ -125,7 +125,7 @@ struct LetheTrain: StageCommand {
             let sameConfiguration = (try? String(contentsOf: marker, encoding: .utf8)) == run.fingerprint
             if stage.force, !resume, !sameConfiguration { try removeEarlierRun(in: output) }
             // Written only when this run starts the folder's run, so it always names the run the folder holds.
-            if !holdsARun(output) { try DurableFile.write(Array(run.fingerprint.utf8), to: marker) }
+            if !TrainingRun.holdsARun(output) { try DurableFile.write(Array(run.fingerprint.utf8), to: marker) }
             let initFolder = MambaModel.checkpointFolder(URL(fileURLWithPath: `init`))
             let config = try MambaConfig.read(contentsOf: initFolder.appendingPathComponent("config.json"))
             let frozen = try encoder.map { try frozenEncoder($0, decoder: config) }
@@ -245,13 +245,6 @@ struct LetheTrain: StageCommand {
 
     /// In the output folder: the fingerprint of the stage configuration whose run the folder holds.
     static let fingerprintFile = ".run-fingerprint"
-
-    /// Whether `folder` holds a training run: a log with lines, or a checkpoint.
-    func holdsARun(_ folder: URL) -> Bool {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        let log = folder.appendingPathComponent(TrainingRun.logFile).path
-        return (DurableFile.size(ofFile: log) ?? 0) > 0 || names.contains { $0 == "final" || $0.hasPrefix("step-") }
-    }
 
     /// Removes the run in `folder` (log, checkpoints, marker): --force found one of another configuration.
     func removeEarlierRun(in folder: URL) throws {

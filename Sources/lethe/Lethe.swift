@@ -43,8 +43,8 @@ struct Run: LetheCommand {
 
         While it runs (locally) or submits (Slurm), `lethe run` holds a lock file beside each stage folder of the \
         pipeline (stages/NAME.lock, naming host, process and pipeline): a second `lethe run` on any of those \
-        folders exits at once naming the holder, or waits with --wait-lock. A lock whose process is gone is removed \
-        by the next run; one held on another host is shown with the file to remove once that run is known to be \
+        folders exits at once naming the holder, or waits with --wait-lock. A lock whose run and stage processes are \
+        all gone is removed by the next run; one held on another host is shown with the file to remove once that run is known to be \
         gone. status, inspect, validate and --dry-run never take it.
 
         On Slurm, each stage to run becomes one job: an array of --tasks tasks for a shard-parallel stage (each runs \
@@ -182,8 +182,7 @@ struct Status: LetheCommand {
         for check in checks {
             say(runner.statusLine(for: check))
             if let jobs = slurm.statusLine(for: check) { say(jobs) }
-            let lockFile = URL(fileURLWithPath: check.folder.url.standardizedFileURL.path + RunLock.suffix)
-            if let holder = try? RunLock.read(lockFile) {
+            if let holder = try? RunLock.read(RunLock.file(for: check.folder.url)) {
                 say(String(repeating: " ", count: 16) + "locked by \(holder.description)\(holder.isGone ? " (no longer running: the next run removes the lock)" : "")")
             }
         }

@@ -88,10 +88,7 @@ public enum SafeTensors {
                 try t.values.map { bfloat16Bits($0).littleEndian }.withUnsafeBytes { try put($0) }
             }
         }
-        guard fsync(fd) == 0 else {
-            if errno == ENOSPC || errno == EDQUOT { throw DurableFile.diskFull(temporary, needed: nil) }
-            throw ModelError("\(temporary): fsync failed (\(String(cString: strerror(errno))))")
-        }
+        try DurableFile.sync(fd, path: temporary)
         close(fd)
         closed = true
         guard rename(temporary, url.path) == 0 else {

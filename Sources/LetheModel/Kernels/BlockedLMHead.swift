@@ -24,11 +24,38 @@ public func blockedLMHeadCrossEntropy(hidden: UnsafePointer<Float>, weight: Unsa
                                       vocabBlock: Int = 512, rowBlock: Int = 1024) {
     guard rows > 0 else { return }
     LetheThreads.prepareBLAS()
+    let blocks = VocabularyBlocks(vocab: vocab, size: vocabBlock)
     for start in stride(from: 0, to: rows, by: rowBlock) {
         let m = min(rowBlock, rows - start)
         lmHeadCrossEntropyRows(hidden: hidden + start * h, weight: weight, targets: targets + start,
                                losses: losses + start, dHidden: dHidden.map { $0 + start * h }, dWeight: dWeight,
-                               rows: m, h: h, vocab: vocab, scale: scale, vocabBlock: max(8, vocabBlock))
+                               rows: m, h: h, scale: scale, blocks: blocks)
+    }
+}
+
+/// The vocabulary cut into blocks of `size` words (rows of the lm_head's weight), shared out among the workers in
+/// contiguous ranges: part p takes the blocks count·p/parts ..< count·(p+1)/parts.
+private struct VocabularyBlocks {
+    let size, vocab, count, parts: Int
+
+    init(vocab: Int, size: Int) {
+        self.size = max(8, size)
+        self.vocab = vocab
+        count = (vocab + self.size - 1) / self.size
+        parts = min(LetheThreads.count, count)
+    }
+
+    func range(ofPart part: Int) -> Range<Int> { count * part / parts ..< count * (part + 1) / parts }
+
+    /// The block's first word and its number of words.
+    func columns(_ block: Int) -> (first: Int, count: Int) { (block * size, min(size, vocab - block * size)) }
+
+    /// z (m, the block's words) = hidden @ weight[block].T
+    func logits(_ block: Int, hidden: UnsafePointer<Float>, rows m: Int, h: Int, weight: UnsafePointer<Float>,
+                into z: UnsafeMutablePointer<Float>) {
+        let (first, count) = columns(block)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(count), Int32(h), 1, hidden, Int32(h),
+                    weight + first * h, Int32(h), 0, z, Int32(count))
     }
 }
 
@@ -36,31 +63,24 @@ public func blockedLMHeadCrossEntropy(hidden: UnsafePointer<Float>, weight: Unsa
 private func lmHeadCrossEntropyRows(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                     targets: UnsafePointer<Int32>, losses: UnsafeMutablePointer<Float>,
                                     dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
-                                    rows m: Int, h: Int, vocab: Int, scale: Float, vocabBlock: Int) {
-    let blocks = (vocab + vocabBlock - 1) / vocabBlock
-    let parts = min(LetheThreads.count, blocks)
+                                    rows m: Int, h: Int, scale: Float, blocks: VocabularyBlocks) {
+    let parts = blocks.parts
     // Per part: each row's running maximum and sum of exp(z - maximum) over the part's blocks.
     let maxima = FloatBuffer(count: parts * m), sums = FloatBuffer(count: parts * m)
     let targetLogits = FloatBuffer(count: m)
-    func blockRange(_ part: Int) -> Range<Int> { blocks * part / parts ..< blocks * (part + 1) / parts }
-    func columns(_ block: Int) -> (first: Int, count: Int) {
-        (block * vocabBlock, min(vocabBlock, vocab - block * vocabBlock))
-    }
     func logitsOfBlock(_ block: Int, into z: UnsafeMutablePointer<Float>) {
-        let (first, count) = columns(block)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(count), Int32(h), 1, hidden, Int32(h),
-                    weight + first * h, Int32(h), 0, z, Int32(count))
+        blocks.logits(block, hidden: hidden, rows: m, h: h, weight: weight, into: z)
     }
 
     LetheThreads.parallelFor(parts) { range in
-        let z = FloatBuffer(count: m * vocabBlock)
+        let z = FloatBuffer(count: m * blocks.size)
         for part in range {
             let maximum = maxima.pointer + part * m, sum = sums.pointer + part * m
             maximum.update(repeating: -.infinity, count: m)
             sum.update(repeating: 0, count: m)
-            for block in blockRange(part) {
+            for block in blocks.range(ofPart: part) {
                 logitsOfBlock(block, into: z.pointer)
-                let (first, count) = columns(block)
+                let (first, count) = blocks.columns(block)
                 for r in 0..<m {
                     let row = z.pointer + r * count
                     let target = Int(targets[r])
@@ -92,13 +112,13 @@ private func lmHeadCrossEntropyRows(hidden: UnsafePointer<Float>, weight: Unsafe
     // part's own vocabulary rows.
     let partialInputs = FloatBuffer(count: dHidden == nil ? 0 : parts * m * h)
     LetheThreads.parallelFor(parts) { range in
-        let z = FloatBuffer(count: m * vocabBlock)
+        let z = FloatBuffer(count: m * blocks.size)
         for part in range {
             let partial = partialInputs.pointer + part * m * h
             if dHidden != nil { partial.update(repeating: 0, count: m * h) }
-            for block in blockRange(part) {
+            for block in blocks.range(ofPart: part) {
                 logitsOfBlock(block, into: z.pointer)
-                let (first, count) = columns(block)
+                let (first, count) = blocks.columns(block)
                 for r in 0..<m {
                     let row = z.pointer + r * count, target = Int(targets[r])
                     guard target >= 0 else { row.update(repeating: 0, count: count); continue }
@@ -132,17 +152,15 @@ public func blockedLMHeadArgmax(hidden: UnsafePointer<Float>, weight: UnsafePoin
                                 vocabBlock: Int = 512) {
     guard m > 0 else { return }
     LetheThreads.prepareBLAS()
-    let block = max(8, vocabBlock), blocks = (vocab + block - 1) / block
-    let parts = min(LetheThreads.count, blocks)
+    let blocks = VocabularyBlocks(vocab: vocab, size: vocabBlock), parts = blocks.parts
     var best = [(value: Float, index: Int)](repeating: (-.infinity, -1), count: parts * m)
     best.withUnsafeMutableBufferPointer { best in
         LetheThreads.parallelFor(parts) { range in
-            let z = FloatBuffer(count: m * block)
+            let z = FloatBuffer(count: m * blocks.size)
             for part in range {
-                for b in blocks * part / parts ..< blocks * (part + 1) / parts {
-                    let first = b * block, count = min(block, vocab - first)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(count), Int32(h), 1, hidden,
-                                Int32(h), weight + first * h, Int32(h), 0, z.pointer, Int32(count))
+                for b in blocks.range(ofPart: part) {
+                    let (first, count) = blocks.columns(b)
+                    blocks.logits(b, hidden: hidden, rows: m, h: h, weight: weight, into: z.pointer)
                     for r in 0..<m {
                         let i = argmax(z.pointer + r * count, count: count), value = z.pointer[r * count + i]
                         if best[part * m + r].index < 0 || isBetter(value, than: best[part * m + r].value) {
