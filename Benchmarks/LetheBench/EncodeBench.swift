@@ -51,26 +51,16 @@ struct Encode: ParsableCommand {
             times.append(elapsed(since: t))
         }
         let best = times.min()!
-        // The peak is measured before and after the timed runs (a shared machine's load comes and goes).
-        let after = sgemmPeak(threads: threads)
-        let sgemm = (openblasThreads: max(before.openblasThreads, after.openblasThreads), split: max(before.split, after.split))
-        let peak = max(sgemm.openblasThreads, sgemm.split)
-        // Matrix-product work per token: in_proj, x_proj, dt_proj, out_proj (the last layer's out_proj and
-        // the z half of its in_proj are skipped when only the cache is wanted).
-        let (h, di, r) = (Double(c.hiddenSize), Double(c.intermediateSize), Double(c.timeStepRank))
-        let perLayer = 2 * (h * 2 * di + di * Double(c.xProjSize) + r * di + di * h)
-        let flopsPerToken = Double(c.numLayers) * perLayer - 2 * di * h - 2 * h * di
-        let gflops = flopsPerToken * Double(chunks * length) / best / 1e9
-        let report: [String: Any] = [
+        // Matrix-product work per token: the layers' products without the last layer's out_proj and the z half
+        // of its in_proj, which are skipped when only the cache is wanted.
+        let (h, di) = (Double(c.hiddenSize), Double(c.intermediateSize))
+        let flopsPerToken = layerMatmulFlops(c) - 2 * di * h - 2 * h * di
+        printJSON([
             "area": "encode", "impl": "lethe", "blas_core": BLASCore.current, "chunks": chunks, "length": length, "batch_size": batchSize,
             "threads": threads, "parameters": mamba.layout.count, "seconds": best, "all_seconds": times,
-            "tokens_per_s": Double(chunks * length) / best, "load_seconds": loadSeconds,
-            "matmul_gflops": gflops, "sgemm_peak_gflops": peak,
-            "sgemm_openblas_threads_gflops": sgemm.openblasThreads, "sgemm_split_gflops": sgemm.split, "fraction_of_sgemm_peak": gflops / peak,
-            "max_rss_mb": maxRSSMegabytes(),
-        ]
-        let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
-        print(String(decoding: json, as: UTF8.self))
+            "tokens_per_s": Double(chunks * length) / best, "load_seconds": loadSeconds, "max_rss_mb": maxRSSMegabytes(),
+        ].merging(matmulShare(flops: flopsPerToken * Double(chunks * length), seconds: best, threads: threads,
+                              peakBefore: before)) { $1 })
     }
 }
 
@@ -128,59 +118,25 @@ struct Kernels: ParsableCommand {
             linearForward(out: dt, outStride: di, input: xProj, inputStride: r + 2 * n, weight: dtW, rows: m,
                           inFeatures: r, outFeatures: di)
         }
-        time("scan-\(selectiveScanPath.rawValue)") {
+        time("scan-\(vectorPath.rawValue)") {
             selectiveScanForward(y: y, u: u, dt: dt, dtBias: bias, bc: xProj + r, bcStride: r + 2 * n, aLog: aLog, d: d,
                                  state: ssmState, stateStride: di * n, batch: b, length: length, channels: di, stateSize: n)
         }
-        let fastest = selectiveScanPath
-        for path in ScanPath.allCases where path.isAvailable && path != fastest {
-            selectiveScanPath = path
+        let fastest = vectorPath
+        for path in VectorPath.allCases where path.isAvailable && path != fastest {
+            vectorPath = path
             time("scan-\(path.rawValue)") {
                 selectiveScanForward(y: y, u: u, dt: dt, dtBias: bias, bc: xProj + r, bcStride: r + 2 * n, aLog: aLog, d: d,
                                      state: ssmState, stateStride: di * n, batch: b, length: length, channels: di, stateSize: n)
             }
         }
-        selectiveScanPath = fastest
+        vectorPath = fastest
         time("gate") { gateForward(out: conv, y: y, z: xz + di, zStride: 2 * di, rows: m, channels: di) }
         time("out_proj") {
             linearForward(out: x, outStride: h, input: conv, inputStride: di, weight: outProj, rows: m, inFeatures: di,
                           outFeatures: h, accumulate: true)
         }
     }
-}
-
-/// The best GFLOPS of a large sgemm (3072 × 768 weight, 4096 rows, as in_proj on a 64 × 64 batch) on
-/// `threads` cores, both ways Lethe could run it: OpenBLAS's own threads, and one single-threaded sgemm
-/// per worker on a block of rows (what Lethe does).
-func sgemmPeak(threads: Int) -> (openblasThreads: Double, split: Double) {
-    let (m, n, k) = (4096, 3072, 768)
-    let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: n * k)
-    var c = [Float](repeating: 0, count: m * n)
-    let flops = 2 * Double(m) * Double(n) * Double(k)
-    var best = 0.0
-    openblas_set_num_threads(Int32(threads))
-    for _ in 0..<3 {
-        let t = DispatchTime.now()
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b,
-                    Int32(k), 0, &c, Int32(n))
-        best = max(best, flops / elapsed(since: t) / 1e9)
-    }
-    let openblasThreads = best
-    best = 0
-    LetheThreads.restoreSingleThreadedBLAS()
-    for _ in 0..<3 {
-        let t = DispatchTime.now()
-        a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                c.withUnsafeMutableBufferPointer { c in
-                    linearForward(out: c.baseAddress!, outStride: n, input: a.baseAddress!, inputStride: k,
-                                  weight: b.baseAddress!, rows: m, inFeatures: k, outFeatures: n)
-                }
-            }
-        }
-        best = max(best, flops / elapsed(since: t) / 1e9)
-    }
-    return (openblasThreads, best)
 }
 
 /// CPU time of this process so far, user + system.

@@ -10,7 +10,8 @@ struct Reconstruct: ParsableCommand {
         The checkpoint (Benchmarks/baselines/encode.py creates it: mamba-130m architecture, random weights) is both \
         the encoder and the decoder. The chunks are the same as the baseline's (a fixed formula); they are encoded \
         first (not timed), then every chunk is decoded from its cache: first input eos, argmax, until eos or \
-        length + 8 tokens. Tokens counted: every decoder step (a stopping eos included).
+        length + 8 tokens. Tokens counted: every decoder step (a stopping eos included). Its matrix-product limit: \
+        each step's products (the layers' and the output layer's, forward) against the sgemm peak of the same run.
         """)
 
     @Option(help: "Checkpoint folder (Hugging Face layout).")
@@ -24,6 +25,7 @@ struct Reconstruct: ParsableCommand {
     func run() throws {
         BLASCore.useTheCPUsKernels()
         LetheThreads.set(threads)
+        let peakBefore = sgemmPeak(threads: threads)
         let mamba = try MambaModel.load(from: URL(fileURLWithPath: model))
         let c = mamba.config
         // The baseline's chunks: token t of chunk i.
@@ -48,6 +50,7 @@ struct Reconstruct: ParsableCommand {
             "threads": threads, "seconds": best, "all_seconds": times, "tokens": steps, "tokens_per_s": Double(steps) / best,
             "check": "\(steps) tokens",
             "stopped_at_eos": results.filter { $0.stop == .eos }.count, "max_rss_mb": maxRSSMegabytes(),
-        ])
+        ].merging(matmulShare(flops: (layerMatmulFlops(c) + outputLayerFlops(c)) * Double(steps), seconds: best,
+                              threads: threads, peakBefore: peakBefore)) { $1 })
     }
 }

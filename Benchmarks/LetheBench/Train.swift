@@ -12,7 +12,10 @@ struct Train: ParsableCommand {
         weights by transformers); a folder holding only config.json gets random weights (transformers' init, seed \
         0). The encoder is the same weights. One warm-up step, then --repeats timed steps on the same batch, as \
         Benchmarks/baselines/train.py does in PyTorch; "seconds" is the fastest step from stored states. Tokens/s \
-        counts the chunks' tokens (B × L).
+        counts the chunks' tokens (B × L). The matrix-product limit: a step's necessary products are three times \
+        the forward's (forward, and the backward's two products per weight) over the decoder's B × (L + 2) \
+        positions ([eos] + x + [eos]), against the sgemm peak measured in the same run; the blocked output layer's \
+        recomputed logits are not counted, so they lower the share.
 
         On the fly (lethe-train --encoder): before each timed step the frozen encoder's forward (ChunkEncoder) \
         computes the batch's states; "encoder_seconds" is the fastest of those, "tokens_per_s_on_the_fly" the rate \
@@ -32,6 +35,7 @@ struct Train: ParsableCommand {
     func run() throws {
         BLASCore.useTheCPUsKernels()
         LetheThreads.set(threads)
+        let peakBefore = sgemmPeak(threads: threads)
         let decoder = try MambaModel.loadOrRandomize(from: URL(fileURLWithPath: model), seed: 0).model
         let c = decoder.config
         var random = Xoshiro256(seed: 0)
@@ -75,8 +79,9 @@ struct Train: ParsableCommand {
             report["tokens_per_s_on_the_fly"] = Double(batchSize * length) / (best + encoderBest)
             report["encoder_share"] = encoderBest / (best + encoderBest)
         }
-        let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
-        print(String(decoding: json, as: UTF8.self))
+        let positions = batchSize * (objective == .autoencoder ? length + 2 : length)
+        let flops = 3 * (layerMatmulFlops(c) + outputLayerFlops(c)) * Double(positions)
+        printJSON(report.merging(matmulShare(flops: flops, seconds: best, threads: threads, peakBefore: peakBefore)) { $1 })
     }
 }
 

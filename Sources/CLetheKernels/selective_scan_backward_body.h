@@ -1,5 +1,5 @@
 // The body of the vectorised selective scan's backward, written once against the vector operations V_* and the
-// functions v_exp, v_exp2_nonpositive and v_softplus of selective_scan_body.h (include this after it), plus
+// functions v_exp, v_exp2_nonpositive and v_softplus of vector_math.h, plus
 // SCAN_BACKWARD_NAME (the entry point) and v_hsum(VEC) -> float (the sum of the lanes) from the including file.
 // Same algorithm, work units and order of every sum as selectiveScanBackward's Swift path in
 // Sources/LetheModel/Kernels/SelectiveScan.swift, which states the equations: each group of LANES channels

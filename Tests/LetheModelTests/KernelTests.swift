@@ -116,12 +116,12 @@ final class KernelTests: XCTestCase {
     /// Double reference: outputs and final states within 1e-5 of their largest magnitude. Δ covers
     /// softplus's threshold, A up to -e^2.5, and the initial state is non-zero.
     func testSelectiveScanEveryImplementation() {
-        let paths = ScanPath.allCases.filter(\.isAvailable)
+        let paths = VectorPath.allCases.filter(\.isAvailable)
         XCTAssert(paths.contains(.swiftSIMD))
-        let saved = selectiveScanPath
-        defer { selectiveScanPath = saved }
+        let saved = vectorPath
+        defer { vectorPath = saved }
         for path in paths {
-            selectiveScanPath = path
+            vectorPath = path
             withWorkers {
                 for (channels, n) in [(13, 5), (24, 16)] {
                     for length in [1, 7, 33] {

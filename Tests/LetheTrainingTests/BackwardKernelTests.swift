@@ -141,7 +141,8 @@ final class BackwardKernelTests: XCTestCase {
 
     /// The blocked lm_head + cross-entropy against the plain reference kernels composed (Double linear forward,
     /// cross-entropy, linear backward) with blocks that do not divide the vocabulary, rows taken in several blocks,
-    /// rows without a target, one and two threads, and dHidden and dWeight asked for together or alone.
+    /// rows without a target, one and two threads, every vector path the CPU runs, and dHidden and dWeight asked for
+    /// together or alone.
     func testBlockedLMHeadCrossEntropyMatchesTheReferenceKernels() {
         let (rows, h, vocab, scale): (Int, Int, Int, Float) = (23, 19, 1_037, 1 / 19)
         let hidden = random(rows * h, seed: 11, scale: 2), weight = random(vocab * h, seed: 12, scale: 1)
@@ -156,32 +157,35 @@ final class BackwardKernelTests: XCTestCase {
         linearBackwardReference(dInput: &dHiddenRef, dInputStride: h, dWeight: &dWeightRef, dOut: logits,
                                 dOutStride: vocab, input: hidden, inputStride: h, weight: weight, rows: rows,
                                 inFeatures: h, outFeatures: vocab)
-        let saved = LetheThreads.count
-        defer { LetheThreads.set(saved) }
-        for threads in [1, 2] {
-            LetheThreads.set(threads)
-            for (vocabBlock, rowBlock) in [(64, 1024), (100, 7), (4_096, 23)] {
-                let label = "threads \(threads), blocks \(vocabBlock) x \(rowBlock)"
-                var losses = [Float](repeating: .nan, count: rows), dHidden = [Float](repeating: .nan, count: rows * h)
-                var dWeight = dWeightStart
-                blockedLMHeadCrossEntropy(hidden: hidden, weight: weight, targets: targets, losses: &losses,
-                                          dHidden: &dHidden, dWeight: &dWeight, rows: rows, hiddenSize: h, vocab: vocab,
-                                          scale: scale, vocabBlock: vocabBlock, rowBlock: rowBlock)
-                assertClose(losses, lossesRef, "losses, " + label)
-                assertClose(dHidden, dHiddenRef, "dHidden, " + label)
-                assertClose(dWeight, dWeightRef, "dWeight, " + label)
-                XCTAssertEqual(losses[5], 0, "a row without a target has no loss")
-                XCTAssert(dHidden[5 * h ..< 6 * h].allSatisfy { $0 == 0 }, "nor a gradient")
+        let (savedThreads, savedPath) = (LetheThreads.count, vectorPath)
+        defer { LetheThreads.set(savedThreads); vectorPath = savedPath }
+        for path in VectorPath.allCases where path.isAvailable {
+            vectorPath = path
+            for threads in [1, 2] {
+                LetheThreads.set(threads)
+                for (vocabBlock, rowBlock) in [(64, 1024), (100, 7), (4_096, 23)] {
+                    let label = "\(path) kernels, threads \(threads), blocks \(vocabBlock) x \(rowBlock)"
+                    var losses = [Float](repeating: .nan, count: rows), dHidden = [Float](repeating: .nan, count: rows * h)
+                    var dWeight = dWeightStart
+                    blockedLMHeadCrossEntropy(hidden: hidden, weight: weight, targets: targets, losses: &losses,
+                                              dHidden: &dHidden, dWeight: &dWeight, rows: rows, hiddenSize: h, vocab: vocab,
+                                              scale: scale, vocabBlock: vocabBlock, rowBlock: rowBlock)
+                    assertClose(losses, lossesRef, "losses, " + label)
+                    assertClose(dHidden, dHiddenRef, "dHidden, " + label)
+                    assertClose(dWeight, dWeightRef, "dWeight, " + label)
+                    XCTAssertEqual(losses[5], 0, "a row without a target has no loss")
+                    XCTAssert(dHidden[5 * h ..< 6 * h].allSatisfy { $0 == 0 }, "nor a gradient")
 
-                var lossesOnly = [Float](repeating: .nan, count: rows), dWeightOnly = dWeightStart
-                blockedLMHeadCrossEntropy(hidden: hidden, weight: weight, targets: targets, losses: &lossesOnly,
-                                          dHidden: nil, dWeight: nil, rows: rows, hiddenSize: h, vocab: vocab,
-                                          scale: scale, vocabBlock: vocabBlock, rowBlock: rowBlock)
-                XCTAssertEqual(lossesOnly, losses, "the loss alone is the same, " + label)
-                blockedLMHeadCrossEntropy(hidden: hidden, weight: weight, targets: targets, losses: &lossesOnly,
-                                          dHidden: nil, dWeight: &dWeightOnly, rows: rows, hiddenSize: h, vocab: vocab,
-                                          scale: scale, vocabBlock: vocabBlock, rowBlock: rowBlock)
-                XCTAssertEqual(dWeightOnly, dWeight, "dWeight alone is the same, " + label)
+                    var lossesOnly = [Float](repeating: .nan, count: rows), dWeightOnly = dWeightStart
+                    blockedLMHeadCrossEntropy(hidden: hidden, weight: weight, targets: targets, losses: &lossesOnly,
+                                              dHidden: nil, dWeight: nil, rows: rows, hiddenSize: h, vocab: vocab,
+                                              scale: scale, vocabBlock: vocabBlock, rowBlock: rowBlock)
+                    XCTAssertEqual(lossesOnly, losses, "the loss alone is the same, " + label)
+                    blockedLMHeadCrossEntropy(hidden: hidden, weight: weight, targets: targets, losses: &lossesOnly,
+                                              dHidden: nil, dWeight: &dWeightOnly, rows: rows, hiddenSize: h, vocab: vocab,
+                                              scale: scale, vocabBlock: vocabBlock, rowBlock: rowBlock)
+                    XCTAssertEqual(dWeightOnly, dWeight, "dWeight alone is the same, " + label)
+                }
             }
         }
     }

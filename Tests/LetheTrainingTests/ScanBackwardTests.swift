@@ -55,15 +55,15 @@ final class ScanBackwardTests: XCTestCase {
     /// without an initial state: every gradient within max|g - g_ref| <= 1e-5 · max|g_ref| of the double
     /// reference (float32 sums over 7 steps, fastExp and fastExp2 within 2.5e-7).
     func testFastBackwardMatchesReference() {
-        let saved = selectiveScanPath
-        defer { selectiveScanPath = saved }
-        for path in ScanPath.allCases where path.isAvailable {
-            selectiveScanPath = path
+        let saved = vectorPath
+        defer { vectorPath = saved }
+        for path in VectorPath.allCases where path.isAvailable {
+            vectorPath = path
             checkFastBackward(path)
         }
     }
 
-    func checkFastBackward(_ path: ScanPath) {
+    func checkFastBackward(_ path: VectorPath) {
         let (batch, length, channels, n, rank) = (3, 7, 70, 5, 3)
         for withInitialState in [true, false] {
             var reference = randomReference(batch: batch, length: length, channels: channels, stateSize: n, seed: 3)

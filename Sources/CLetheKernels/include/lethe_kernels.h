@@ -47,6 +47,15 @@ void lethe_selective_scan_backward_avx512(
     long bc_stride, const float *a_log, const float *d, const float *state, long state_stride, long batch,
     long length, long channels, long state_size, long unit_channels, long unit_begin, long unit_end);
 
+/// The elementwise half of LetheModel's blockedLMHeadCrossEntropy (see softmax_rows_body.h): for each of `rows`
+/// rows of `count` logits in z, updates the row's running maximum and sum of exp(z - maximum) with them.
+void lethe_softmax_statistics_avx2(const float *z, long rows, long count, float *maximum, float *sum);
+void lethe_softmax_statistics_avx512(const float *z, long rows, long count, float *maximum, float *sum);
+
+/// z[r, i] = exp(z[r, i] - maximum[r]) · factor[r] for `rows` rows of `count` logits, in place.
+void lethe_softmax_gradient_avx2(float *z, long rows, long count, const float *maximum, const float *factor);
+void lethe_softmax_gradient_avx512(float *z, long rows, long count, const float *maximum, const float *factor);
+
 #ifdef __cplusplus
 }
 #endif

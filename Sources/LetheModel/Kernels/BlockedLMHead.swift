@@ -1,4 +1,5 @@
 import CBLAS
+import CLetheKernels
 import Foundation
 
 // The lm_head (logits = hidden @ weight.T over a vocabulary of V) fused with what consumes its logits, one block
@@ -67,7 +68,7 @@ private func lmHeadCrossEntropyRows(hidden: UnsafePointer<Float>, weight: Unsafe
     let parts = blocks.parts
     // Per part: each row's running maximum and sum of exp(z - maximum) over the part's blocks.
     let maxima = FloatBuffer(count: parts * m), sums = FloatBuffer(count: parts * m)
-    let targetLogits = FloatBuffer(count: m)
+    let targetLogits = FloatBuffer(count: m), factors = FloatBuffer(count: m)
     func logitsOfBlock(_ block: Int, into z: UnsafeMutablePointer<Float>) {
         blocks.logits(block, hidden: hidden, rows: m, h: h, weight: weight, into: z)
     }
@@ -82,15 +83,10 @@ private func lmHeadCrossEntropyRows(hidden: UnsafePointer<Float>, weight: Unsafe
                 logitsOfBlock(block, into: z.pointer)
                 let (first, count) = blocks.columns(block)
                 for r in 0..<m {
-                    let row = z.pointer + r * count
                     let target = Int(targets[r])
-                    if target >= first && target < first + count { targetLogits.pointer[r] = row[target - first] }
-                    let blockMax = rowMaximum(row, count)
-                    let newMax = max(maximum[r], blockMax)
-                    sum[r] = sum[r] * (maximum[r] == -.infinity ? 0 : Foundation.exp(maximum[r] - newMax))
-                        + rowSumOfExp(row, count, minus: newMax)
-                    maximum[r] = newMax
+                    if target >= first && target < first + count { targetLogits.pointer[r] = z.pointer[r * count + target - first] }
                 }
+                softmaxStatistics(z.pointer, rows: m, count: count, maximum: maximum, sum: sum)
             }
         }
     }
@@ -105,6 +101,8 @@ private func lmHeadCrossEntropyRows(hidden: UnsafePointer<Float>, weight: Unsafe
         maxima.pointer[r] = rowMax
         sums.pointer[r] = rowSum
         losses[r] = targets[r] >= 0 ? Foundation.log(rowSum) + rowMax - targetLogits.pointer[r] : 0
+        // The softmax's factor, with the loss's scale; a row without a target gets no gradient.
+        factors.pointer[r] = targets[r] >= 0 ? scale / rowSum : 0
     }
     guard dHidden != nil || dWeight != nil else { return }
 
@@ -119,11 +117,10 @@ private func lmHeadCrossEntropyRows(hidden: UnsafePointer<Float>, weight: Unsafe
             for block in blocks.range(ofPart: part) {
                 logitsOfBlock(block, into: z.pointer)
                 let (first, count) = blocks.columns(block)
+                softmaxGradient(z.pointer, rows: m, count: count, maximum: maxima.pointer, factor: factors.pointer)
                 for r in 0..<m {
-                    let row = z.pointer + r * count, target = Int(targets[r])
-                    guard target >= 0 else { row.update(repeating: 0, count: count); continue }
-                    softmaxGradient(row, count, maximum: maxima.pointer[r], factor: scale / sums.pointer[r])
-                    if target >= first && target < first + count { row[target - first] -= scale }
+                    let target = Int(targets[r])
+                    if target >= first && target < first + count { z.pointer[r * count + target - first] -= scale }
                 }
                 if let dWeight {
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(count), Int32(h), Int32(m), 1, z.pointer,
@@ -186,28 +183,45 @@ private func isBetter(_ value: Float, than current: Float) -> Bool {
     return value.isNaN || value > current
 }
 
-@inline(__always)
-private func rowMaximum(_ row: UnsafePointer<Float>, _ count: Int) -> Float {
-    var peak = Float8(repeating: -.infinity)
-    forEachGroupOf8(count) { i, lanes in
-        let v = loadLanes(row + i, lanes)
-        peak = pointwiseMax(peak, lanes == 8 ? v : v.replacing(with: -.infinity, where: laneMask(lanes)))
+/// For each of `rows` rows of `count` logits in z: the row's running maximum and sum of exp(z - maximum), updated
+/// online with them (new = max(maximum, max z); sum = sum · exp(maximum - new) + Σ exp(z - new); a maximum of
+/// -infinity is a row not yet seen). The C kernel of `vectorPath` (softmax_rows_body.h) or the Swift SIMD one.
+func softmaxStatistics(_ z: UnsafePointer<Float>, rows: Int, count: Int, maximum: UnsafeMutablePointer<Float>,
+                       sum: UnsafeMutablePointer<Float>) {
+    switch vectorPath {
+    case .avx512: return lethe_softmax_statistics_avx512(z, rows, count, maximum, sum)
+    case .avx2: return lethe_softmax_statistics_avx2(z, rows, count, maximum, sum)
+    case .swiftSIMD: break
     }
-    return peak.max()
+    for r in 0..<rows {
+        let row = z + r * count
+        var peak = Float8(repeating: -.infinity)
+        forEachGroupOf8(count) { i, lanes in
+            let v = loadLanes(row + i, lanes)
+            peak = pointwiseMax(peak, lanes == 8 ? v : v.replacing(with: -.infinity, where: laneMask(lanes)))
+        }
+        let newMax = max(maximum[r], peak.max())
+        var total = Float8()
+        forEachGroupOf8(count) { i, lanes in
+            let e = fastExp(loadLanes(row + i, lanes) - newMax)
+            total += lanes == 8 ? e : e.replacing(with: 0, where: laneMask(lanes))
+        }
+        sum[r] = sum[r] * (maximum[r] == -.infinity ? 0 : Foundation.exp(maximum[r] - newMax)) + total.sum()
+        maximum[r] = newMax
+    }
 }
 
-@inline(__always)
-private func rowSumOfExp(_ row: UnsafePointer<Float>, _ count: Int, minus maximum: Float) -> Float {
-    var total = Float8()
-    forEachGroupOf8(count) { i, lanes in
-        let e = fastExp(loadLanes(row + i, lanes) - maximum)
-        total += lanes == 8 ? e : e.replacing(with: 0, where: laneMask(lanes))
+/// z[r, i] = exp(z[r, i] - maximum[r]) · factor[r] for `rows` rows of `count` logits, in place: the C kernel of
+/// `vectorPath` or the Swift SIMD one.
+func softmaxGradient(_ z: UnsafeMutablePointer<Float>, rows: Int, count: Int, maximum: UnsafePointer<Float>,
+                     factor: UnsafePointer<Float>) {
+    switch vectorPath {
+    case .avx512: return lethe_softmax_gradient_avx512(z, rows, count, maximum, factor)
+    case .avx2: return lethe_softmax_gradient_avx2(z, rows, count, maximum, factor)
+    case .swiftSIMD: break
     }
-    return total.sum()
-}
-
-/// row = exp(row - maximum) · factor, in place.
-@inline(__always)
-private func softmaxGradient(_ row: UnsafeMutablePointer<Float>, _ count: Int, maximum: Float, factor: Float) {
-    forEachGroupOf8(count) { i, lanes in storeLanes(fastExp(loadLanes(row + i, lanes) - maximum) * factor, row + i, lanes) }
+    for r in 0..<rows {
+        let row = z + r * count, shift = maximum[r], scale = factor[r]
+        forEachGroupOf8(count) { i, lanes in storeLanes(fastExp(loadLanes(row + i, lanes) - shift) * scale, row + i, lanes) }
+    }
 }

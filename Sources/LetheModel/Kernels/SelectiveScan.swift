@@ -20,7 +20,7 @@ import Foundation
 ///   `scan_output = ssm_state @ C[:, i, :].unsqueeze(-1)`;  `scan_output + hidden_states * D[None, :, None]`
 /// Parallel over (sequence, block of 8 channels); Δ's softplus, the exp and the update are fused so that
 /// the (B, DI, L, N) tensors PyTorch materialises never exist. Runs the AVX-512 or AVX2+FMA C kernel
-/// (Sources/CLetheKernels) when the CPU has it, else the Swift SIMD kernel below: `selectiveScanPath`.
+/// (Sources/CLetheKernels) when the CPU has it, else the Swift SIMD kernel below: `vectorPath`.
 public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>, dt: UnsafePointer<Float>,
                                  dtBias: UnsafePointer<Float>, bc: UnsafePointer<Float>, bcStride: Int,
                                  aLog: UnsafePointer<Float>, d: UnsafePointer<Float>,
@@ -32,7 +32,7 @@ public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointe
     }
     let n = stateSize
     let kernel: ((Range<Int>) -> Void)?
-    switch selectiveScanPath {
+    switch vectorPath {
     case .avx512:
         kernel = { lethe_selective_scan_avx512(y, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride, length,
                                                channels, stateSize, $0.lowerBound, $0.upperBound) }
@@ -43,7 +43,7 @@ public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointe
         kernel = nil
     }
     if let kernel {
-        let lanes = selectiveScanPath.lanes
+        let lanes = vectorPath.lanes
         LetheThreads.parallelFor(batch * ((channels + lanes - 1) / lanes), chunksPerWorker: 4, kernel)
         return
     }
@@ -79,26 +79,6 @@ public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointe
         }
     }
 }
-
-/// The implementations of `selectiveScanForward`: tests and benchmarks switch between them.
-public enum ScanPath: String, Sendable, CaseIterable {
-    case swiftSIMD, avx2, avx512
-
-    /// Channels per work unit.
-    var lanes: Int { self == .avx512 ? 16 : 8 }
-
-    /// Whether this CPU runs it.
-    public var isAvailable: Bool {
-        switch self {
-        case .swiftSIMD: return true
-        case .avx2: return lethe_avx2_available() != 0
-        case .avx512: return lethe_avx512_available() != 0
-        }
-    }
-}
-
-/// The widest kernel this CPU runs (AVX-512, AVX2+FMA, else the portable Swift one). Set only while no scan runs.
-nonisolated(unsafe) public var selectiveScanPath: ScanPath = ScanPath.allCases.reversed().first { $0.isAvailable }!
 
 /// Naive reference of `selectiveScanForward`: PyTorch's lines one (b, d, n) at a time, in Double with libm.
 public func selectiveScanForwardReference(y: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>,
@@ -158,7 +138,7 @@ let scanBackwardUnitChannels = 32
 /// Parallel over units of 32 channels; dB and dC, sums over channels, gather in one vector per (t, n) for the whole
 /// unit, are reduced across lanes once per unit and sequence, and the units' shares are added in unit order.
 /// Runs the AVX-512 or AVX2+FMA C kernel (Sources/CLetheKernels/selective_scan_backward_body.h) as
-/// `selectiveScanPath` says, else the Swift SIMD one below.
+/// `vectorPath` says, else the Swift SIMD one below.
 public func selectiveScanBackward(dU: UnsafeMutablePointer<Float>, dDt: UnsafeMutablePointer<Float>,
                                   dBC: UnsafeMutablePointer<Float>, dbcStride: Int,
                                   dDtBias: UnsafeMutablePointer<Float>, dALog: UnsafeMutablePointer<Float>,
@@ -176,9 +156,9 @@ public func selectiveScanBackward(dU: UnsafeMutablePointer<Float>, dDt: UnsafeMu
     let partials = UnsafeMutablePointer<Float>.allocate(capacity: units * partialStride)
     defer { partials.deallocate() }
 
-    switch selectiveScanPath {
+    switch vectorPath {
     case .avx512, .avx2:
-        let kernel = selectiveScanPath == .avx512 ? lethe_selective_scan_backward_avx512 : lethe_selective_scan_backward_avx2
+        let kernel = vectorPath == .avx512 ? lethe_selective_scan_backward_avx512 : lethe_selective_scan_backward_avx2
         LetheThreads.parallelFor(units) { range in
             kernel(dU, dDt, partials, dDtBias, dALog, dD, dState, dStateStride, dY, u, dt, dtBias, bc, bcStride, aLog,
                    d, state, stateStride, batch, length, channels, n, scanBackwardUnitChannels, range.lowerBound,

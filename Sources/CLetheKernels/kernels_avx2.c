@@ -1,4 +1,5 @@
-// The selective scan with 8 lanes of AVX2+FMA: selective_scan_body.h with AVX2 operations.
+// The vector kernels with 8 lanes of AVX2+FMA: the selective scan (selective_scan_body.h), its backward
+// (selective_scan_backward_body.h) and the lm_head's softmax rows (softmax_rows_body.h), on AVX2 operations.
 #include "lethe_kernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -28,6 +29,7 @@
 #define V_POW2(shifted) \
     _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(0x4B400000 - 127)), 23))
 
+#include "vector_math.h"
 #include "selective_scan_body.h"
 
 #define SCAN_BACKWARD_NAME lethe_selective_scan_backward_avx2
@@ -37,6 +39,17 @@ TARGET static inline float v_hsum(VEC v) {
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 #include "selective_scan_backward_body.h"
+
+#define SOFTMAX_STATISTICS_NAME lethe_softmax_statistics_avx2
+#define SOFTMAX_GRADIENT_NAME lethe_softmax_gradient_avx2
+#define V_LOAD_MASKED_OR(p, mask, fill) _mm256_blendv_ps(fill, _mm256_maskload_ps(p, mask), _mm256_castsi256_ps(mask))
+#define V_KEEP(mask, v) _mm256_and_ps(v, _mm256_castsi256_ps(mask))
+TARGET static inline float v_hmax(VEC v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+#include "softmax_rows_body.h"
 
 int lethe_avx2_available(void) {
     __builtin_cpu_init();
@@ -63,6 +76,14 @@ void lethe_selective_scan_backward_avx2(
     (void)d_state_stride; (void)dy; (void)u; (void)dt; (void)dt_bias; (void)bc; (void)bc_stride; (void)a_log;
     (void)d; (void)state; (void)state_stride; (void)batch; (void)length; (void)channels; (void)state_size;
     (void)unit_channels; (void)unit_begin; (void)unit_end;
+}
+
+void lethe_softmax_statistics_avx2(const float *z, long rows, long count, float *maximum, float *sum) {
+    (void)z; (void)rows; (void)count; (void)maximum; (void)sum;
+}
+
+void lethe_softmax_gradient_avx2(float *z, long rows, long count, const float *maximum, const float *factor) {
+    (void)z; (void)rows; (void)count; (void)maximum; (void)factor;
 }
 
 #endif

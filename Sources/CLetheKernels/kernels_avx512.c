@@ -1,4 +1,5 @@
-// The selective scan with 16 lanes of AVX-512F: selective_scan_body.h with AVX-512 operations.
+// The vector kernels with 16 lanes of AVX-512F: the selective scan (selective_scan_body.h), its backward
+// (selective_scan_backward_body.h) and the lm_head's softmax rows (softmax_rows_body.h), on AVX-512 operations.
 #include "lethe_kernels.h"
 
 #if defined(__x86_64__)
@@ -28,11 +29,19 @@
 #define V_POW2(shifted) \
     _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(0x4B400000 - 127)), 23))
 
+#include "vector_math.h"
 #include "selective_scan_body.h"
 
 #define SCAN_BACKWARD_NAME lethe_selective_scan_backward_avx512
 TARGET static inline float v_hsum(VEC v) { return _mm512_reduce_add_ps(v); }
 #include "selective_scan_backward_body.h"
+
+#define SOFTMAX_STATISTICS_NAME lethe_softmax_statistics_avx512
+#define SOFTMAX_GRADIENT_NAME lethe_softmax_gradient_avx512
+#define V_LOAD_MASKED_OR(p, mask, fill) _mm512_mask_loadu_ps(fill, mask, p)
+#define V_KEEP(mask, v) _mm512_maskz_mov_ps(mask, v)
+TARGET static inline float v_hmax(VEC v) { return _mm512_reduce_max_ps(v); }
+#include "softmax_rows_body.h"
 
 int lethe_avx512_available(void) {
     __builtin_cpu_init();
@@ -59,6 +68,14 @@ void lethe_selective_scan_backward_avx512(
     (void)d_state_stride; (void)dy; (void)u; (void)dt; (void)dt_bias; (void)bc; (void)bc_stride; (void)a_log;
     (void)d; (void)state; (void)state_stride; (void)batch; (void)length; (void)channels; (void)state_size;
     (void)unit_channels; (void)unit_begin; (void)unit_end;
+}
+
+void lethe_softmax_statistics_avx512(const float *z, long rows, long count, float *maximum, float *sum) {
+    (void)z; (void)rows; (void)count; (void)maximum; (void)sum;
+}
+
+void lethe_softmax_gradient_avx512(float *z, long rows, long count, const float *maximum, const float *factor) {
+    (void)z; (void)rows; (void)count; (void)maximum; (void)factor;
 }
 
 #endif

@@ -1,0 +1,23 @@
+import CLetheKernels
+
+/// The implementations of the vectorised kernels (the selective scan and its backward, the blocked lm_head's
+/// softmax): the C kernels of Sources/CLetheKernels with AVX-512F or AVX2+FMA, or the portable Swift SIMD ones.
+/// Tests and benchmarks switch between them.
+public enum VectorPath: String, Sendable, CaseIterable {
+    case swiftSIMD, avx2, avx512
+
+    /// Floats per vector, the channels of one work unit of the scan.
+    var lanes: Int { self == .avx512 ? 16 : 8 }
+
+    /// Whether this CPU runs it.
+    public var isAvailable: Bool {
+        switch self {
+        case .swiftSIMD: return true
+        case .avx2: return lethe_avx2_available() != 0
+        case .avx512: return lethe_avx512_available() != 0
+        }
+    }
+}
+
+/// The widest kernels this CPU runs (AVX-512, AVX2+FMA, else the portable Swift ones). Set only while no kernel runs.
+nonisolated(unsafe) public var vectorPath: VectorPath = VectorPath.allCases.reversed().first { $0.isAvailable }!
