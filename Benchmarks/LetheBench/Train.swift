@@ -31,6 +31,8 @@ struct Train: ParsableCommand {
     @Option(help: "autoencoder or lm.") var objective = TrainingObjective.autoencoder
     @Option(help: "Megabytes that every layer's activations may take; above, the backward pass recomputes them.")
     var activationBudgetMb = 4096
+    @Flag(inversion: .prefixedNo, help: "Also time the frozen encoder before each step (--no-on-the-fly: steps only, for a profile).")
+    var onTheFly = true
 
     func run() throws {
         BLASCore.useTheCPUsKernels()
@@ -57,7 +59,7 @@ struct Train: ParsableCommand {
         _ = try trainer.train(batch)  // warm-up: allocates the activations, pages in the moments
         var times: [Double] = [], losses: [Double] = [], encoderTimes: [Double] = []
         for _ in 0..<repeats {
-            if objective == .autoencoder {
+            if objective == .autoencoder && onTheFly {
                 let encodeStart = DispatchTime.now()
                 _ = try encode()
                 encoderTimes.append(elapsed(since: encodeStart))

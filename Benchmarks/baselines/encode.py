@@ -32,6 +32,30 @@ def checkpoint(folder):
     return MambaForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
 
 
+def stop_above_memory(record):
+    """Watches this process's resident memory; when it passes 90% of the machine's memory less 1 GB, prints `record`
+    with "out_of_memory_gb" (the size reached) and "memory_limit_gb" as its one JSON line and ends the process: a
+    baseline that does not fit reports so instead of bringing the machine down."""
+    import threading
+
+    def kilobytes(path, key):
+        with open(path) as lines:
+            return int(next(line for line in lines if line.startswith(key)).split()[1])
+
+    limit = 0.9 * kilobytes("/proc/meminfo", "MemTotal:") - 1024 * 1024
+
+    def watch():
+        while True:
+            resident = kilobytes("/proc/self/status", "VmRSS:")
+            if resident > limit:
+                print(json.dumps(dict(record, out_of_memory_gb=round(resident / 1024 ** 2, 1),
+                                      memory_limit_gb=round(limit / 1024 ** 2, 1)), sort_keys=True), flush=True)
+                os._exit(0)
+            time.sleep(0.1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def chunk_arguments(description):
     """The options of the chunk-batch model baselines (encode, reconstruct), as lethe-bench takes them."""
     parser = argparse.ArgumentParser(description=description)

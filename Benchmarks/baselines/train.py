@@ -46,6 +46,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    encode_baseline.stop_above_memory({"area": "train", "impl": "pytorch", "objective": "autoencoder",
+                                       "batch_size": args.batch_size, "length": args.length, "threads": args.threads})
 
     decoder = checkpoint(args.model)
     encoder = checkpoint(args.model)

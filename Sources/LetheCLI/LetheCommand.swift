@@ -44,6 +44,7 @@ public func runLetheMain<Command: ParsableCommand>(_ command: Command.Type) -> N
     do { parsed = try command.parseAsRoot() } catch { command.exit(withError: error) }
     do {
         try parsed.run()
+        ResourceUsage.recordIfAsked()
         Foundation.exit(0)
     } catch let error where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
         // --help, --version, ExitCode, ValidationError: ArgumentParser's own handling and format.

@@ -72,6 +72,8 @@ public struct StageInvocation: Sendable {
     public var workingDirectory: URL
     /// Shown before each line of its output when a stage runs as several processes ("encode 2/4").
     public var label: String
+    /// Variables added to the runner's environment (the file the process records its resource usage in).
+    public var environment: [String: String] = [:]
 }
 
 /// Runs the processes of one stage and waits for them. The local executor starts them on this machine;
@@ -105,6 +107,7 @@ public struct LocalExecutor: StageExecutor {
             process.executableURL = invocation.executable
             process.arguments = invocation.arguments
             process.currentDirectoryURL = invocation.workingDirectory
+            process.environment = ProcessInfo.processInfo.environment.merging(invocation.environment) { $1 }
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = pipe

@@ -199,6 +199,7 @@ public final class Runner {
         let folder = check.folder
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
         if forced { try folder.discardCompletion() }
+        try folder.clearResourceRecords()
         say("== \(name): running \(check.executable.description.executable) (\(why.joined(separator: "; ")))")
         let start = Date()
         let base = commandLine(of: check.stage)
@@ -210,7 +211,8 @@ public final class Runner {
         let invocations = (0..<workers).map { index in
             StageInvocation(executable: check.executable.url,
                             arguments: base + (workers > 1 ? ["--shard-index", "\(index)", "--num-shards", "\(workers)"] : []) + threadOptions,
-                            workingDirectory: pipeline.base, label: workers > 1 ? "\(name) \(index + 1)/\(workers)" : name)
+                            workingDirectory: pipeline.base, label: workers > 1 ? "\(name) \(index + 1)/\(workers)" : name,
+                            environment: [ResourceUsage.environmentName: folder.resourceFile(worker: "\(index)").path])
         }
         let log = folder.url.appendingPathComponent(StageFolder.logName)
         let statuses = try executor.run(invocations, log: log)
@@ -225,7 +227,8 @@ public final class Runner {
             throw PipelineError("stage \(name): \(check.executable.description.executable) recorded fingerprint \(manifest.fingerprint.prefix(12)) but the runner expected \(expected.prefix(12)); the executable and lethe disagree about its options")
         }
         let seconds = Date().timeIntervalSince(start)
-        say("== \(name): done in \(String(format: "%.1f", seconds)) s (\(Inspect.counted(manifest.totals.shards, "shard")), \(Inspect.counted(manifest.totals.samples, "sample")), \(Inspect.counted(manifest.files.count, "file")))")
+        let usage = folder.resourceSummary().map { ", " + $0.description } ?? ""
+        say("== \(name): done in \(String(format: "%.1f", seconds)) s\(usage) (\(Inspect.counted(manifest.totals.shards, "shard")), \(Inspect.counted(manifest.totals.samples, "sample")), \(Inspect.counted(manifest.files.count, "file")))")
     }
 
     // MARK: Text
@@ -243,6 +246,7 @@ public final class Runner {
         guard check.isCurrent, let manifest = check.manifest else {
             return "\(name)stale: \(check.reasons.joined(separator: "; "))"
         }
-        return "\(name)up to date: \(Inspect.counted(manifest.totals.shards, "shard")), \(Inspect.counted(manifest.totals.samples, "sample")), \(Inspect.counted(manifest.files.count, "file")), finished \(manifest.finished)"
+        let usage = check.folder.resourceSummary().map { "; " + $0.description } ?? ""
+        return "\(name)up to date: \(Inspect.counted(manifest.totals.shards, "shard")), \(Inspect.counted(manifest.totals.samples, "sample")), \(Inspect.counted(manifest.files.count, "file")), finished \(manifest.finished)\(usage)"
     }
 }

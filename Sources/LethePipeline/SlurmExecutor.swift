@@ -125,6 +125,7 @@ public final class SlurmExecutor {
         let folder = plan.check.folder
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
         if plan.forced { try folder.discardCompletion() }
+        try folder.clearResourceRecords()
         let job = job(for: plan.check)
         let script = SlurmJobScript(stage: stage.name, pipeline: pipeline.url, executable: plan.check.executable.url,
                                     arguments: runner.commandLine(of: stage), request: job.request, tasks: job.tasks,
@@ -245,7 +246,8 @@ public final class SlurmExecutor {
         do {
             let check = try runner.check(stage.name, pending: [])
             if check.isCurrent, let manifest = check.manifest {
-                say("== \(stage.name): done on Slurm (job \(submission.record.job); \(Inspect.counted(manifest.totals.shards, "shard")), \(Inspect.counted(manifest.totals.samples, "sample")), \(Inspect.counted(manifest.files.count, "file")))")
+                let usage = check.folder.resourceSummary().map { ", " + $0.description } ?? ""
+                say("== \(stage.name): done on Slurm (job \(submission.record.job)\(usage); \(Inspect.counted(manifest.totals.shards, "shard")), \(Inspect.counted(manifest.totals.samples, "sample")), \(Inspect.counted(manifest.files.count, "file")))")
                 return []
             }
             reasons = check.reasons

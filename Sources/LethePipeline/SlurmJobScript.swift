@@ -114,6 +114,7 @@ public struct SlurmJobScript: Equatable, Sendable {
             "failures=" + failures,
             "attempt=$(( $(cat \"$failures\" 2>/dev/null || echo 0) + 1 ))",
             "echo \"== lethe: \(what), attempt $attempt of \(attempts), job ${SLURM_JOB_ID:-?} on $(hostname) at $(date -u +%Y-%m-%dT%H:%M:%SZ)\"",
+            "export \(ResourceUsage.environmentName)=" + Self.shellQuoted(outputFolder.path + "/" + ResourceUsage.filePrefix) + "\"$task.json\"",
             "near_limit=0",
             "trap 'near_limit=1; kill -TERM \"$child\" 2>/dev/null' USR1",
             command + " &",

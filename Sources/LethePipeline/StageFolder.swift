@@ -201,7 +201,7 @@ public struct StageFolder: Sendable {
         }
     }
 
-    private func removeIfPresent(_ file: URL) throws {
+    func removeIfPresent(_ file: URL) throws {
         do { try FileManager.default.removeItem(at: file) } catch CocoaError.fileNoSuchFile {} catch {
             if FileManager.default.fileExists(atPath: file.path) { throw FileError(file.path, "cannot remove (\(error.localizedDescription))") }
         }

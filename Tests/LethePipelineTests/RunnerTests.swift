@@ -165,6 +165,41 @@ final class RunnerTests: XCTestCase {
                        try StageFolder(url: one.path("stages/gen")).manifest()?.fingerprint)
     }
 
+    /// Each process of a stage records its peak memory and CPU time; the runner's "done" line and `lethe status` give
+    /// the largest peak and the total CPU time; a rerun replaces the records of the last run.
+    func testStagesRecordTheirPeakMemoryAndCPUTime() throws {
+        let sandbox = try makeSandbox()
+        defer { sandbox.cleanUp() }
+        var result = try lethe("run", "--jobs", "3", in: sandbox)
+        XCTAssertEqual(result.status, 0, result.error)
+        let folder = StageFolder(url: sandbox.path("stages/map"))
+        let records = try (0..<3).map { worker in
+            try JSONDecoder().decode(ResourceUsage.self, from: Data(contentsOf: folder.resourceFile(worker: "\(worker)")))
+        }
+        for record in records {
+            XCTAssert(record.peakMemoryMB > 1 && record.peakMemoryMB < 4096, "\(record)")
+            XCTAssert(record.cpuSeconds >= 0 && record.cpuSeconds < 600, "\(record)")
+        }
+        let summary = try XCTUnwrap(folder.resourceSummary())
+        XCTAssertEqual(summary.peakMemoryMB, records.map(\.peakMemoryMB).max())
+        XCTAssertEqual(summary.cpuSeconds, records.map(\.cpuSeconds).reduce(0, +), accuracy: 1e-9)
+        XCTAssertEqual(summary.processes, 3)
+        XCTAssertTrue(summary.description.hasPrefix("peak memory \(Int(summary.peakMemoryMB.rounded())) MB (the largest of 3 processes), CPU "),
+                      summary.description)
+        XCTAssertTrue(result.output.contains("== map: done in "), result.output)
+        XCTAssertTrue(result.output.contains(", \(summary.description) (4 shards"), result.output)
+        result = try lethe("status", in: sandbox)
+        XCTAssertTrue(result.output.contains("; \(summary.description)\n"), result.output)
+
+        // The records are not output: the manifest does not list them and they change no fingerprint.
+        XCTAssertEqual(try lethe("run", in: sandbox).output, "Nothing to do: all 2 stages are up to date.\n")
+        // A rerun as one process leaves one record.
+        result = try lethe("run", "--force", "--stage", "map", in: sandbox)
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertEqual(try XCTUnwrap(folder.resourceSummary()).processes, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.resourceFile(worker: "1").path))
+    }
+
     func testFailingStageStopsTheRunWithOneLine() throws {
         let sandbox = try makeSandbox()
         defer { sandbox.cleanUp() }

@@ -95,6 +95,7 @@ final class SlurmScriptTests: XCTestCase {
             failures=/data/run/stages/encode/.slurm-"${SLURM_ARRAY_JOB_ID:-${SLURM_JOB_ID:-0}}_$task.failures"
             attempt=$(( $(cat "$failures" 2>/dev/null || echo 0) + 1 ))
             echo "== lethe: stage encode, task $task of 32, attempt $attempt of 3, job ${SLURM_JOB_ID:-?} on $(hostname) at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+            export LETHE_RESOURCE_FILE=/data/run/stages/encode/.resources-"$task.json"
             near_limit=0
             trap 'near_limit=1; kill -TERM "$child" 2>/dev/null' USR1
             /opt/lethe/bin/lethe-encode --input stages/tokenize --note 'it'\''s here' --output stages/encode \

@@ -124,7 +124,10 @@ final class SlurmTests: XCTestCase {
         let gen = try record("gen", in: sandbox), map = try record("map", in: sandbox)
         XCTAssertTrue(result.output.contains("== gen: submitted job \(gen.job), array of 3 tasks, each 1 cpu, 200M memory, time limit 5 (output missing)\n"), result.output)
         XCTAssertTrue(result.output.contains("== map: submitted job \(map.job), array of 3 tasks, each 1 cpu, 200M memory, time limit 5, after job \(gen.job) (input stage gen is rebuilt first)\n"), result.output)
-        XCTAssertTrue(result.output.contains("== map: done on Slurm (job \(map.job); 10 shards, 40 samples, 1 file)"), result.output)
+        // Each task recorded its peak memory and CPU time (what the stage's "memory" request is sized from).
+        let usage = try XCTUnwrap(StageFolder(url: sandbox.path("stages/map")).resourceSummary())
+        XCTAssertEqual(usage.processes, 3)
+        XCTAssertTrue(result.output.contains("== map: done on Slurm (job \(map.job), \(usage.description); 10 shards, 40 samples, 1 file)"), result.output)
         try assertSameOutput(sandbox, asLocalRunOf: pipeline())
 
         // Chained: map's job waited for gen's, and its first unit started after gen's manifest was written.
@@ -164,7 +167,8 @@ final class SlurmTests: XCTestCase {
         defer { sandbox.cleanUp() }
         let result = try lethe("run", "--executor", "slurm", "--tasks", "3", "--wait", "--poll", "0.2", in: sandbox)
         XCTAssertEqual(result.status, 0, result.output + result.error)
-        XCTAssertTrue(result.output.contains("== gsm8k: done on Slurm (job \(try record("gsm8k", in: sandbox).job); 7 shards"), result.output)
+        let usage = try XCTUnwrap(StageFolder(url: sandbox.path("stages/gsm8k")).resourceSummary())
+        XCTAssertTrue(result.output.contains("== gsm8k: done on Slurm (job \(try record("gsm8k", in: sandbox).job), \(usage.description); 7 shards"), result.output)
         try assertSameOutput(sandbox, asLocalRunOf: text, stages: ["gsm8k"])
     }
 

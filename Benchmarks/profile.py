@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Where a training step's time goes, by kernel: `perf record` of `lethe-bench train --no-on-the-fly` (steps only),
+its samples grouped by what the symbol is. Model loading and random initialisation are left out and the rest is
+given as shares of the steps' samples, as the README's profile tables.
+
+    python3 Benchmarks/profile.py --model models/lethe-small --batch-size 32 --length 16 --repeats 30
+    python3 Benchmarks/profile.py --model .build/bench-cache/mamba-130m-config --batch-size 4 --length 64 --repeats 12
+
+Needs Linux perf. The arguments after the script's own are lethe-bench train's (--threads defaults to 2 there).
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, ".build", "release", "lethe-bench")
+
+# Matched in order against the symbol (Swift symbols mangled: the names still read inside them).
+GROUPS = [
+    ("setup", r"randomize|Xoshiro|__cos|__sin|__ieee754_log|__log|safetensors|Safetensors|loadOrRandomize"),
+    ("sgemm: OpenBLAS's kernel", r"^sgemm_kernel"),
+    ("sgemm: packing, beta and driver", r"^sgemm_|^gemm_|blas_"),
+    ("output layer's softmax (max, exp, sum; the blocked cross-entropy)", r"softmax|lmHeadCrossEntropy|BlockedLMHead|rowSumOfExp"),
+    ("selective scan backward", r"selective_scan_backward|selectiveScanBackward"),
+    ("selective scan forward", r"selective_scan|selectiveScan"),
+    ("causal conv forward and backward", r"causalConv1d"),
+    ("AdamW update", r"AdamW"),
+    ("gradient norm (clipping)", r"globalGradientNorm|GradientNorm"),
+    ("gates, SiLU, RMSNorm, softplus, embedding", r"gate|silu|rmsNorm|softplus|embedding|Embedding"),
+    ("memset and memmove (zeroing, copies)", r"memset|memmove|memcpy|clear_page"),
+    ("operating system (page faults, scheduling, threads)", r"^\[k\]|dispatch|sched|futex|pthread"),
+]
+
+
+def main():
+    arguments = sys.argv[1:]
+    if any(a in ("-h", "--help") for a in arguments):
+        print(__doc__)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        data = os.path.join(scratch, "perf.data")
+        subprocess.run(["perf", "record", "-F", "999", "-o", data, "--", BENCH, "train", "--no-on-the-fly"] + arguments,
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        report = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "symbol", "--stdio",
+                                 "-g", "none", "--percent-limit", "0"], check=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True).stdout
+    shares = {}
+    for line in report.splitlines():
+        match = re.match(r"\s*([\d.]+)%\s+(\[[.k]\])\s+(.*?)\s*$", line)
+        if not match:
+            continue
+        percent, space, symbol = float(match.group(1)), match.group(2), match.group(3)
+        name = ("[k] " if space == "[k]" else "") + symbol
+        group = next((g for g, pattern in GROUPS if re.search(pattern, name)), "the rest")
+        shares[group] = shares.get(group, 0) + percent
+    steps = sum(v for g, v in shares.items() if g != "setup")
+    print(f"lethe-bench train {' '.join(arguments)}: {shares.get('setup', 0):.0f}% of the samples were setup (left out)\n")
+    print("| part of a training step | share |")
+    print("| --- | ---: |")
+    for group, value in sorted(((g, v) for g, v in shares.items() if g != "setup"), key=lambda item: -item[1]):
+        print(f"| {group} | {100 * value / steps:.0f}% |")
+
+
+if __name__ == "__main__":
+    main()
