@@ -18,7 +18,7 @@ final class ExpectedReportTests: XCTestCase {
 
     /// Builds the fixture's stage folders, runs annotate and report, and returns every file the report
     /// registered plus `annotations.txt` (each annotated sample's KEY.json and KEY.words.json).
-    func produce(in sandbox: Sandbox) throws -> [String: [UInt8]] {
+    static func produce(in sandbox: Sandbox) throws -> [String: [UInt8]] {
         let fixture = try ReportFixture()
         try fixture.build(in: sandbox)
         let annotate = try sandbox.run("lethe-annotate", fixture.reconstructFolders.flatMap { ["--input", $0] } + [
@@ -49,7 +49,7 @@ final class ExpectedReportTests: XCTestCase {
     func testReportMatchesExpectedFiles() throws {
         let sandbox = try Sandbox()
         defer { sandbox.cleanUp() }
-        let files = try produce(in: sandbox)
+        let files = try Self.produce(in: sandbox)
         XCTAssertEqual(Set(files.keys), ["report.md", "annotations.txt", "rouge.csv", "omission_pos.csv", "omission_ner.csv",
                                          "omission_class.csv", "omission_dataset.csv", "significance_pos.csv", "significance_ner.csv",
                                          "significance_class.csv", "significance_dataset.csv", "omission_position.csv",
