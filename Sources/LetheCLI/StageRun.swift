@@ -177,7 +177,7 @@ public final class StageRun {
             return
         }
         let threads = max(1, concurrency)
-        let handoff = Handoff<(unit: Int, input: Input)>(capacity: threads)
+        let handoff = BoundedQueue<(unit: Int, input: Input)>(capacity: threads)
         let workers = DispatchGroup()
         // Threads of their own rather than concurrentPerform: they block on the hand-off while the reader runs.
         for _ in 0..<threads {
@@ -341,59 +341,5 @@ final class WorkQueue: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if failure == nil { failure = error }
-    }
-}
-
-/// Hands items from one producing thread to worker threads, holding at most `capacity` waiting; the first
-/// failure (of either side) stops both.
-final class Handoff<Item>: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var items: [Item] = []
-    private let capacity: Int
-    private var closed = false
-    private var firstFailure: Error?
-
-    init(capacity: Int) { self.capacity = capacity }
-
-    /// Waits for room; false if something failed (the item is dropped).
-    func put(_ item: Item) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        while items.count >= capacity && firstFailure == nil { condition.wait() }
-        guard firstFailure == nil else { return false }
-        items.append(item)
-        condition.broadcast()
-        return true
-    }
-
-    /// The next item; nil once closed and empty, or after a failure.
-    func take() -> Item? {
-        condition.lock()
-        defer { condition.unlock() }
-        while items.isEmpty && !closed && firstFailure == nil { condition.wait() }
-        guard firstFailure == nil, !items.isEmpty else { return nil }
-        condition.broadcast()
-        return items.removeFirst()
-    }
-
-    /// No more items will come.
-    func close() {
-        condition.lock()
-        closed = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    func fail(_ error: Error) {
-        condition.lock()
-        if firstFailure == nil { firstFailure = error }
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    var failure: Error? {
-        condition.lock()
-        defer { condition.unlock() }
-        return firstFailure
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LetheAnalysis
+import LetheShards
 import LetheCorpus
 import LetheTokenizer
 

@@ -32,6 +32,10 @@ public struct DecodingRequest {
     }
 }
 
+/// `<|endoftext|>` of the GPT-NeoX tokenizer (id 0). The reference frames every chunk with it: the auto-encoder's
+/// decoder reads [eos] + chunk + [eos], so it is greedy decoding's first input and the token it stops at.
+public let endOfText: Int32 = 0
+
 /// Batched greedy decoding of the auto-encoder's decoder, each sequence started from its chunk's encoder cache
 /// (the reference's `decoder_utils.reconstruct`, github.com/dataminr-ai/ouroboros):
 ///
@@ -51,9 +55,6 @@ public struct DecodingRequest {
 ///     let decoder = GreedyDecoder(model: model, batchSize: 64)
 ///     let results = try decoder.decode(requests)       // [DecodedSequence], in request order
 public final class GreedyDecoder {
-    /// `<|endoftext|>` of the GPT-NeoX tokenizer: the decoder's first input and its stop token.
-    public static let eos: Int32 = 0
-
     public let model: MambaModel
     public let batchSize: Int
 
@@ -108,7 +109,7 @@ public final class GreedyDecoder {
             let choices = try model.greedyStep(tokens: slots.map(\.input), cache: cache, activations: activations)
             var done: [Int] = []
             for (i, choice) in choices.enumerated() {
-                if choice == Self.eos {
+                if choice == endOfText {
                     slots[i].stop = .eos
                 } else {
                     slots[i].generated.append(choice)
@@ -137,7 +138,7 @@ public final class GreedyDecoder {
     private struct Slot {
         let request: Int
         let maxNewTokens: Int
-        var input: Int32 = GreedyDecoder.eos
+        var input: Int32 = endOfText
         var generated: [Int32] = []
         var stop: DecodingStop?
     }

@@ -21,6 +21,6 @@ extension MambaConfig {
 public func modelIdentity(folder: URL, config: MambaConfig) -> JSONValue {
     let url = MambaModel.checkpointFolder(folder).standardizedFileURL
     var name = url.lastPathComponent
-    if name == "final" || name.hasPrefix("step-") { name = url.deletingLastPathComponent().lastPathComponent + "/" + name }
+    if RunFolder.isCheckpoint(name) { name = url.deletingLastPathComponent().lastPathComponent + "/" + name }
     return ["model": .string(name), "config": config.summary]
 }

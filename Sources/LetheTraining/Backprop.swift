@@ -10,9 +10,6 @@ public enum TrainingObjective: String, Codable, Sendable, CaseIterable {
     case autoencoder
     /// Plain next-token prediction from the empty state: x predicts x shifted by one, B × (L - 1) predictions.
     case lm
-
-    /// `<|endoftext|>`, id 0 in GPT-NeoX's vocabulary: the reference pads each chunk with it on both sides.
-    public static let eos: Int32 = 0
 }
 
 /// B chunks of one length L (sequence-major tokens) and, for the auto-encoder, each chunk's encoder state
@@ -68,7 +65,7 @@ public final class Backprop {
         if let bad = batch.tokens.first(where: { $0 < 0 || $0 >= vocabulary }) {
             throw TrainingError("batch: token id \(bad) outside the model's vocabulary 0..<\(vocabulary)")
         }
-        let prefix: [Int32] = objective == .autoencoder ? [TrainingObjective.eos] : []
+        let prefix: [Int32] = objective == .autoencoder ? [endOfText] : []
         let suffix = prefix
         guard l + 2 * prefix.count >= 2 else { throw TrainingError("batch: chunks of 1 token have nothing to predict") }
         var input: [Int32] = [], targets: [Int32] = []

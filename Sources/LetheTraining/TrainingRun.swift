@@ -140,11 +140,11 @@ public final class TrainingRun {
                 events(.validation(result))
                 if finalCheckpoint == .best, best.map({ result.valLoss < $0.loss }) ?? true {
                     best = (result.step, result.valLoss)
-                    try TrainingCheckpoint.write(to: output.appendingPathComponent(Self.bestFolder), model: trainer.model,
+                    try TrainingCheckpoint.write(to: output.appendingPathComponent(RunFolder.best), model: trainer.model,
                                                  optimizer: trainer.optimizer, state: state(trainer))
                 }
             }
-            let stepFolder = output.appendingPathComponent("step-\(record.step)")
+            let stepFolder = output.appendingPathComponent(RunFolder.step(record.step))
             // The last step's weights are kept as a step checkpoint when final/ is the best one (a resumed run sees
             // that training is done); a stop request gets the checkpoint of the step it stops after.
             let scheduled = !last && settings.checkpointEvery.map { record.step % $0 == 0 } == true
@@ -156,9 +156,9 @@ public final class TrainingRun {
             }
             if stopping { throw TrainingStopped(step: record.step, checkpoint: stepFolder) }
         }
-        let final = output.appendingPathComponent("final")
+        let final = output.appendingPathComponent(RunFolder.final)
         if finalCheckpoint == .best {
-            let bestFolder = output.appendingPathComponent(Self.bestFolder)
+            let bestFolder = output.appendingPathComponent(RunFolder.best)
             let state = try TrainingCheckpoint.readState(bestFolder)
             let (model, optimizer) = try TrainingCheckpoint.read(bestFolder, state: state)
             try TrainingCheckpoint.write(to: final, model: model, optimizer: optimizer, state: state, dtype: finalDType)
@@ -170,9 +170,6 @@ public final class TrainingRun {
         events(.checkpoint(step: trainer.step, at: final))
         return trainer.model
     }
-
-    /// The folder holding the weights of the lowest validation loss so far (`finalCheckpoint` best).
-    public static let bestFolder = "best"
 
     /// The fixed validation sample: at most `validationChunksPerLength` chunks of each length, evenly spread over
     /// the set in corpus order (so every dataset of a mixed set is drawn), grouped by length.
@@ -263,7 +260,7 @@ public final class TrainingRun {
     /// Complete checkpoint folders (step-N/ and final/, each with its trainer_state.json).
     private static func checkpoints(in folder: URL) -> [URL] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return [] }
-        return names.filter { $0 == "final" || ($0.hasPrefix("step-") && Int($0.dropFirst(5)) != nil) }
+        return names.filter(RunFolder.isCheckpoint)
             .map { folder.appendingPathComponent($0) }
             .filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent(TrainingCheckpoint.stateFile).path) }
     }

@@ -249,8 +249,7 @@ struct LetheTrain: StageCommand {
     /// Removes the run in `folder` (log, checkpoints, marker): --force found one of another configuration.
     func removeEarlierRun(in folder: URL) throws {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        where name == TrainingRun.logFile || name == "final" || name == TrainingRun.bestFolder || name.hasPrefix("step-")
-            || name == Self.fingerprintFile {
+        where name == TrainingRun.logFile || RunFolder.isRunFolder(name) || name == Self.fingerprintFile {
             try FileManager.default.removeItem(at: folder.appendingPathComponent(name))
         }
     }
@@ -260,7 +259,7 @@ struct LetheTrain: StageCommand {
         let fm = FileManager.default
         var files = [TrainingRun.logFile]
         for name in try fm.contentsOfDirectory(atPath: folder.path).sorted()
-        where name == "final" || name == TrainingRun.bestFolder || (name.hasPrefix("step-") && Int(name.dropFirst(5)) != nil) {
+        where RunFolder.isRunFolder(name) {
             files += try fm.contentsOfDirectory(atPath: folder.appendingPathComponent(name).path).sorted().map { "\(name)/\($0)" }
         }
         return files

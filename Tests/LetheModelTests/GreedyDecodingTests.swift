@@ -70,7 +70,7 @@ final class GreedyDecodingTests: XCTestCase {
             let logits = try NPYArray.read(contentsOf: fixture.folder.appendingPathComponent("first_logits.npy")).floats()
             for (i, chunk) in fixture.chunks.enumerated() {
                 let cache = try MambaCache(config: decoder.config, sequences: [states[i]])
-                let inputs = [GreedyDecoder.eos] + chunk.generated
+                let inputs = [endOfText] + chunk.generated
                 for s in 0..<min(fixture.firstSteps, chunk.generated.count) {
                     let mine = try decoder.step(tokens: [inputs[s]], cache: cache)
                     let start = (i * fixture.firstSteps + s) * v
@@ -100,10 +100,10 @@ final class GreedyDecodingTests: XCTestCase {
                 var generated: [Int32] = []
                 var stop = DecodingStop.length
                 while generated.count < requests[i].maxNewTokens {
-                    let logits = try decoder.forward(tokens: [GreedyDecoder.eos] + generated, batchSize: 1, cache: cache.copy(),
+                    let logits = try decoder.forward(tokens: [endOfText] + generated, batchSize: 1, cache: cache.copy(),
                                                      logits: .lastToken)!
                     let next = Int32(logits.indices.max { logits[$0] < logits[$1] }!)  // the first of equal maxima
-                    if next == GreedyDecoder.eos { stop = .eos; break }
+                    if next == endOfText { stop = .eos; break }
                     generated.append(next)
                 }
                 XCTAssertEqual(results[i], DecodedSequence(tokens: generated, stop: stop), "\(name) chunk \(i)")
@@ -136,7 +136,7 @@ final class GreedyDecodingTests: XCTestCase {
             let results = try GreedyDecoder(model: decoder, batchSize: 4).decode(requests)
             for (result, chunk) in zip(results, fixture.chunks) {
                 let prefix = Array(chunk.generated.prefix(limit))
-                let expected = prefix.last == GreedyDecoder.eos
+                let expected = prefix.last == endOfText
                     ? DecodedSequence(tokens: prefix.dropLast(), stop: .eos) : DecodedSequence(tokens: prefix, stop: .length)
                 XCTAssertEqual(result, expected, "max \(limit)")
             }

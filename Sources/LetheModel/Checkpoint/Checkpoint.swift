@@ -58,7 +58,7 @@ extension MambaModel {
     /// its final/ checkpoint, so a pipeline can name the train stage as a later stage's model.
     public static func checkpointFolder(_ folder: URL) -> URL {
         let manager = FileManager.default
-        let final = folder.appendingPathComponent("final")
+        let final = folder.appendingPathComponent(RunFolder.final)
         if !manager.fileExists(atPath: folder.appendingPathComponent("config.json").path),
            manager.fileExists(atPath: final.appendingPathComponent("config.json").path) {
             return final
