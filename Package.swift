@@ -34,10 +34,14 @@ let package = Package(
         .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "CLetheKernels", "LetheShards"],
                 swiftSettings: fast),
         .target(name: "LetheTraining", dependencies: ["LetheModel", "LetheShards", "CBLAS"], swiftSettings: fast),
-        .target(name: "LetheAnalysis", dependencies: ["LetheShards"], swiftSettings: fast),
+        // Text segmentation as NLTK does it (Punkt sentences, Treebank words, nltk.word_tokenize), for the count
+        // and annotate stages; the Punkt model is a data file (Resources/), checked by its digest when loaded.
+        .target(name: "LetheText", dependencies: ["LetheShards", "CZstd"],
+                resources: [.copy("Resources/punkt-english.tsv.zst")], swiftSettings: fast),
+        .target(name: "LetheAnalysis", dependencies: ["LetheText", "LetheShards"], swiftSettings: fast),
         // Token and word frequencies of corpus files (the count stage): needs the corpus reader, the BPE
         // tokenizer and the annotate stage's word tokenizer, so it sits above all three.
-        .target(name: "LetheCount", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheAnalysis", "LetheShards"],
+        .target(name: "LetheCount", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheText", "LetheShards"],
                 swiftSettings: fast),
         .target(name: "LethePipeline", dependencies: [
             "LetheShards", .product(name: "Crypto", package: "swift-crypto"),
@@ -70,7 +74,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .executableTarget(name: "lethe-annotate", dependencies: [
-            "LetheAnalysis", "LetheCLI", "LethePipeline", "LetheShards", "LetheTokenizer",
+            "LetheAnalysis", "LetheText", "LetheCLI", "LethePipeline", "LetheShards", "LetheTokenizer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .executableTarget(name: "lethe-report", dependencies: [
@@ -89,7 +93,7 @@ let package = Package(
 
         // Benchmarks: one subcommand per area, compared with Benchmarks/baselines/<area>.py by Benchmarks/run.py.
         .executableTarget(name: "lethe-bench", dependencies: [
-            "LetheAnalysis", "LetheShards", "LetheTokenizer", "LetheCorpus", "LetheCount", "LetheModel", "LetheTraining",
+            "LetheAnalysis", "LetheText", "LetheShards", "LetheTokenizer", "LetheCorpus", "LetheCount", "LetheModel", "LetheTraining",
             "CBLAS",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -103,11 +107,11 @@ let package = Package(
         .testTarget(name: "LetheTokenizerTests", dependencies: ["LetheTokenizer", "LetheShards"]),
         .testTarget(name: "LetheCorpusTests", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheShards"]),
         .testTarget(name: "LetheTokenizeStageTests", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheShards", "LethePipeline", "LetheTestSupport"]),
-        .testTarget(name: "LetheModelTests", dependencies: ["LetheModel", "LetheShards"]),
+        .testTarget(name: "LetheModelTests", dependencies: ["LetheModel", "LetheShards", "LetheTestSupport"]),
         .testTarget(name: "LetheTrainingTests", dependencies: [
             "LetheTraining", "LetheModel", "LetheShards", "LetheCLI", "LethePipeline", "LetheTestSupport",
         ]),
-        .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheShards", "LetheTokenizer"]),
+        .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheText", "LetheShards", "LetheTokenizer"]),
         .testTarget(name: "LetheCountTests", dependencies: ["LetheCount", "LetheCorpus", "LetheTokenizer", "LetheShards", "LetheTestSupport"]),
         .testTarget(name: "LethePipelineTests", dependencies: ["LethePipeline", "LetheShards", "LetheCLI", "LetheTestSupport"]),
         // Stage executables end to end (run as processes from the build folder) and the expected report.

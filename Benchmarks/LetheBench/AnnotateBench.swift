@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LetheAnalysis
 import LetheShards
+import LetheText
 
 /// What lethe-annotate does per chunk (both texts split as nltk.word_tokenize, retention, word classes, the
 /// edit-distance alignment of token ids, ROUGE-1) on the report fixture's reconstructions, against the same

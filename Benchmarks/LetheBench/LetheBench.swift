@@ -5,6 +5,7 @@ import ArgumentParser
 import Foundation
 import LetheAnalysis
 import LetheShards
+import LetheText
 
 @main
 struct LetheBench: ParsableCommand {

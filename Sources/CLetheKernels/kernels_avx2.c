@@ -2,7 +2,7 @@
 // (selective_scan_backward_body.h) and the lm_head's softmax rows (softmax_rows_body.h), on AVX2 operations.
 #include "lethe_kernels.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
 #include <immintrin.h>
 
 #define TARGET __attribute__((target("avx2,fma")))
@@ -56,34 +56,4 @@ int lethe_avx2_available(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-#else
-
-int lethe_avx2_available(void) { return 0; }
-
-void lethe_selective_scan_avx2(float *y, const float *u, const float *dt, const float *dt_bias, const float *bc,
-                               long bc_stride, const float *a_log, const float *d, float *state, long state_stride,
-                               long length, long channels, long state_size, long unit_begin, long unit_end) {
-    (void)y; (void)u; (void)dt; (void)dt_bias; (void)bc; (void)bc_stride; (void)a_log; (void)d; (void)state;
-    (void)state_stride; (void)length; (void)channels; (void)state_size; (void)unit_begin; (void)unit_end;
-}
-
-void lethe_selective_scan_backward_avx2(
-        float *du, float *ddt, float *partial_bc, float *ddt_bias, float *da_log, float *dd, float *d_state,
-        long d_state_stride, const float *dy, const float *u, const float *dt, const float *dt_bias, const float *bc,
-        long bc_stride, const float *a_log, const float *d, const float *state, long state_stride, long batch,
-        long length, long channels, long state_size, long unit_channels, long unit_begin, long unit_end) {
-    (void)du; (void)ddt; (void)partial_bc; (void)ddt_bias; (void)da_log; (void)dd; (void)d_state;
-    (void)d_state_stride; (void)dy; (void)u; (void)dt; (void)dt_bias; (void)bc; (void)bc_stride; (void)a_log;
-    (void)d; (void)state; (void)state_stride; (void)batch; (void)length; (void)channels; (void)state_size;
-    (void)unit_channels; (void)unit_begin; (void)unit_end;
-}
-
-void lethe_softmax_statistics_avx2(const float *z, long rows, long count, float *maximum, float *sum) {
-    (void)z; (void)rows; (void)count; (void)maximum; (void)sum;
-}
-
-void lethe_softmax_gradient_avx2(float *z, long rows, long count, const float *maximum, const float *factor) {
-    (void)z; (void)rows; (void)count; (void)maximum; (void)factor;
-}
-
-#endif
+#endif  // on other CPUs, kernels_other_cpus.c says these kernels are unavailable

@@ -2,6 +2,7 @@
 // words, built from plain values so `lethe-annotate` is only glue (read shards, call `annotateChunk`, write).
 
 import Foundation
+import LetheText
 
 /// A gold word of an annotated corpus (CoNLL-2003: word, Penn POS tag, IOB1 NER tag).
 public struct GoldWord: Codable, Equatable, Sendable {

@@ -1,6 +1,8 @@
 // The categories a reference word is counted under: gold POS and NER (CoNLL-2003), rule-based classes for
 // any text, position in the chunk, and pretraining frequency.
 
+import LetheText
+
 /// The reference's 14 coarse part-of-speech classes (ouroboros eval_analysis/connl/pos_analysis.py, pos_to_cat).
 public enum POSClass: String, CaseIterable, Codable, Sendable {
     case noun = "NOUN", verb = "VERB", adj = "ADJ", adv = "ADV", adp = "ADP", det = "DET", pron = "PRON"

@@ -1,10 +1,6 @@
 // LetheAnalysis: what the annotate and report stages compute, as library code on plain values.
 //
-// Words
-//   WordTokenizer().tokenize(text)            nltk.word_tokenize (NLTK 3.10.4): Punkt (English punkt_tab model,
-//                                             PunktEnglishModel.swift) then NLTKWordTokenizer; exact, no regex engine
-//   TreebankWordTokenizer().tokenize(s)       NLTKWordTokenizer alone (one sentence)
-//   PunktSentenceTokenizer().sentences(text)  Punkt sentence split
+// Words come from LetheText (nltk.word_tokenize's split).
 // Retention
 //   retainedWords(reference:reconstruction:)  the reference's (word, k-th occurrence) rule, case-sensitive
 //   alignTokens(reference:reconstruction:)    Levenshtein alignment of token ids: kept / substituted / dropped

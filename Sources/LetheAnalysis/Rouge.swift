@@ -1,6 +1,8 @@
 // ROUGE-1 as the rouge-score package computes it with default settings
 // (rouge_scorer.RougeScorer(['rouge1']).score(target, prediction)).
 
+import LetheText
+
 public struct RougeScore: Codable, Equatable, Sendable {
     public var precision: Double
     public var recall: Double

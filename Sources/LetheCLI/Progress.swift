@@ -26,26 +26,19 @@ public final class Progress: @unchecked Sendable {
     /// What is counted ("samples"); a unit starting with "bytes" shows the counts as KB, MB, GB.
     public let unit: String
     public let total: Int?
-    private let mode: ProgressMode
-    private let interval: TimeInterval
+    private let line: ProgressLine
     private let start = Date()
     private var done = 0
-    /// A live line shows at once; plain lines start after the first interval (short work prints one line).
-    private var lastShown: Date
     private var finished = false
     private let lock = NSLock()
 
-    /// `lineInterval` is the time between lines in `lines` mode.
+    /// `lineInterval` is the time between lines in `lines` mode. A live line shows at once; plain lines start after
+    /// the first interval (short work prints one line).
     public init(label: String, total: Int?, unit: String = "samples", mode: ProgressMode, lineInterval: TimeInterval = 10) {
         self.label = label
         self.total = total
         self.unit = unit
-        switch mode {
-        case .auto: self.mode = isatty(STDERR_FILENO) != 0 ? .bar : .lines
-        default: self.mode = mode
-        }
-        interval = self.mode == .bar ? 0.2 : lineInterval
-        lastShown = self.mode == .bar ? .distantPast : start
+        line = ProgressLine(mode: mode, lineInterval: lineInterval, firstLineAtOnce: false)
     }
 
     public func advance(by count: Int = 1) {
@@ -53,26 +46,20 @@ public final class Progress: @unchecked Sendable {
         defer { lock.unlock() }
         done += count
         let now = Date()
-        guard mode != .off, now.timeIntervalSince(lastShown) >= interval else { return }
-        lastShown = now
-        show(now: now)
+        if line.isDue(now) { line.show(describe(now: now), now: now) }
     }
 
     /// Prints the final count (and ends the live line).
     public func finish() {
         lock.lock()
         defer { lock.unlock() }
-        guard !finished, mode != .off else { return }
+        guard !finished, line.mode != .off else { return }
         finished = true
-        show(now: Date())
-        if mode == .bar { write("\n") }
+        line.show(describe(now: Date()), now: Date())
+        line.finish()
     }
 
     public var text: String { lock.lock(); defer { lock.unlock() }; return describe(now: Date()) }
-
-    private func show(now: Date) {
-        write(mode == .bar ? "\r\u{1B}[K" + describe(now: now) : describe(now: now) + "\n")
-    }
 
     func describe(now: Date) -> String {
         let elapsed = max(now.timeIntervalSince(start), 1e-9)
@@ -99,8 +86,6 @@ public final class Progress: @unchecked Sendable {
         return line
     }
 
-    private func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
-
     static func grouped(_ value: Int) -> String {
         let digits = Array(String(value))
         var out = ""
@@ -111,10 +96,62 @@ public final class Progress: @unchecked Sendable {
         return out
     }
 
-    static func duration(_ seconds: Double) -> String {
+    /// "45s", "12m05s", "3h07m"; "?" when unknown.
+    public static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
         let s = Int(seconds.rounded())
         if s < 60 { return "\(s)s" }
         if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
         return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60)
     }
+}
+
+/// The terminal side of progress: a live line redrawn in place at most five times a second (`bar`), a plain line at
+/// most every `lineInterval` (`lines`), or nothing (`off`). Its owner serialises the calls.
+public final class ProgressLine {
+    /// `bar`, `lines` or `off` (`auto` resolved).
+    public let mode: ProgressMode
+    private let interval: TimeInterval
+    private var lastShown: Date
+    private var liveLineOpen = false
+
+    /// `firstLineAtOnce`: whether the first line may show at once in `lines` mode (else after the first interval).
+    public init(mode: ProgressMode, lineInterval: TimeInterval = 10, firstLineAtOnce: Bool) {
+        switch mode {
+        case .auto: self.mode = isatty(STDERR_FILENO) != 0 ? .bar : .lines
+        default: self.mode = mode
+        }
+        interval = self.mode == .bar ? 0.2 : lineInterval
+        lastShown = self.mode == .bar || firstLineAtOnce ? .distantPast : Date()
+    }
+
+    /// Whether a line is due: not off, and the interval since the last one has passed.
+    public func isDue(_ now: Date = Date()) -> Bool { mode != .off && now.timeIntervalSince(lastShown) >= interval }
+
+    /// Shows `text`: redraws the live line, or prints a line.
+    public func show(_ text: String, now: Date = Date()) {
+        guard mode != .off else { return }
+        lastShown = now
+        if mode == .bar {
+            write("\r\u{1B}[K" + text)
+            liveLineOpen = true
+        } else {
+            write(text + "\n")
+        }
+    }
+
+    /// A line that stays (an event between the progress lines), after ending a live line.
+    public func say(_ text: String) {
+        guard mode != .off else { return }
+        finish()
+        write(text + "\n")
+    }
+
+    /// Ends a live line.
+    public func finish() {
+        if liveLineOpen { write("\n") }
+        liveLineOpen = false
+    }
+
+    private func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
 }

@@ -1,7 +1,7 @@
 import Foundation
-import LetheAnalysis
-import LetheShards
 import LetheCorpus
+import LetheShards
+import LetheText
 import LetheTokenizer
 
 public struct CountSettings: Sendable, Equatable {

@@ -5,6 +5,7 @@ import LetheCLI
 import LethePipeline
 import LetheShards
 import LetheTokenizer
+import LetheText
 
 /// The annotate stage: each reconstructed chunk's reference words, retained or omitted, with their categories.
 /// Glue only: read a reconstruct shard, call `annotateChunk` per sample, write (see LetheAnalysis).

@@ -270,56 +270,29 @@ extension LearningRateSchedule: ExpressibleByArgument {}
 extension TrainingObjective: ExpressibleByArgument {}
 extension FinalCheckpoint: ExpressibleByArgument {}
 
-/// Progress of the steps on standard error: `train: step 120/2000 (6.0%), loss 3.2145, 1,234 tok/s, ETA 25m`.
-/// A live line on a terminal (bar), a plain line every 10 seconds otherwise (lines), or nothing (off).
+/// Progress of the steps on standard error: `train: step 120/2000 (6.0%), loss 3.2145, 1,234 tok/s, ETA 25m`,
+/// on a ProgressLine (the last step always shown).
 final class StepReporter {
     let name: String
     let total: Int
-    let live: Bool
-    let silent: Bool
-    private var lastLine = Date.distantPast
-    private var pending = false
+    private let line: ProgressLine
 
     init(name: String, total: Int, mode: ProgressMode) {
         self.name = name
         self.total = total
-        silent = mode == .off
-        live = mode == .bar || (mode == .auto && isatty(STDERR_FILENO) != 0)
+        line = ProgressLine(mode: mode, firstLineAtOnce: true)
     }
 
     func step(_ record: StepRecord, secondsRemaining: Double) {
-        guard !silent else { return }
-        let now = Date()
-        let last = record.step == total
-        guard last || now.timeIntervalSince(lastLine) >= (live ? 0.2 : 10) else { return }
-        lastLine = now
+        guard record.step == total ? line.mode != .off : line.isDue() else { return }
         let percent = String(format: "%.1f", 100 * Double(record.step) / Double(total))
-        let text = "\(name): step \(record.step)/\(total) (\(percent)%), loss \(String(format: "%.4f", record.loss)), "
-            + "\(Int(record.tokensPerSecond.rounded())) tok/s, ETA \(duration(secondsRemaining))"
-        if live {
-            FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
-            pending = true
-        } else {
-            FileHandle.standardError.write(Data((text + "\n").utf8))
-        }
+        line.show("\(name): step \(record.step)/\(total) (\(percent)%), loss \(String(format: "%.4f", record.loss)), "
+                  + "\(Int(record.tokensPerSecond.rounded())) tok/s, ETA \(Progress.duration(secondsRemaining))")
     }
 
-    func say(_ text: String) {
-        guard !silent else { return }
-        finish()
-        FileHandle.standardError.write(Data("\(name): \(text)\n".utf8))
-    }
+    func say(_ text: String) { line.say("\(name): \(text)") }
 
-    func finish() {
-        if pending { FileHandle.standardError.write(Data("\n".utf8)) }
-        pending = false
-    }
-
-    private func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite else { return "?" }
-        let s = Int(seconds.rounded())
-        return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
-    }
+    func finish() { line.finish() }
 }
 
 extension StoredDType: ExpressibleByArgument {

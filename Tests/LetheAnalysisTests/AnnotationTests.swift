@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 import XCTest
 @testable import LetheAnalysis
+@testable import LetheText
 
 final class AnnotationTests: XCTestCase {
     /// A CoNLL-2003 sentence with gold labels; the reconstruction drops "the" and changes a name.

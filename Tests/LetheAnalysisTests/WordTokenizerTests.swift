@@ -1,5 +1,6 @@
 import XCTest
 @testable import LetheAnalysis
+@testable import LetheText
 
 /// Oracle: NLTK 3.10.4 (tokenizer.json, made by make_analysis_fixtures.py). Tokens must be identical.
 final class WordTokenizerTests: XCTestCase {

@@ -3,6 +3,7 @@ import LetheCorpus
 import LetheShards
 import XCTest
 @testable import LetheCount
+import LetheTestSupport
 
 /// CorpusCounter against the `tokenizers` package and nltk (Tests/Fixtures/count/expected.json): exact counts.
 final class CounterTests: XCTestCase {
@@ -67,7 +68,7 @@ final class CounterTests: XCTestCase {
         var counts = try counter().count(file: Repository.input("gsm8k-pile.jsonl"))
         counts.skippedLines = 2
         counts.skippedExamples = ["a.jsonl:3: not JSON", "a.jsonl:9: invalid UTF-8"]
-        let url = URL(fileURLWithPath: sandbox.path("shard-000000.tar.zst"))
+        let url = URL(fileURLWithPath: sandbox.path("shard-000000.tar.zst").path)
         let writer = try ShardWriter(url: url)
         for sample in counts.shardSamples() { try writer.append(sample) }
         _ = try writer.finish()
@@ -119,7 +120,7 @@ final class CounterTests: XCTestCase {
         lines.insert(Array("{\"text\": \"a\", \"meta\": {\"pile_set_name\": 3}}\n".utf8), at: 8)  // line 9: subset not a string
         try sandbox.write("bad.jsonl", Array(lines.joined()))
 
-        let bad = sandbox.path("bad.jsonl")
+        let bad = sandbox.path("bad.jsonl").path
         XCTAssertThrowsError(try counter(skipBad: false).count(file: bad)) { error in
             XCTAssertEqual(error as? CorpusError, CorpusError(file: bad, line: 3, problem: "not JSON: unterminated string at byte 23"))
         }
@@ -129,7 +130,7 @@ final class CounterTests: XCTestCase {
             "\(bad):3: not JSON: unterminated string at byte 23", "\(bad):6: invalid UTF-8",
             "\(bad):9: meta.pile_set_name is a number, not a string",
         ])
-        var withoutBadLines = try counter(skipBad: true).count(file: sandbox.path("good.jsonl"))
+        var withoutBadLines = try counter(skipBad: true).count(file: sandbox.path("good.jsonl").path)
         withoutBadLines.source = bad
         withoutBadLines.skippedLines = 3
         withoutBadLines.skippedExamples = skipping.skippedExamples
@@ -137,8 +138,8 @@ final class CounterTests: XCTestCase {
 
         // Without --skip-bad, the subset problem alone is an error naming its line.
         try sandbox.write("subset.jsonl", Array((good[0] + "{\"text\": \"a\", \"meta\": [1]}\n").utf8))
-        XCTAssertThrowsError(try counter().count(file: sandbox.path("subset.jsonl"))) { error in
-            XCTAssertEqual("\(error)", "\(sandbox.path("subset.jsonl")):2: meta.pile_set_name: meta is an array, not an object")
+        XCTAssertThrowsError(try counter().count(file: sandbox.path("subset.jsonl").path)) { error in
+            XCTAssertEqual("\(error)", "\(sandbox.path("subset.jsonl").path):2: meta.pile_set_name: meta is an array, not an object")
         }
     }
 
@@ -147,7 +148,7 @@ final class CounterTests: XCTestCase {
         defer { sandbox.cleanUp() }
         let whole = try Data(contentsOf: URL(fileURLWithPath: Repository.input("gsm8k-pile.jsonl.zst")))
         try sandbox.write("cut.jsonl.zst", Array(whole.prefix(whole.count * 3 / 4)))
-        let cut = sandbox.path("cut.jsonl.zst")
+        let cut = sandbox.path("cut.jsonl.zst").path
         XCTAssertThrowsError(try counter().count(file: cut)) { error in
             guard let error = error as? CorpusError else { return XCTFail("\(error)") }
             XCTAssertEqual(error.file, cut)
@@ -183,7 +184,7 @@ final class CounterTests: XCTestCase {
         func count(_ fields: [String]) throws -> FileCounts {
             try CorpusCounter(tokenizer: neoxTokenizer, settings: CountSettings(threads: 2, countWords: true, textFields: fields,
                                                                                batchBytes: 1_000))
-                .count(file: sandbox.path("qa.jsonl"))
+                .count(file: sandbox.path("qa.jsonl").path)
         }
         let both = try count(["question", "answer"]), question = try count(["question"]), answer = try count(["answer"])
         XCTAssertEqual(both.documents, 80)
@@ -199,7 +200,7 @@ final class CounterTests: XCTestCase {
 
         XCTAssertEqual(try count(["question", "rationale"]).groups[0].counts, question.groups[0].counts)
         XCTAssertThrowsError(try count(["rationale", "solution"])) { error in
-            XCTAssertEqual("\(error)", "\(sandbox.path("qa.jsonl")): no line has any of the text fields \"rationale\", \"solution\"")
+            XCTAssertEqual("\(error)", "\(sandbox.path("qa.jsonl").path): no line has any of the text fields \"rationale\", \"solution\"")
         }
 
         // A line of another kind among them: its field is counted, the others pass it over.
@@ -211,7 +212,7 @@ final class CounterTests: XCTestCase {
         try sandbox.write("bad.jsonl", Array((lines.prefix(3).joined(separator: "\n") + "\n{not json\n").utf8))
         let skipping = try CorpusCounter(tokenizer: neoxTokenizer, settings: CountSettings(threads: 2, skipBadLines: true,
                                                                                          textFields: ["question", "answer"]))
-            .count(file: sandbox.path("bad.jsonl"))
+            .count(file: sandbox.path("bad.jsonl").path)
         XCTAssertEqual(skipping.documents, 6)
         XCTAssertEqual(skipping.skippedLines, 1)
         XCTAssertEqual(skipping.skippedExamples.count, 1)
@@ -219,12 +220,12 @@ final class CounterTests: XCTestCase {
         // A CSV file: its two columns; one it lacks is passed over.
         try sandbox.write("pairs.csv", Array("AAVE,SAE\nhe be working,he is usually working\n\"she done ate, y'all\",she has eaten\n".utf8))
         let pairs = try CorpusCounter(tokenizer: neoxTokenizer, settings: CountSettings(threads: 2, textFields: ["AAVE", "SAE", "text"]))
-            .count(file: sandbox.path("pairs.csv"))
+            .count(file: sandbox.path("pairs.csv").path)
         XCTAssertEqual(pairs.documents, 4)
         XCTAssertEqual(pairs.tokens, ["he be working", "she done ate, y'all", "he is usually working", "she has eaten"]
             .map { neoxTokenizer.encode($0).count }.reduce(0, +))
         XCTAssertThrowsError(try count(["text"])) { error in
-            XCTAssertEqual("\(error)", "\(sandbox.path("qa.jsonl")):1: no \"text\" field")
+            XCTAssertEqual("\(error)", "\(sandbox.path("qa.jsonl").path):1: no \"text\" field")
         }
     }
 
@@ -272,15 +273,15 @@ final class CounterTests: XCTestCase {
         for name in ["b/2.jsonl", "b/10.jsonl.zst", "a.txt", "b/notes.md", ".hidden/x.jsonl", "b/.x.jsonl", "B.jsonl"] {
             try sandbox.write(name, [])
         }
-        let (files, ignored) = try CorpusFiles.expand([sandbox.path(""), ])
-        let root = sandbox.path("") + "/"
+        let (files, ignored) = try CorpusFiles.expand([sandbox.path("").path, ])
+        let root = sandbox.path("").path + "/"
         XCTAssertEqual(files, ["B.jsonl", "a.txt", "b/10.jsonl.zst", "b/2.jsonl"].map { root + $0 })
         XCTAssertEqual(ignored, [root + "b/notes.md"])
-        XCTAssertThrowsError(try CorpusFiles.expand([sandbox.path("a.txt"), sandbox.path("")])) { error in
-            XCTAssertEqual("\(error)", "\(root)a.txt: the same file as \(sandbox.path("a.txt")); each file may be counted once")
+        XCTAssertThrowsError(try CorpusFiles.expand([sandbox.path("a.txt").path, sandbox.path("").path])) { error in
+            XCTAssertEqual("\(error)", "\(root)a.txt: the same file as \(sandbox.path("a.txt").path); each file may be counted once")
         }
-        XCTAssertThrowsError(try CorpusFiles.expand([sandbox.path("missing.jsonl")])) { error in
-            XCTAssertEqual("\(error)", "\(sandbox.path("missing.jsonl")): no such file or folder")
+        XCTAssertThrowsError(try CorpusFiles.expand([sandbox.path("missing.jsonl").path])) { error in
+            XCTAssertEqual("\(error)", "\(sandbox.path("missing.jsonl").path): no such file or folder")
         }
     }
 }

@@ -18,7 +18,7 @@ final class StageTests: XCTestCase {
         defer { sandbox.cleanUp() }
         let result = try countFixtures(in: sandbox)
         XCTAssertEqual(result.status, 0, result.error)
-        let folder = sandbox.path("count")
+        let folder = sandbox.path("count").path
         let expected = Expected.shared
 
         let all = expected.total()
@@ -89,11 +89,11 @@ final class StageTests: XCTestCase {
             worker.waitUntilExit()
             XCTAssertEqual(worker.terminationStatus, 0)
         }
-        let digests = try outputDigests(sandbox.path("split"))
+        let digests = try outputDigests(sandbox.path("split").path)
         XCTAssertEqual(digests.count, 4 + 6)  // 4 unit shards; counts, 3 subsets, subsets.json, words.tsv
-        XCTAssertEqual(digests, try outputDigests(sandbox.path("single")))
-        let manifest = try JSONValue.read(contentsOf: URL(fileURLWithPath: sandbox.path("split/manifest.json")))
-        let reference = try JSONValue.read(contentsOf: URL(fileURLWithPath: sandbox.path("single/manifest.json")))
+        XCTAssertEqual(digests, try outputDigests(sandbox.path("single").path))
+        let manifest = try JSONValue.read(contentsOf: URL(fileURLWithPath: sandbox.path("split/manifest.json").path))
+        let reference = try JSONValue.read(contentsOf: URL(fileURLWithPath: sandbox.path("single/manifest.json").path))
         XCTAssertEqual(manifest["extra"], reference["extra"])
     }
 
@@ -118,23 +118,23 @@ final class StageTests: XCTestCase {
         XCTAssertEqual(whole.status, 0, whole.error)
 
         let victim = try startCount(arguments + ["--output", "resumed"], in: sandbox.url)
-        let firstRecord = sandbox.path("resumed/shard-000000.json")
+        let firstRecord = sandbox.path("resumed/shard-000000.json").path
         while victim.isRunning && !FileManager.default.fileExists(atPath: firstRecord) { usleep(1_000) }
         kill(victim.processIdentifier, SIGKILL)
         victim.waitUntilExit()
         XCTAssertEqual(victim.terminationReason, .uncaughtSignal, "the run ended before it could be killed")
-        let done = (0..<8).filter { FileManager.default.fileExists(atPath: sandbox.path("resumed/shard-00000\($0).json")) }
+        let done = (0..<8).filter { FileManager.default.fileExists(atPath: sandbox.path("resumed/shard-00000\($0).json").path) }
         XCTAssertGreaterThanOrEqual(done.count, 1)
         XCTAssertLessThan(done.count, 8)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path("resumed/manifest.json")))
-        let kept = try done.map { try FileManager.default.attributesOfItem(atPath: sandbox.path("resumed/shard-00000\($0).tar.zst"))[.systemFileNumber] as! Int }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path("resumed/manifest.json").path))
+        let kept = try done.map { try FileManager.default.attributesOfItem(atPath: sandbox.path("resumed/shard-00000\($0).tar.zst").path)[.systemFileNumber] as! Int }
 
         let resumed = try runCount(arguments + ["--output", "resumed", "--progress", "lines"], in: sandbox.url)
         XCTAssertEqual(resumed.status, 0, resumed.error)
         XCTAssertTrue(resumed.error.contains("\(8 - done.count) of 8 units to do (\(done.count) already done"), resumed.error)
-        let after = try done.map { try FileManager.default.attributesOfItem(atPath: sandbox.path("resumed/shard-00000\($0).tar.zst"))[.systemFileNumber] as! Int }
+        let after = try done.map { try FileManager.default.attributesOfItem(atPath: sandbox.path("resumed/shard-00000\($0).tar.zst").path)[.systemFileNumber] as! Int }
         XCTAssertEqual(after, kept, "finished files were counted again")
-        XCTAssertEqual(try outputDigests(sandbox.path("resumed")), try outputDigests(sandbox.path("whole")))
+        XCTAssertEqual(try outputDigests(sandbox.path("resumed").path), try outputDigests(sandbox.path("whole").path))
     }
 
     // MARK: Bad input
@@ -147,12 +147,12 @@ final class StageTests: XCTestCase {
         XCTAssertEqual(failed.status, 1)
         XCTAssertEqual(failed.error.split(separator: "\n").filter { $0.hasPrefix("lethe-count:") },
                        ["lethe-count: in/a.jsonl:3: field \"text\" is not a string"], failed.error)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path("out/manifest.json")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path("out/manifest.json").path))
 
         let skipped = try runCount(["--input", "in", "--tokenizer", Repository.tokenizerPath, "--output", "skipping", "--skip-bad"],
                                    in: sandbox.url)
         XCTAssertEqual(skipped.status, 0, skipped.error)
-        let extra = try JSONValue.read(contentsOf: URL(fileURLWithPath: sandbox.path("skipping/manifest.json")))["extra"]!
+        let extra = try JSONValue.read(contentsOf: URL(fileURLWithPath: sandbox.path("skipping/manifest.json").path))["extra"]!
         XCTAssertEqual(extra["skipped_lines"], 1)
         XCTAssertEqual(extra["skipped_examples"], ["in/a.jsonl:3: field \"text\" is not a string"])
         XCTAssertEqual(extra["documents"], 3)
@@ -174,7 +174,7 @@ final class StageTests: XCTestCase {
         let skipped = try runCount(["--input", "in/cut.jsonl.zst", "--tokenizer", Repository.tokenizerPath, "--output", "skipping",
                                     "--skip-bad"], in: sandbox.url)
         XCTAssertEqual(skipped.status, 0, skipped.error)
-        let extra = try JSONValue.read(contentsOf: URL(fileURLWithPath: sandbox.path("skipping/manifest.json")))["extra"]!
+        let extra = try JSONValue.read(contentsOf: URL(fileURLWithPath: sandbox.path("skipping/manifest.json").path))["extra"]!
         XCTAssertEqual(extra["skipped_lines"], 1)
         XCTAssertEqual(extra["documents"], 150)
     }

@@ -70,26 +70,6 @@ struct Expected {
     }
 }
 
-/// A fresh temporary folder, removed by `cleanUp`.
-struct Sandbox {
-    let url: URL
-
-    init(_ name: String = #function) throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-count-\(name.prefix(30))-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func path(_ relative: String) -> String { url.appendingPathComponent(relative).path }
-
-    func write(_ relative: String, _ bytes: [UInt8]) throws {
-        let file = url.appendingPathComponent(relative)
-        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(bytes).write(to: file)
-    }
-
-    func cleanUp() { try? FileManager.default.removeItem(at: url) }
-}
-
 /// Starts lethe-count in `folder`, with its own file hash cache; standard output and error go to files there
 /// (a pipe nobody reads could fill up and stall the process).
 func startCount(_ arguments: [String], in folder: URL, log: String = "stderr.txt") throws -> Process {

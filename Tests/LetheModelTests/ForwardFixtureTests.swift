@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import LetheModel
+import LetheTestSupport
 
 /// The forward pass against transformers' MambaForCausalLM (fixtures by make_model_fixtures.py): logits and
 /// both states within 1e-4 of the tensor's largest magnitude.

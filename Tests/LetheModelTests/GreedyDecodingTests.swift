@@ -2,6 +2,7 @@ import Foundation
 import LetheShards
 import XCTest
 @testable import LetheModel
+import LetheTestSupport
 
 /// Tests/Fixtures/reconstruct (make_reconstruct_fixtures.py): an encoder, a decoder trained briefly as its
 /// auto-encoder, and the greedy reconstructions of transformers' cached decoding (checked there against the

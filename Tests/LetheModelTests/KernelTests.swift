@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import LetheModel
+import LetheTestSupport
 
 /// Every fast kernel against its naive reference (Double sums, libm), on odd sizes that leave partial
 /// 8-lane groups, with one and two workers. Tolerances are relative to the largest magnitude of the

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import LetheModel
+import LetheTestSupport
 
 /// The one-token kernels (RecurrentStep.swift) against the naive references with L = 1: batches larger than a
 /// worker's share, channels that leave a partial block of 8, state sizes that leave a partial vector, one and

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import LetheModel
+import LetheTestSupport
 
 /// The recurrent one-token step and the forward pass from an initial cache, against transformers' own
 /// cached decoding (its one-token path, the one that uses both states) and against the full forward over

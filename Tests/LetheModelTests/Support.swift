@@ -20,27 +20,6 @@ func expectedTokens(_ path: String) throws -> (tokens: [Int32], batch: Int, leng
     return (try a.int32s(), a.shape[0], a.shape[1])
 }
 
-/// Asserts max |actual - expected| ≤ tolerance · max |expected| (the tolerance relative to the tensor's
-/// largest magnitude) and returns that relative error.
-@discardableResult
-func assertClose(_ actual: [Float], _ expected: [Float], relativeToMax tolerance: Float, _ what: String,
-                 file: StaticString = #filePath, line: UInt = #line) -> Float {
-    guard actual.count == expected.count else {
-        XCTFail("\(what): \(actual.count) values, expected \(expected.count)", file: file, line: line)
-        return .infinity
-    }
-    let scale = expected.map(abs).max() ?? 0
-    var worst: Float = 0
-    for (a, e) in zip(actual, expected) {
-        let d = abs(a - e)
-        if !(d <= worst) { worst = d.isNaN ? .infinity : d }
-    }
-    let relative = scale > 0 ? worst / scale : worst
-    XCTAssert(relative <= tolerance, "\(what): max |diff| \(worst) = \(relative) of max |expected| \(scale) > \(tolerance)",
-              file: file, line: line)
-    return relative
-}
-
 /// Deterministic pseudo-random floats in [lo, hi) (SplitMix64), for kernel tests.
 struct TestRandom {
     var generator: SplitMix64

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import LethePipeline
 import LetheShards
+import LetheTestSupport
 
 final class FingerprintTests: XCTestCase {
     let description = StageDescription(executable: "lethe-x", version: "0.1.0", format: 1, inputs: ["input", "vocab"],

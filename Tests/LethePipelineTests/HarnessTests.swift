@@ -3,6 +3,7 @@ import XCTest
 @testable import LetheCLI
 @testable import LethePipeline
 import LetheShards
+import LetheTestSupport
 
 /// The stage harness in-process: units, workers, resume, clobber protection, manifests.
 final class HarnessTests: XCTestCase {

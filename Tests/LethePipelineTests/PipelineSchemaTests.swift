@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import LethePipeline
 import LetheShards
+import LetheTestSupport
 
 final class PipelineSchemaTests: XCTestCase {
     func load(_ text: String) throws -> Pipeline {

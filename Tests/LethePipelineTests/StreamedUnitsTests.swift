@@ -3,6 +3,7 @@ import XCTest
 @testable import LetheCLI
 @testable import LethePipeline
 import LetheShards
+import LetheTestSupport
 
 /// `StageRun.runStreamedUnits`: units found while reading a stream (the tokenize stage's blocks).
 final class StreamedUnitsTests: XCTestCase {

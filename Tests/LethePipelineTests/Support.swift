@@ -4,25 +4,7 @@ import XCTest
 @testable import LethePipeline
 import LetheShards
 
-/// A fresh temporary folder, removed by `cleanUp`.
-struct Sandbox {
-    let url: URL
-
-    init(_ name: String = #function) throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-\(name.prefix(30))-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func path(_ relative: String) -> URL { url.appendingPathComponent(relative) }
-
-    func write(_ relative: String, _ text: String) throws {
-        let file = path(relative)
-        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: file)
-    }
-
-    func cleanUp() { try? FileManager.default.removeItem(at: url) }
-
+extension Sandbox {
     /// The sha256 of every file in a stage folder that is output (shards, records' shards, extra files),
     /// keyed by name: what must be identical between two runs.
     func outputDigests(_ relative: String) throws -> [String: String] {

@@ -3,6 +3,7 @@ import XCTest
 import LetheAnalysis
 import LethePipeline
 import LetheShards
+import LetheTestSupport
 
 /// lethe-annotate and lethe-report as processes: what they carry forward, worker splits, reruns, and bad input
 /// (one line naming the folder or sample, a non-zero exit, no manifest written).

@@ -3,6 +3,7 @@ import XCTest
 import LetheAnalysis
 import LethePipeline
 import LetheShards
+import LetheTestSupport
 
 /// A report built from a small fixed set of reconstructions (Tests/Fixtures/report/reconstructions.json) by the
 /// real lethe-annotate and lethe-report, compared byte for byte with the committed expected/ files; and those

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import LethePipeline
 import LetheShards
+import LetheTestSupport
 
 /// Checkpoints and expected outputs of LetheModel's fixtures (made with transformers).
 let modelFixtures = repositoryRoot.appendingPathComponent("Tests/Fixtures/model")
@@ -26,16 +27,6 @@ func rows(of url: URL) throws -> [[Float]] {
     let array = try NPYArray.read(contentsOf: url)
     let values = array.floats(), size = array.count / array.shape[0]
     return (0..<array.shape[0]).map { Array(values[$0 * size ..< ($0 + 1) * size]) }
-}
-
-/// Asserts max |actual - expected| ≤ tolerance · max |expected|.
-func assertClose(_ actual: [Float], _ expected: [Float], relativeToMax tolerance: Float, _ what: String,
-                 file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(actual.count, expected.count, what, file: file, line: line)
-    let scale = expected.map(abs).max() ?? 0
-    let bad = zip(actual, expected).enumerated().first { !(abs($1.0 - $1.1) <= tolerance * scale) }  // NaN fails too
-    XCTAssertNil(bad, "\(what): element \(bad?.offset ?? 0) is \(bad?.element.0 ?? 0), expected \(bad?.element.1 ?? 0) within \(tolerance) · \(scale)",
-                 file: file, line: line)
 }
 
 /// The bytes of every shard of a complete stage folder, in order.

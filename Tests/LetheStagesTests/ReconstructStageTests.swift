@@ -3,6 +3,7 @@ import XCTest
 import LetheModel
 import LethePipeline
 import LetheShards
+import LetheTestSupport
 
 /// lethe-encode then lethe-reconstruct as processes, on Tests/Fixtures/reconstruct: an encoder, a decoder
 /// trained briefly as its auto-encoder, and the greedy reconstructions transformers made from the same states.

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import LethePipeline
 import LetheShards
+import LetheTestSupport
 
 /// Tests/Fixtures/report/reconstructions.json (made by make_report_fixtures.py) laid out as a pipeline folder:
 /// the upstream stages' manifests (tokenize, encode, train), two reconstruct stages with their shards, a count

@@ -4,25 +4,8 @@ import XCTest
 import LethePipeline
 import LetheShards
 
-/// A fresh temporary folder in which stage executables run (their working directory), removed by `cleanUp`.
-struct Sandbox {
-    let url: URL
-
-    init(_ name: String = #function) throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-stages-\(name.prefix(30))-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func path(_ relative: String) -> URL { url.appendingPathComponent(relative) }
-
-    func write(_ relative: String, _ bytes: [UInt8]) throws {
-        let file = path(relative)
-        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(bytes).write(to: file)
-    }
-
-    func cleanUp() { try? FileManager.default.removeItem(at: url) }
-
+/// A sandbox is where stage executables run (their working directory).
+extension Sandbox {
     /// Runs a built executable (lethe-annotate, lethe-report) here, with its own hash cache (and no progress
     /// output unless the arguments ask for it).
     func run(_ product: String, _ arguments: [String], environment: [String: String?] = [:]) throws -> CommandResult {

@@ -23,7 +23,7 @@ this script:
 
 Documents are cut as Lethe's DocumentReader cuts them: a JSONL line's "text"; a .txt paragraph (non-blank lines
 joined by "\\n"). nltk.word_tokenize uses Punkt's English model as Lethe ships it, read from
-Sources/LetheAnalysis/PunktEnglishModel.swift by the analysis fixture script (NLTK's punkt_tab cannot be
+Sources/LetheText/Resources/punkt-english.tsv.zst by the analysis fixture script (NLTK's punkt_tab cannot be
 downloaded here).
 """
 import collections

@@ -36,13 +36,13 @@ extension Unicode.Scalar {
 
     /// `str.isspace()`, which is also `\s` of `re` and what `str.split()`/`str.strip()` use: White_Space
     /// plus the information separators U+001C...U+001F.
-    var isPythonSpace: Bool {
+    public var isPythonSpace: Bool {
         isASCII ? (0x1C...0x20).contains(value) || (0x09...0x0D).contains(value) : properties.isWhitespace
     }
 
     /// `str.isupper()` / `str.islower()` of a single character: the Uppercase / Lowercase properties.
-    var isPythonUpper: Bool { isASCII ? (0x41...0x5A).contains(value) : properties.isUppercase }
-    var isPythonLower: Bool { isASCII ? (0x61...0x7A).contains(value) : properties.isLowercase }
+    public var isPythonUpper: Bool { isASCII ? (0x41...0x5A).contains(value) : properties.isUppercase }
+    public var isPythonLower: Bool { isASCII ? (0x61...0x7A).contains(value) : properties.isLowercase }
 
     /// [A-Za-z0-9]; the character-class predicates above answer ASCII without a property lookup.
     var isASCIIAlphanumeric: Bool {
@@ -67,7 +67,7 @@ extension Unicode.Scalar {
 
 /// Python's `str.lower()` on a sequence of scalars (full lowercase mappings, without the Greek final-sigma
 /// context rule, which no Lethe comparison depends on).
-func pythonLowercased(_ text: [Unicode.Scalar]) -> [Unicode.Scalar] {
+public func pythonLowercased(_ text: [Unicode.Scalar]) -> [Unicode.Scalar] {
     var out: [Unicode.Scalar] = []
     out.reserveCapacity(text.count)
     for c in text {

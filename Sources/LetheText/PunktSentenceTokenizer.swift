@@ -1,6 +1,6 @@
 // NLTK's Punkt sentence splitter at inference time (nltk/tokenize/punkt.py, NLTK 3.10.4:
 // PunktSentenceTokenizer.span_tokenize with realign_boundaries=True), with the English model NLTK ships as
-// punkt_tab (PunktEnglishModel.swift). Training is not reproduced: Lethe only applies the trained model.
+// punkt_tab (Resources/punkt-english.tsv.zst, read by PunktModelFile). Training is not reproduced: Lethe only applies the trained model.
 // Positions are code-point offsets, as in Python.
 
 /// The trained tables of a Punkt model (PunktParameters in NLTK).
@@ -12,7 +12,7 @@ public struct PunktParameters: Sendable {
 
     public init() {}
 
-    /// Reads the line format of PunktEnglishModel.swift (`a`, `s`, `c`, `o` entries, tab separated).
+    /// Reads the model's line format (`a`, `s`, `c`, `o` entries, tab separated; see PunktModelFile).
     init(modelText: String) {
         for line in modelText.split(separator: "\n") {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
@@ -21,13 +21,13 @@ public struct PunktParameters: Sendable {
             case "s": sentenceStarters.insert(fields[1])
             case "c": collocations.insert([fields[1], fields[2]])
             case "o": orthographicContext[fields[1]] = Int(fields[2])!
-            default: break // the BEGIN/END marker lines
+            default: break
             }
         }
     }
 
     /// NLTK's `punkt_tab/english` model.
-    public static let english = PunktParameters(modelText: englishModelText)
+    public static let english = PunktParameters(modelText: PunktModelFile.englishText())
 }
 
 /// Orthographic context flags (punkt.py `_ORTHO_*`).
