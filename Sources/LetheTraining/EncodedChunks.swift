@@ -36,16 +36,9 @@ public final class EncodedChunks: ChunkSource {
             let reader = try ShardReader(url: shard)
             while let sample = try reader.next() {
                 let where_ = "\(shard.path): sample \(sample.key)"
-                let array = try sample.npy("tokens")
-                guard array.shape.count == 1, array.count > 0 else {
-                    throw TrainingError("\(where_): tokens.npy has shape \(array.shape); expected a non-empty 1-D array")
+                do { tokens.append(try sample.tokenIDs(vocabularySize: vocabularySize)) } catch {
+                    throw TrainingError("\(where_): \(error)")
                 }
-                let ids: [Int32]
-                do { ids = try array.int32s() } catch { throw TrainingError("\(where_): tokens.npy: \(error)") }
-                if let bad = ids.first(where: { $0 < 0 || Int($0) >= vocabularySize }) {
-                    throw TrainingError("\(where_): token id \(bad) outside the model's vocabulary 0..<\(vocabularySize)")
-                }
-                tokens.append(ids)
                 guard let stateShapes, let writer else { continue }
                 for (name, shape) in [("ssm", stateShapes.ssm), ("conv", stateShapes.conv)] {
                     let state = try sample.npy(name)

@@ -151,7 +151,10 @@ struct SampleAnnotator {
             }
             return value
         }
-        let tokens = try ids(sample, "tokens", origin), recon = try ids(sample, "recon", origin)
+        let tokens: [Int32], recon: [Int32]
+        do { (tokens, recon) = (try sample.tokenIDs(allowEmpty: true), try sample.tokenIDs("recon", allowEmpty: true)) } catch {
+            throw StageError("\(origin): \(error)")
+        }
         let dataset = try Self.dataset(of: meta, origin: origin)
         // Gold words are the corpus's own (CoNLL-2003: tagged); words that `words` chunking split at spaces on
         // untagged text keep punctuation attached, so those chunks are split as the reconstruction is.
@@ -188,11 +191,6 @@ struct SampleAnnotator {
         out.set("recon.npy", data: sample.data("recon.npy")!)
         out.set("words.json", data: [UInt8](try chunk.jsonData()))
         return (out, chunk)
-    }
-
-    func ids(_ sample: ShardSample, _ name: String, _ origin: String) throws -> [Int32] {
-        let array = try sample.npy(name)
-        do { return try array.int32s() } catch { throw StageError("\(origin): \(name).npy: \(error)") }
     }
 
     /// The Pile subset when the chunk has one (its metadata's meta.pile_set_name), else the "dataset" label.

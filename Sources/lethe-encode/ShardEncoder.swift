@@ -14,7 +14,7 @@ enum StateDType: String, CaseIterable {
 /// the same length) when it holds `batchSize` chunks. Chunks read but not yet encoded are held in memory up to
 /// `heldTokenLimit` tokens; beyond that, the group of the earliest waiting chunk is encoded even if not full.
 /// At the end of the shard the remaining groups are encoded, earliest chunk first. A batch's samples go to the
-/// output as soon as every sample before them is written; those done early wait in a `SpillFile`. So memory is
+/// output as soon as every sample before them is written; those done early wait on disk (InOrderWriter). So memory is
 /// bounded (one batch of states, one forward pass of at most `tokensPerPass` tokens: longer batches run in
 /// segments, the cache carrying over) whatever the number and the lengths of the chunks.
 final class ShardEncoder {
@@ -26,7 +26,7 @@ final class ShardEncoder {
     /// KEY.json's "encoder".
     let identity: JSONValue
     let shard: URL
-    let output: ShardWriter
+    private let output: InOrderWriter
 
     private struct Chunk {
         let index: Int
@@ -38,8 +38,6 @@ final class ShardEncoder {
     private var groups: [Int: [Chunk]] = [:]
     private var heldTokens = 0
     private var read = 0
-    private var written = 0
-    private var spill: SpillFile?
     private(set) var tokens = 0
     private(set) var batches = 0
 
@@ -51,7 +49,7 @@ final class ShardEncoder {
         self.stateDType = stateDType
         self.identity = identity
         self.shard = shard
-        self.output = output
+        self.output = InOrderWriter(output: output, waiting: .spilled)
     }
 
     /// Takes the next input sample.
@@ -68,26 +66,17 @@ final class ShardEncoder {
     /// Encodes what is left; every sample read has then been written.
     func finish() throws {
         while let earliest = earliestGroup() { try encodeGroup(earliest) }
-        precondition(written == read && (spill?.isEmpty ?? true), "every encoded sample is written")
+        precondition(output.written == read && output.isDrained, "every encoded sample is written")
     }
 
     /// The token ids of a sample: a non-empty 1-D integer array of ids within the model's vocabulary.
     private func chunkTokens(of sample: ShardSample) throws -> [Int32] {
-        let origin = "\(shard.path): sample \(sample.key)"
-        let array: NPYArray
-        do { array = try sample.npy("tokens") } catch {
-            throw StageError("\(origin): no readable KEY.tokens.npy (\(error)); lethe-encode reads the output of lethe-tokenize")
+        guard sample.data("tokens.npy") != nil else {
+            throw StageError("\(shard.path): sample \(sample.key): no readable KEY.tokens.npy; lethe-encode reads the output of lethe-tokenize")
         }
-        guard array.shape.count == 1, array.count > 0 else {
-            throw StageError("\(origin): tokens.npy has shape \(array.shape); expected a non-empty 1-D array of token ids")
+        do { return try sample.tokenIDs(vocabularySize: model.config.vocabSize) } catch {
+            throw StageError("\(shard.path): sample \(sample.key): \(error)")
         }
-        let ids: [Int32]
-        do { ids = try array.int32s() } catch { throw StageError("\(origin): tokens.npy: \(error)") }
-        let vocab = model.config.vocabSize
-        if let bad = ids.first(where: { $0 < 0 || Int($0) >= vocab }) {
-            throw StageError("\(origin): token id \(bad) is outside the model's vocabulary 0..<\(vocab) (tokenized with another tokenizer?)")
-        }
-        return ids
     }
 
     /// The length of the group holding the earliest chunk not yet encoded.
@@ -109,7 +98,7 @@ final class ShardEncoder {
             out.setJSON(meta)
             out.set("ssm", npy: try stateArray(cache.ssmState(sequence: b), shape: cache.ssmShape, name: "ssm", origin: origin))
             out.set("conv", npy: try stateArray(cache.convState(sequence: b), shape: cache.convShape, name: "conv", origin: origin))
-            try emit(out, at: chunk.index)
+            try output.put(out, at: chunk.index)
         }
         tokens += chunks.count * length
         batches += 1
@@ -125,22 +114,6 @@ final class ShardEncoder {
                 throw StageError("\(origin): the \(name) state holds \(big), beyond float16's range; use --state-dtype float32")
             }
             return NPYArray(float16: values, shape: shape)
-        }
-    }
-
-    /// Writes the sample at input position `index` when its turn has come (and the spilled ones it unblocks),
-    /// else spills it.
-    private func emit(_ sample: ShardSample, at index: Int) throws {
-        guard index == written else {
-            if spill == nil { spill = try SpillFile(nextTo: output.url) }
-            try spill!.put(sample, at: index)
-            return
-        }
-        try output.append(sample)
-        written += 1
-        while let next = try spill?.take(written) {
-            try output.append(next)
-            written += 1
         }
     }
 }

@@ -18,7 +18,7 @@ final class ShardReconstructor {
     /// KEY.json's "decoder".
     let identity: JSONValue
     let shard: URL
-    let output: ShardWriter
+    private let output: InOrderWriter
 
     /// A sample read and handed to the decoder: what is carried forward (no states).
     private struct Carried {
@@ -28,8 +28,6 @@ final class ShardReconstructor {
     }
 
     private var decoding: [Int: Carried] = [:]
-    private var finishedEarly: [Int: ShardSample] = [:]
-    private var written = 0
     private var stops: [DecodingStop: Int] = [:]
     private var generatedTokens = 0
     private var exact = 0
@@ -41,12 +39,12 @@ final class ShardReconstructor {
         self.maxNewTokens = maxNewTokens
         self.identity = identity
         self.shard = shard
-        self.output = output
+        self.output = InOrderWriter(output: output, waiting: .inMemory)
     }
 
     /// Facts for the manifest's "extra" (summed over shards).
     var totals: JSONValue {
-        ["chunks": .int(written), "stopped_at_eos": .int(stops[.eos] ?? 0), "stopped_at_length": .int(stops[.length] ?? 0),
+        ["chunks": .int(output.written), "stopped_at_eos": .int(stops[.eos] ?? 0), "stopped_at_length": .int(stops[.length] ?? 0),
          "generated_tokens": .int(generatedTokens), "exact_reconstructions": .int(exact)]
     }
 
@@ -61,7 +59,7 @@ final class ShardReconstructor {
         }, finished: { number, result in
             try self.finish(number, result)
         })
-        precondition(written == read && decoding.isEmpty, "every sample read is written")
+        precondition(output.written == read && output.isDrained && decoding.isEmpty, "every sample read is written")
     }
 
     /// Checks a sample and splits it into what is carried forward and what the decoder starts from.
@@ -69,13 +67,7 @@ final class ShardReconstructor {
         let origin = "\(shard.path): sample \(sample.key)"
         let config = decoder.model.config
         let tokens: [Int32]
-        do {
-            let array = try sample.npy("tokens")
-            guard array.shape.count == 1 else { throw StageError("tokens.npy has shape \(array.shape); expected a 1-D array") }
-            tokens = try array.int32s()
-        } catch {
-            throw StageError("\(origin): no usable KEY.tokens.npy (\(error))")
-        }
+        do { tokens = try sample.tokenIDs(allowEmpty: true) } catch { throw StageError("\(origin): \(error)") }
         var states: [[Float]] = []
         for (name, shape, size) in [("ssm", config.ssmStateShape, "d_state"), ("conv", config.convStateShape, "conv_kernel")] {
             guard sample.data(name + ".npy") != nil else {
@@ -111,10 +103,6 @@ final class ShardReconstructor {
         generatedTokens += result.tokens.count
         if result.tokens == carried.tokens { exact += 1 }
 
-        finishedEarly[number] = out
-        while let next = finishedEarly.removeValue(forKey: written) {
-            try output.append(next)
-            written += 1
-        }
+        try output.put(out, at: number)
     }
 }

@@ -1,12 +1,12 @@
 import Foundation
-import LetheCLI
 import LetheShards
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Encoded samples that are done before the samples ahead of them in the input: they wait here, on disk, until
-/// their turn comes, so that a shard of any size is written in input order with a bounded amount of memory.
+/// Samples that are done before the samples ahead of them in the input wait here, on disk, until their turn
+/// comes (InOrderWriter's spilling mode), so that a shard of any size is written in input order with a bounded
+/// amount of memory.
 ///
 /// The file sits next to the output shard (the same file system, not a RAM-backed /tmp) and is unlinked as
 /// soon as it is opened: it disappears when closed, when the process ends or when it is killed.
