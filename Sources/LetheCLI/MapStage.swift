@@ -34,21 +34,42 @@ public struct StageInput {
     }
 }
 
-/// Runs a map stage: input shard j becomes output shard j. `transform` reads the input shard lazily and
-/// appends to the output writer, returning facts for the manifest's "extra" (summed over shards).
+/// What a map stage does once it knows it has work: `transform` turns one input shard into its output shard
+/// (reading lazily, appending to the writer) and returns facts for the manifest's "extra"; `summarize` merges
+/// them (default: summed); `finalize` may write extra files once every unit is done.
+public struct MapWork {
+    public var transform: (_ input: ShardReader, _ output: ShardWriter) throws -> JSONValue
+    public var summarize: ([JSONValue]) -> JSONValue
+    public var finalize: ((inout StageFiles) throws -> Void)?
+
+    public init(summarize: @escaping ([JSONValue]) -> JSONValue = mergeExtras, finalize: ((inout StageFiles) throws -> Void)? = nil,
+                transform: @escaping (_ input: ShardReader, _ output: ShardWriter) throws -> JSONValue) {
+        self.transform = transform
+        self.summarize = summarize
+        self.finalize = finalize
+    }
+}
+
+/// The driver of every map stage (encode, reconstruct, annotate): the shards of the input stage folders, taken
+/// in order, are the units, input shard j becomes output shard j, written in input order and resumed shard by
+/// shard; `concurrency` shards at a time. `open` reads an input folder (a stage may refuse another stage's
+/// output before any work); `prepare` loads what the work needs (a model, a tokenizer) and runs only when the
+/// stage is not up to date.
 ///
-///     try runMapStage(run, input: options.input) { input, output in
-///         while var sample = try input.next() { ...; try output.append(sample) }
-///         return [:]
+///     try runMapStage(run, inputs: options.input) { inputs in
+///         MapWork { input, output in
+///             while var sample = try input.next() { ...; try output.append(sample) }
+///             return [:]
+///         }
 ///     }
-public func runMapStage(_ run: StageRun, input path: String, concurrency: Int = 1,
-                        summarize: ([JSONValue]) -> JSONValue = mergeExtras,
-                        finalize: ((inout StageFiles) throws -> Void)? = nil,
-                        transform: @escaping (_ input: ShardReader, _ output: ShardWriter) throws -> JSONValue) throws {
-    if run.isUpToDate { return try run.runUnits(count: 0, work: { _, _ in .null }) }
-    let input = try StageInput(path: path)
-    try run.runUnits(count: input.shardCount, samplesPerUnit: { input.manifest.shards[$0].samples }, concurrency: concurrency,
-                     summarize: summarize, finalize: finalize) { unit, writer in
-        try transform(try ShardReader(url: input.shardURL(unit)), writer)
+public func runMapStage(_ run: StageRun, inputs paths: [String], open: (String) throws -> StageInput = { try StageInput(path: $0) },
+                        concurrency: Int = 1, prepare: ([StageInput]) throws -> MapWork) throws {
+    guard !run.isUpToDate else { return run.sayUpToDate() }
+    let inputs = try paths.map(open)
+    let work = try prepare(inputs)
+    let units = inputs.indices.flatMap { i in (0..<inputs[i].shardCount).map { (input: i, shard: $0) } }
+    try run.runUnits(count: units.count, samplesPerUnit: { inputs[units[$0].input].manifest.shards[units[$0].shard].samples },
+                     concurrency: concurrency, summarize: work.summarize, finalize: work.finalize) { unit, writer in
+        try work.transform(try ShardReader(url: inputs[units[unit].input].shardURL(units[unit].shard)), writer)
     }
 }

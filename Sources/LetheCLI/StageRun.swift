@@ -97,6 +97,11 @@ public final class StageRun {
         FileHandle.standardError.write(Data("\(name): \(text)\n".utf8))
     }
 
+    /// Says that the output folder already holds this configuration's output (the stage then does nothing).
+    public func sayUpToDate() {
+        say("up to date in \(options.output) (fingerprint \(fingerprint.prefix(12))); nothing to do")
+    }
+
     // MARK: Units
 
     /// Does this worker's share of `unitCount` units, then writes the manifest if every unit is done.
@@ -111,10 +116,7 @@ public final class StageRun {
                          summarize: ([JSONValue]) -> JSONValue = mergeExtras,
                          finalize: ((inout StageFiles) throws -> Void)? = nil,
                          work: @escaping (_ unit: Int, _ writer: ShardWriter) throws -> JSONValue) throws {
-        guard !isUpToDate else {
-            say("up to date in \(options.output) (fingerprint \(fingerprint.prefix(12))); nothing to do")
-            return
-        }
+        guard !isUpToDate else { return sayUpToDate() }
         let mine = (0..<unitCount).filter { $0 % options.numShards == options.shardIndex }
         let todo = mine.filter { folder.completedUnit($0, fingerprint: fingerprint, checkContent: true) == nil }
         let worker = options.numShards > 1 ? "worker \(options.shardIndex + 1)/\(options.numShards): " : ""
@@ -172,10 +174,7 @@ public final class StageRun {
                                         finalize: ((inout StageFiles) throws -> Void)? = nil,
                                         next: () throws -> Input?,
                                         work: @escaping (_ unit: Int, _ input: Input, _ writer: ShardWriter) throws -> JSONValue) throws {
-        guard !isUpToDate else {
-            say("up to date in \(options.output) (fingerprint \(fingerprint.prefix(12))); nothing to do")
-            return
-        }
+        guard !isUpToDate else { return sayUpToDate() }
         let threads = max(1, concurrency)
         let handoff = BoundedQueue<(unit: Int, input: Input)>(capacity: threads)
         let workers = DispatchGroup()
@@ -249,10 +248,7 @@ public final class StageRun {
     /// For stages that are not cut into units (train, report): runs `body` once, which writes files into
     /// the folder, registers them and returns the manifest's "extra"; then writes the manifest.
     public func runWhole(_ body: (inout StageFiles) throws -> JSONValue) throws {
-        guard !isUpToDate else {
-            say("up to date in \(options.output) (fingerprint \(fingerprint.prefix(12))); nothing to do")
-            return
-        }
+        guard !isUpToDate else { return sayUpToDate() }
         var files = StageFiles(folder: folder.url)
         let extra = try body(&files)
         try writeManifest(shards: [], files: files.records, started: started, extra: extra)

@@ -75,23 +75,19 @@ struct LetheAnnotate: StageCommand {
 
     func run() throws {
         let run = try StageRun(description: Self.stageDescription, options: stage)
-        if run.isUpToDate { return try run.runUnits(count: 0, work: { _, _ in .null }) }
-        let inputs = try input.map(Self.openReconstructOutput)
-        // The tokenizer only serves to find each word's tokens, for their counts.
-        let annotator = SampleAnnotator(counts: try counts.map(PretrainingCounts.init(path:)),
-                                        tokenizer: counts == nil ? nil : try tokenizer.map { try Tokenizer(contentsOf: URL(fileURLWithPath: $0)) })
-        // Unit j is the j-th shard of the inputs taken in order.
-        let units = inputs.indices.flatMap { i in (0..<inputs[i].shardCount).map { (input: i, shard: $0) } }
-        try run.runUnits(count: units.count, samplesPerUnit: { inputs[units[$0].input].manifest.shards[units[$0].shard].samples },
-                         concurrency: stage.threads) { unit, writer in
-            let reader = try ShardReader(url: inputs[units[unit].input].shardURL(units[unit].shard))
-            var totals = ChunkTotals()
-            while let sample = try reader.next() {
-                let (annotated, chunk) = try annotator.annotate(sample)
-                totals.add(chunk)
-                try writer.append(annotated)
+        try runMapStage(run, inputs: input, open: Self.openReconstructOutput, concurrency: stage.threads) { _ in
+            // The tokenizer only serves to find each word's tokens, for their counts.
+            let annotator = SampleAnnotator(counts: try counts.map(PretrainingCounts.init(path:)),
+                                            tokenizer: counts == nil ? nil : try tokenizer.map { try Tokenizer(contentsOf: URL(fileURLWithPath: $0)) })
+            return MapWork { reader, writer in
+                var totals = ChunkTotals()
+                while let sample = try reader.next() {
+                    let (annotated, chunk) = try annotator.annotate(sample)
+                    totals.add(chunk)
+                    try writer.append(annotated)
+                }
+                return totals.json
             }
-            return totals.json
         }
     }
 

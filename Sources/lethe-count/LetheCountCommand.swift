@@ -70,7 +70,7 @@ struct LetheCountCommand: StageCommand {
 
     func run() throws {
         let run = try StageRun(description: Self.stageDescription, options: stage)
-        if run.isUpToDate { return try run.runUnits(count: 0) { _, _ in .null } }
+        if run.isUpToDate { return run.sayUpToDate() }
         let field = subsetField.isEmpty ? nil : try SubsetField(subsetField)
         let (files, ignored) = try CorpusFiles.expand(inputs)
         if !ignored.isEmpty {

@@ -76,33 +76,26 @@ struct LetheEncode: StageCommand {
     func run() throws {
         BLASCore.useTheCPUsKernels()
         let run = try StageRun(description: Self.stageDescription, options: stage)
-        if run.isUpToDate { return try run.runUnits(count: 0, work: { _, _ in .null }) }
-        let inputs = try input.map { try StageInput(path: $0) }
-        LetheThreads.set(stage.threads)
-        let modelURL = URL(fileURLWithPath: model)
-        let encoder = try MambaModel.load(from: modelURL)
-        let identity = modelIdentity(folder: modelURL, config: encoder.config)
-
-        // Unit j is the j-th shard of the inputs taken in order.
-        let units = inputs.indices.flatMap { i in (0..<inputs[i].shardCount).map { (input: i, shard: $0) } }
-        // Units report counts (summed over units); the model's identity is the same for all.
-        let summarize: ([JSONValue]) -> JSONValue = { extras in
-            var merged = mergeExtras(extras)
-            merged["encoder"] = identity
-            merged["state_dtype"] = .string(stateDType.rawValue)
-            return merged
-        }
-        try run.runUnits(count: units.count, samplesPerUnit: { inputs[units[$0].input].manifest.shards[units[$0].shard].samples },
-                         summarize: summarize) { unit, writer in
-            let shard = inputs[units[unit].input].shardURL(units[unit].shard)
-            let reader = try ShardReader(url: shard)
-            let shardEncoder = ShardEncoder(model: encoder, batchSize: batchSize, tokensPerPass: Self.tokensPerPass,
-                                            heldTokenLimit: Self.heldTokenLimit, stateDType: stateDType,
-                                            identity: identity, shard: shard, output: writer)
-            while let sample = try reader.next() { try shardEncoder.add(sample) }
-            try shardEncoder.finish()
-            return ["chunks": .int(writer.sampleCount), "tokens": .int(shardEncoder.tokens),
-                    "batches": .int(shardEncoder.batches)]
+        try runMapStage(run, inputs: input) { _ in
+            LetheThreads.set(stage.threads)
+            let modelURL = URL(fileURLWithPath: model)
+            let encoder = try MambaModel.load(from: modelURL)
+            let identity = modelIdentity(folder: modelURL, config: encoder.config)
+            // Units report counts (summed over units); the model's identity is the same for all.
+            return MapWork(summarize: { extras in
+                var merged = mergeExtras(extras)
+                merged["encoder"] = identity
+                merged["state_dtype"] = .string(stateDType.rawValue)
+                return merged
+            }) { reader, writer in
+                let shardEncoder = ShardEncoder(model: encoder, batchSize: batchSize, tokensPerPass: Self.tokensPerPass,
+                                                heldTokenLimit: Self.heldTokenLimit, stateDType: stateDType,
+                                                identity: identity, shard: reader.url, output: writer)
+                while let sample = try reader.next() { try shardEncoder.add(sample) }
+                try shardEncoder.finish()
+                return ["chunks": .int(writer.sampleCount), "tokens": .int(shardEncoder.tokens),
+                        "batches": .int(shardEncoder.batches)]
+            }
         }
     }
 }

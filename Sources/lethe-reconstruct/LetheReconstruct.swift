@@ -74,31 +74,25 @@ struct LetheReconstruct: StageCommand {
     func run() throws {
         BLASCore.useTheCPUsKernels()
         let run = try StageRun(description: Self.stageDescription, options: stage)
-        if run.isUpToDate { return try run.runUnits(count: 0, work: { _, _ in .null }) }
-        let inputs = try input.map { try StageInput(path: $0) }
-        let text = try Tokenizer(contentsOf: try DefaultTokenizer.resolve(tokenizer))
-        LetheThreads.set(stage.threads)
-        let modelURL = URL(fileURLWithPath: model)
-        let decoder = try MambaModel.load(from: modelURL)
-        for input in inputs { try Self.checkStateShapes(of: input, decoder: decoder.config, model: model) }
-        let identity = modelIdentity(folder: modelURL, config: decoder.config)
-        let greedy = try GreedyDecoder(model: decoder, batchSize: batchSize)
-
-        // Unit j is the j-th shard of the inputs taken in order.
-        let units = inputs.indices.flatMap { i in (0..<inputs[i].shardCount).map { (input: i, shard: $0) } }
-        // Units report counts (summed over units); the decoder's identity is the same for all.
-        let summarize: ([JSONValue]) -> JSONValue = { extras in
-            var merged = mergeExtras(extras)
-            merged["decoder"] = identity
-            return merged
-        }
-        try run.runUnits(count: units.count, samplesPerUnit: { inputs[units[$0].input].manifest.shards[units[$0].shard].samples },
-                         summarize: summarize) { unit, writer in
-            let shard = inputs[units[unit].input].shardURL(units[unit].shard)
-            let reconstructor = ShardReconstructor(decoder: greedy, tokenizer: text, maxNewTokens: maxNewTokens,
-                                                   identity: identity, shard: shard, output: writer)
-            try reconstructor.run(try ShardReader(url: shard))
-            return reconstructor.totals
+        try runMapStage(run, inputs: input) { inputs in
+            let text = try Tokenizer(contentsOf: try DefaultTokenizer.resolve(tokenizer))
+            LetheThreads.set(stage.threads)
+            let modelURL = URL(fileURLWithPath: model)
+            let decoder = try MambaModel.load(from: modelURL)
+            for input in inputs { try Self.checkStateShapes(of: input, decoder: decoder.config, model: model) }
+            let identity = modelIdentity(folder: modelURL, config: decoder.config)
+            let greedy = try GreedyDecoder(model: decoder, batchSize: batchSize)
+            // Units report counts (summed over units); the decoder's identity is the same for all.
+            return MapWork(summarize: { extras in
+                var merged = mergeExtras(extras)
+                merged["decoder"] = identity
+                return merged
+            }) { reader, writer in
+                let reconstructor = ShardReconstructor(decoder: greedy, tokenizer: text, maxNewTokens: maxNewTokens,
+                                                       identity: identity, shard: reader.url, output: writer)
+                try reconstructor.run(reader)
+                return reconstructor.totals
+            }
         }
     }
 

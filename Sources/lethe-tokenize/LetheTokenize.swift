@@ -173,7 +173,7 @@ struct LetheTokenize: StageCommand {
 
     func run() throws {
         let run = try StageRun(description: Self.stageDescription, options: stage)
-        if run.isUpToDate { return try run.runStreamedUnits(next: { nil as Void? }, work: { _, _, _ in .null }) }
+        if run.isUpToDate { return run.sayUpToDate() }
 
         let tokenizerURL = try DefaultTokenizer.resolve(tokenizer)
         let chunker = try BlockChunker(chunking: chunkingRule, tokenizer: try Tokenizer(contentsOf: tokenizerURL))

@@ -148,7 +148,7 @@ final class HarnessTests: XCTestCase {
         defer { sandbox.cleanUp() }
         try stageRun("stages/up", in: sandbox).runUnits(count: 3, work: generate())
         let run = try stageRun("stages/down", parameters: ["--input", "stages/up"], in: sandbox)
-        try runMapStage(run, input: sandbox.path("stages/up").path, finalize: { files in
+        try runMapStage(run, inputs: [sandbox.path("stages/up").path]) { _ in MapWork(finalize: { files in
             try files.write(Array("counts\n".utf8), to: "counts/total.txt")
         }) { reader, writer in
             var count = 0
@@ -158,7 +158,7 @@ final class HarnessTests: XCTestCase {
                 count += 1
             }
             return ["mapped": .int(count)]
-        }
+        } }
         let manifest = try XCTUnwrap(StageFolder(url: sandbox.path("stages/down")).manifest())
         XCTAssertEqual(manifest.totals.samples, 9)
         XCTAssertEqual(manifest.extra, ["mapped": 9])

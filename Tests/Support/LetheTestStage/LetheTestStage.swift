@@ -53,7 +53,7 @@ struct LetheTestStage: StageCommand {
             try files.write(JSONValue.object(["tokens": .int(total)]).bytes(pretty: true), to: "summary.json")
         } : nil
         if let input {
-            try runMapStage(run, input: input, concurrency: stage.threads, finalize: finalize) { reader, writer in
+            try runMapStage(run, inputs: [input], concurrency: stage.threads) { _ in MapWork(finalize: finalize) { reader, writer in
                 var tokens = 0
                 while var sample = try reader.next() {
                     try pause(unit: ShardName.index(ofFile: writer.url.lastPathComponent)!)
@@ -67,7 +67,7 @@ struct LetheTestStage: StageCommand {
                     tokens += ids.count
                 }
                 return ["tokens": .int(tokens)]
-            }
+            } }
         } else {
             let offset = try offsetFile.map { Int32(try Data(contentsOf: URL(fileURLWithPath: $0)).count) } ?? 0
             let units = (samples + shardSize - 1) / shardSize
