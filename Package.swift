@@ -38,7 +38,7 @@ let package = Package(
         // and annotate stages; the Punkt model is a data file (Resources/), checked by its digest when loaded.
         .target(name: "LetheText", dependencies: ["LetheShards", "CZstd"],
                 resources: [.copy("Resources/punkt-english.tsv.zst")], swiftSettings: fast),
-        .target(name: "LetheAnalysis", dependencies: ["LetheText", "LetheShards"], swiftSettings: fast),
+        .target(name: "LetheAnalysis", dependencies: ["LetheText", "LethePipeline", "LetheShards"], swiftSettings: fast),
         // Token and word frequencies of corpus files (the count stage): needs the corpus reader, the BPE
         // tokenizer and the annotate stage's word tokenizer, so it sits above all three.
         .target(name: "LetheCount", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheText", "LetheShards"],
@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "LetheTrainingTests", dependencies: [
             "LetheTraining", "LetheModel", "LetheShards", "LetheCLI", "LethePipeline", "LetheTestSupport",
         ]),
-        .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheText", "LetheShards", "LetheTokenizer"]),
+        .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheText", "LethePipeline", "LetheShards", "LetheTokenizer"]),
         .testTarget(name: "LetheCountTests", dependencies: ["LetheCount", "LetheCorpus", "LetheTokenizer", "LetheShards", "LetheTestSupport"]),
         .testTarget(name: "LethePipelineTests", dependencies: ["LethePipeline", "LetheShards", "LetheCLI", "LetheTestSupport"]),
         // Stage executables end to end (run as processes from the build folder) and the expected report.

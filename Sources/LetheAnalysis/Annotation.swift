@@ -2,6 +2,7 @@
 // words, built from plain values so `lethe-annotate` is only glue (read shards, call `annotateChunk`, write).
 
 import Foundation
+import LetheShards
 import LetheText
 
 /// A gold word of an annotated corpus (CoNLL-2003: word, Penn POS tag, IOB1 NER tag).
@@ -80,6 +81,21 @@ public struct ChunkInput: Sendable {
         self.reconstructionText = reconstructionText; self.referenceTokenTexts = referenceTokenTexts
         self.goldWords = goldWords; self.tokenFrequencies = tokenFrequencies; self.wordCounts = wordCounts
         self.isMath = isMath
+    }
+
+    /// The dataset a chunk is counted under, from its KEY.json: the Pile subset when it has one (its
+    /// metadata's meta.pile_set_name), else its "dataset" label; nil when it has neither.
+    public static func dataset(ofSampleJSON meta: JSONValue) -> String? {
+        if let subset = meta["metadata"]?["meta"]?["pile_set_name"]?.stringValue, !subset.isEmpty { return subset }
+        guard let dataset = meta["dataset"]?.stringValue, !dataset.isEmpty else { return nil }
+        return dataset
+    }
+
+    /// Whether a dataset's text is math (GSM8K, a "math" dataset, the Pile's DM Mathematics): its ambiguous
+    /// operators like "-" then count as math.
+    public static func isMath(dataset: String) -> Bool {
+        let name = dataset.lowercased()
+        return name.contains("math") || name == "gsm8k"
     }
 }
 

@@ -3,34 +3,7 @@
 // same bytes (no clock, no absolute paths unless the caller passes them).
 
 import Foundation
-
-/// One stage of the run that led to the annotations, as its manifest records it.
-public struct RunStage: Equatable, Sendable {
-    /// The path the stage was read from (as the downstream manifest recorded it).
-    public var path: String
-    public var name: String
-    /// The executable ("lethe-encode"); empty when the stage's manifest was not found.
-    public var executable: String
-    public var parameters: [String: [String]]
-    /// Option → paths, as recorded ("input" → ["stages/tokenize"]).
-    public var inputs: [String: [String]]
-    public var samples: Int
-    /// Files the stage registered besides shards.
-    public var files: [String]
-    /// What is wrong with it, if anything ("manifest not found", "rebuilt since the annotations were made").
-    public var problem: String?
-    /// It holds (or made) the evaluated chunks: reached from the annotations through `--input` options only, not
-    /// through a model (the decoder's training data) or the counts.
-    public var isEvaluated: Bool
-
-    public init(path: String, name: String, executable: String, parameters: [String: [String]] = [:],
-                inputs: [String: [String]] = [:], samples: Int = 0, files: [String] = [], problem: String? = nil,
-                isEvaluated: Bool = true) {
-        self.path = path; self.name = name; self.executable = executable; self.parameters = parameters
-        self.inputs = inputs; self.samples = samples; self.files = files; self.problem = problem
-        self.isEvaluated = isEvaluated
-    }
-}
+import LethePipeline
 
 /// The annotated chunks of one dataset.
 public struct DatasetSummary: Equatable, Sendable {

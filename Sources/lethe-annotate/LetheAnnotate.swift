@@ -151,7 +151,7 @@ struct SampleAnnotator {
         do { (tokens, recon) = (try sample.tokenIDs(allowEmpty: true), try sample.tokenIDs("recon", allowEmpty: true)) } catch {
             throw StageError("\(origin): \(error)")
         }
-        let dataset = try Self.dataset(of: meta, origin: origin)
+        guard let dataset = ChunkInput.dataset(ofSampleJSON: meta) else { throw StageError("\(origin): KEY.json has no \"dataset\" label") }
         // Gold words are the corpus's own (CoNLL-2003: tagged); words that `words` chunking split at spaces on
         // untagged text keep punctuation attached, so those chunks are split as the reconstruction is.
         let gold = try meta["words"].map { try Self.goldWords($0, tokenCount: tokens.count, origin: origin) }
@@ -172,7 +172,7 @@ struct SampleAnnotator {
         let chunk = annotateChunk(ChunkInput(
             dataset: dataset, referenceTokenIDs: tokens, reconstructionTokenIDs: recon, referenceText: try text("reference"),
             reconstructionText: try text("reconstruction"), referenceTokenTexts: tokenTexts, goldWords: gold,
-            tokenFrequencies: tokenFrequencies, wordCounts: counts?.words, isMath: Self.isMath(dataset)), tokenizer: wordTokenizer)
+            tokenFrequencies: tokenFrequencies, wordCounts: counts?.words, isMath: ChunkInput.isMath(dataset: dataset)), tokenizer: wordTokenizer)
 
         meta["rouge1"] = ["precision": .double(chunk.rouge1.precision), "recall": .double(chunk.rouge1.recall), "f1": .double(chunk.rouge1.f1)]
         meta["reference_words"] = .int(chunk.words.count)
@@ -187,21 +187,6 @@ struct SampleAnnotator {
         out.set("recon.npy", data: sample.data("recon.npy")!)
         out.set("words.json", data: [UInt8](try chunk.jsonData()))
         return (out, chunk)
-    }
-
-    /// The Pile subset when the chunk has one (its metadata's meta.pile_set_name), else the "dataset" label.
-    static func dataset(of meta: JSONValue, origin: String) throws -> String {
-        if let subset = meta["metadata"]?["meta"]?["pile_set_name"]?.stringValue, !subset.isEmpty { return subset }
-        guard let dataset = meta["dataset"]?.stringValue, !dataset.isEmpty else {
-            throw StageError("\(origin): KEY.json has no \"dataset\" label")
-        }
-        return dataset
-    }
-
-    /// Math text (GSM8K, a "math" dataset, the Pile's DM Mathematics): ambiguous operators like "-" count as math.
-    static func isMath(_ dataset: String) -> Bool {
-        let name = dataset.lowercased()
-        return name.contains("math") || name == "gsm8k"
     }
 
     /// The tokenize stage's word list: [{"text", "labels": {"pos", "ner", ...}, "span": [start, end]}].
