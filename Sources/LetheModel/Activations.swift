@@ -24,38 +24,59 @@ public final class LayerActivations {
     }
 }
 
-/// Buffers for a forward pass over `batchSize` sequences of `length` tokens. With `keepEveryLayer` every
-/// layer keeps its own `LayerActivations` and its input residual stream (what training needs); without,
-/// one set is reused by all layers and the residual stream is updated in place (inference).
-/// Reuse one instance across calls of the same shape to avoid reallocating.
+/// Buffers for forward passes of up to `tokenCapacity` tokens (B·L), the one activation layout of encoding,
+/// decoding and training; `batchSize` and `length` are the shape of the last pass. What is kept:
+/// - `none` (inference): one residual buffer updated in place and one set of `LayerActivations` for all layers;
+/// - `residualStream` (training that recomputes): every block's input kept, one set of `LayerActivations` that
+///   the backward pass refills block by block (`MambaModel.recomputeLayer`);
+/// - `everything` (training): every block's input and its own `LayerActivations`.
+/// Reuse one instance across calls to avoid reallocating.
 public final class MambaActivations {
+    public enum Retention: Sendable { case none, residualStream, everything }
+
     public let config: MambaConfig
-    public let batchSize: Int
-    public let length: Int
-    public let keepsEveryLayer: Bool
-    /// The residual stream (M, H): `hidden[l]` enters layer l, `hidden[numLayers]` leaves the last one.
-    /// Without `keepsEveryLayer` there is one buffer, updated in place.
+    public let tokenCapacity: Int
+    public let retention: Retention
+    public internal(set) var batchSize: Int
+    public internal(set) var length: Int
+    /// The residual stream (M, H): `hidden[l]` enters layer l, `hidden[numLayers]` leaves the last one. With
+    /// `none` there is one buffer, updated in place.
     public let hidden: [FloatBuffer]
     public let layers: [LayerActivations]
     public let normF: FloatBuffer  // (M, H)   norm_f(hidden[numLayers]): lm_head's input
     public let normFRstd: FloatBuffer  // (M)
 
     public var tokens: Int { batchSize * length }
+    public var keepsEveryLayer: Bool { retention == .everything }
 
-    public init(config: MambaConfig, batchSize: Int, length: Int, keepEveryLayer: Bool = false) {
+    public init(config: MambaConfig, tokenCapacity m: Int, retention: Retention) {
         self.config = config
-        self.batchSize = batchSize
-        self.length = length
-        keepsEveryLayer = keepEveryLayer
-        let m = batchSize * length
-        hidden = (0..<(keepEveryLayer ? config.numLayers + 1 : 1)).map { _ in FloatBuffer(count: m * config.hiddenSize) }
-        layers = (0..<(keepEveryLayer ? config.numLayers : 1)).map { _ in LayerActivations(config: config, tokens: m) }
+        tokenCapacity = m
+        self.retention = retention
+        batchSize = 0
+        length = 0
+        hidden = (0..<(retention == .none ? 1 : config.numLayers + 1)).map { _ in FloatBuffer(count: m * config.hiddenSize) }
+        layers = (0..<(retention == .everything ? config.numLayers : 1)).map { _ in LayerActivations(config: config, tokens: m) }
         normF = FloatBuffer(count: m * config.hiddenSize)
         normFRstd = FloatBuffer(count: m)
     }
 
-    /// The residual stream entering layer `l` (l == numLayers: leaving the last layer).
-    public func hidden(enteringLayer l: Int) -> FloatBuffer { keepsEveryLayer ? hidden[l] : hidden[0] }
+    /// For passes of `batchSize` sequences of `length` tokens; `keepEveryLayer`: retention `everything`, else `none`.
+    public convenience init(config: MambaConfig, batchSize: Int, length: Int, keepEveryLayer: Bool = false) {
+        self.init(config: config, tokenCapacity: batchSize * length, retention: keepEveryLayer ? .everything : .none)
+        self.batchSize = batchSize
+        self.length = length
+    }
 
-    public func layer(_ l: Int) -> LayerActivations { keepsEveryLayer ? layers[l] : layers[0] }
+    /// The residual stream entering layer `l` (l == numLayers: leaving the last layer).
+    public func hidden(enteringLayer l: Int) -> FloatBuffer { hidden.count > 1 ? hidden[l] : hidden[0] }
+
+    public func layer(_ l: Int) -> LayerActivations { layers.count > 1 ? layers[l] : layers[0] }
+
+    /// Bytes of one block's `LayerActivations` over `tokens` tokens.
+    public static func bytesPerLayer(_ c: MambaConfig, tokens m: Int) -> Int {
+        let (h, di) = (c.hiddenSize, c.intermediateSize)
+        // normed, rstd, xz, convOut, u, xProj, dt, y, gated
+        return 4 * m * (h + 1 + 2 * di + di + di + c.xProjSize + di + di + di)
+    }
 }

@@ -35,9 +35,11 @@ extension MambaModel {
             throw ModelError("forward: the cache holds \(cache.batchSize) sequences of states \(cache.ssmShape) / \(cache.convShape); this batch needs \(batchSize) of \(c.ssmStateShape) / \(c.convStateShape)")
         }
         let acts = activations ?? MambaActivations(config: c, batchSize: batchSize, length: length)
-        guard acts.config == c, acts.batchSize == batchSize, acts.length == length else {
-            throw ModelError("forward: activations are for (\(acts.batchSize), \(acts.length)) tokens, the batch is (\(batchSize), \(length))")
+        guard acts.config == c, tokens.count <= acts.tokenCapacity else {
+            throw ModelError("forward: activations hold \(acts.tokenCapacity) tokens, the batch is (\(batchSize), \(length))")
         }
+        acts.batchSize = batchSize
+        acts.length = length
         let m = tokens.count
         let (h, di, n, k) = (c.hiddenSize, c.intermediateSize, c.stateSize, c.convKernel)
         let w = weights
@@ -50,7 +52,7 @@ extension MambaModel {
             cache.conv.withUnsafeMutableBufferPointer { conv in
                 for l in 0..<c.numLayers {
                     // Encoding wants only the cache: the last layer needs neither its gate half z nor its output.
-                    let cacheOnly = request == .none && !acts.keepsEveryLayer && l == c.numLayers - 1
+                    let cacheOnly = request == .none && acts.retention == .none && l == c.numLayers - 1
                     layerForward(l, input: acts.hidden(enteringLayer: l).pointer,
                                  output: acts.hidden(enteringLayer: l + 1).pointer, activations: acts.layer(l),
                                  convState: conv.baseAddress! + l * di * k, convStateStride: cache.convCountPerSequence,
@@ -59,7 +61,7 @@ extension MambaModel {
                 }
             }
         }
-        if request == .none && !acts.keepsEveryLayer { return nil }
+        if request == .none && acts.retention == .none { return nil }
         rmsNormForward(out: acts.normF.pointer, rstd: acts.normFRstd.pointer,
                        input: acts.hidden(enteringLayer: c.numLayers).pointer, weight: w.normF,
                        rows: m, width: h, epsilon: c.layerNormEpsilon)
@@ -119,6 +121,28 @@ extension MambaModel {
         if UnsafePointer(output) != input { output.update(from: input, count: m * h) }
         linearForward(out: output, outStride: h, input: a.gated.pointer, inputStride: di,
                       weight: lw.outProj, rows: m, inFeatures: di, outFeatures: h, accumulate: true)
+    }
+
+    /// Block `l` again over the pass `acts` last held, from `initial`'s states (left untouched), keeping its tensors
+    /// in `acts.layer(l)`: what a backward pass that does not keep every block's tensors recomputes (`extent`
+    /// `.gated`: up to the gate; the block's output is already in the residual stream).
+    public func recomputeLayer(_ l: Int, activations acts: MambaActivations, initial: MambaCache, extent: LayerExtent) {
+        let c = config, (di, n, k) = (c.intermediateSize, c.stateSize, c.convKernel)
+        // This layer's states of every sequence, di·k and di·n floats apart (the block overwrites them).
+        var conv = [Float](repeating: 0, count: acts.batchSize * di * k), ssm = [Float](repeating: 0, count: acts.batchSize * di * n)
+        for b in 0..<acts.batchSize {
+            let convStart = b * initial.convCountPerSequence + l * di * k, ssmStart = b * initial.ssmCountPerSequence + l * di * n
+            conv.replaceSubrange(b * di * k ..< (b + 1) * di * k, with: initial.conv[convStart ..< convStart + di * k])
+            ssm.replaceSubrange(b * di * n ..< (b + 1) * di * n, with: initial.ssm[ssmStart ..< ssmStart + di * n])
+        }
+        conv.withUnsafeMutableBufferPointer { conv in
+            ssm.withUnsafeMutableBufferPointer { ssm in
+                layerForward(l, input: acts.hidden(enteringLayer: l).pointer, output: acts.hidden(enteringLayer: l + 1).pointer,
+                             activations: acts.layer(l), convState: conv.baseAddress!, convStateStride: di * k,
+                             ssmState: ssm.baseAddress!, ssmStateStride: di * n, batchSize: acts.batchSize,
+                             length: acts.length, extent: extent)
+            }
+        }
     }
 
     /// One token for each of the cache's sequences: updates `cache` (the conv state shifts by one, one scan

@@ -47,7 +47,7 @@ public final class Backprop {
     /// Bytes that every layer's intermediate tensors may take before the backward pass recomputes them instead.
     public var activationBudget = 4 << 30
 
-    private var activations: TrainingActivations?
+    private var activations: MambaActivations?
 
     public init(model: MambaModel, objective: TrainingObjective) {
         self.model = model
@@ -93,65 +93,31 @@ public final class Backprop {
         }
     }
 
-    /// Buffers for a batch of this shape. They grow to the largest batch seen and are reused for smaller ones
-    /// (batches of mixed lengths would otherwise reallocate and clear gigabytes at every step).
-    private func activations(batchSize: Int, length: Int) -> TrainingActivations {
+    /// Buffers for a batch of this many tokens. They grow to the largest batch seen and are reused for smaller
+    /// ones (batches of mixed lengths would otherwise reallocate and clear gigabytes at every step).
+    private func activations(tokens: Int) -> MambaActivations {
         let c = model.config
-        let tokens = max(batchSize * length, activations?.tokenCapacity ?? 0)
-        let sequences = max(batchSize, activations?.sequenceCapacity ?? 0)
-        let keep = TrainingActivations.bytesPerLayer(c, tokens: tokens) * c.numLayers <= activationBudget
-        if let a = activations, a.tokenCapacity == tokens, a.sequenceCapacity == sequences, a.keepsEveryLayer == keep {
-            a.batchSize = batchSize
-            a.length = length
-            return a
-        }
+        let capacity = max(tokens, activations?.tokenCapacity ?? 0)
+        let retention: MambaActivations.Retention =
+            MambaActivations.bytesPerLayer(c, tokens: capacity) * c.numLayers <= activationBudget ? .everything : .residualStream
+        if let a = activations, a.tokenCapacity == capacity, a.retention == retention { return a }
         activations = nil  // free the old buffers before allocating the new ones
-        let a = TrainingActivations(config: c, tokenCapacity: tokens, sequenceCapacity: sequences, keepEveryLayer: keep)
-        a.batchSize = batchSize
-        a.length = length
+        let a = MambaActivations(config: c, tokenCapacity: capacity, retention: retention)
         activations = a
         return a
     }
 
-    /// Embedding, the blocks from the initial states `initial`, norm_f.
-    private func forward(_ input: [Int32], _ acts: TrainingActivations, initial: MambaCache) {
-        let c = model.config, m = input.count
-        input.withUnsafeBufferPointer { ids in
-            embeddingForward(out: acts.hidden[0].pointer, tokens: ids.baseAddress!, weight: model.weights.embeddings,
-                             count: m, hidden: c.hiddenSize)
-        }
-        for l in 0..<c.numLayers { layerForward(l, acts, initial: initial, output: acts.hidden[l + 1].pointer) }
-        rmsNormForward(out: acts.normF.pointer, rstd: acts.normFRstd.pointer, input: acts.hidden[c.numLayers].pointer,
-                       weight: model.weights.normF, rows: m, width: c.hiddenSize, epsilon: c.layerNormEpsilon)
-    }
-
-    /// Block `l` from hidden[l] and the initial states (a copy: the block overwrites it with the final state).
-    private func layerForward(_ l: Int, _ acts: TrainingActivations, initial: MambaCache,
-                              output: UnsafeMutablePointer<Float>, extent: MambaModel.LayerExtent = .output) {
-        let c = model.config
-        let (conv, ssm) = (l * c.intermediateSize * c.convKernel, l * c.intermediateSize * c.stateSize)
-        for b in 0..<acts.batchSize {
-            let (convSlice, ssmSlice) = (b * initial.convCountPerSequence + conv, b * initial.ssmCountPerSequence + ssm)
-            initial.conv.withUnsafeBufferPointer {
-                (acts.convState.pointer + convSlice).update(from: $0.baseAddress! + convSlice,
-                                                            count: c.intermediateSize * c.convKernel)
-            }
-            initial.ssm.withUnsafeBufferPointer {
-                (acts.ssmState.pointer + ssmSlice).update(from: $0.baseAddress! + ssmSlice,
-                                                          count: c.intermediateSize * c.stateSize)
-            }
-        }
-        model.layerForward(l, input: acts.hidden[l].pointer, output: output, activations: acts.layer(l),
-                           convState: acts.convState.pointer + conv, convStateStride: initial.convCountPerSequence,
-                           ssmState: acts.ssmState.pointer + ssm, ssmStateStride: initial.ssmCountPerSequence,
-                           batchSize: acts.batchSize, length: acts.length, extent: extent)
+    /// Embedding, the blocks from the initial states `initial` (left untouched), norm_f: the model's forward pass,
+    /// keeping what the backward pass reads.
+    private func forward(_ input: [Int32], batchSize: Int, _ acts: MambaActivations, initial: MambaCache) throws {
+        try model.forward(tokens: input, batchSize: batchSize, cache: initial.copy(), logits: .finalHidden, activations: acts)
     }
 
     /// The mean loss of the batch (forward only): (sum over predictions, number of predictions).
     public func loss(_ batch: TrainingBatch) throws -> (total: Double, predictions: Int) {
-        let (input, targets, length) = try decoderSequences(batch)
-        let acts = activations(batchSize: batch.batchSize, length: length)
-        forward(input, acts, initial: try initialCache(batch))
+        let (input, targets, _) = try decoderSequences(batch)
+        let acts = activations(tokens: input.count)
+        try forward(input, batchSize: batch.batchSize, acts, initial: try initialCache(batch))
         return lmHeadLoss(acts, targets: targets, backward: nil)
     }
 
@@ -160,8 +126,8 @@ public final class Backprop {
     public func lossAndGradients(_ batch: TrainingBatch) throws -> Double {
         let (input, targets, length) = try decoderSequences(batch)
         let initial = try initialCache(batch)
-        let acts = activations(batchSize: batch.batchSize, length: length)
-        forward(input, acts, initial: initial)
+        let acts = activations(tokens: input.count)
+        try forward(input, batchSize: batch.batchSize, acts, initial: initial)
         gradients.buffer.update(repeating: 0)
 
         let c = model.config
@@ -183,7 +149,7 @@ public final class Backprop {
                     let s = scratch
                     if !acts.keepsEveryLayer {
                         // Recompute this block's tensors up to the gate; its output is already in hidden[l + 1].
-                        layerForward(l, acts, initial: initial, output: acts.hidden[l + 1].pointer, extent: .gated)
+                        model.recomputeLayer(l, activations: acts, initial: initial, extent: .gated)
                     }
                     // hidden_states = residual + out_proj(gated): the residual passes dHidden through unchanged.
                     linearBackward(dInput: s.dGated.pointer, dInputStride: di, dWeight: lg.outProj, dOut: dHidden,
@@ -230,7 +196,7 @@ public final class Backprop {
     /// lm_head and the mean cross-entropy over the positions with a target, a block of the vocabulary at a time
     /// (no (rows, V) logits). With `backward`, also writes d(mean loss)/d(norm_f output) there and adds the
     /// lm_head's gradient.
-    private func lmHeadLoss(_ acts: TrainingActivations, targets: [Int32],
+    private func lmHeadLoss(_ acts: MambaActivations, targets: [Int32],
                             backward dNormF: UnsafeMutablePointer<Float>?) -> (total: Double, predictions: Int) {
         let predictions = targets.reduce(0) { $0 + ($1 >= 0 ? 1 : 0) }
         var losses = [Float](repeating: 0, count: targets.count)
@@ -259,45 +225,5 @@ final class BackwardScratch {
         dDt = FloatBuffer(count: m * di)      // (M, DI) dt_proj's output
         dXProj = FloatBuffer(count: m * c.xProjSize)  // (M, R + 2N) x_proj's output
         dConvOut = FloatBuffer(count: m * di) // (M, DI) the conv's output, before SiLU
-    }
-}
-
-/// A training forward pass's tensors: every block's input (the residual stream) and either every block's
-/// intermediate tensors or one set that the backward pass refills block by block. Sized for up to
-/// `tokenCapacity` tokens in up to `sequenceCapacity` sequences; the current batch is `batchSize` × `length`.
-final class TrainingActivations {
-    let tokenCapacity: Int
-    let sequenceCapacity: Int
-    var batchSize = 0
-    var length = 0
-    let keepsEveryLayer: Bool
-    let hidden: [FloatBuffer]  // n_layer + 1 of (M, H): hidden[l] enters block l
-    let layers: [LayerActivations]
-    let normF: FloatBuffer  // (M, H) norm_f(hidden[n_layer]): lm_head's input
-    let normFRstd: FloatBuffer  // (M)
-    /// The blocks' running states, (B, n_layer, DI, K) and (B, n_layer, DI, N), each block starting from a copy
-    /// of its initial states.
-    let convState: FloatBuffer
-    let ssmState: FloatBuffer
-
-    init(config c: MambaConfig, tokenCapacity m: Int, sequenceCapacity b: Int, keepEveryLayer: Bool) {
-        tokenCapacity = m
-        sequenceCapacity = b
-        keepsEveryLayer = keepEveryLayer
-        hidden = (0...c.numLayers).map { _ in FloatBuffer(count: m * c.hiddenSize) }
-        layers = (0..<(keepEveryLayer ? c.numLayers : 1)).map { _ in LayerActivations(config: c, tokens: m) }
-        normF = FloatBuffer(count: m * c.hiddenSize)
-        normFRstd = FloatBuffer(count: m)
-        convState = FloatBuffer(count: b * c.numLayers * c.intermediateSize * c.convKernel)
-        ssmState = FloatBuffer(count: b * c.numLayers * c.intermediateSize * c.stateSize)
-    }
-
-    func layer(_ l: Int) -> LayerActivations { keepsEveryLayer ? layers[l] : layers[0] }
-
-    /// Bytes of one block's LayerActivations over `tokens` tokens.
-    static func bytesPerLayer(_ c: MambaConfig, tokens m: Int) -> Int {
-        let (h, di) = (c.hiddenSize, c.intermediateSize)
-        // normed, rstd, xz, convOut, u, xProj, dt, y, gated
-        return 4 * m * (h + 1 + 2 * di + di + di + c.xProjSize + di + di + di)
     }
 }
