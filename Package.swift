@@ -50,6 +50,10 @@ let package = Package(
             "LetheShards", "LethePipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
+        // The stage logic of the map stages (encode, reconstruct, annotate): their executables are options and a call.
+        .target(name: "LetheStages", dependencies: [
+            "LetheCLI", "LetheModel", "LetheAnalysis", "LetheText", "LetheTokenizer", "LethePipeline", "LetheShards",
+        ], swiftSettings: fast),
 
         // Executables, thin layers over the libraries.
         .executableTarget(name: "lethe", dependencies: [
@@ -62,11 +66,11 @@ let package = Package(
         ], swiftSettings: fast),
         // The model stages: a frozen encoder's final states, and the trained decoder's greedy reconstructions.
         .executableTarget(name: "lethe-encode", dependencies: [
-            "LetheModel", "LetheCLI", "LethePipeline", "LetheShards",
+            "LetheStages", "LetheModel", "LetheCLI", "LethePipeline", "LetheShards",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .executableTarget(name: "lethe-reconstruct", dependencies: [
-            "LetheModel", "LetheTokenizer", "LetheCLI", "LethePipeline", "LetheShards",
+            "LetheStages", "LetheModel", "LetheCLI", "LethePipeline", "LetheShards",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .executableTarget(name: "lethe-count", dependencies: [
@@ -74,7 +78,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .executableTarget(name: "lethe-annotate", dependencies: [
-            "LetheAnalysis", "LetheText", "LetheCLI", "LethePipeline", "LetheShards", "LetheTokenizer",
+            "LetheStages", "LetheCLI", "LethePipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .executableTarget(name: "lethe-report", dependencies: [

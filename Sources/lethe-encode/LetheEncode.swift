@@ -4,9 +4,10 @@ import LetheCLI
 import LetheModel
 import LethePipeline
 import LetheShards
+import LetheStages
 
-/// The encode stage: each chunk's final recurrent state under a frozen Mamba. Glue only: the forward pass is
-/// LetheModel's, batching by length and in-order writing `ShardEncoder`'s, shards and resume the harness's.
+/// The encode stage: each chunk's final recurrent state under a frozen Mamba. Its options and a call into
+/// LetheStages (runEncodeStage).
 @main
 struct LetheEncode: StageCommand {
     static let configuration = CommandConfiguration(
@@ -33,8 +34,8 @@ struct LetheEncode: StageCommand {
 
         Chunks of equal length are batched together (--batch-size chunks per forward pass); chunks of different \
         lengths never share a pass, so nothing is padded into a state. Long batches run in passes of at most \
-        \(tokensPerPass) tokens, the state carrying over. Memory stays bounded whatever the number of chunks: \
-        chunks waiting for a full batch are held up to \(heldTokenLimit) tokens, and samples encoded before \
+        \(EncodeLimits.tokensPerPass) tokens, the state carrying over. Memory stays bounded whatever the number of chunks: \
+        chunks waiting for a full batch are held up to \(EncodeLimits.heldTokenLimit) tokens, and samples encoded before \
         their turn wait in a temporary file next to the output shard (deleted as it goes).
 
         The shards are the same, byte for byte, whatever --threads and however many workers \
@@ -48,11 +49,6 @@ struct LetheEncode: StageCommand {
         """)
 
     static let stageDescription = StageDescription.stage("lethe-encode", format: 1, inputs: ["input", "model"])
-
-    /// Tokens of one forward pass at most (activation memory: about 50 KB per token for mamba-130m).
-    static let tokensPerPass = 8192
-    /// Tokens of chunks waiting for a full batch, at most.
-    static let heldTokenLimit = 2_000_000
 
     @OptionGroup var stage: StageOptions
 
@@ -75,28 +71,8 @@ struct LetheEncode: StageCommand {
 
     func run() throws {
         BLASCore.useTheCPUsKernels()
-        let run = try StageRun(description: Self.stageDescription, options: stage)
-        try runMapStage(run, inputs: input) { _ in
-            LetheThreads.set(stage.threads)
-            let modelURL = URL(fileURLWithPath: model)
-            let encoder = try MambaModel.load(from: modelURL)
-            let identity = modelIdentity(folder: modelURL, config: encoder.config)
-            // Units report counts (summed over units); the model's identity is the same for all.
-            return MapWork(summarize: { extras in
-                var merged = mergeExtras(extras)
-                merged["encoder"] = identity
-                merged["state_dtype"] = .string(stateDType.rawValue)
-                return merged
-            }) { reader, writer in
-                let shardEncoder = ShardEncoder(model: encoder, batchSize: batchSize, tokensPerPass: Self.tokensPerPass,
-                                                heldTokenLimit: Self.heldTokenLimit, stateDType: stateDType,
-                                                identity: identity, shard: reader.url, output: writer)
-                while let sample = try reader.next() { try shardEncoder.add(sample) }
-                try shardEncoder.finish()
-                return ["chunks": .int(writer.sampleCount), "tokens": .int(shardEncoder.tokens),
-                        "batches": .int(shardEncoder.batches)]
-            }
-        }
+        try runEncodeStage(try StageRun(description: Self.stageDescription, options: stage), inputs: input, model: model,
+                           batchSize: batchSize, stateDType: stateDType, threads: stage.threads)
     }
 }
 

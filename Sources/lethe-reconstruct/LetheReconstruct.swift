@@ -4,6 +4,7 @@ import LetheCLI
 import LetheModel
 import LethePipeline
 import LetheShards
+import LetheStages
 import LetheTokenizer
 
 /// The reconstruct stage: the trained decoder's greedy reconstruction of each chunk from its encoder state.
@@ -73,36 +74,8 @@ struct LetheReconstruct: StageCommand {
 
     func run() throws {
         BLASCore.useTheCPUsKernels()
-        let run = try StageRun(description: Self.stageDescription, options: stage)
-        try runMapStage(run, inputs: input) { inputs in
-            let text = try Tokenizer(contentsOf: try DefaultTokenizer.resolve(tokenizer))
-            LetheThreads.set(stage.threads)
-            let modelURL = URL(fileURLWithPath: model)
-            let decoder = try MambaModel.load(from: modelURL)
-            for input in inputs { try Self.checkStateShapes(of: input, decoder: decoder.config, model: model) }
-            let identity = modelIdentity(folder: modelURL, config: decoder.config)
-            let greedy = try GreedyDecoder(model: decoder, batchSize: batchSize)
-            // Units report counts (summed over units); the decoder's identity is the same for all.
-            return MapWork(summarize: { extras in
-                var merged = mergeExtras(extras)
-                merged["decoder"] = identity
-                return merged
-            }) { reader, writer in
-                let reconstructor = ShardReconstructor(decoder: greedy, tokenizer: text, maxNewTokens: maxNewTokens,
-                                                       identity: identity, shard: reader.url, output: writer)
-                try reconstructor.run(reader)
-                return reconstructor.totals
-            }
-        }
-    }
-
-    /// Refuses, before any work, a decoder whose state shapes differ from those the encode stage recorded.
-    static func checkStateShapes(of input: StageInput, decoder: MambaConfig, model: String) throws {
-        guard let config = input.manifest.extra["encoder"]?["config"] else { return }  // checked per sample then
-        let ssm = config["ssm_shape"]?.arrayValue?.compactMap(\.intValue)
-        let conv = config["conv_shape"]?.arrayValue?.compactMap(\.intValue)
-        if ssm != decoder.ssmStateShape || conv != decoder.convStateShape {
-            throw StageError("\(model): the decoder's states are ssm \(decoder.ssmStateShape) and conv \(decoder.convStateShape) [n_layer, d_inner, d_state / conv_kernel], but \(input.path) holds states of ssm \(ssm.map { "\($0)" } ?? "?") and conv \(conv.map { "\($0)" } ?? "?"): the decoder must have the encoder's n_layer, d_inner, d_state and conv_kernel")
-        }
+        try runReconstructStage(try StageRun(description: Self.stageDescription, options: stage), inputs: input,
+                                model: model, tokenizer: tokenizer, batchSize: batchSize, maxNewTokens: maxNewTokens,
+                                threads: stage.threads)
     }
 }

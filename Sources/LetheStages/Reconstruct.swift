@@ -4,6 +4,42 @@ import LetheModel
 import LetheShards
 import LetheTokenizer
 
+/// The reconstruct stage (lethe-reconstruct): every chunk decoded greedily by the decoder at `model` from its
+/// encoder states, one output shard per input shard. `tokenizer`: the tokenizer.json's path (nil: the shipped one).
+public func runReconstructStage(_ run: StageRun, inputs: [String], model: String, tokenizer: String?, batchSize: Int,
+                                maxNewTokens: Int?, threads: Int) throws {
+    try runMapStage(run, inputs: inputs) { inputs in
+        let text = try Tokenizer(contentsOf: try DefaultTokenizer.resolve(tokenizer))
+        LetheThreads.set(threads)
+        let modelURL = URL(fileURLWithPath: model)
+        let decoder = try MambaModel.load(from: modelURL)
+        for input in inputs { try checkStateShapes(of: input, decoder: decoder.config, model: model) }
+        let identity = modelIdentity(folder: modelURL, config: decoder.config)
+        let greedy = try GreedyDecoder(model: decoder, batchSize: batchSize)
+        // Units report counts (summed over units); the decoder's identity is the same for all.
+        return MapWork(summarize: { extras in
+            var merged = mergeExtras(extras)
+            merged["decoder"] = identity
+            return merged
+        }) { reader, writer in
+            let reconstructor = ShardReconstructor(decoder: greedy, tokenizer: text, maxNewTokens: maxNewTokens,
+                                                   identity: identity, shard: reader.url, output: writer)
+            try reconstructor.run(reader)
+            return reconstructor.totals
+        }
+    }
+}
+
+    /// Refuses, before any work, a decoder whose state shapes differ from those the encode stage recorded.
+func checkStateShapes(of input: StageInput, decoder: MambaConfig, model: String) throws {
+    guard let config = input.manifest.extra["encoder"]?["config"] else { return }  // checked per sample then
+    let ssm = config["ssm_shape"]?.arrayValue?.compactMap(\.intValue)
+    let conv = config["conv_shape"]?.arrayValue?.compactMap(\.intValue)
+    if ssm != decoder.ssmStateShape || conv != decoder.convStateShape {
+        throw StageError("\(model): the decoder's states are ssm \(decoder.ssmStateShape) and conv \(decoder.convStateShape) [n_layer, d_inner, d_state / conv_kernel], but \(input.path) holds states of ssm \(ssm.map { "\($0)" } ?? "?") and conv \(conv.map { "\($0)" } ?? "?"): the decoder must have the encoder's n_layer, d_inner, d_state and conv_kernel")
+    }
+}
+
 /// Reconstructs the samples of one encode shard into one output shard, in input order.
 ///
 /// Samples are read as the decoder's batch has room (their states go straight into its cache); a sample

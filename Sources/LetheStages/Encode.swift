@@ -4,7 +4,7 @@ import LetheModel
 import LetheShards
 
 /// The dtype of the states written to KEY.ssm.npy and KEY.conv.npy.
-enum StateDType: String, CaseIterable {
+public enum StateDType: String, CaseIterable, Sendable {
     case float32, float16
 }
 
@@ -17,6 +17,41 @@ enum StateDType: String, CaseIterable {
 /// output as soon as every sample before them is written; those done early wait on disk (InOrderWriter). So memory is
 /// bounded (one batch of states, one forward pass of at most `tokensPerPass` tokens: longer batches run in
 /// segments, the cache carrying over) whatever the number and the lengths of the chunks.
+/// The encode stage's bounds on memory.
+public enum EncodeLimits {
+    /// Tokens of one forward pass at most (activation memory: about 50 KB per token for mamba-130m).
+    public static let tokensPerPass = 8192
+    /// Tokens of chunks waiting for a full batch, at most.
+    public static let heldTokenLimit = 2_000_000
+}
+
+/// The encode stage (lethe-encode): every input shard's chunks to their final states under the frozen model at
+/// `model`, one output shard per input shard.
+public func runEncodeStage(_ run: StageRun, inputs: [String], model: String, batchSize: Int, stateDType: StateDType,
+                           threads: Int) throws {
+    try runMapStage(run, inputs: inputs) { _ in
+        LetheThreads.set(threads)
+        let modelURL = URL(fileURLWithPath: model)
+        let encoder = try MambaModel.load(from: modelURL)
+        let identity = modelIdentity(folder: modelURL, config: encoder.config)
+        // Units report counts (summed over units); the model's identity is the same for all.
+        return MapWork(summarize: { extras in
+            var merged = mergeExtras(extras)
+            merged["encoder"] = identity
+            merged["state_dtype"] = .string(stateDType.rawValue)
+            return merged
+        }) { reader, writer in
+            let shardEncoder = ShardEncoder(model: encoder, batchSize: batchSize, tokensPerPass: EncodeLimits.tokensPerPass,
+                                            heldTokenLimit: EncodeLimits.heldTokenLimit, stateDType: stateDType,
+                                            identity: identity, shard: reader.url, output: writer)
+            while let sample = try reader.next() { try shardEncoder.add(sample) }
+            try shardEncoder.finish()
+            return ["chunks": .int(writer.sampleCount), "tokens": .int(shardEncoder.tokens),
+                    "batches": .int(shardEncoder.batches)]
+        }
+    }
+}
+
 final class ShardEncoder {
     let encoder: ChunkEncoder
     var model: MambaModel { encoder.model }
