@@ -31,16 +31,8 @@ public func runEncodeStage(_ run: StageRun, inputs: [String], model: String, bat
                            threads: Int) throws {
     try runMapStage(run, inputs: inputs) { _ in
         LetheThreads.set(threads)
-        let modelURL = URL(fileURLWithPath: model)
-        let encoder = try MambaModel.load(from: modelURL)
-        let identity = modelIdentity(folder: modelURL, config: encoder.config)
-        // Units report counts (summed over units); the model's identity is the same for all.
-        return MapWork(summarize: { extras in
-            var merged = mergeExtras(extras)
-            merged["encoder"] = identity
-            merged["state_dtype"] = .string(stateDType.rawValue)
-            return merged
-        }) { reader, writer in
+        let (encoder, identity) = try loadModel(model)
+        return MapWork(summarize: summedExtras(adding: ["encoder": identity, "state_dtype": .string(stateDType.rawValue)])) { reader, writer in
             let shardEncoder = ShardEncoder(model: encoder, batchSize: batchSize, tokensPerPass: EncodeLimits.tokensPerPass,
                                             heldTokenLimit: EncodeLimits.heldTokenLimit, stateDType: stateDType,
                                             identity: identity, shard: reader.url, output: writer)

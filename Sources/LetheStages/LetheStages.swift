@@ -7,3 +7,24 @@
 //   runAnnotateStage     lethe-annotate: each chunk's words and categories (SampleAnnotator over LetheAnalysis),
 //                        with pretraining counts (PretrainingCounts)
 // All three run on LetheCLI's map-stage driver (runMapStage) and read token ids with ShardSample.tokenIDs.
+
+import Foundation
+import LetheCLI
+import LetheModel
+import LetheShards
+
+/// The model in the folder at `path` and how stage metadata names it (modelIdentity).
+func loadModel(_ path: String) throws -> (model: MambaModel, identity: JSONValue) {
+    let url = URL(fileURLWithPath: path)
+    let model = try MambaModel.load(from: url)
+    return (model, modelIdentity(folder: url, config: model.config))
+}
+
+/// The units' extras summed (mergeExtras), plus facts that are the same for every unit (the model's identity).
+func summedExtras(adding constant: [String: JSONValue]) -> ([JSONValue]) -> JSONValue {
+    { extras in
+        var merged = mergeExtras(extras)
+        for (key, value) in constant { merged[key] = value }
+        return merged
+    }
+}

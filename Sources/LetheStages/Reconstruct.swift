@@ -11,17 +11,10 @@ public func runReconstructStage(_ run: StageRun, inputs: [String], model: String
     try runMapStage(run, inputs: inputs) { inputs in
         let text = try Tokenizer(contentsOf: try DefaultTokenizer.resolve(tokenizer))
         LetheThreads.set(threads)
-        let modelURL = URL(fileURLWithPath: model)
-        let decoder = try MambaModel.load(from: modelURL)
+        let (decoder, identity) = try loadModel(model)
         for input in inputs { try checkStateShapes(of: input, decoder: decoder.config, model: model) }
-        let identity = modelIdentity(folder: modelURL, config: decoder.config)
         let greedy = try GreedyDecoder(model: decoder, batchSize: batchSize)
-        // Units report counts (summed over units); the decoder's identity is the same for all.
-        return MapWork(summarize: { extras in
-            var merged = mergeExtras(extras)
-            merged["decoder"] = identity
-            return merged
-        }) { reader, writer in
+        return MapWork(summarize: summedExtras(adding: ["decoder": identity])) { reader, writer in
             let reconstructor = ShardReconstructor(decoder: greedy, tokenizer: text, maxNewTokens: maxNewTokens,
                                                    identity: identity, shard: reader.url, output: writer)
             try reconstructor.run(reader)
