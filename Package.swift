@@ -50,7 +50,7 @@ let package = Package(
             "LetheShards", "LethePipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
-        // The stage logic of the map stages (encode, reconstruct, annotate): their executables are options and a call.
+        // The logic of the encode, reconstruct, annotate and report stages: their executables are options and a call.
         .target(name: "LetheStages", dependencies: [
             "LetheCLI", "LetheModel", "LetheAnalysis", "LetheText", "LetheTokenizer", "LethePipeline", "LetheShards",
         ], swiftSettings: fast),
@@ -82,7 +82,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .executableTarget(name: "lethe-report", dependencies: [
-            "LetheAnalysis", "LetheCLI", "LethePipeline", "LetheShards",
+            "LetheStages", "LetheCLI", "LethePipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .executableTarget(name: "lethe-train", dependencies: [

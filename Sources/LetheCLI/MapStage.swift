@@ -23,6 +23,21 @@ public struct StageInput {
         self.manifest = manifest
     }
 
+    /// Opens an input stage folder that must hold one kind of sample: written by `producer`, or, written by another
+    /// executable, its first sample has member `member` ("recon.npy"). Anything else is refused before any work,
+    /// naming what was expected ("a reconstruct output").
+    public static func requiring(_ path: String, producer: String, member: String, expected: String) throws -> StageInput {
+        let input = try StageInput(path: path)
+        let writer = input.manifest.executable.name
+        guard writer != producer else { return input }
+        let first = input.shardCount > 0 ? try ShardReader(url: input.shardURL(0)).next() : nil
+        guard let first, first.data(member) != nil else {
+            throw StageError("\(path): not \(expected): it was written by \(writer) and "
+                             + (first.map { "its samples have no KEY.\(member) (it has: \($0.members.map(\.ext).joined(separator: ", ")))" } ?? "has no samples"))
+        }
+        return input
+    }
+
     public var shardCount: Int { manifest.shards.count }
     public func shardURL(_ index: Int) -> URL { folder.url.appendingPathComponent(manifest.shards[index].name) }
     /// A file the stage registered (e.g. "counts.npy").

@@ -10,7 +10,8 @@ import LetheTokenizer
 /// their categories (LetheAnalysis's annotateChunk), one output shard per input shard. `counts`: a lethe-count
 /// folder for pretraining frequencies, read with `tokenizer` (the tokenizer.json the chunks were made with).
 public func runAnnotateStage(_ run: StageRun, inputs: [String], counts: String?, tokenizer: String?, threads: Int) throws {
-    try runMapStage(run, inputs: inputs, open: openReconstructOutput, concurrency: threads) { _ in
+    let open = { try StageInput.requiring($0, producer: "lethe-reconstruct", member: "recon.npy", expected: "a reconstruct output") }
+    try runMapStage(run, inputs: inputs, open: open, concurrency: threads) { _ in
         // The tokenizer only serves to find each word's tokens, for their counts.
         let annotator = SampleAnnotator(counts: try counts.map(PretrainingCounts.init(path:)),
                                         tokenizer: counts == nil ? nil : try tokenizer.map { try Tokenizer(contentsOf: URL(fileURLWithPath: $0)) })
@@ -26,21 +27,7 @@ public func runAnnotateStage(_ run: StageRun, inputs: [String], counts: String?,
     }
 }
 
-    /// A complete stage folder whose samples carry reconstructions. Output of another stage is refused before
-/// any work unless its first sample has a reconstruction.
-func openReconstructOutput(_ path: String) throws -> StageInput {
-    let input = try StageInput(path: path)
-    let producer = input.manifest.executable.name
-    guard producer != "lethe-reconstruct" else { return input }
-    let first = input.shardCount > 0 ? try ShardReader(url: input.shardURL(0)).next() : nil
-    guard let first, first.data("recon.npy") != nil else {
-        throw StageError("\(path): not a reconstruct output: it was written by \(producer) and "
-                         + (first.map { "its samples have no KEY.recon.npy (it has: \($0.members.map(\.ext).joined(separator: ", ")))" } ?? "has no samples"))
-    }
-    return input
-}
-
-/// Pretraining counts from a lethe-count folder.
+    /// Pretraining counts from a lethe-count folder.
 struct PretrainingCounts {
     let tokens: [Int64]
     let words: WordCounts?

@@ -1,4 +1,5 @@
-// LetheStages: the logic of the map stages, so that their executables are options and a call.
+// LetheStages: the logic of the encode, reconstruct, annotate and report stages, so that their executables are
+// options and a call.
 //
 //   runEncodeStage       lethe-encode: chunks batched by length to their final states (ShardEncoder), written in
 //                        input order with early samples spilled to disk
@@ -6,7 +7,10 @@
 //                        decoder's state shapes checked against the encoder's first
 //   runAnnotateStage     lethe-annotate: each chunk's words and categories (SampleAnnotator over LetheAnalysis),
 //                        with pretraining counts (PretrainingCounts)
-// All three run on LetheCLI's map-stage driver (runMapStage) and read token ids with ShardSample.tokenIDs.
+//   runReportStage       lethe-report: the annotations streamed into the tables and plots (AnnotationCollector,
+//                        ReportTables), the training curve and report.md, with the stages behind them (Lineage)
+// The map stages run on LetheCLI's driver (runMapStage) and read token ids with ShardSample.tokenIDs; an input of
+// the wrong kind is refused up front (StageInput.requiring).
 
 import Foundation
 import LetheCLI

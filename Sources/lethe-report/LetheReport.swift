@@ -1,12 +1,10 @@
 import ArgumentParser
-import Foundation
-import LetheAnalysis
 import LetheCLI
 import LethePipeline
-import LetheShards
+import LetheStages
 
-/// The report stage: every table and plot of the analysis, and report.md around them. Glue only: stream the
-/// annotations, call `ReportTables` and `reportMarkdown` (see LetheAnalysis), register the files.
+/// The report stage: every table and plot of the analysis, and report.md around them. Its options and a call into
+/// LetheStages (runReportStage).
 @main
 struct LetheReport: StageCommand {
     static let configuration = CommandConfiguration(
@@ -62,161 +60,7 @@ struct LetheReport: StageCommand {
     }
 
     func run() throws {
-        let run = try StageRun(description: Self.stageDescription, options: stage)
-        try run.runWhole { files in
-            let inputs = try input.map(Self.openAnnotateOutput)
-            let progress = Progress(label: run.name, total: inputs.reduce(0) { $0 + $1.manifest.totals.samples },
-                                    unit: "chunks", mode: stage.progress)
-            var collector = AnnotationCollector()
-            for input in inputs {
-                for shard in 0..<input.shardCount {
-                    try ShardReader.forEach(input.shardURL(shard)) { sample in
-                        try collector.add(sample)
-                        progress.advance()
-                    }
-                }
-            }
-            progress.finish()
-
-            let tables = ReportTables(chunks: collector.chunks, seed: seed)
-            let written = tables.files()
-            for (name, contents) in written { try files.write(Array(contents.utf8), to: name) }
-            // A category plot is only drawn when its table has rows: remove one left by an earlier report.
-            for name in ReportTables.categoryTables.map({ "omission_\($0).svg" }) where !written.contains(where: { $0.name == name }) {
-                try? FileManager.default.removeItem(at: files.url(name))
-            }
-            var upstream = Lineage()
-            for path in input { upstream.visit(path, recordedSHA256: nil, from: nil) }
-            let training = try upstream.trainingLog().map { url, name in
-                try TrainingCurve(jsonLines: String(contentsOf: url, encoding: .utf8), source: name)
-            }
-            let trainingFiles = ["training_curve.csv", "training_loss.svg", "training_f1.svg"]
-            if let training {
-                try files.write(Array(training.csv().utf8), to: trainingFiles[0])
-                try files.write(Array(training.lossPlot().utf8), to: trainingFiles[1])
-                try files.write(Array(training.f1Plot().utf8), to: trainingFiles[2])
-            } else {
-                for name in trainingFiles { try? FileManager.default.removeItem(at: files.url(name)) }
-            }
-            let context = ReportContext(
-                title: title, version: LetheVersion.current, inputs: input, seed: seed, stages: upstream.stages,
-                models: upstream.modelDescriptions(), datasets: collector.datasetSummaries(), examples: collector.examples(),
-                training: training)
-            try files.write(Array(reportMarkdown(context, tables: tables).utf8), to: "report.md")
-            return ["chunks": .int(collector.chunks.count), "reference_words": .int(collector.chunks.reduce(0) { $0 + $1.words.count })]
-        }
-    }
-
-    /// A complete stage folder whose samples carry annotations; another stage's output is refused up front
-    /// unless its first sample has an annotation.
-    static func openAnnotateOutput(_ path: String) throws -> StageInput {
-        let input = try StageInput(path: path)
-        let producer = input.manifest.executable.name
-        guard producer != "lethe-annotate" else { return input }
-        let first = input.shardCount > 0 ? try ShardReader(url: input.shardURL(0)).next() : nil
-        guard let first, first.data("words.json") != nil else {
-            throw StageError("\(path): not an annotate output: it was written by \(producer) and "
-                             + (first.map { "its samples have no KEY.words.json (it has: \($0.members.map(\.ext).joined(separator: ", ")))" } ?? "has no samples"))
-        }
-        return input
-    }
-}
-
-/// Reads annotated samples one at a time and keeps only what the statistics need: each chunk's per-word
-/// records and token fates, without its texts (bar the reference's first word); plus the first chunk of each (dataset, length) for the examples.
-struct AnnotationCollector {
-    private(set) var chunks: [ChunkAnnotation] = []
-    private var firstChunks: [String: [Int: ReconstructionExample]] = [:]
-    private var cutAtLengthLimit: [String: Int] = [:]
-
-    mutating func add(_ sample: ShardSample) throws {
-        let origin = "\(sample.source ?? "sample"): sample \(sample.key)"
-        guard let data = sample.data("words.json") else {
-            throw StageError("\(origin) has no KEY.words.json: not an annotate output (it has: \(sample.members.map(\.ext).joined(separator: ", ")))")
-        }
-        var chunk = try ChunkAnnotation(jsonData: Data(data), source: "\(origin): words.json")
-        if firstChunks[chunk.dataset]?[chunk.length] == nil {
-            firstChunks[chunk.dataset, default: [:]][chunk.length] = ReconstructionExample(
-                key: sample.key, dataset: chunk.dataset, length: chunk.length, reference: chunk.reference,
-                reconstruction: chunk.reconstruction, rouge1F1: chunk.rouge1.f1)
-        }
-        if sample.data("json") != nil, try sample.json()["stop"]?.stringValue == "length" {
-            cutAtLengthLimit[chunk.dataset, default: 0] += 1
-        }
-        // Of the reference the tables need only whether ROUGE-1 can score it: its first word stands for it.
-        chunk.reference = Rouge.tokens(chunk.reference).first ?? ""
-        chunk.reconstruction = ""
-        for i in chunk.words.indices { chunk.words[i].word = "" }
-        chunks.append(chunk)
-    }
-
-    func datasetSummaries() -> [DatasetSummary] {
-        Dictionary(grouping: chunks, by: \.dataset).keys.sorted().map { name in
-            let group = chunks.filter { $0.dataset == name }
-            return DatasetSummary(name: name, chunks: group.count, words: group.reduce(0) { $0 + $1.words.count },
-                                  lengths: Array(Set(group.map(\.length))).sorted(), cutAtLengthLimit: cutAtLengthLimit[name] ?? 0)
-        }
-    }
-
-    /// Per dataset, the first chunk of its shortest and of its longest length.
-    func examples() -> [ReconstructionExample] {
-        firstChunks.keys.sorted().flatMap { dataset -> [ReconstructionExample] in
-            let byLength = firstChunks[dataset]!
-            let lengths = byLength.keys.sorted()
-            return (lengths.count > 1 ? [lengths.first!, lengths.last!] : lengths).map { byLength[$0]! }
-        }
-    }
-}
-
-/// What the report needs from the stages behind the annotations (a `Lineage`).
-extension Lineage {
-    /// The decoder's training log: train_log.jsonl of the lethe-train stage behind the reconstructions, else the
-    /// one shipped beside the decoder folder lethe-reconstruct read (a decoder trained by Lethe elsewhere).
-    /// Returns the file and its name as recorded.
-    func trainingLog() -> (URL, String)? {
-        let logName = "train_log.jsonl"
-        for stage in stages where stage.executable == "lethe-train" {
-            let url = resolve(stage.path, against: base).appendingPathComponent(logName)
-            if FileManager.default.fileExists(atPath: url.path) { return (url, stage.path + "/" + logName) }
-        }
-        for stage in stages where stage.executable == "lethe-reconstruct" {
-            for path in stage.inputs["model"] ?? [] {
-                let url = resolve(path, against: base).appendingPathComponent(logName)
-                if FileManager.default.fileExists(atPath: url.path) { return (url, path + "/" + logName) }
-            }
-        }
-        return nil
-    }
-
-    /// The model folders given to lethe-encode and lethe-reconstruct, described from their config.json.
-    func modelDescriptions() -> [String: String] {
-        var descriptions: [String: String] = [:]
-        for stage in stages where ["lethe-encode", "lethe-reconstruct", "lethe-train"].contains(stage.executable) {
-            for path in (stage.inputs["model"] ?? []) + (stage.inputs["init"] ?? []) {
-                let folder = resolve(path, against: base)
-                for config in ["config.json", "final/config.json"] {
-                    if let value = try? JSONValue.read(contentsOf: folder.appendingPathComponent(config)),
-                       let description = Self.describeConfig(value) {
-                        descriptions[path] = description
-                        break
-                    }
-                }
-            }
-        }
-        return descriptions
-    }
-
-    /// "Mamba, 24 layers, d_model 768, d_state 16, vocabulary 50,280" from a Hugging Face MambaConfig or an
-    /// original state-spaces config.json.
-    static func describeConfig(_ config: JSONValue) -> String? {
-        let layers = config["num_hidden_layers"]?.intValue ?? config["n_layer"]?.intValue
-        let width = config["hidden_size"]?.intValue ?? config["d_model"]?.intValue
-        let state = config["state_size"]?.intValue ?? config["ssm_cfg"]?["d_state"]?.intValue
-        let vocabulary = config["vocab_size"]?.intValue
-        let parts = [layers.map { "\($0) layers" }, width.map { "d_model \($0)" }, state.map { "d_state \($0)" },
-                     vocabulary.map { "vocabulary \($0)" }].compactMap { $0 }
-        guard !parts.isEmpty else { return nil }
-        let type = config["model_type"]?.stringValue.map { $0 == "mamba" ? "Mamba" : $0 } ?? "Mamba"
-        return ([type] + parts).joined(separator: ", ")
+        try runReportStage(try StageRun(description: Self.stageDescription, options: stage), inputs: input, title: title,
+                           seed: seed, progress: stage.progress)
     }
 }
