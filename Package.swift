@@ -50,9 +50,9 @@ let package = Package(
             "LetheShards", "LethePipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
-        // The logic of the encode, reconstruct, annotate and report stages: their executables are options and a call.
+        // The logic of the tokenize, encode, reconstruct, annotate and report stages: their executables are options and a call.
         .target(name: "LetheStages", dependencies: [
-            "LetheCLI", "LetheModel", "LetheAnalysis", "LetheText", "LetheTokenizer", "LethePipeline", "LetheShards",
+            "LetheCLI", "LetheCorpus", "LetheModel", "LetheAnalysis", "LetheText", "LetheTokenizer", "LethePipeline", "LetheShards",
         ], swiftSettings: fast),
 
         // Executables, thin layers over the libraries.
@@ -61,7 +61,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "lethe-tokenize", dependencies: [
-            "LetheCorpus", "LetheTokenizer", "LetheShards", "LetheCLI", "LethePipeline",
+            "LetheStages", "LetheCorpus", "LetheTokenizer", "LetheShards", "LetheCLI", "LethePipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         // The model stages: a frozen encoder's final states, and the trained decoder's greedy reconstructions.

@@ -1,6 +1,8 @@
-// LetheStages: the logic of the encode, reconstruct, annotate and report stages, so that their executables are
-// options and a call.
+// LetheStages: the logic of the tokenize, encode, reconstruct, annotate and report stages, so that their executables
+// are options and a call.
 //
+//   runTokenizeStage     lethe-tokenize: corpus files (DocumentBlocks) cut into chunks (BlockChunker), a block of
+//                        documents a unit, each sample labelled with its dataset (DatasetLabels)
 //   runEncodeStage       lethe-encode: chunks batched by length to their final states (ShardEncoder), written in
 //                        input order with early samples spilled to disk
 //   runReconstructStage  lethe-reconstruct: greedy reconstruction from the states (ShardReconstructor), the

@@ -4,10 +4,11 @@ import LetheCLI
 import LetheCorpus
 import LethePipeline
 import LetheShards
+import LetheStages
 import LetheTokenizer
 
-/// The tokenize stage: corpus files in, token shards out. Reading, selection and blocks are `DocumentBlocks`,
-/// chunking is `BlockChunker`, shards, resume and manifest are the harness's (`StageRun.runStreamedUnits`).
+/// The tokenize stage: corpus files in, token shards out. Its options and a call into LetheStages
+/// (runTokenizeStage).
 @main
 struct LetheTokenize: StageCommand {
     static let configuration = CommandConfiguration(
@@ -173,97 +174,12 @@ struct LetheTokenize: StageCommand {
 
     func run() throws {
         let run = try StageRun(description: Self.stageDescription, options: stage)
-        if run.isUpToDate { return run.sayUpToDate() }
-
-        let tokenizerURL = try DefaultTokenizer.resolve(tokenizer)
-        let chunker = try BlockChunker(chunking: chunkingRule, tokenizer: try Tokenizer(contentsOf: tokenizerURL))
-        let blocks = try DocumentBlocks(
-            inputs: input.map { CorpusInput(path: $0, format: format.corpusFormat) },
-            options: ReadOptions(skipBadLines: skipBad, textField: textField, textUnit: textUnit, conllUnit: conllUnit),
-            skip: skipDocuments, limit: maxDocuments, blockSize: documentsPerShard)
-        let labels = DatasetLabels(label: dataset, field: datasetField, inputs: input)
-
-        // Progress through the input: in documents when the selection ends early, else in bytes of the files.
-        let progress: LetheCLI.Progress
-        let position: () -> Int
-        if let maxDocuments {
-            progress = Progress(label: run.name, total: skipDocuments + maxDocuments, unit: "documents", mode: stage.progress)
-            position = { blocks.documentsRead }
-        } else {
-            let total = input.reduce(0) { $0 + (DurableFile.size(ofFile: $1) ?? 0) }
-            progress = Progress(label: run.name, total: total, unit: "bytes of input", mode: stage.progress)
-            position = { blocks.bytesRead }
-        }
-        var positionAfterLastBlock = 0
-
-        let tokenizerSHA256 = try SHA256Hex.ofFile(atPath: tokenizerURL.path)
-        try run.runStreamedUnits(
-            concurrency: stage.threads, progress: progress, size: \Unit.progress,
-            summarize: { extras in
-                var summary = mergeExtras([Self.facts(documents: 0, counts: ChunkCounts(), tokens: 0, samplesPerDataset: [:])] + extras)
-                summary["documents_skipped"] = .int(blocks.skippedDocuments)
-                summary["skipped_lines"] = .int(blocks.skippedLines)
-                if !blocks.skippedExamples.isEmpty {
-                    summary["skipped_line_examples"] = .array(blocks.skippedExamples.map { .string($0.description) })
-                }
-                // The path as given (or the shipped one's place in a checkout): never absolute, as outputs move between machines.
-                summary["tokenizer"] = ["path": .string(tokenizer ?? DefaultTokenizer.relativePath), "sha256": .string(tokenizerSHA256)]
-                return summary
-            },
-            next: {
-                guard let block = try blocks.next() else { return nil }
-                let now = position()
-                defer { positionAfterLastBlock = now }
-                return Unit(block: block, progress: now - positionAfterLastBlock)
-            },
-            work: { _, unit, writer in
-                try Self.write(unit.block, separator: separator, chunker: chunker, labels: labels, to: writer)
-            })
-    }
-
-    /// A unit of work: a block, and how far it moves the progress display.
-    struct Unit {
-        let block: DocumentBlocks.Block
-        let progress: Int
-    }
-
-    /// Chunks a block and writes its samples; returns the block's facts for the manifest's "extra".
-    static func write(_ block: DocumentBlocks.Block, separator: String?, chunker: BlockChunker, labels: DatasetLabels,
-                      to writer: ShardWriter) throws -> JSONValue {
-        var documents = block.documents
-        if let separator { for i in documents.indices { documents[i].text += separator } }
-        let (samples, counts) = try chunker.samples(from: documents, blockIndex: block.index)
-        var tokens = 0
-        var samplesPerDataset: [String: Int] = [:]
-        for (index, sample) in samples.enumerated() {
-            let dataset = labels.label(for: sample)
-            var shardSample = ShardSample(key: key(block: block.index, sample: index))
-            shardSample.setJSON(sample.json(dataset: dataset))
-            shardSample.set("tokens", npy: NPYArray(int32: sample.tokens, shape: [sample.tokens.count]))
-            try writer.append(shardSample)
-            tokens += sample.tokens.count
-            samplesPerDataset[dataset, default: 0] += 1
-        }
-        return facts(documents: block.documents.count, counts: counts, tokens: tokens, samplesPerDataset: samplesPerDataset)
-    }
-
-    /// A block's "extra": summed over the blocks into the manifest's.
-    static func facts(documents: Int, counts: ChunkCounts, tokens: Int, samplesPerDataset: [String: Int]) -> JSONValue {
-        [
-            "documents": .int(documents), "empty_documents": .int(counts.emptyDocuments), "tokens": .int(tokens),
-            "dropped_tokens": .int(counts.droppedTokens), "skipped_words": .int(counts.skippedWords),
-            "samples_per_dataset": .object(samplesPerDataset.mapValues(JSONValue.int)),
-        ]
-    }
-
-    /// "b000012-s000034": sample 34 of block 12. Unique within the stage, and the same on every rerun.
-    static func key(block: Int, sample: Int) -> String {
-        "b" + padded(block) + "-s" + padded(sample)
-    }
-
-    private static func padded(_ value: Int) -> String {
-        let digits = String(value)
-        return String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+        try runTokenizeStage(run, TokenizeSettings(
+            inputs: input.map { CorpusInput(path: $0, format: format.corpusFormat) }, tokenizer: tokenizer,
+            readOptions: ReadOptions(skipBadLines: skipBad, textField: textField, textUnit: textUnit, conllUnit: conllUnit),
+            chunking: chunkingRule, separator: separator, dataset: dataset, datasetField: datasetField,
+            skipDocuments: skipDocuments, maxDocuments: maxDocuments, documentsPerShard: documentsPerShard),
+            threads: stage.threads, progress: stage.progress)
     }
 }
 
