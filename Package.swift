@@ -50,9 +50,9 @@ let package = Package(
             "LetheShards", "LethePipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
-        // The logic of the tokenize, encode, reconstruct, annotate and report stages: their executables are options and a call.
+        // The logic of the tokenize, encode, reconstruct, count, annotate and report stages: their executables are options and a call.
         .target(name: "LetheStages", dependencies: [
-            "LetheCLI", "LetheCorpus", "LetheModel", "LetheAnalysis", "LetheText", "LetheTokenizer", "LethePipeline", "LetheShards",
+            "LetheCLI", "LetheCorpus", "LetheCount", "LetheModel", "LetheAnalysis", "LetheText", "LetheTokenizer", "LethePipeline", "LetheShards",
         ], swiftSettings: fast),
 
         // Executables, thin layers over the libraries.
@@ -74,7 +74,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .executableTarget(name: "lethe-count", dependencies: [
-            "LetheCount", "LetheCLI", "LethePipeline", "LetheShards", "LetheTokenizer",
+            "LetheStages", "LetheCLI", "LethePipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .executableTarget(name: "lethe-annotate", dependencies: [

@@ -1,5 +1,5 @@
-// LetheStages: the logic of the tokenize, encode, reconstruct, annotate and report stages, so that their executables
-// are options and a call.
+// LetheStages: the logic of the tokenize, encode, reconstruct, count, annotate and report stages, so that their
+// executables are options and a call (lethe-train's is LetheTraining's TrainingRun, its executable the glue).
 //
 //   runTokenizeStage     lethe-tokenize: corpus files (DocumentBlocks) cut into chunks (BlockChunker), a block of
 //                        documents a unit, each sample labelled with its dataset (DatasetLabels)
@@ -7,6 +7,8 @@
 //                        input order with early samples spilled to disk
 //   runReconstructStage  lethe-reconstruct: greedy reconstruction from the states (ShardReconstructor), the
 //                        decoder's state shapes checked against the encoder's first
+//   runCountStage        lethe-count: token and word frequencies, a corpus file a unit (CorpusCounter), merged
+//                        into counts.npy, words.tsv and the subset files (CountMerge)
 //   runAnnotateStage     lethe-annotate: each chunk's words and categories (SampleAnnotator over LetheAnalysis),
 //                        with pretraining counts (PretrainingCounts)
 //   runReportStage       lethe-report: the annotations streamed into the tables and plots (AnnotationCollector,
