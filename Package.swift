@@ -39,6 +39,8 @@ let package = Package(
         .target(name: "LetheText", dependencies: ["LetheShards", "CZstd"],
                 resources: [.copy("Resources/punkt-english.tsv.zst")], swiftSettings: fast),
         .target(name: "LetheAnalysis", dependencies: ["LetheText", "LethePipeline", "LetheShards"], swiftSettings: fast),
+        // The report's prose (report.md) around LetheAnalysis's statistics, tables and plots.
+        .target(name: "LetheReport", dependencies: ["LetheAnalysis", "LethePipeline", "LetheShards"], swiftSettings: fast),
         // Token and word frequencies of corpus files (the count stage): needs the corpus reader, the BPE
         // tokenizer and the annotate stage's word tokenizer, so it sits above all three.
         .target(name: "LetheCount", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheText", "LetheShards"],
@@ -52,7 +54,7 @@ let package = Package(
         ], swiftSettings: fast),
         // The logic of the tokenize, encode, reconstruct, count, annotate and report stages: their executables are options and a call.
         .target(name: "LetheStages", dependencies: [
-            "LetheCLI", "LetheCorpus", "LetheCount", "LetheModel", "LetheAnalysis", "LetheText", "LetheTokenizer", "LethePipeline", "LetheShards",
+            "LetheCLI", "LetheCorpus", "LetheCount", "LetheModel", "LetheAnalysis", "LetheReport", "LetheText", "LetheTokenizer", "LethePipeline", "LetheShards",
         ], swiftSettings: fast),
 
         // Executables, thin layers over the libraries.
@@ -115,7 +117,7 @@ let package = Package(
         .testTarget(name: "LetheTrainingTests", dependencies: [
             "LetheTraining", "LetheModel", "LetheShards", "LetheCLI", "LethePipeline", "LetheTestSupport",
         ]),
-        .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheText", "LethePipeline", "LetheShards", "LetheTokenizer"]),
+        .testTarget(name: "LetheAnalysisTests", dependencies: ["LetheAnalysis", "LetheReport", "LetheText", "LethePipeline", "LetheShards", "LetheTokenizer"]),
         .testTarget(name: "LetheCountTests", dependencies: ["LetheCount", "LetheCorpus", "LetheTokenizer", "LetheShards", "LetheTestSupport"]),
         .testTarget(name: "LethePipelineTests", dependencies: ["LethePipeline", "LetheShards", "LetheCLI", "LetheTestSupport"]),
         // Stage executables end to end (run as processes from the build folder) and the expected report.

@@ -1,4 +1,5 @@
-// LetheAnalysis: what the annotate and report stages compute, as library code on plain values.
+// LetheAnalysis: what the annotate and report stages compute, as library code on plain values: the annotation,
+// the statistics, the tables and the plots. The report's prose around them (report.md) is LetheReport's.
 //
 // Words come from LetheText (nltk.word_tokenize's split).
 // Retention
@@ -12,11 +13,11 @@
 // Frequencies
 //   WordCounts(tsv:source:)                        the count stage's words.tsv (word -> pretraining count)
 //   tokenTexts(fromTokenBytes:)                    each token's text, to find a word's tokens
-// Annotation and report
+// Annotation, tables and plots
 //   annotateChunk(ChunkInput) -> ChunkAnnotation   one chunk's words with all categories (KEY.words.json)
-//   ReportTables(chunks:).write(to:)                rouge.csv, omission_*.csv, significance_*.csv,
+//   ReportTables(chunks:).files()                   rouge.csv, omission_*.csv, significance_*.csv,
 //                                                    omission_position.csv, frequency.csv and the SVG plots
-//   reportMarkdown(ReportContext, tables:)          report.md: the run, the data, each table with a reading
+//   TrainingCurve(jsonLines:source:)               the decoder's training curve, its CSV and plots
 //   Table(...).csv, SVGPlot.lines / SVGPlot.bars   generic CSV and chart writers
 //
 // Undefined statistics (a category with one word, constant samples, no data) are nan, as in SciPy; CSV cells

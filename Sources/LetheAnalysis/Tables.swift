@@ -295,3 +295,9 @@ extension Table {
         })
     }
 }
+
+/// The distinct values, in the order they first appear.
+public func distinctInOrder(_ values: [String]) -> [String] {
+    var seen: Set<String> = []
+    return values.filter { seen.insert($0).inserted }
+}

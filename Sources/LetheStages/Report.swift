@@ -2,6 +2,7 @@ import Foundation
 import LetheAnalysis
 import LetheCLI
 import LethePipeline
+import LetheReport
 import LetheShards
 
 /// The report stage (lethe-report): the annotations of the `paths` (lethe-annotate folders) streamed into the

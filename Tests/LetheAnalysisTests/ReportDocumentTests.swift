@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import LetheAnalysis
 import LethePipeline
+@testable import LetheReport
 
 /// Word counts, token texts, gold token spans, and the readings of report.md. The report's numbers are checked
 /// against SciPy and rouge-score in LetheStagesTests (ExpectedReportTests); here, the rules and the wording.

@@ -3,6 +3,7 @@
 // same bytes (no clock, no absolute paths unless the caller passes them).
 
 import Foundation
+import LetheAnalysis
 import LethePipeline
 
 /// The annotated chunks of one dataset.
@@ -435,12 +436,6 @@ func frequencyReading(_ rows: [FrequencyRow], label: String, noun: String) -> St
 }
 
 // MARK: - Formatting
-
-/// The distinct values, in the order they first appear.
-func distinctInOrder(_ values: [String]) -> [String] {
-    var seen: Set<String> = []
-    return values.filter { seen.insert($0).inserted }
-}
 
 func fixed(_ x: Double, _ digits: Int) -> String { x.isNaN ? "n/a" : String(format: "%.\(digits)f", x) }
 
