@@ -52,9 +52,9 @@ let package = Package(
             "LetheShards", "LethePipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
-        // The logic of the tokenize, encode, reconstruct, count, annotate and report stages: their executables are options and a call.
+        // The logic of every stage (tokenize, encode, train, reconstruct, count, annotate, report): their executables are options and a call.
         .target(name: "LetheStages", dependencies: [
-            "LetheCLI", "LetheCorpus", "LetheCount", "LetheModel", "LetheAnalysis", "LetheReport", "LetheText", "LetheTokenizer", "LethePipeline", "LetheShards",
+            "LetheCLI", "LetheCorpus", "LetheCount", "LetheModel", "LetheTraining", "LetheAnalysis", "LetheReport", "LetheText", "LetheTokenizer", "LethePipeline", "LetheShards",
         ], swiftSettings: fast),
 
         // Executables, thin layers over the libraries.
@@ -88,7 +88,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         .executableTarget(name: "lethe-train", dependencies: [
-            "LetheTraining", "LetheModel", "LetheCLI", "LethePipeline", "LetheShards", "LetheTokenizer", "LetheAnalysis",
+            "LetheStages", "LetheTraining", "LetheModel", "LetheCLI", "LethePipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
 

@@ -1,10 +1,11 @@
-// LetheStages: the logic of the tokenize, encode, reconstruct, count, annotate and report stages, so that their
-// executables are options and a call (lethe-train's is LetheTraining's TrainingRun, its executable the glue).
+// LetheStages: the logic of every stage, so that each executable is its options and a call.
 //
 //   runTokenizeStage     lethe-tokenize: corpus files (DocumentBlocks) cut into chunks (BlockChunker), a block of
 //                        documents a unit, each sample labelled with its dataset (DatasetLabels)
 //   runEncodeStage       lethe-encode: chunks batched by length to their final states (ShardEncoder), written in
 //                        input order with early samples spilled to disk
+//   runTrainStage        lethe-train: a TrainingRun in the stage folder (LetheTraining), resumed for the same
+//                        configuration, checkpointed and stopped on SIGTERM, its progress (StepReporter)
 //   runReconstructStage  lethe-reconstruct: greedy reconstruction from the states (ShardReconstructor), the
 //                        decoder's state shapes checked against the encoder's first
 //   runCountStage        lethe-count: token and word frequencies, a corpus file a unit (CorpusCounter), merged
