@@ -27,7 +27,7 @@ public func runAnnotateStage(_ run: StageRun, inputs: [String], counts: String?,
     }
 }
 
-    /// Pretraining counts from a lethe-count folder.
+/// Pretraining counts from a lethe-count folder.
 struct PretrainingCounts {
     let tokens: [Int64]
     let words: WordCounts?

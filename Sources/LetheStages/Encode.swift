@@ -8,15 +8,6 @@ public enum StateDType: String, CaseIterable, Sendable {
     case float32, float16
 }
 
-/// Encodes the samples of one input shard into one output shard, in input order.
-///
-/// Chunks are grouped by length and a group is encoded as one batch (never padded: every chunk of a batch has
-/// the same length) when it holds `batchSize` chunks. Chunks read but not yet encoded are held in memory up to
-/// `heldTokenLimit` tokens; beyond that, the group of the earliest waiting chunk is encoded even if not full.
-/// At the end of the shard the remaining groups are encoded, earliest chunk first. A batch's samples go to the
-/// output as soon as every sample before them is written; those done early wait on disk (InOrderWriter). So memory is
-/// bounded (one batch of states, one forward pass of at most `tokensPerPass` tokens: longer batches run in
-/// segments, the cache carrying over) whatever the number and the lengths of the chunks.
 /// The encode stage's bounds on memory.
 public enum EncodeLimits {
     /// Tokens of one forward pass at most (activation memory: about 50 KB per token for mamba-130m).
@@ -44,6 +35,15 @@ public func runEncodeStage(_ run: StageRun, inputs: [String], model: String, bat
     }
 }
 
+/// Encodes the samples of one input shard into one output shard, in input order.
+///
+/// Chunks are grouped by length and a group is encoded as one batch (never padded: every chunk of a batch has
+/// the same length) when it holds `batchSize` chunks. Chunks read but not yet encoded are held in memory up to
+/// `heldTokenLimit` tokens; beyond that, the group of the earliest waiting chunk is encoded even if not full.
+/// At the end of the shard the remaining groups are encoded, earliest chunk first. A batch's samples go to the
+/// output as soon as every sample before them is written; those done early wait on disk (InOrderWriter). So memory is
+/// bounded (one batch of states, one forward pass of at most `tokensPerPass` tokens: longer batches run in
+/// segments, the cache carrying over) whatever the number and the lengths of the chunks.
 final class ShardEncoder {
     let encoder: ChunkEncoder
     var model: MambaModel { encoder.model }

@@ -23,8 +23,8 @@ public func runReconstructStage(_ run: StageRun, inputs: [String], model: String
     }
 }
 
-    /// Refuses, before any work, a decoder whose state shapes differ from those the encode stage recorded.
-func checkStateShapes(of input: StageInput, decoder: MambaConfig, model: String) throws {
+/// Refuses, before any work, a decoder whose state shapes differ from those the encode stage recorded.
+private func checkStateShapes(of input: StageInput, decoder: MambaConfig, model: String) throws {
     guard let config = input.manifest.extra["encoder"]?["config"] else { return }  // checked per sample then
     let ssm = config["ssm_shape"]?.arrayValue?.compactMap(\.intValue)
     let conv = config["conv_shape"]?.arrayValue?.compactMap(\.intValue)

@@ -78,14 +78,14 @@ public func runTokenizeStage(_ run: StageRun, _ settings: TokenizeSettings, thre
 }
 
 /// A unit of work: a block, and how far it moves the progress display.
-struct Unit {
+private struct Unit {
     let block: DocumentBlocks.Block
     let progress: Int
 }
 
 /// Chunks a block and writes its samples; returns the block's facts for the manifest's "extra".
-func write(_ block: DocumentBlocks.Block, separator: String?, chunker: BlockChunker, labels: DatasetLabels,
-                  to writer: ShardWriter) throws -> JSONValue {
+private func write(_ block: DocumentBlocks.Block, separator: String?, chunker: BlockChunker, labels: DatasetLabels,
+                   to writer: ShardWriter) throws -> JSONValue {
     var documents = block.documents
     if let separator { for i in documents.indices { documents[i].text += separator } }
     let (samples, counts) = try chunker.samples(from: documents, blockIndex: block.index)
@@ -104,7 +104,7 @@ func write(_ block: DocumentBlocks.Block, separator: String?, chunker: BlockChun
 }
 
 /// A block's "extra": summed over the blocks into the manifest's.
-func facts(documents: Int, counts: ChunkCounts, tokens: Int, samplesPerDataset: [String: Int]) -> JSONValue {
+private func facts(documents: Int, counts: ChunkCounts, tokens: Int, samplesPerDataset: [String: Int]) -> JSONValue {
     [
         "documents": .int(documents), "empty_documents": .int(counts.emptyDocuments), "tokens": .int(tokens),
         "dropped_tokens": .int(counts.droppedTokens), "skipped_words": .int(counts.skippedWords),
@@ -113,7 +113,7 @@ func facts(documents: Int, counts: ChunkCounts, tokens: Int, samplesPerDataset: 
 }
 
 /// "b000012-s000034": sample 34 of block 12. Unique within the stage, and the same on every rerun.
-func key(block: Int, sample: Int) -> String {
+private func key(block: Int, sample: Int) -> String {
     "b" + padded(block) + "-s" + padded(sample)
 }
 

@@ -215,4 +215,4 @@ final class StepReporter {
 }
 
 /// Set by the SIGTERM handler, read after every training step.
-nonisolated(unsafe) var terminationRequested: sig_atomic_t = 0
+nonisolated(unsafe) private var terminationRequested: sig_atomic_t = 0
