@@ -27,13 +27,16 @@ let package = Package(
         .target(name: "LetheShards", dependencies: [
             "CArchive", "CZstd", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: fast),
+        // What a chunk sample holds at each stage (members, dtypes, shapes, KEY.json fields) and each chunk
+        // stage's manifest facts, read and written only through these types.
+        .target(name: "LetheSamples", dependencies: ["LetheShards"], swiftSettings: fast),
         .target(name: "LetheTokenizer", swiftSettings: fast),
-        .target(name: "LetheCorpus", dependencies: ["LetheTokenizer", "LetheShards", "CZstd"], swiftSettings: fast),
+        .target(name: "LetheCorpus", dependencies: ["LetheTokenizer", "LetheSamples", "LetheShards", "CZstd"], swiftSettings: fast),
         // The scan's AVX2+FMA and AVX-512 kernels, chosen at run time (Swift compiles for the baseline ISA).
         .target(name: "CLetheKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "CLetheKernels", "LetheShards"],
                 swiftSettings: fast),
-        .target(name: "LetheTraining", dependencies: ["LetheModel", "LetheShards", "CBLAS"], swiftSettings: fast),
+        .target(name: "LetheTraining", dependencies: ["LetheModel", "LetheSamples", "LetheShards", "CBLAS"], swiftSettings: fast),
         // Text segmentation as NLTK does it (Punkt sentences, Treebank words, nltk.word_tokenize), for the count
         // and annotate stages; the Punkt model is a data file (Resources/), checked by its digest when loaded.
         .target(name: "LetheText", dependencies: ["LetheShards", "CZstd"],
@@ -49,12 +52,12 @@ let package = Package(
             "LetheShards", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: fast),
         .target(name: "LetheCLI", dependencies: [
-            "LetheShards", "LethePipeline",
+            "LetheSamples", "LetheShards", "LethePipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
         // The logic of every stage (tokenize, encode, train, reconstruct, count, annotate, report): their executables are options and a call.
         .target(name: "LetheStages", dependencies: [
-            "LetheCLI", "LetheCorpus", "LetheCount", "LetheModel", "LetheTraining", "LetheAnalysis", "LetheReport", "LetheText", "LetheTokenizer", "LethePipeline", "LetheShards",
+            "LetheCLI", "LetheCorpus", "LetheCount", "LetheModel", "LetheTraining", "LetheAnalysis", "LetheReport", "LetheText", "LetheTokenizer", "LethePipeline", "LetheSamples", "LetheShards",
         ], swiftSettings: fast),
 
         // Executables, thin layers over the libraries.
@@ -110,8 +113,9 @@ let package = Package(
 
         // Tests read committed fixtures under Tests/Fixtures (made by the Python scripts beside them).
         .testTarget(name: "LetheShardsTests", dependencies: ["LetheShards"]),
+        .testTarget(name: "LetheSamplesTests", dependencies: ["LetheSamples", "LetheShards"]),
         .testTarget(name: "LetheTokenizerTests", dependencies: ["LetheTokenizer", "LetheShards"]),
-        .testTarget(name: "LetheCorpusTests", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheShards"]),
+        .testTarget(name: "LetheCorpusTests", dependencies: ["LetheCorpus", "LetheSamples", "LetheTokenizer", "LetheShards"]),
         .testTarget(name: "LetheTokenizeStageTests", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheShards", "LethePipeline", "LetheTestSupport"]),
         .testTarget(name: "LetheModelTests", dependencies: ["LetheModel", "LetheShards", "LetheTestSupport"]),
         .testTarget(name: "LetheTrainingTests", dependencies: [

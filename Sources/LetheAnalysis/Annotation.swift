@@ -82,15 +82,6 @@ public struct ChunkInput: Sendable {
         self.goldWords = goldWords; self.tokenFrequencies = tokenFrequencies; self.wordCounts = wordCounts
         self.isMath = isMath
     }
-
-    /// The dataset a chunk is counted under, from its KEY.json: the Pile subset when it has one (its
-    /// metadata's meta.pile_set_name), else its "dataset" label; nil when it has neither.
-    public static func dataset(ofSampleJSON meta: JSONValue) -> String? {
-        if let subset = meta["metadata"]?["meta"]?["pile_set_name"]?.stringValue, !subset.isEmpty { return subset }
-        guard let dataset = meta["dataset"]?.stringValue, !dataset.isEmpty else { return nil }
-        return dataset
-    }
-
     /// Whether a dataset's text is math (GSM8K, a "math" dataset, the Pile's DM Mathematics): its ambiguous
     /// operators like "-" then count as math.
     public static func isMath(dataset: String) -> Bool {

@@ -1,5 +1,6 @@
 import Foundation
 import LethePipeline
+import LetheSamples
 import LetheShards
 
 /// A complete stage folder read as input: its manifest and shards.
@@ -23,16 +24,17 @@ public struct StageInput {
         self.manifest = manifest
     }
 
-    /// Opens an input stage folder that must hold one kind of sample: written by `producer`, or, written by another
-    /// executable, its first sample has member `member` ("recon.npy"). Anything else is refused before any work,
-    /// naming what was expected ("a reconstruct output").
-    public static func requiring(_ path: String, producer: String, member: String, expected: String) throws -> StageInput {
+    /// Opens an input stage folder that must hold samples of `kind`: written by its producer, or, written by
+    /// another executable, its first sample has the kind's distinctive member ("recon.npy"). Anything else is
+    /// refused before any work, naming what was expected ("a reconstruct output").
+    public static func requiring(_ path: String, kind: ChunkKind) throws -> StageInput {
         let input = try StageInput(path: path)
         let writer = input.manifest.executable.name
-        guard writer != producer else { return input }
+        guard writer != kind.producer else { return input }
+        let member = kind.distinctiveMember.ext
         let first = input.shardCount > 0 ? try ShardReader(url: input.shardURL(0)).next() : nil
         guard let first, first.data(member) != nil else {
-            throw StageError("\(path): not \(expected): it was written by \(writer) and "
+            throw StageError("\(path): not \(kind.outputName): it was written by \(writer) and "
                              + (first.map { "its samples have no KEY.\(member) (it has: \($0.members.map(\.ext).joined(separator: ", ")))" } ?? "has no samples"))
         }
         return input

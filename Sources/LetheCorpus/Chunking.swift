@@ -1,4 +1,5 @@
 import Foundation
+import LetheSamples
 import LetheShards
 import LetheTokenizer
 
@@ -16,16 +17,6 @@ public enum Chunking: Sendable, Equatable {
     /// Whole words packed greedily into chunks of at most `maxTokens` tokens, never splitting a word and never
     /// crossing a document; each word keeps its labels and its token span. See `BlockChunker` for the rules.
     case words(maxTokens: Int)
-}
-
-/// A word of a `words` (or labelled `none`) sample: its text (NFC), labels, and the tokens it covers,
-/// tokens[tokenStart..<tokenEnd] of the sample, its leading space included.
-public struct ChunkWord: Sendable, Equatable {
-    public var text: String
-    public var labels: [String: String]
-    public var sentence: Int?
-    public var tokenStart: Int
-    public var tokenEnd: Int
 }
 
 /// One chunk: its tokens and what the shard's KEY.json says about it.
@@ -94,7 +85,7 @@ public struct ChunkingError: Error, CustomStringConvertible, Equatable {
 ///
 ///     while let block = try blocks.next() { ... }                                     // the reading thread
 ///     let (samples, counts) = try chunker.samples(from: block.documents, blockIndex: block.index)   // a worker
-///     // KEY.tokens.npy = NPYArray(int32: sample.tokens, ...), KEY.json = sample.json(dataset: label)
+///     // KEY.tokens.npy = NPYArray(int32: sample.tokens, ...), KEY.json = sample.metadata(dataset: label)
 public struct BlockChunker: Sendable {
     public let chunking: Chunking
     public let tokenizer: Tokenizer
@@ -271,8 +262,7 @@ public struct BlockChunker: Sendable {
             guard tokenByteStart == wordByteEnd else {
                 throw fail("word \(k) \"\(word.text)\" does not end on a token boundary")
             }
-            result.append(ChunkWord(text: word.text, labels: word.labels, sentence: word.sentence,
-                                    tokenStart: tokenStart, tokenEnd: token))
+            result.append(ChunkWord(text: word.text, labels: word.labels, sentence: word.sentence, span: tokenStart..<token))
         }
         return result
     }

@@ -42,27 +42,6 @@ public struct ShardSample: Sendable {
         }
     }
 
-    /// Token ids in member `NAME.npy` ("tokens": the chunk, as lethe-tokenize writes it; "recon": a
-    /// reconstruction): a 1-D integer array, non-empty unless `allowEmpty`, each id below `vocabularySize` when
-    /// given. The error says what is wrong with the member; the caller names the sample.
-    public func tokenIDs(_ name: String = "tokens", allowEmpty: Bool = false, vocabularySize: Int? = nil) throws -> [Int32] {
-        let ext = name + ".npy"
-        guard let bytes = data(ext) else {
-            throw ShardError("no KEY.\(ext) (it has: \(members.map(\.ext).joined(separator: ", ")))")
-        }
-        let array: NPYArray
-        do { array = try NPYArray.decode(bytes) } catch { throw ShardError("\(ext): \(error)") }
-        guard array.shape.count == 1, allowEmpty || array.count > 0 else {
-            throw ShardError("\(ext) has shape \(array.shape); expected a \(allowEmpty ? "" : "non-empty ")1-D array of token ids")
-        }
-        let ids: [Int32]
-        do { ids = try array.int32s() } catch { throw ShardError("\(ext): \(error)") }
-        if let vocabularySize, let bad = ids.first(where: { $0 < 0 || Int($0) >= vocabularySize }) {
-            throw ShardError("token id \(bad) is outside the model's vocabulary 0..<\(vocabularySize) (tokenized with another tokenizer?)")
-        }
-        return ids
-    }
-
     /// The metadata in member `json`.
     public func json() throws -> JSONValue {
         do { return try JSONValue.parse(try required("json")) } catch let error as JSONError {

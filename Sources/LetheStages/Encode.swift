@@ -1,6 +1,7 @@
 import Foundation
 import LetheCLI
 import LetheModel
+import LetheSamples
 import LetheShards
 
 /// The dtype of the states written to KEY.ssm.npy and KEY.conv.npy.
@@ -20,17 +21,22 @@ public enum EncodeLimits {
 /// `model`, one output shard per input shard.
 public func runEncodeStage(_ run: StageRun, inputs: [String], model: String, batchSize: Int, stateDType: StateDType,
                            threads: Int) throws {
-    try runMapStage(run, inputs: inputs) { _ in
+    try runMapStage(run, inputs: inputs, open: { try StageInput.requiring($0, kind: .tokens) }) { _ in
         LetheThreads.set(threads)
         let (encoder, identity) = try loadModel(model)
-        return MapWork(summarize: summedExtras(adding: ["encoder": identity, "state_dtype": .string(stateDType.rawValue)])) { reader, writer in
+        let summarize = { (extras: [JSONValue]) -> JSONValue in
+            var facts = EncodeFacts(json: mergeExtras(extras))
+            facts.encoder = identity
+            facts.stateDType = stateDType.rawValue
+            return facts.json
+        }
+        return MapWork(summarize: summarize) { reader, writer in
             let shardEncoder = ShardEncoder(model: encoder, batchSize: batchSize, tokensPerPass: EncodeLimits.tokensPerPass,
                                             heldTokenLimit: EncodeLimits.heldTokenLimit, stateDType: stateDType,
-                                            identity: identity, shard: reader.url, output: writer)
+                                            identity: identity, output: writer)
             while let sample = try reader.next() { try shardEncoder.add(sample) }
             try shardEncoder.finish()
-            return ["chunks": .int(writer.sampleCount), "tokens": .int(shardEncoder.tokens),
-                    "batches": .int(shardEncoder.batches)]
+            return EncodeFacts(chunks: writer.sampleCount, tokens: shardEncoder.tokens, batches: shardEncoder.batches).json
         }
     }
 }
@@ -52,13 +58,11 @@ final class ShardEncoder {
     let stateDType: StateDType
     /// KEY.json's "encoder".
     let identity: JSONValue
-    let shard: URL
     private let output: InOrderWriter
 
     private struct Chunk {
         let index: Int
-        let sample: ShardSample
-        let tokens: [Int32]
+        let sample: ChunkSample
     }
 
     /// Chunks read but not encoded, by length.
@@ -69,24 +73,23 @@ final class ShardEncoder {
     private(set) var batches = 0
 
     init(model: MambaModel, batchSize: Int, tokensPerPass: Int, heldTokenLimit: Int, stateDType: StateDType,
-         identity: JSONValue, shard: URL, output: ShardWriter) {
+         identity: JSONValue, output: ShardWriter) {
         encoder = ChunkEncoder(model: model, tokensPerPass: tokensPerPass)
         self.batchSize = batchSize
         self.heldTokenLimit = heldTokenLimit
         self.stateDType = stateDType
         self.identity = identity
-        self.shard = shard
         self.output = InOrderWriter(output: output, waiting: .spilled)
     }
 
     /// Takes the next input sample.
     func add(_ sample: ShardSample) throws {
-        let tokens = try chunkTokens(of: sample)
-        let chunk = Chunk(index: read, sample: sample, tokens: tokens)
+        let chunk = try ChunkSample(sample, as: .tokens, vocabularySize: model.config.vocabSize)
+        let length = chunk.tokens.count
+        groups[length, default: []].append(Chunk(index: read, sample: chunk))
         read += 1
-        groups[tokens.count, default: []].append(chunk)
-        heldTokens += tokens.count
-        if groups[tokens.count]!.count == batchSize { try encodeGroup(tokens.count) }
+        heldTokens += length
+        if groups[length]!.count == batchSize { try encodeGroup(length) }
         while heldTokens > heldTokenLimit, let earliest = earliestGroup() { try encodeGroup(earliest) }
     }
 
@@ -94,16 +97,6 @@ final class ShardEncoder {
     func finish() throws {
         while let earliest = earliestGroup() { try encodeGroup(earliest) }
         precondition(output.written == read && output.isDrained, "every encoded sample is written")
-    }
-
-    /// The token ids of a sample: a non-empty 1-D integer array of ids within the model's vocabulary.
-    private func chunkTokens(of sample: ShardSample) throws -> [Int32] {
-        guard sample.data("tokens.npy") != nil else {
-            throw StageError("\(shard.path): sample \(sample.key): no readable KEY.tokens.npy; lethe-encode reads the output of lethe-tokenize")
-        }
-        do { return try sample.tokenIDs(vocabularySize: model.config.vocabSize) } catch {
-            throw StageError("\(shard.path): sample \(sample.key): \(error)")
-        }
     }
 
     /// The length of the group holding the earliest chunk not yet encoded.
@@ -114,18 +107,15 @@ final class ShardEncoder {
     private func encodeGroup(_ length: Int) throws {
         let chunks = groups.removeValue(forKey: length)!
         heldTokens -= chunks.count * length
-        let cache = try encoder.finalCache(chunks.map(\.tokens), length: length)
+        let cache = try encoder.finalCache(chunks.map(\.sample.tokens), length: length)
         for (b, chunk) in chunks.enumerated() {
-            let origin = "\(shard.path): sample \(chunk.sample.key)"
             var out = chunk.sample
-            var meta = try chunk.sample.json()
-            guard meta.objectValue != nil else { throw StageError("\(origin): KEY.json is not an object") }
-            meta["encoder"] = identity
-            meta["state_dtype"] = .string(stateDType.rawValue)
-            out.setJSON(meta)
-            out.set("ssm", npy: try stateArray(cache.ssmState(sequence: b), shape: cache.ssmShape, name: "ssm", origin: origin))
-            out.set("conv", npy: try stateArray(cache.convState(sequence: b), shape: cache.convShape, name: "conv", origin: origin))
-            try output.put(out, at: chunk.index)
+            out.metadata.encoder = identity
+            out.metadata.stateDType = stateDType.rawValue
+            out.states = EncoderStates(
+                ssm: try stateArray(cache.ssmState(sequence: b), shape: cache.ssmShape, name: "ssm", origin: out.origin),
+                conv: try stateArray(cache.convState(sequence: b), shape: cache.convShape, name: "conv", origin: out.origin))
+            try output.put(out.shardSample(), at: chunk.index)
         }
         tokens += chunks.count * length
         batches += 1

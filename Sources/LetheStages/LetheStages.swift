@@ -14,8 +14,9 @@
 //                        with pretraining counts (PretrainingCounts)
 //   runReportStage       lethe-report: the annotations streamed into the tables and plots (AnnotationCollector,
 //                        ReportTables), the training curve and report.md, with the stages behind them (Lineage)
-// The map stages run on LetheCLI's driver (runMapStage) and read token ids with ShardSample.tokenIDs; an input of
-// the wrong kind is refused up front (StageInput.requiring).
+// The map stages run on LetheCLI's driver (runMapStage). Every chunk stage reads and writes its samples as
+// LetheSamples's ChunkSample of its kind and its manifest facts as that kind's StageFacts; an input of the wrong
+// kind is refused up front (StageInput.requiring).
 
 import Foundation
 import LetheCLI
@@ -27,13 +28,4 @@ func loadModel(_ path: String) throws -> (model: MambaModel, identity: JSONValue
     let url = URL(fileURLWithPath: path)
     let model = try MambaModel.load(from: url)
     return (model, modelIdentity(folder: url, config: model.config))
-}
-
-/// The units' extras summed (mergeExtras), plus facts that are the same for every unit (the model's identity).
-func summedExtras(adding constant: [String: JSONValue]) -> ([JSONValue]) -> JSONValue {
-    { extras in
-        var merged = mergeExtras(extras)
-        for (key, value) in constant { merged[key] = value }
-        return merged
-    }
 }

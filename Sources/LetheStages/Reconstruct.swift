@@ -1,6 +1,7 @@
 import Foundation
 import LetheCLI
 import LetheModel
+import LetheSamples
 import LetheShards
 import LetheTokenizer
 
@@ -8,28 +9,31 @@ import LetheTokenizer
 /// encoder states, one output shard per input shard. `tokenizer`: the tokenizer.json's path (nil: the shipped one).
 public func runReconstructStage(_ run: StageRun, inputs: [String], model: String, tokenizer: String?, batchSize: Int,
                                 maxNewTokens: Int?, threads: Int) throws {
-    try runMapStage(run, inputs: inputs) { inputs in
+    try runMapStage(run, inputs: inputs, open: { try StageInput.requiring($0, kind: .states) }) { inputs in
         let text = try Tokenizer(contentsOf: try DefaultTokenizer.resolve(tokenizer))
         LetheThreads.set(threads)
         let (decoder, identity) = try loadModel(model)
         for input in inputs { try checkStateShapes(of: input, decoder: decoder.config, model: model) }
         let greedy = try GreedyDecoder(model: decoder, batchSize: batchSize)
-        return MapWork(summarize: summedExtras(adding: ["decoder": identity])) { reader, writer in
+        let summarize = { (extras: [JSONValue]) -> JSONValue in
+            var facts = ReconstructFacts(json: mergeExtras(extras))
+            facts.decoder = identity
+            return facts.json
+        }
+        return MapWork(summarize: summarize) { reader, writer in
             let reconstructor = ShardReconstructor(decoder: greedy, tokenizer: text, maxNewTokens: maxNewTokens,
-                                                   identity: identity, shard: reader.url, output: writer)
+                                                   identity: identity, output: writer)
             try reconstructor.run(reader)
-            return reconstructor.totals
+            return reconstructor.facts.json
         }
     }
 }
 
 /// Refuses, before any work, a decoder whose state shapes differ from those the encode stage recorded.
 private func checkStateShapes(of input: StageInput, decoder: MambaConfig, model: String) throws {
-    guard let config = input.manifest.extra["encoder"]?["config"] else { return }  // checked per sample then
-    let ssm = config["ssm_shape"]?.arrayValue?.compactMap(\.intValue)
-    let conv = config["conv_shape"]?.arrayValue?.compactMap(\.intValue)
-    if ssm != decoder.ssmStateShape || conv != decoder.convStateShape {
-        throw StageError("\(model): the decoder's states are ssm \(decoder.ssmStateShape) and conv \(decoder.convStateShape) [n_layer, d_inner, d_state / conv_kernel], but \(input.path) holds states of ssm \(ssm.map { "\($0)" } ?? "?") and conv \(conv.map { "\($0)" } ?? "?"): the decoder must have the encoder's n_layer, d_inner, d_state and conv_kernel")
+    guard let shapes = EncodeFacts(json: input.manifest.extra).stateShapes else { return }  // checked per sample then
+    if shapes.ssm != decoder.ssmStateShape || shapes.conv != decoder.convStateShape {
+        throw StageError("\(model): the decoder's states are ssm \(decoder.ssmStateShape) and conv \(decoder.convStateShape) [n_layer, d_inner, d_state / conv_kernel], but \(input.path) holds states of ssm \(shapes.ssm) and conv \(shapes.conv): the decoder must have the encoder's n_layer, d_inner, d_state and conv_kernel")
     }
 }
 
@@ -46,35 +50,18 @@ final class ShardReconstructor {
     let maxNewTokens: Int?
     /// KEY.json's "decoder".
     let identity: JSONValue
-    let shard: URL
     private let output: InOrderWriter
 
-    /// A sample read and handed to the decoder: what is carried forward (no states).
-    private struct Carried {
-        var sample: ShardSample
-        var meta: JSONValue
-        let tokens: [Int32]
-    }
+    /// A sample read and handed to the decoder, without its states.
+    private var decoding: [Int: ChunkSample] = [:]
+    private(set) var facts = ReconstructFacts()
 
-    private var decoding: [Int: Carried] = [:]
-    private var stops: [DecodingStop: Int] = [:]
-    private var generatedTokens = 0
-    private var exact = 0
-
-    init(decoder: GreedyDecoder, tokenizer: Tokenizer, maxNewTokens: Int?, identity: JSONValue, shard: URL,
-         output: ShardWriter) {
+    init(decoder: GreedyDecoder, tokenizer: Tokenizer, maxNewTokens: Int?, identity: JSONValue, output: ShardWriter) {
         self.decoder = decoder
         self.tokenizer = tokenizer
         self.maxNewTokens = maxNewTokens
         self.identity = identity
-        self.shard = shard
         self.output = InOrderWriter(output: output, waiting: .inMemory)
-    }
-
-    /// Facts for the manifest's "extra" (summed over shards).
-    var totals: JSONValue {
-        ["chunks": .int(output.written), "stopped_at_eos": .int(stops[.eos] ?? 0), "stopped_at_length": .int(stops[.length] ?? 0),
-         "generated_tokens": .int(generatedTokens), "exact_reconstructions": .int(exact)]
     }
 
     func run(_ reader: ShardReader) throws {
@@ -92,46 +79,31 @@ final class ShardReconstructor {
     }
 
     /// Checks a sample and splits it into what is carried forward and what the decoder starts from.
-    private func prepare(_ sample: ShardSample) throws -> (Carried, DecodingRequest) {
-        let origin = "\(shard.path): sample \(sample.key)"
+    private func prepare(_ sample: ShardSample) throws -> (ChunkSample, DecodingRequest) {
+        var chunk = try ChunkSample(sample, as: .states)
         let config = decoder.model.config
-        let tokens: [Int32]
-        do { tokens = try sample.tokenIDs(allowEmpty: true) } catch { throw StageError("\(origin): \(error)") }
-        var states: [[Float]] = []
-        for (name, shape, size) in [("ssm", config.ssmStateShape, "d_state"), ("conv", config.convStateShape, "conv_kernel")] {
-            guard sample.data(name + ".npy") != nil else {
-                throw StageError("\(origin): no KEY.\(name).npy: not an encode output (it has: \(sample.members.map(\.ext).joined(separator: ", ")))")
-            }
-            let state = try sample.npy(name)
-            guard state.dtype == .float32 || state.dtype == .float16 else {
-                throw StageError("\(origin): \(name).npy is \(state.dtype.name); expected float32 or float16")
-            }
-            guard state.shape == shape else {
-                throw StageError("\(origin): \(name).npy has shape \(state.shape), the decoder's is \(shape) [n_layer, d_inner, \(size)]: the decoder must have the encoder's state shapes")
-            }
-            states.append(state.floats())
-        }
-        let meta = try sample.json()
-        guard meta.objectValue != nil else { throw StageError("\(origin): KEY.json is not an object") }
-        var carried = ShardSample(key: sample.key, members: sample.members.filter { $0.ext != "ssm.npy" && $0.ext != "conv.npy" })
-        carried.source = sample.source
-        return (Carried(sample: carried, meta: meta, tokens: tokens),
-                DecodingRequest(ssm: states[0], conv: states[1], maxNewTokens: maxNewTokens ?? tokens.count + 8))
+        try chunk.states!.check(ssmShape: config.ssmStateShape, convShape: config.convStateShape, origin: chunk.origin,
+                                whose: "the decoder's")
+        let request = DecodingRequest(ssm: chunk.states!.ssm.floats(), conv: chunk.states!.conv.floats(),
+                                      maxNewTokens: maxNewTokens ?? chunk.tokens.count + 8)
+        chunk.states = nil
+        return (chunk, request)
     }
 
     private func finish(_ number: Int, _ result: DecodedSequence) throws {
-        var carried = decoding.removeValue(forKey: number)!
-        carried.meta["reference"] = .string(carried.meta["text"]?.stringValue ?? tokenizer.decode(carried.tokens))
-        carried.meta["reconstruction"] = .string(tokenizer.decode(result.tokens))
-        carried.meta["stop"] = .string(result.stop.rawValue)
-        carried.meta["decoder"] = identity
-        var out = carried.sample
-        out.setJSON(carried.meta)
-        out.set("recon", npy: NPYArray(int32: result.tokens, shape: [result.tokens.count]))
-        stops[result.stop, default: 0] += 1
-        generatedTokens += result.tokens.count
-        if result.tokens == carried.tokens { exact += 1 }
-
-        try output.put(out, at: number)
+        var chunk = decoding.removeValue(forKey: number)!
+        chunk.metadata.reference = chunk.metadata.text ?? tokenizer.decode(chunk.tokens)
+        chunk.metadata.reconstruction = tokenizer.decode(result.tokens)
+        chunk.metadata.stop = result.stop.rawValue
+        chunk.metadata.decoder = identity
+        chunk.reconstruction = result.tokens
+        facts.chunks += 1
+        switch result.stop {
+        case .eos: facts.stoppedAtEOS += 1
+        case .length: facts.stoppedAtLength += 1
+        }
+        facts.generatedTokens += result.tokens.count
+        if result.tokens == chunk.tokens { facts.exactReconstructions += 1 }
+        try output.put(chunk.shardSample(), at: number)
     }
 }

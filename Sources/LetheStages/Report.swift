@@ -3,6 +3,7 @@ import LetheAnalysis
 import LetheCLI
 import LethePipeline
 import LetheReport
+import LetheSamples
 import LetheShards
 
 /// The report stage (lethe-report): the annotations of the `paths` (lethe-annotate folders) streamed into the
@@ -10,7 +11,7 @@ import LetheShards
 /// report.md around them (reportMarkdown), all registered as the stage's files.
 public func runReportStage(_ run: StageRun, inputs paths: [String], title: String, seed: UInt64, progress progressMode: ProgressMode) throws {
     try run.runWhole { files in
-        let inputs = try paths.map { try StageInput.requiring($0, producer: "lethe-annotate", member: "words.json", expected: "an annotate output") }
+        let inputs = try paths.map { try StageInput.requiring($0, kind: .annotation) }
         let progress = Progress(label: run.name, total: inputs.reduce(0) { $0 + $1.manifest.totals.samples },
                                 unit: "chunks", mode: progressMode)
         var collector = AnnotationCollector()
@@ -61,19 +62,14 @@ struct AnnotationCollector {
     private var cutAtLengthLimit: [String: Int] = [:]
 
     mutating func add(_ sample: ShardSample) throws {
-        let origin = "\(sample.source ?? "sample"): sample \(sample.key)"
-        guard let data = sample.data("words.json") else {
-            throw StageError("\(origin) has no KEY.words.json: not an annotate output (it has: \(sample.members.map(\.ext).joined(separator: ", ")))")
-        }
-        var chunk = try ChunkAnnotation(jsonData: Data(data), source: "\(origin): words.json")
+        let annotated = try ChunkSample(sample, as: .annotation)
+        var chunk = try ChunkAnnotation(jsonData: Data(annotated.words!), source: "\(annotated.origin): words.json")
         if firstChunks[chunk.dataset]?[chunk.length] == nil {
             firstChunks[chunk.dataset, default: [:]][chunk.length] = ReconstructionExample(
                 key: sample.key, dataset: chunk.dataset, length: chunk.length, reference: chunk.reference,
                 reconstruction: chunk.reconstruction, rouge1F1: chunk.rouge1.f1)
         }
-        if sample.data("json") != nil, try sample.json()["stop"]?.stringValue == "length" {
-            cutAtLengthLimit[chunk.dataset, default: 0] += 1
-        }
+        if annotated.metadata.stop == "length" { cutAtLengthLimit[chunk.dataset, default: 0] += 1 }
         // Of the reference the tables need only whether ROUGE-1 can score it: its first word stands for it.
         chunk.reference = Rouge.tokens(chunk.reference).first ?? ""
         chunk.reconstruction = ""

@@ -1,6 +1,7 @@
 import Foundation
 import LetheCLI
 import LetheCorpus
+import LetheSamples
 import LetheShards
 import LetheTokenizer
 
@@ -56,15 +57,13 @@ public func runTokenizeStage(_ run: StageRun, _ settings: TokenizeSettings, thre
     try run.runStreamedUnits(
         concurrency: threads, progress: progress, size: \Unit.progress,
         summarize: { extras in
-            var summary = mergeExtras([facts(documents: 0, counts: ChunkCounts(), tokens: 0, samplesPerDataset: [:])] + extras)
-            summary["documents_skipped"] = .int(blocks.skippedDocuments)
-            summary["skipped_lines"] = .int(blocks.skippedLines)
-            if !blocks.skippedExamples.isEmpty {
-                summary["skipped_line_examples"] = .array(blocks.skippedExamples.map { .string($0.description) })
-            }
+            var summary = TokenizeFacts(json: mergeExtras([TokenizeFacts().json] + extras))
+            summary.documentsSkipped = blocks.skippedDocuments
+            summary.skippedLines = blocks.skippedLines
+            summary.skippedLineExamples = blocks.skippedExamples.map(\.description)
             // The path as given (or the shipped one's place in a checkout): never absolute, as outputs move between machines.
-            summary["tokenizer"] = ["path": .string(s.tokenizer ?? DefaultTokenizer.relativePath), "sha256": .string(tokenizerSHA256)]
-            return summary
+            summary.tokenizer = (s.tokenizer ?? DefaultTokenizer.relativePath, tokenizerSHA256)
+            return summary.json
         },
         next: {
             guard let block = try blocks.next() else { return nil }
@@ -89,27 +88,20 @@ private func write(_ block: DocumentBlocks.Block, separator: String?, chunker: B
     var documents = block.documents
     if let separator { for i in documents.indices { documents[i].text += separator } }
     let (samples, counts) = try chunker.samples(from: documents, blockIndex: block.index)
-    var tokens = 0
-    var samplesPerDataset: [String: Int] = [:]
+    var facts = TokenizeFacts()
+    facts.documents = block.documents.count
+    facts.emptyDocuments = counts.emptyDocuments
+    facts.droppedTokens = counts.droppedTokens
+    facts.skippedWords = counts.skippedWords
     for (index, sample) in samples.enumerated() {
         let dataset = labels.label(for: sample)
-        var shardSample = ShardSample(key: key(block: block.index, sample: index))
-        shardSample.setJSON(sample.json(dataset: dataset))
-        shardSample.set("tokens", npy: NPYArray(int32: sample.tokens, shape: [sample.tokens.count]))
-        try writer.append(shardSample)
-        tokens += sample.tokens.count
-        samplesPerDataset[dataset, default: 0] += 1
+        let chunk = ChunkSample(key: key(block: block.index, sample: index), metadata: sample.metadata(dataset: dataset),
+                                tokens: sample.tokens)
+        try writer.append(chunk.shardSample())
+        facts.tokens += sample.tokens.count
+        facts.samplesPerDataset[dataset, default: 0] += 1
     }
-    return facts(documents: block.documents.count, counts: counts, tokens: tokens, samplesPerDataset: samplesPerDataset)
-}
-
-/// A block's "extra": summed over the blocks into the manifest's.
-private func facts(documents: Int, counts: ChunkCounts, tokens: Int, samplesPerDataset: [String: Int]) -> JSONValue {
-    [
-        "documents": .int(documents), "empty_documents": .int(counts.emptyDocuments), "tokens": .int(tokens),
-        "dropped_tokens": .int(counts.droppedTokens), "skipped_words": .int(counts.skippedWords),
-        "samples_per_dataset": .object(samplesPerDataset.mapValues(JSONValue.int)),
-    ]
+    return facts.json
 }
 
 /// "b000012-s000034": sample 34 of block 12. Unique within the stage, and the same on every rerun.

@@ -1,9 +1,10 @@
 import Foundation
+import LetheSamples
 import LetheShards
 
-/// Training chunks read from shards, in shard order then sample order: the encode stage's output
-/// (KEY.tokens.npy, KEY.ssm.npy [n_layer, DI, N], KEY.conv.npy [n_layer, DI, K], float32 or float16), or, for
-/// the LM objective, any stage's shards with KEY.tokens.npy.
+/// Training chunks read from shards, in shard order then sample order: the encode stage's output (LetheSamples's
+/// `states` kind: tokens, ssm [n_layer, DI, N] and conv [n_layer, DI, K] states), or, for the LM objective, any
+/// stage's shards of chunks (the `tokens` kind).
 ///
 /// Tokens stay in memory. Encoder states, when wanted, are converted to float32 and written once to `stateFile`,
 /// which is then memory-mapped: batches take chunks in any order (shuffled) without every state in memory
@@ -35,19 +36,11 @@ public final class EncodedChunks: ChunkSource {
         for shard in shards {
             let reader = try ShardReader(url: shard)
             while let sample = try reader.next() {
-                let where_ = "\(shard.path): sample \(sample.key)"
-                do { tokens.append(try sample.tokenIDs(vocabularySize: vocabularySize)) } catch {
-                    throw TrainingError("\(where_): \(error)")
-                }
-                guard let stateShapes, let writer else { continue }
-                for (name, shape) in [("ssm", stateShapes.ssm), ("conv", stateShapes.conv)] {
-                    let state = try sample.npy(name)
-                    guard state.shape == shape else {
-                        throw TrainingError("\(where_): \(name).npy has shape \(state.shape); the decoder needs \(shape) (n_layer, d_inner, \(name == "ssm" ? "d_state" : "conv_kernel"))")
-                    }
-                    guard state.dtype == .float32 || state.dtype == .float16 else {
-                        throw TrainingError("\(where_): \(name).npy is \(state.dtype.name); expected float32 or float16")
-                    }
+                let chunk = try ChunkSample(sample, as: stateShapes == nil ? .tokens : .states, vocabularySize: vocabularySize)
+                tokens.append(chunk.tokens)
+                guard let stateShapes, let writer, let states = chunk.states else { continue }
+                try states.check(ssmShape: stateShapes.ssm, convShape: stateShapes.conv, origin: chunk.origin, whose: "the decoder's")
+                for state in [states.ssm, states.conv] {
                     try state.floats().withUnsafeBytes { try writer.write(contentsOf: Data($0)) }
                 }
             }

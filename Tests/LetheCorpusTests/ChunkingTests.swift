@@ -1,4 +1,5 @@
 import Foundation
+import LetheSamples
 import LetheShards
 import XCTest
 @testable import LetheCorpus
@@ -61,7 +62,7 @@ final class ChunkingTests: XCTestCase {
                 if let offset = row.token_offset { XCTAssertEqual(sample.tokenOffset, offset) }
                 XCTAssertEqual(sample.firstWord, row.first_word)
                 if let words = row.words {
-                    XCTAssertEqual(sample.words?.map { [WordOrSpan.text($0.text), .index($0.tokenStart), .index($0.tokenEnd)] },
+                    XCTAssertEqual(sample.words?.map { [WordOrSpan.text($0.text), .index($0.span!.lowerBound), .index($0.span!.upperBound)] },
                                    words)
                     // Labels travel with the words.
                     let documentWords = block[sample.document - 8 * blockIndex].words!
@@ -107,10 +108,10 @@ final class ChunkingTests: XCTestCase {
             XCTAssertEqual(sample.text, document.text)
             XCTAssertEqual(sample.tokens, neox.encode(document.text))
             for (k, word) in sample.words!.enumerated() {
-                let spelled = neox.decode(Array(sample.tokens[word.tokenStart..<word.tokenEnd]))
+                let spelled = neox.decode(Array(sample.tokens[word.span!]))
                 assertSameScalars(spelled, (k == 0 ? "" : " ") + word.text)
             }
-            XCTAssertEqual(sample.words!.last!.tokenEnd, sample.tokens.count)
+            XCTAssertEqual(sample.words!.last!.span!.upperBound, sample.tokens.count)
         }
     }
 
@@ -122,7 +123,7 @@ final class ChunkingTests: XCTestCase {
         XCTAssertEqual(counts.skippedWords, 1)
         XCTAssertEqual(samples.map(\.text), ["a", "b c"])
         XCTAssertEqual(samples.map(\.firstWord), [0, 2])
-        XCTAssertEqual(samples[1].words!.map { [$0.tokenStart, $0.tokenEnd] }, [[0, 1], [1, 2]])
+        XCTAssertEqual(samples[1].words!.map { [$0.span!.lowerBound, $0.span!.upperBound] }, [[0, 1], [1, 2]])
     }
 
     /// Words are put in NFC, and the chunk's tokens are those of the joined NFC text.
@@ -162,7 +163,7 @@ final class ChunkingTests: XCTestCase {
         }
     }
 
-    func testSampleJSON() throws {
+    func testSampleMetadata() throws {
         let document = Document(text: "EU rejects \"it\"", source: "data/x.conll", index: 4, line: 9,
                                 metadata: ["meta": ["pile_set_name": "Pile-CC"]],
                                 words: [Word(text: "EU", labels: ["ner": "I-ORG", "pos": "NNP"], sentence: 0),
@@ -170,8 +171,8 @@ final class ChunkingTests: XCTestCase {
                                         Word(text: "\"it\"", labels: ["ner": "O", "pos": "PRP"], sentence: 1)])
         let (samples, _) = try BlockChunker(chunking: .words(maxTokens: 64), tokenizer: SharedTokenizer.neox)
             .samples(from: [document], blockIndex: 0)
-        let json = samples[0].json(dataset: "conll\ttest")
-        let spans = samples[0].words!.map { JSONValue.array([.int($0.tokenStart), .int($0.tokenEnd)]) }
+        let json = samples[0].metadata(dataset: "conll\ttest").json
+        let spans = samples[0].words!.map { JSONValue.array([.int($0.span!.lowerBound), .int($0.span!.upperBound)]) }
         XCTAssertEqual(json, [
             "text": "EU rejects \"it\"", "dataset": "conll\ttest", "source": "data/x.conll", "doc": 4, "line": 9,
             "length": .int(samples[0].tokens.count), "documents": 1, "token_offset": 0, "first_word": 0,

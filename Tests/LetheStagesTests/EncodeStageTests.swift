@@ -51,7 +51,7 @@ final class EncodeStageTests: XCTestCase {
         XCTAssertEqual(outputs.map(\.key), chunks.map(\.key))
         let encoder = try MambaModel.load(from: URL(fileURLWithPath: model))
         for (chunk, (input, output)) in zip(chunks, zip(inputs, outputs)) {
-            XCTAssertEqual(output.members.map(\.ext), ["tokens.npy", "json", "ssm.npy", "conv.npy"])
+            XCTAssertEqual(output.members.map(\.ext), ["json", "tokens.npy", "ssm.npy", "conv.npy"], "the states kind's member order")
             XCTAssertEqual(output.data("tokens.npy"), input.data("tokens.npy"))
             let before = try input.json().objectValue!, after = try output.json().objectValue!
             for (key, value) in before { XCTAssertEqual(after[key], value, "\(chunk.key): \(key) carried forward") }
@@ -195,7 +195,7 @@ final class EncodeStageTests: XCTestCase {
         var noTokens = ShardSample(key: "notokens")
         noTokens.setJSON(["text": "x"])
         try assertFails(sandbox, "lethe-encode", try folder("missing", noTokens), output: "stages/o5",
-                        saying: ["sample notokens: no readable KEY.tokens.npy"])
+                        saying: ["sample notokens: no KEY.tokens.npy: not a tokenize output"])
 
         let args = ["--input", "stages/big"]
         try assertFails(sandbox, "lethe-encode", ["--input", "stages/nothing", "--model", model], output: "stages/o6",

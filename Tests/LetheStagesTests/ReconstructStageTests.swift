@@ -61,7 +61,7 @@ final class ReconstructStageTests: XCTestCase {
             let inputs = try sandbox.samples("stages/encode-\(name)"), outputs = try sandbox.samples("stages/recon-\(name)")
             XCTAssertEqual(outputs.map(\.key), inputs.map(\.key))
             for (i, (chunk, (input, output))) in zip(chunks, zip(inputs, outputs)).enumerated() {
-                XCTAssertEqual(output.members.map(\.ext), ["tokens.npy", "json", "recon.npy"], "no states")
+                XCTAssertEqual(output.members.map(\.ext), ["json", "tokens.npy", "recon.npy"], "no states, the reconstruction kind's member order")
                 XCTAssertEqual(output.data("tokens.npy"), input.data("tokens.npy"))
                 let recon = try output.npy("recon")
                 XCTAssertEqual(recon.dtype, .int32)
@@ -127,7 +127,7 @@ final class ReconstructStageTests: XCTestCase {
         try assertFails(sandbox, "lethe-reconstruct", ["--input", "stages/encode-small", "--model", model("odd", "decoder")],
                         output: "stages/r2", saying: ["shard-000000.tar.zst: sample c0: ssm.npy has shape [2, 64, 8], the decoder's is [3, 42, 5]"])
         try assertFails(sandbox, "lethe-reconstruct", ["--input", "stages/tokens-small", "--model", model("small", "decoder")],
-                        output: "stages/r3", saying: ["sample c0: no KEY.ssm.npy: not an encode output"])
+                        output: "stages/r3", saying: ["stages/tokens-small: not an encode output", "its samples have no KEY.ssm.npy"])
         try assertFails(sandbox, "lethe-reconstruct", ["--input", "stages/encode-small", "--model", model("small", "decoder"),
                                                        "--tokenizer", "nothing.json"],
                         output: "stages/r4", saying: ["nothing.json"])
