@@ -3,7 +3,10 @@
 //   LetheCommand, StageCommand            one-line errors, exit status, --lethe-describe (the stage's format)
 //   StageOptions                          --output, --stage, --force, --threads, --shard-index/--num-shards, --progress
 //   StageRun                              the harness: fingerprint, refusal to clobber, this worker's share of the
-//                                         units, resume by unit, the manifest; runUnits, runStreamedUnits, runWhole
+//                                         units, resume by unit, the manifest; one worker loop (units handed over
+//                                         in order to threads) under runUnits (units counted: files, input shards)
+//                                         and runStreamedUnits (units found while reading: tokenize's blocks);
+//                                         runWhole for a stage of one piece (train, report)
 //   runMapStage + MapWork                 the map-stage driver (encode, reconstruct, annotate): input shard j of the
 //                                         input stage folders becomes output shard j
 //   InOrderWriter (+ SpillFile)           output in input order when the work finishes samples out of order

@@ -124,16 +124,9 @@ public final class StageRun {
 
         let progress = Progress(label: name, total: samplesPerUnit.map { count in todo.reduce(0) { $0 + count($1) } },
                                 unit: "samples", mode: options.progress)
-        let queue = WorkQueue(todo)
-        let threads = max(1, min(concurrency, todo.count))
-        DispatchQueue.concurrentPerform(iterations: threads) { _ in
-            while let unit = queue.next() {
-                do { try self.runUnit(unit, of: unitCount, onAppend: { progress.advance() }, work: work) } catch {
-                    queue.fail(error)
-                }
-            }
-        }
-        if let error = queue.failure { throw error }
+        var pending = todo.makeIterator()
+        try runHandedOver(concurrency: min(concurrency, todo.count), unitCount: unitCount, onAppend: { progress.advance() },
+                          next: { pending.next().map { ($0, ()) } }, work: { unit, _, writer in try work(unit, writer) })
         if !todo.isEmpty { progress.finish() }
         try finishIfComplete(unitCount: unitCount, summarize: summarize, finalize: finalize)
     }
@@ -175,6 +168,35 @@ public final class StageRun {
                                         next: () throws -> Input?,
                                         work: @escaping (_ unit: Int, _ input: Input, _ writer: ShardWriter) throws -> JSONValue) throws {
         guard !isUpToDate else { return sayUpToDate() }
+        var unitCount = 0, mine = 0, alreadyDone = 0
+        try runHandedOver(concurrency: concurrency, unitCount: nil, onAppend: nil, after: { progress?.advance(by: size($0)) }, next: {
+            while let input = try next() {
+                let unit = unitCount
+                unitCount += 1
+                if unit % options.numShards == options.shardIndex {
+                    mine += 1
+                    if folder.completedUnit(unit, fingerprint: fingerprint, checkContent: true) == nil { return (unit, input) }
+                    alreadyDone += 1
+                }
+                progress?.advance(by: size(input))
+            }
+            return nil
+        }, work: work)
+        progress?.finish()
+        let worker = options.numShards > 1 ? "worker \(options.shardIndex + 1)/\(options.numShards): " : ""
+        say("\(worker)\(Inspect.counted(unitCount, "unit")) in all, \(mine) of them this worker's: \(mine - alreadyDone) done now, \(alreadyDone) already done")
+        try finishIfComplete(unitCount: unitCount, summarize: summarize, finalize: finalize)
+    }
+
+    /// The one worker loop of every stage: `next` runs on the calling thread and hands over, in order, the units
+    /// to do with their inputs (nil at the end); `concurrency` threads run `work` on them, each unit to its shard
+    /// and record (`runUnit`), with at most `concurrency` more waiting, so reading overlaps the work and a few
+    /// units are in memory whatever the size of the input. `after` runs once a unit is written. When `next`
+    /// throws (bad input), the units already handed over are finished before the error is passed on; when
+    /// `work` throws, the run stops at once.
+    private func runHandedOver<Input>(concurrency: Int, unitCount: Int?, onAppend: (() -> Void)?, after: ((Input) -> Void)? = nil,
+                                      next: () throws -> (unit: Int, input: Input)?,
+                                      work: @escaping (_ unit: Int, _ input: Input, _ writer: ShardWriter) throws -> JSONValue) throws {
         let threads = max(1, concurrency)
         let handoff = BoundedQueue<(unit: Int, input: Input)>(capacity: threads)
         let workers = DispatchGroup()
@@ -185,8 +207,8 @@ public final class StageRun {
                 defer { workers.leave() }
                 while let (unit, input) = handoff.take() {
                     do {
-                        try self.runUnit(unit, of: nil, onAppend: nil) { unit, writer in try work(unit, input, writer) }
-                        progress?.advance(by: size(input))
+                        try self.runUnit(unit, of: unitCount, onAppend: onAppend) { unit, writer in try work(unit, input, writer) }
+                        after?(input)
                     } catch {
                         handoff.fail(error)
                     }
@@ -195,21 +217,10 @@ public final class StageRun {
             thread.stackSize = 8 << 20
             thread.start()
         }
-        var unitCount = 0, mine = 0, alreadyDone = 0
         var readFailure: Error?
         do {
-            while let input = try next() {
-                let unit = unitCount
-                unitCount += 1
-                if unit % options.numShards == options.shardIndex {
-                    mine += 1
-                    if folder.completedUnit(unit, fingerprint: fingerprint, checkContent: true) == nil {
-                        if handoff.put((unit, input)) { continue }
-                        break  // a unit failed
-                    }
-                    alreadyDone += 1
-                }
-                progress?.advance(by: size(input))
+            while let handed = try next() {
+                if !handoff.put(handed) { break }  // a unit failed
             }
         } catch {
             // Bad input: the units read before it are good, so those handed over are still written.
@@ -218,10 +229,6 @@ public final class StageRun {
         handoff.close()
         workers.wait()
         if let error = handoff.failure ?? readFailure { throw error }
-        progress?.finish()
-        let worker = options.numShards > 1 ? "worker \(options.shardIndex + 1)/\(options.numShards): " : ""
-        say("\(worker)\(Inspect.counted(unitCount, "unit")) in all, \(mine) of them this worker's: \(mine - alreadyDone) done now, \(alreadyDone) already done")
-        try finishIfComplete(unitCount: unitCount, summarize: summarize, finalize: finalize)
     }
 
     /// Writes the manifest if all `unitCount` units are done (by any worker). Returns whether it did.
@@ -316,26 +323,4 @@ public struct StageFiles {
 public struct StageError: Error, CustomStringConvertible, Equatable {
     public let description: String
     public init(_ description: String) { self.description = description }
-}
-
-/// Hands out units to threads; the first error stops the hand-out.
-final class WorkQueue: @unchecked Sendable {
-    private var pending: ArraySlice<Int>
-    private(set) var failure: Error?
-    private let lock = NSLock()
-
-    init(_ units: [Int]) { pending = units[...] }
-
-    func next() -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard failure == nil else { return nil }
-        return pending.popFirst()
-    }
-
-    func fail(_ error: Error) {
-        lock.lock()
-        defer { lock.unlock() }
-        if failure == nil { failure = error }
-    }
 }
