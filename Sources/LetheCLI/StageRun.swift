@@ -191,7 +191,8 @@ public final class StageRun {
     /// The one worker loop of every stage: `next` runs on the calling thread and hands over, in order, the units
     /// to do with their inputs (nil at the end); `concurrency` threads run `work` on them, each unit to its shard
     /// and record (`runUnit`), with at most `concurrency` more waiting, so reading overlaps the work and a few
-    /// units are in memory whatever the size of the input. `after` runs once a unit is written. When `next`
+    /// units are in memory whatever the size of the input. `onAppend` (each sample) and `after` (each unit
+    /// written) run on the worker threads, at the same time as each other: they must be thread-safe. When `next`
     /// throws (bad input), the units already handed over are finished before the error is passed on; when
     /// `work` throws, the run stops at once.
     private func runHandedOver<Input>(concurrency: Int, unitCount: Int?, onAppend: (() -> Void)?, after: ((Input) -> Void)? = nil,

@@ -85,7 +85,7 @@ public struct ChunkingError: Error, CustomStringConvertible, Equatable {
 ///
 ///     while let block = try blocks.next() { ... }                                     // the reading thread
 ///     let (samples, counts) = try chunker.samples(from: block.documents, blockIndex: block.index)   // a worker
-///     // KEY.tokens.npy = NPYArray(int32: sample.tokens, ...), KEY.json = sample.metadata(dataset: label)
+///     ChunkSample(key: key, metadata: sample.metadata(dataset: label), tokens: sample.tokens).shardSample()
 public struct BlockChunker: Sendable {
     public let chunking: Chunking
     public let tokenizer: Tokenizer

@@ -45,8 +45,8 @@ public struct CountSettings: Sendable, Equatable {
 /// the queue's batches plus threads × groups × vocabulary × 8 bytes (and, with words, the distinct words).
 ///
 /// Workers are dedicated threads rather than `DispatchQueue.concurrentPerform` iterations: they block on the
-/// queue, and the pool behind concurrentPerform (which the stage harness already uses to run files) does not
-/// promise to run all iterations at once, so a reader and workers sharing it could wait on each other forever.
+/// queue, and the pool behind concurrentPerform does not promise to run all iterations at once, so a reader and
+/// workers sharing it could wait on each other forever.
 public final class CorpusCounter: @unchecked Sendable {
     public let tokenizer: Tokenizer
     public let settings: CountSettings

@@ -68,14 +68,15 @@ public enum ChunkKind: String, CaseIterable, Sendable {
 public struct MemberDescription: Sendable, Equatable {
     /// Everything after the key's first dot: "tokens.npy".
     public let ext: String
-    /// The dtypes a reader accepts; the first is the one written. Empty for a JSON member.
+    /// The dtypes written (the first, for states the one asked for) and accepted; token ids are read from any
+    /// integer dtype and written as int32. Empty for a JSON member.
     public let dtypes: [NPYDType]
     /// The shape's dimensions by name ("L", "n_layer"), as the README gives them; empty for a JSON member.
     public let shape: [String]
 
     /// KEY.json: the chunk's metadata (ChunkMetadata).
     public static let metadata = MemberDescription(ext: "json", dtypes: [], shape: [])
-    /// The chunk's token ids, L ≥ 1.
+    /// The chunk's token ids (L ≥ 1 when read as `tokens` or `states`).
     public static let tokens = MemberDescription(ext: "tokens.npy", dtypes: [.int32], shape: ["L"])
     /// The encoder's final SSM state per layer.
     public static let ssm = MemberDescription(ext: "ssm.npy", dtypes: [.float32, .float16], shape: ["n_layer", "d_inner", "d_state"])

@@ -37,9 +37,11 @@ public struct ChunkSample: Sendable {
     public var origin: String { source.map { "\($0): sample \(key)" } ?? "sample \(key)" }
 
     /// Reads `sample` as a sample of `kind`: it must have that kind's members, with their dtypes and ranks;
-    /// members of other kinds are left out, members of other names kept (`otherMembers`). Token ids must be non-empty for `tokens` and `states`
-    /// and, with `vocabularySize`, below it. The error names the shard, the sample and what is wrong.
-    public init(_ sample: ShardSample, as kind: ChunkKind, vocabularySize: Int? = nil) throws {
+    /// members of other kinds are left out, members of other names kept (`otherMembers`). Token ids must be
+    /// non-empty for `tokens` and `states` and, with `vocabularySize`, below it. The error names the shard, the
+    /// sample and what is wrong. Without `requiringMetadata` a sample without KEY.json reads with empty metadata
+    /// (training's LM objective takes any shards of token ids).
+    public init(_ sample: ShardSample, as kind: ChunkKind, vocabularySize: Int? = nil, requiringMetadata: Bool = true) throws {
         key = sample.key
         source = sample.source
         let origin = sample.source.map { "\($0): sample \(sample.key)" } ?? "sample \(sample.key)"
@@ -50,7 +52,10 @@ public struct ChunkSample: Sendable {
             return data
         }
         let json: JSONValue
-        do { json = try JSONValue.parse(try member(.metadata)) } catch let error as JSONError {
+        do {
+            json = !requiringMetadata && sample.data(MemberDescription.metadata.ext) == nil ? .object([:])
+                : try JSONValue.parse(try member(.metadata))
+        } catch let error as JSONError {
             throw ShardError("\(origin): member \(sample.key).json: line \(error.description)")
         }
         do { metadata = try ChunkMetadata(json: json) } catch { throw ShardError("\(origin): \(error)") }
@@ -83,7 +88,10 @@ public struct ChunkSample: Sendable {
             sample.set(MemberDescription.reconstruction.arrayName, npy: NPYArray(int32: reconstruction, shape: [reconstruction.count]))
         }
         if let words { sample.set(MemberDescription.words.ext, data: words) }
-        if kind.carriesOtherMembers { for member in otherMembers { sample.set(member.ext, data: member.data) } }
+        if kind.carriesOtherMembers {
+            let known = Set(ChunkKind.allCases.flatMap(\.members).map(\.ext))
+            for member in otherMembers where !known.contains(member.ext) { sample.set(member.ext, data: member.data) }
+        }
         return sample
     }
 

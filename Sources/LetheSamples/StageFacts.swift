@@ -20,14 +20,25 @@ public struct TokenizeFacts: StageFacts, Equatable {
     /// `words` chunking: single words longer than a chunk, skipped.
     public var skippedWords = 0
     public var samplesPerDataset: [String: Int] = [:]
-    // Facts of the whole run, not summed over blocks:
-    /// Documents passed over by --skip-documents (and beyond --max-documents).
-    public var documentsSkipped = 0
-    public var skippedLines = 0
-    /// The first skipped lines, "file:line: problem".
-    public var skippedLineExamples: [String] = []
-    /// The tokenizer.json: its path as given (never absolute) and its sha256.
-    public var tokenizer: (path: String, sha256: String)?
+    /// Facts of the whole run, in the manifest's `extra`; nil in a block's.
+    public var run: Run?
+
+    public struct Run: Equatable, Sendable {
+        /// Documents passed over by --skip-documents (and beyond --max-documents).
+        public var documentsSkipped: Int
+        public var skippedLines: Int
+        /// The first skipped lines, "file:line: problem".
+        public var skippedLineExamples: [String]
+        /// The tokenizer.json: its path as given (never absolute) and its sha256.
+        public var tokenizerPath: String, tokenizerSHA256: String
+
+        public init(documentsSkipped: Int, skippedLines: Int, skippedLineExamples: [String], tokenizerPath: String,
+                    tokenizerSHA256: String) {
+            self.documentsSkipped = documentsSkipped; self.skippedLines = skippedLines
+            self.skippedLineExamples = skippedLineExamples; self.tokenizerPath = tokenizerPath
+            self.tokenizerSHA256 = tokenizerSHA256
+        }
+    }
 
     public init() {}
 
@@ -38,31 +49,27 @@ public struct TokenizeFacts: StageFacts, Equatable {
         droppedTokens = json["dropped_tokens"]?.intValue ?? 0
         skippedWords = json["skipped_words"]?.intValue ?? 0
         samplesPerDataset = (json["samples_per_dataset"]?.objectValue ?? [:]).compactMapValues(\.intValue)
-        documentsSkipped = json["documents_skipped"]?.intValue ?? 0
-        skippedLines = json["skipped_lines"]?.intValue ?? 0
-        skippedLineExamples = json["skipped_line_examples"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        if let path = json["tokenizer"]?["path"]?.stringValue, let sha256 = json["tokenizer"]?["sha256"]?.stringValue {
-            tokenizer = (path, sha256)
+        if let tokenizer = json["tokenizer"] {
+            run = Run(documentsSkipped: json["documents_skipped"]?.intValue ?? 0, skippedLines: json["skipped_lines"]?.intValue ?? 0,
+                      skippedLineExamples: json["skipped_line_examples"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                      tokenizerPath: tokenizer["path"]?.stringValue ?? "", tokenizerSHA256: tokenizer["sha256"]?.stringValue ?? "")
         }
     }
 
-    /// A block's facts carry the summed fields only; the run's add the others.
     public var json: JSONValue {
         var object: [String: JSONValue] = [
             "documents": .int(documents), "empty_documents": .int(emptyDocuments), "tokens": .int(tokens),
             "dropped_tokens": .int(droppedTokens), "skipped_words": .int(skippedWords),
             "samples_per_dataset": .object(samplesPerDataset.mapValues(JSONValue.int)),
         ]
-        if let tokenizer {
-            object["documents_skipped"] = .int(documentsSkipped)
-            object["skipped_lines"] = .int(skippedLines)
-            if !skippedLineExamples.isEmpty { object["skipped_line_examples"] = .array(skippedLineExamples.map(JSONValue.string)) }
-            object["tokenizer"] = ["path": .string(tokenizer.path), "sha256": .string(tokenizer.sha256)]
+        if let run {
+            object["documents_skipped"] = .int(run.documentsSkipped)
+            object["skipped_lines"] = .int(run.skippedLines)
+            if !run.skippedLineExamples.isEmpty { object["skipped_line_examples"] = .array(run.skippedLineExamples.map(JSONValue.string)) }
+            object["tokenizer"] = ["path": .string(run.tokenizerPath), "sha256": .string(run.tokenizerSHA256)]
         }
         return .object(object)
     }
-
-    public static func == (a: TokenizeFacts, b: TokenizeFacts) -> Bool { a.json == b.json }
 }
 
 /// lethe-encode's `extra`.

@@ -58,11 +58,11 @@ public func runTokenizeStage(_ run: StageRun, _ settings: TokenizeSettings, thre
         concurrency: threads, progress: progress, size: \Unit.progress,
         summarize: { extras in
             var summary = TokenizeFacts(json: mergeExtras([TokenizeFacts().json] + extras))
-            summary.documentsSkipped = blocks.skippedDocuments
-            summary.skippedLines = blocks.skippedLines
-            summary.skippedLineExamples = blocks.skippedExamples.map(\.description)
-            // The path as given (or the shipped one's place in a checkout): never absolute, as outputs move between machines.
-            summary.tokenizer = (s.tokenizer ?? DefaultTokenizer.relativePath, tokenizerSHA256)
+            // The tokenizer's path as given (or the shipped one's place in a checkout): never absolute, as outputs
+            // move between machines.
+            summary.run = .init(documentsSkipped: blocks.skippedDocuments, skippedLines: blocks.skippedLines,
+                                skippedLineExamples: blocks.skippedExamples.map(\.description),
+                                tokenizerPath: s.tokenizer ?? DefaultTokenizer.relativePath, tokenizerSHA256: tokenizerSHA256)
             return summary.json
         },
         next: {

@@ -36,7 +36,8 @@ public final class EncodedChunks: ChunkSource {
         for shard in shards {
             let reader = try ShardReader(url: shard)
             while let sample = try reader.next() {
-                let chunk = try ChunkSample(sample, as: stateShapes == nil ? .tokens : .states, vocabularySize: vocabularySize)
+                let chunk = try ChunkSample(sample, as: stateShapes == nil ? .tokens : .states, vocabularySize: vocabularySize,
+                                            requiringMetadata: false)
                 tokens.append(chunk.tokens)
                 guard let stateShapes, let writer, let states = chunk.states else { continue }
                 try states.check(ssmShape: stateShapes.ssm, convShape: stateShapes.conv, origin: chunk.origin, whose: "the decoder's")

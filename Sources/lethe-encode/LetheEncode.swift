@@ -15,8 +15,8 @@ struct LetheEncode: StageCommand {
         abstract: "Run a frozen Mamba over each chunk and store its final recurrent state (KEY.ssm.npy, KEY.conv.npy).",
         discussion: """
         Reads token shards (the output of lethe-tokenize; repeat --input for several folders, taken in order) and \
-        writes one shard per input shard, same keys, same order. Each sample keeps its members (KEY.tokens.npy, \
-        KEY.json, ...) and gains:
+        writes one shard per input shard, same keys, same order. Each sample keeps KEY.json, KEY.tokens.npy and \
+        any member of another name (after them), and gains:
           KEY.ssm.npy   [n_layer, d_inner, d_state]      the ssm state after the
                         chunk's last token
           KEY.conv.npy  [n_layer, d_inner, conv_kernel]  the conv state: the last

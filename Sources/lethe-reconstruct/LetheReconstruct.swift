@@ -16,8 +16,8 @@ struct LetheReconstruct: StageCommand {
         abstract: "Rebuild each chunk from its encoder state with the trained decoder (greedy), as token ids and text.",
         discussion: """
         Reads the output of lethe-encode (repeat --input for several folders, taken in order) and writes one \
-        shard per input shard, same keys, same order. Each sample keeps its members except the states \
-        (KEY.ssm.npy, KEY.conv.npy: no later stage needs them) and gains:
+        shard per input shard, same keys, same order. Each sample keeps KEY.json, KEY.tokens.npy and any \
+        member of another name, drops the states (KEY.ssm.npy, KEY.conv.npy: no later stage needs them) and gains:
           KEY.recon.npy  int32, the generated token ids, without the leading
                          eos input and without the stopping eos
           KEY.json       + "reference" (the chunk's text), "reconstruction"

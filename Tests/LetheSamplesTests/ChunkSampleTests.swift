@@ -125,8 +125,8 @@ final class ChunkSampleTests: XCTestCase {
         var tokenize = TokenizeFacts()
         tokenize.documents = 3; tokenize.tokens = 40; tokenize.samplesPerDataset = ["a": 2]
         XCTAssertNil(tokenize.json["tokenizer"], "a block's facts have no run-level fields")
-        tokenize.tokenizer = ("t.json", "ab")
-        tokenize.skippedLineExamples = ["f:1: bad"]
+        tokenize.run = .init(documentsSkipped: 1, skippedLines: 1, skippedLineExamples: ["f:1: bad"], tokenizerPath: "t.json",
+                             tokenizerSHA256: "ab")
         XCTAssertEqual(TokenizeFacts(json: tokenize.json), tokenize)
         var encode = EncodeFacts(chunks: 2, tokens: 8, batches: 1)
         encode.encoder = ["model": "m", "config": ["ssm_shape": [1, 2, 3], "conv_shape": [1, 2, 4]]]
@@ -148,8 +148,7 @@ final class ChunkSampleTests: XCTestCase {
     func testTheREADMEShardTableMatchesTheDescriptions() throws {
         let readme = try String(contentsOf: repository.appendingPathComponent("README.md"), encoding: .utf8)
         var tokenize = TokenizeFacts()
-        tokenize.tokenizer = ("", "")
-        tokenize.skippedLineExamples = [""]
+        tokenize.run = .init(documentsSkipped: 0, skippedLines: 0, skippedLineExamples: [""], tokenizerPath: "", tokenizerSHA256: "")
         var encode = EncodeFacts(chunks: 0, tokens: 0, batches: 0)
         encode.encoder = .null
         encode.stateDType = ""
