@@ -50,7 +50,10 @@ public struct Table: Equatable, Sendable {
 
 public struct RougeRow: Equatable, Sendable {
     public var dataset: String
+    /// The length bucket (ChunkLengthBucket): one of the paper's lengths.
     public var length: Int
+    /// The shortest and longest chunk in the bucket, in tokens (both `length` for fixed-length chunking).
+    public var minLength: Int = 0, maxLength: Int = 0
     /// Chunks averaged: those whose reference has a word ROUGE-1 can score.
     public var n: Int
     /// Chunks of this dataset and length left out because their reference has no such word (Rouge.canScore).
@@ -108,13 +111,30 @@ func stableHash(_ s: String) -> UInt64 {
     return h
 }
 
-/// rouge.csv: ROUGE-1 averaged over the chunks of each (dataset, length) whose reference ROUGE-1 can score,
-/// with a percentile bootstrap interval for F1 and the count of chunks left out. Rows sorted by dataset, then
-/// length; a group with no scorable chunk has no row. Also, by dataset, every chunk left out (those of such
-/// groups included).
+/// The paper's chunk lengths, and the bucket a chunk of any length is reported in: the smallest paper length at
+/// or above its own (a 5-token chunk counts at 8, a 64-token one at 64); beyond 256 the doubling goes on (300 at
+/// 512). So chunks of varying length (sentences, word-packed chunks) give one row per paper length, and chunks of
+/// a paper length keep their own.
+public enum ChunkLengthBucket {
+    public static let paperLengths = [4, 8, 16, 32, 64, 128, 256]
+
+    public static func of(_ length: Int) -> Int {
+        var bucket = paperLengths[0]
+        while bucket < length { bucket *= 2 }
+        return bucket
+    }
+
+    /// The rule in a sentence, for the report.
+    public static let rule = "A chunk counts at the smallest of the paper's lengths (4, 8, 16, 32, 64, 128, 256 tokens) at or above its own (beyond 256 the doubling goes on); the shortest and longest chunk of each row are given beside it."
+}
+
+/// rouge.csv: ROUGE-1 averaged over the chunks of each dataset and length bucket (ChunkLengthBucket) whose
+/// reference ROUGE-1 can score, with a percentile bootstrap interval for F1 and the count of chunks left out.
+/// Rows sorted by dataset, then length; a group with no scorable chunk has no row. Also, by dataset, every chunk
+/// left out (those of such groups included).
 public func rougeTable(_ chunks: [ChunkAnnotation], confidence: Double = 0.95, resamples: Int = 1000,
                        seed: UInt64 = 0) -> (rows: [RougeRow], unscored: [String: Int]) {
-    let groups = Dictionary(grouping: chunks) { GroupKey(dataset: $0.dataset, length: $0.length) }
+    let groups = Dictionary(grouping: chunks) { GroupKey(dataset: $0.dataset, length: ChunkLengthBucket.of($0.length)) }
     var unscored: [String: Int] = [:]
     let rows = groups.keys.sorted().compactMap { key -> RougeRow? in
         let group = groups[key]!
@@ -126,7 +146,9 @@ public func rougeTable(_ chunks: [ChunkAnnotation], confidence: Double = 0.95, r
         let f1 = scores.map(\.f1)
         let interval = bootstrapMeanInterval(f1, confidence: confidence, resamples: resamples,
                                              seed: seed ^ stableHash("\(key.dataset)|\(key.length)"))
-        return RougeRow(dataset: key.dataset, length: key.length, n: scores.count, unscored: group.count - scores.count,
+        let lengths = scored.map(\.length)
+        return RougeRow(dataset: key.dataset, length: key.length, minLength: lengths.min()!, maxLength: lengths.max()!,
+                        n: scores.count, unscored: group.count - scores.count,
                         precision: scores.reduce(0) { $0 + $1.precision } / n,
                         recall: scores.reduce(0) { $0 + $1.recall } / n,
                         f1: interval.mean, f1Low: interval.low, f1High: interval.high)
@@ -260,9 +282,11 @@ public func frequencyTable(_ chunks: [ChunkAnnotation], base: Int64 = 10) -> [Fr
 
 extension Table {
     public init(rouge rows: [RougeRow]) {
-        self.init(columns: ["dataset", "length", "n", "unscored", "precision", "recall", "f1", "f1_low", "f1_high"],
+        self.init(columns: ["dataset", "length", "min_length", "max_length", "n", "unscored", "precision", "recall", "f1",
+                            "f1_low", "f1_high"],
                   rows: rows.map {
-            [.text($0.dataset), .integer($0.length), .integer($0.n), .integer($0.unscored), .number($0.precision),
+            [.text($0.dataset), .integer($0.length), .integer($0.minLength), .integer($0.maxLength), .integer($0.n),
+             .integer($0.unscored), .number($0.precision),
              .number($0.recall), .number($0.f1), .number($0.f1Low), .number($0.f1High)]
         })
     }

@@ -167,7 +167,7 @@ struct MarkdownReport {
         line("| dataset | chunks | chunk lengths (tokens) | reference words | cut at the length limit |")
         line("| --- | ---: | --- | ---: | ---: |")
         for d in context.datasets {
-            line("| \(cell(d.name)) | \(grouped(d.chunks)) | \(d.lengths.map(String.init).joined(separator: ", ")) | \(grouped(d.words)) | \(grouped(d.cutAtLengthLimit)) |")
+            line("| \(cell(d.name)) | \(grouped(d.chunks)) | \(lengthList(d.lengths)) | \(grouped(d.words)) | \(grouped(d.cutAtLengthLimit)) |")
         }
         line()
     }
@@ -182,11 +182,14 @@ struct MarkdownReport {
         guard !tables.rouge.isEmpty else { return }
         line("![ROUGE-1 F1 by chunk length](rouge_f1_by_length.svg)")
         line()
-        line("| dataset | length | chunks | precision | recall | F1 | F1 95% interval |")
-        line("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+        line("| dataset | length | chunk lengths | chunks | precision | recall | F1 | F1 95% interval |")
+        line("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
         for r in tables.rouge {
-            line("| \(cell(r.dataset)) | \(r.length) | \(grouped(r.n)) | \(fixed(r.precision, 3)) | \(fixed(r.recall, 3)) | \(fixed(r.f1, 3)) | \(fixed(r.f1Low, 3))–\(fixed(r.f1High, 3)) |")
+            let lengths = r.minLength == r.maxLength ? "\(r.minLength)" : "\(r.minLength)–\(r.maxLength)"
+            line("| \(cell(r.dataset)) | \(r.length) | \(lengths) | \(grouped(r.n)) | \(fixed(r.precision, 3)) | \(fixed(r.recall, 3)) | \(fixed(r.f1, 3)) | \(fixed(r.f1Low, 3))–\(fixed(r.f1High, 3)) |")
         }
+        line()
+        line(ChunkLengthBucket.rule)
         line()
         line("[rouge.csv](rouge.csv): ROUGE-1 as the rouge-score package computes it (lowercase, non-alphanumerics as spaces, no stemming), averaged over chunks.")
         line()
@@ -353,6 +356,12 @@ struct MarkdownReport {
 }
 
 // MARK: - Readings
+
+/// A dataset's chunk lengths: listed when there are a few ("4, 8, 16"), else their range ("5–64, 41 lengths").
+func lengthList(_ lengths: [Int]) -> String {
+    guard let first = lengths.first, let last = lengths.last else { return "" }
+    return lengths.count <= 8 ? lengths.map(String.init).joined(separator: ", ") : "\(first)–\(last), \(lengths.count) lengths"
+}
 
 /// "ROUGE-1 F1 falls from 0.91 at 4 tokens to 0.32 at 256 (prose)."; one clause per dataset.
 /// How F1 changes from the shortest to the longest chunks of each dataset. Where lengths vary from chunk to chunk

@@ -84,6 +84,8 @@ final class TablesTests: XCTestCase {
         for (row, e) in zip(report.rouge, rouge) {
             XCTAssertEqual(row.dataset, e["dataset"] as! String)
             XCTAssertEqual(row.length, e["length"] as! Int)
+            XCTAssertEqual(row.minLength, e["min_length"] as! Int)
+            XCTAssertEqual(row.maxLength, e["max_length"] as! Int)
             XCTAssertEqual(row.n, e["n"] as! Int)
             XCTAssertEqual(row.unscored, e["unscored"] as! Int)
             assertClose(row.precision, Fixture.double(e["precision"]), relative: 1e-12)
@@ -105,7 +107,7 @@ final class TablesTests: XCTestCase {
             XCTAssertTrue(names.contains(expected), expected)
         }
         let rouge = a.first { $0.name == "rouge.csv" }!.contents
-        XCTAssertTrue(rouge.hasPrefix("dataset,length,n,unscored,precision,recall,f1,f1_low,f1_high\n"))
+        XCTAssertTrue(rouge.hasPrefix("dataset,length,min_length,max_length,n,unscored,precision,recall,f1,f1_low,f1_high\n"))
         for file in a where file.name.hasSuffix(".svg") {
             XCTAssertTrue(XMLParser(data: Data(file.contents.utf8)).parse(), "\(file.name) is not well-formed XML")
         }

@@ -140,7 +140,7 @@ final class AnnotateReportStageTests: XCTestCase {
         XCTAssertTrue(report.contains("0 chunks and 0 reference words"), report)
         XCTAssertTrue(report.contains("No annotated chunks.") && report.contains("No chunks."), report)
         XCTAssertEqual(try String(contentsOf: sandbox.path("outputs/rouge.csv"), encoding: .utf8),
-                       "dataset,length,n,unscored,precision,recall,f1,f1_low,f1_high\n")
+                       "dataset,length,min_length,max_length,n,unscored,precision,recall,f1,f1_low,f1_high\n")
     }
 
     /// The report's stage chain: found through the manifests, in order, each after what it read; a model's

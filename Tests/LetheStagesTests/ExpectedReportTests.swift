@@ -119,7 +119,8 @@ final class ExpectedReportTests: XCTestCase {
     func testExpectedTablesAgreeWithOracle() throws {
         let tables = try XCTUnwrap(try oracle["tables"])
         try assertTable("rouge.csv", tables["rouge"]!.arrayValue!, [
-            ("dataset", "dataset", .text), ("length", "length", .integer), ("n", "n", .integer), ("unscored", "unscored", .integer),
+            ("dataset", "dataset", .text), ("length", "length", .integer), ("min_length", "min_length", .integer),
+            ("max_length", "max_length", .integer), ("n", "n", .integer), ("unscored", "unscored", .integer),
             ("precision", "precision", .number),
             ("recall", "recall", .number), ("f1", "f1", .number), ("f1_low", "f1_low", .number), ("f1_high", "f1_high", .number)])
         let rate: [(String, String, Kind)] = [("n", "n", .integer), ("omitted", "omitted", .integer), ("rate", "rate", .number),

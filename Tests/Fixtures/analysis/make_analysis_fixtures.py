@@ -433,15 +433,28 @@ def rouge_can_score(reference):
     return bool(rouge_tokenizers.DefaultTokenizer().tokenize(reference))
 
 
+PAPER_LENGTHS = [4, 8, 16, 32, 64, 128, 256]
+
+
+def length_bucket(length):
+    """The smallest of the paper's lengths at or above `length`; beyond 256 the doubling goes on."""
+    bucket = PAPER_LENGTHS[0]
+    while bucket < length:
+        bucket *= 2
+    return bucket
+
+
 def rouge_rows(chunks, interval=None):
-    """rouge.csv's rows: per (dataset, length) the means over chunks ROUGE-1 can score, the count left out."""
+    """rouge.csv's rows: per (dataset, length bucket) the means over chunks ROUGE-1 can score, the count left out,
+    and the shortest and longest scored chunk."""
     rows = []
-    for key in sorted({(c["dataset"], c["length"]) for c in chunks}):
-        group = [c for c in chunks if (c["dataset"], c["length"]) == key]
+    for key in sorted({(c["dataset"], length_bucket(c["length"])) for c in chunks}):
+        group = [c for c in chunks if (c["dataset"], length_bucket(c["length"])) == key]
         scored = [c for c in group if rouge_can_score(c["reference"])]
         if not scored:
             continue
-        row = {"dataset": key[0], "length": key[1], "n": len(scored), "unscored": len(group) - len(scored),
+        row = {"dataset": key[0], "length": key[1], "min_length": min(c["length"] for c in scored),
+               "max_length": max(c["length"] for c in scored), "n": len(scored), "unscored": len(group) - len(scored),
                "precision": float(np.mean([c["precision"] for c in scored])),
                "recall": float(np.mean([c["recall"] for c in scored])),
                "f1": float(np.mean([c["f1"] for c in scored]))}
@@ -462,7 +475,7 @@ def make_tables():
     chunks = []
     for c in range(48):
         dataset = ["conll", "gsm8k", "aave"][c % 3]
-        length = [8, 32][c // 3 % 2]
+        length = [5, 8, 20, 32][c // 3 % 4]  # lengths 5 and 8 share the bucket 8, 20 and 32 the bucket 32
         nwords = rng.randint(3, 14)
         keep = {"conll": 0.8, "gsm8k": 0.6, "aave": 0.7}[dataset]
         words = []

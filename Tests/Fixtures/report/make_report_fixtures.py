@@ -41,12 +41,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 DATA = os.path.join(REPO, "data")
 sys.path.insert(0, os.path.join(REPO, "Tests", "Fixtures", "analysis"))
-from make_analysis_fixtures import (f, omission_rows, read_model_swift, rouge_rows, significance_rows,  # noqa: E402
+from make_analysis_fixtures import (f, omission_rows, read_model, rouge_rows, significance_rows,  # noqa: E402
                                     rouge_can_score, wilson)
 
 TOKENIZER = Tokenizer.from_file(os.path.join(DATA, "tokenizer", "gpt-neox-20b-tokenizer.json"))
 PUNKT = PunktSentenceTokenizer()
-PUNKT._params = read_model_swift()
+PUNKT._params = read_model()
 nltk.tokenize._get_punkt_tokenizer = lambda language="english": PUNKT
 word_tokenize = nltk.word_tokenize
 
