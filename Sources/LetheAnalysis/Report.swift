@@ -12,11 +12,16 @@ public struct ReportTables: Equatable, Sendable {
     public var significance: [String: [SignificanceRow]]
     public var position: [PositionRow]
     public var frequency: [FrequencyRow]
+    /// Datasets of the same documents in two versions, compared pair by pair (pairedTable).
+    public var paired: [PairedRow]
 
     public static let categoryTables = ["pos", "ner", "class", "dataset"]
 
-    public init(chunks: [ChunkAnnotation], seed: UInt64 = 0, positionBins: Int = 10) {
+    /// `documents[i]`: the document chunk i was cut from (source file and index), for the paired comparisons;
+    /// empty when unknown.
+    public init(chunks: [ChunkAnnotation], documents: [String?] = [], seed: UInt64 = 0, positionBins: Int = 10) {
         (rouge, rougeUnscored) = rougeTable(chunks, seed: seed)
+        paired = pairedTable(chunks, documents: documents.isEmpty ? chunks.map { _ in nil } : documents, seed: seed)
         let items: [String: [CategorizedItem]] = [
             "pos": CategoryItems.pos(chunks), "ner": CategoryItems.ner(chunks),
             "class": CategoryItems.wordClass(chunks), "dataset": CategoryItems.dataset(chunks),
@@ -42,6 +47,7 @@ public struct ReportTables: Equatable, Sendable {
         }
         files.append(("omission_position.csv", Table(position: position).csv))
         files.append(("frequency.csv", Table(frequency: frequency).csv))
+        files.append(("paired.csv", Table(paired: paired).csv))
         files.append(("rouge_f1_by_length.svg", rougePlot()))
         for name in Self.categoryTables where !omission[name]!.isEmpty {
             files.append(("omission_\(name).svg", omissionPlot(name)))

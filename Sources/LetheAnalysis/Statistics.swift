@@ -179,6 +179,47 @@ public func twoSampleTTest(_ a: [Double], _ b: [Double]) -> TTestResult {
     return TTestResult(statistic: t, pValue: p, degreesOfFreedom: df)
 }
 
+/// Paired Student's t-test, two-sided (scipy.stats.ttest_rel(a, b)): the one-sample test of a - b against 0,
+/// n - 1 degrees of freedom. Fewer than two pairs give nan.
+public func pairedTTest(_ a: [Double], _ b: [Double]) -> TTestResult {
+    precondition(a.count == b.count, "paired samples have the same length")
+    let df = Double(a.count - 1)
+    guard a.count >= 2 else { return TTestResult(statistic: .nan, pValue: .nan, degreesOfFreedom: df) }
+    let (mean, variance) = meanAndVariance(zip(a, b).map { $0 - $1 })
+    let t = mean / (variance / Double(a.count)).squareRoot()
+    return TTestResult(statistic: t, pValue: t.isNaN ? .nan : studentTTwoSidedTail(abs(t), df), degreesOfFreedom: df)
+}
+
+public struct WilcoxonResult: Equatable, Sendable {
+    /// The smaller of the signed-rank sums of the positive and the negative differences.
+    public var statistic: Double
+    public var pValue: Double
+    /// Pairs with a non-zero difference: the ones ranked.
+    public var nonZeroPairs: Int
+}
+
+/// Wilcoxon's signed-rank test, two-sided, by its normal approximation (scipy.stats.wilcoxon(a, b,
+/// zero_method="wilcox", method="asymptotic"), no continuity correction): zero differences are dropped, the rest
+/// ranked by absolute value (ties averaged); the statistic is the smaller rank sum, its variance n(n+1)(2n+1)/24
+/// less (t³ - t)/48 for each group of t tied ranks. No non-zero difference gives W = 0 and p nan, as SciPy does.
+public func wilcoxonSignedRank(_ a: [Double], _ b: [Double]) -> WilcoxonResult {
+    precondition(a.count == b.count, "paired samples have the same length")
+    let differences = zip(a, b).map { $0 - $1 }.filter { $0 != 0 }
+    let n = Double(differences.count)
+    guard !differences.isEmpty else { return WilcoxonResult(statistic: 0, pValue: .nan, nonZeroPairs: 0) }
+    let ranks = averageRanks(differences.map(abs))
+    let positive = zip(differences, ranks).reduce(0) { $0 + ($1.0 > 0 ? $1.1 : 0) }
+    let negative = zip(differences, ranks).reduce(0) { $0 + ($1.0 < 0 ? $1.1 : 0) }
+    let statistic = min(positive, negative)
+    var variance = n * (n + 1) * (2 * n + 1) / 24
+    for tied in Dictionary(grouping: differences.map(abs), by: { $0 }).values where tied.count > 1 {
+        let t = Double(tied.count)
+        variance -= (t * t * t - t) / 48
+    }
+    let z = (statistic - n * (n + 1) / 4) / variance.squareRoot()
+    return WilcoxonResult(statistic: statistic, pValue: z.isNaN ? .nan : erfc(abs(z) / 2.0.squareRoot()), nonZeroPairs: differences.count)
+}
+
 /// Bonferroni adjustment (statsmodels multipletests(method='bonferroni')): p * m capped at 1; nan stays nan.
 public func bonferroni(_ pValues: [Double]) -> [Double] {
     let m = Double(pValues.count)

@@ -95,6 +95,22 @@ public struct FrequencyRow: Equatable, Sendable {
     public var rho: Double, p: Double
 }
 
+/// A comparison of two datasets whose chunks are the same documents in two versions (AAVE and SAE: each
+/// sentence in both dialects), chunk by chunk.
+public struct PairedRow: Equatable, Sendable {
+    public var dataset1: String, dataset2: String
+    /// "f1" (ROUGE-1 F1 of the chunk) or "omission_rate" (its reference words omitted / its reference words).
+    public var measure: String
+    public var pairs: Int
+    public var mean1: Double, mean2: Double
+    /// The mean of dataset 1's value minus dataset 2's over the pairs, with a percentile bootstrap interval.
+    public var difference: Double, differenceLow: Double, differenceHigh: Double
+    /// Cohen's d for paired samples (d_z): the mean difference over the differences' standard deviation.
+    public var effectSize: Double
+    public var t: TTestResult
+    public var wilcoxon: WilcoxonResult
+}
+
 /// One observation for a category table: a word (or token) of `category`, omitted or not.
 public struct CategorizedItem: Equatable, Sendable {
     public var category: String
@@ -160,6 +176,53 @@ struct GroupKey: Hashable, Comparable {
     var dataset: String
     var length: Int
     static func < (a: GroupKey, b: GroupKey) -> Bool { (a.dataset, a.length) < (b.dataset, b.length) }
+}
+
+/// paired.csv: every two datasets whose chunks are the same documents, compared pair by pair. `documents[i]`
+/// names the document of chunk i (source file and document index) or is nil. A dataset takes part when each of
+/// its chunks names a document and no two name the same one; two such datasets are paired on the documents they
+/// share, when there are at least two. Per measure, pairs where either chunk has no value are left out: F1 when
+/// ROUGE-1 cannot score the reference (as in rouge.csv), the omission rate when the chunk has no reference word.
+/// Pairs are taken in the order of dataset 1's chunks; rows sorted by the datasets' names, F1 first.
+public func pairedTable(_ chunks: [ChunkAnnotation], documents: [String?], confidence: Double = 0.95,
+                        resamples: Int = 1000, seed: UInt64 = 0) -> [PairedRow] {
+    precondition(documents.count == chunks.count, "one document name per chunk")
+    var byDataset: [String: [(document: String, chunk: Int)]] = [:]
+    var unpairable: Set<String> = []
+    for (i, chunk) in chunks.enumerated() {
+        guard let document = documents[i] else { unpairable.insert(chunk.dataset); continue }
+        byDataset[chunk.dataset, default: []].append((document, i))
+    }
+    let eligible = byDataset.filter { name, entries in
+        !unpairable.contains(name) && Set(entries.map(\.document)).count == entries.count
+    }
+    let names = eligible.keys.sorted()
+    let measures: [(String, (ChunkAnnotation) -> Double?)] = [
+        ("f1", { Rouge.canScore(reference: $0.reference) ? $0.rouge1.f1 : nil }),
+        ("omission_rate", { $0.words.isEmpty ? nil : Double($0.words.filter { !$0.retained }.count) / Double($0.words.count) }),
+    ]
+    var rows: [PairedRow] = []
+    for (x, first) in names.enumerated() {
+        for second in names[(x + 1)...] {
+            let partner = Dictionary(uniqueKeysWithValues: eligible[second]!.map { ($0.document, $0.chunk) })
+            let shared = eligible[first]!.compactMap { entry in partner[entry.document].map { (entry.chunk, $0) } }
+            guard shared.count >= 2 else { continue }
+            for (measure, value) in measures {
+                let pairs = shared.compactMap { a, b in value(chunks[a]).flatMap { va in value(chunks[b]).map { (va, $0) } } }
+                guard !pairs.isEmpty else { continue }
+                let a = pairs.map(\.0), b = pairs.map(\.1)
+                let differences = zip(a, b).map { $0 - $1 }
+                let interval = bootstrapMeanInterval(differences, confidence: confidence, resamples: resamples,
+                                                     seed: seed ^ stableHash("\(first)|\(second)|\(measure)"))
+                let spread = pairs.count > 1 ? meanAndVariance(differences).variance.squareRoot() : .nan
+                rows.append(PairedRow(dataset1: first, dataset2: second, measure: measure, pairs: pairs.count,
+                                      mean1: a.reduce(0, +) / Double(a.count), mean2: b.reduce(0, +) / Double(b.count),
+                                      difference: interval.mean, differenceLow: interval.low, differenceHigh: interval.high,
+                                      effectSize: interval.mean / spread, t: pairedTTest(a, b), wilcoxon: wilcoxonSignedRank(a, b)))
+            }
+        }
+    }
+    return rows
 }
 
 /// omission_*.csv: per category n, omitted, rate and Wilson interval; sorted by rate, highest first (as the
@@ -288,6 +351,17 @@ extension Table {
             [.text($0.dataset), .integer($0.length), .integer($0.minLength), .integer($0.maxLength), .integer($0.n),
              .integer($0.unscored), .number($0.precision),
              .number($0.recall), .number($0.f1), .number($0.f1Low), .number($0.f1High)]
+        })
+    }
+
+    public init(paired rows: [PairedRow]) {
+        self.init(columns: ["dataset_1", "dataset_2", "measure", "pairs", "mean_1", "mean_2", "difference", "difference_low",
+                            "difference_high", "effect_size_dz", "t", "p_t", "wilcoxon_w", "wilcoxon_pairs", "p_wilcoxon"],
+                  rows: rows.map {
+            [.text($0.dataset1), .text($0.dataset2), .text($0.measure), .integer($0.pairs), .number($0.mean1), .number($0.mean2),
+             .number($0.difference), .number($0.differenceLow), .number($0.differenceHigh), .number($0.effectSize),
+             .number($0.t.statistic), .number($0.t.pValue), .number($0.wilcoxon.statistic), .integer($0.wilcoxon.nonZeroPairs),
+             .number($0.wilcoxon.pValue)]
         })
     }
 

@@ -97,6 +97,7 @@ struct MarkdownReport {
         renderTraining()
         renderRouge()
         for name in ReportTables.categoryTables { renderCategory(name) }
+        renderPaired()
         renderPosition()
         renderFrequency()
         renderExamples()
@@ -226,6 +227,34 @@ struct MarkdownReport {
         line()
         line("Categories: \(source). [omission_\(name).csv](omission_\(name).csv); every pair with a two-sample t-test "
              + "(equal variances) and its Bonferroni-adjusted p in [significance_\(name).csv](significance_\(name).csv).")
+        line()
+    }
+
+    // MARK: - Paired datasets
+
+    /// Only when two datasets hold the same documents (AAVE and SAE): their chunks compared pair by pair.
+    mutating func renderPaired() {
+        guard !tables.paired.isEmpty else { return }
+        line("## Paired datasets")
+        line()
+        line("Datasets whose chunks are the same documents in two versions (each dialect sentence of AAVE and SAE), compared "
+             + "chunk by chunk: the mean difference (dataset 1 minus dataset 2) with a bootstrap interval, Cohen's d for "
+             + "paired samples, the paired t-test and Wilcoxon's signed-rank test (normal approximation, zero differences "
+             + "left out).")
+        line()
+        line("| datasets | measure | pairs | means | difference | 95% interval | d_z | paired t (p) | Wilcoxon W (p) |")
+        line("| --- | --- | ---: | --- | ---: | --- | ---: | --- | --- |")
+        for r in tables.paired {
+            let digits = 3
+            line("| \(cell(r.dataset1)) − \(cell(r.dataset2)) | \(r.measure == "f1" ? "ROUGE-1 F1" : "omission rate") | \(grouped(r.pairs)) | "
+                 + "\(fixed(r.mean1, digits)), \(fixed(r.mean2, digits)) | \(fixed(r.difference, digits)) | "
+                 + "\(fixed(r.differenceLow, digits))–\(fixed(r.differenceHigh, digits)) | \(fixed(r.effectSize, 2)) | "
+                 + "\(fixed(r.t.statistic, 2)) (\(pValue(r.t.pValue))) | \(fixed(r.wilcoxon.statistic, 1)) (\(pValue(r.wilcoxon.pValue))) |")
+        }
+        line()
+        line("A dataset takes part when each chunk names its document (source file and index) and no two name the same; two "
+             + "are paired on the documents they share. F1 pairs leave out references ROUGE-1 cannot score, omission pairs "
+             + "chunks without reference words. [paired.csv](paired.csv).")
         line()
     }
 

@@ -43,6 +43,13 @@ public struct ChunkMetadata: Equatable, Sendable {
     /// What the tokens decode to.
     public var text: String? { json["text"]?.stringValue }
 
+    /// The corpus file and the index of the document the chunk starts in: "source#doc", the same for a document's
+    /// versions in two datasets (a sentence's AAVE and SAE texts); nil when either is missing.
+    public var document: String? {
+        guard let source = json["source"]?.stringValue, let index = json["doc"]?.intValue else { return nil }
+        return "\(source)#\(index)"
+    }
+
     /// The dataset label lethe-tokenize gave the chunk.
     public var dataset: String? { json["dataset"]?.stringValue }
 

@@ -25,7 +25,7 @@ public func runReportStage(_ run: StageRun, inputs paths: [String], title: Strin
         }
         progress.finish()
 
-        let tables = ReportTables(chunks: collector.chunks, seed: seed)
+        let tables = ReportTables(chunks: collector.chunks, documents: collector.documents, seed: seed)
         let written = tables.files()
         for (name, contents) in written { try files.write(Array(contents.utf8), to: name) }
         // A category plot is only drawn when its table has rows: remove one left by an earlier report.
@@ -58,6 +58,8 @@ public func runReportStage(_ run: StageRun, inputs paths: [String], title: Strin
 /// records and token fates, without its texts (bar the reference's first word); plus the first chunk of each (dataset, length) for the examples.
 struct AnnotationCollector {
     private(set) var chunks: [ChunkAnnotation] = []
+    /// The document of each chunk (ChunkMetadata.document), for the paired comparisons.
+    private(set) var documents: [String?] = []
     private var firstChunks: [String: [Int: ReconstructionExample]] = [:]
     private var cutAtLengthLimit: [String: Int] = [:]
 
@@ -75,6 +77,7 @@ struct AnnotationCollector {
         chunk.reconstruction = ""
         for i in chunk.words.indices { chunk.words[i].word = "" }
         chunks.append(chunk)
+        documents.append(annotated.metadata.document)
     }
 
     func datasetSummaries() -> [DatasetSummary] {

@@ -38,6 +38,22 @@ final class StatisticsTests: XCTestCase {
         }
     }
 
+    /// scipy.stats.ttest_rel and scipy.stats.wilcoxon(zero_method="wilcox", method="asymptotic", correction=False)
+    /// on paired samples with ties and zero differences, continuous ones and degenerate ones: 1e-10 relative.
+    func testPairedTests() {
+        let cases = stats["paired"] as! [[String: Any]]
+        XCTAssertEqual(cases.count, 7)
+        for c in cases {
+            let a = c["a"] as! [Double], b = c["b"] as! [Double], label = c["label"] as! String
+            let t = pairedTTest(a, b), w = wilcoxonSignedRank(a, b)
+            assertClose(t.statistic, Fixture.double(c["t"]), relative: 1e-10, "\(label): t")
+            assertClose(t.pValue, Fixture.double(c["p_t"]), relative: 1e-10, "\(label): p of t")
+            assertClose(w.statistic, Fixture.double(c["w"]), relative: 1e-12, "\(label): W")
+            assertClose(w.pValue, Fixture.double(c["p_w"]), relative: 1e-10, "\(label): p of W")
+            XCTAssertEqual(w.nonZeroPairs, c["nonzero"] as? Int, label)
+        }
+    }
+
     func testSpearman() {
         for c in stats["spearmanr"] as! [[String: Any]] {
             let r = spearman(c["x"] as! [Double], c["y"] as! [Double])

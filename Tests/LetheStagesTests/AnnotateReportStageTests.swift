@@ -157,7 +157,7 @@ final class AnnotateReportStageTests: XCTestCase {
         let report = try String(contentsOf: sandbox.path("outputs/report.md"), encoding: .utf8)
         let stageRows = report.split(separator: "\n").filter { $0.hasPrefix("| ") && $0.contains(" | lethe-") }.map { $0.split(separator: "|")[0] }
         XCTAssertEqual(stageRows.map { $0.trimmingCharacters(in: .whitespaces) },
-                       ["tokenize-aave", "tokenize-code", "tokenize-conll", "tokenize-math", "tokenize-pile", "tokenize-prose", "encode", "train",
+                       ["tokenize-aave", "tokenize-code", "tokenize-conll", "tokenize-math", "tokenize-pile", "tokenize-prose", "tokenize-sae", "encode", "train",
                         "reconstruct-b", "annotate"])
         XCTAssertTrue(report.contains("**Encoder (frozen):** `models/lethe-small`, Mamba, 4 layers, d_model 128, d_state 16, vocabulary 50280"), report)
         XCTAssertTrue(report.contains("**Decoder:** `stages/train/final`, Mamba, 4 layers"), report)

@@ -54,7 +54,7 @@ final class ExpectedReportTests: XCTestCase {
         XCTAssertEqual(Set(files.keys), ["report.md", "annotations.txt", "rouge.csv", "omission_pos.csv", "omission_ner.csv",
                                          "omission_class.csv", "omission_dataset.csv", "significance_pos.csv", "significance_ner.csv",
                                          "significance_class.csv", "significance_dataset.csv", "omission_position.csv",
-                                         "frequency.csv", "rouge_f1_by_length.svg", "omission_pos.svg", "omission_ner.svg",
+                                         "frequency.csv", "paired.csv", "rouge_f1_by_length.svg", "omission_pos.svg", "omission_ner.svg",
                                          "omission_class.svg", "omission_dataset.svg", "omission_by_position.svg",
                                          "omission_by_frequency.svg"])
         if ProcessInfo.processInfo.environment["LETHE_BLESS"] == "1" {
@@ -136,6 +136,14 @@ final class ExpectedReportTests: XCTestCase {
         try assertTable("frequency.csv", tables["frequency"]!.arrayValue!, [
             ("level", "level", .text), ("bin", "bin", .integer), ("count_low", "count_low", .integer),
             ("count_high", "count_high", .integer)] + rate + [("spearman_rho", "rho", .number), ("spearman_p", "p", .number)])
+        // AAVE and SAE, the same six sentences in two dialects, compared pair by pair (ttest_rel, wilcoxon).
+        let paired = tables["paired"]!.arrayValue!
+        XCTAssertEqual(paired.map { $0["measure"]?.stringValue }, ["f1", "omission_rate"])
+        try assertTable("paired.csv", paired, ["dataset_1", "dataset_2", "measure"].map { ($0, $0, Kind.text) }
+            + [("pairs", "pairs", .integer)]
+            + ["mean_1", "mean_2", "difference", "difference_low", "difference_high", "effect_size_dz", "t", "p_t", "wilcoxon_w"]
+                .map { ($0, $0, Kind.number) }
+            + [("wilcoxon_pairs", "wilcoxon_pairs", .integer), ("p_wilcoxon", "p_wilcoxon", .number)])
     }
 
     /// Each annotated chunk (expected/annotations.txt, the KEY.words.json lethe-annotate wrote) against the

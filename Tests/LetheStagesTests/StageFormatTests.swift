@@ -9,9 +9,10 @@ import LetheTestSupport
 /// to what a stage writes must bump its format, or `lethe run` keeps results the current code would not produce.
 ///
 /// This test runs every stage on a small fixed input and reduces its output to a listing (see `OutputListing`),
-/// whose sha256 is blessed in Tests/Fixtures/stage-formats/blessed.json beside the format it was blessed for (the
-/// listing itself beside it, to show what changed). A listing that changed while the format stayed fails, naming
-/// the stage and what to do; blessing refuses it too. After bumping a format:
+/// whose sha256 is blessed in Tests/Fixtures/stage-formats/blessed.json beside the format and the fixed input it was
+/// blessed for (the listing itself beside it, to show what changed). A listing that changed while the format and
+/// the input stayed fails, naming the stage and what to do; blessing refuses it too. A changed fixed input (the
+/// pipeline below, the report fixture) is blessed anew. After bumping a format:
 ///
 ///     LETHE_BLESS=1 swift test -c release -Xswiftc -enable-testing --filter StageFormatTests
 ///
@@ -41,6 +42,14 @@ final class StageFormatTests: XCTestCase {
                           "files": {"model": "models/lethe-ae-small", "tokenizer": "\(tokenizer)"}, "params": {"max-new-tokens": 2}}
         }}
         """
+
+    /// The sha256 of each stage's fixed input: an output that changed because its input did needs no new format.
+    static func inputDigests() throws -> [String: String] {
+        let pipeline = SHA256Hex.of(Array(Self.pipeline.utf8))
+        let reconstructions = try SHA256Hex.ofFile(atPath: ReportFixture.directory.appendingPathComponent("reconstructions.json").path)
+        return ["lethe-tokenize": pipeline, "lethe-count": pipeline, "lethe-encode": pipeline, "lethe-train": pipeline,
+                "lethe-reconstruct": pipeline, "lethe-annotate": reconstructions, "lethe-report": reconstructions]
+    }
 
     /// Every stage executable's listing of its output on the fixed input.
     func listings() throws -> [String: OutputListing] {
@@ -84,8 +93,8 @@ final class StageFormatTests: XCTestCase {
         case unblessed
     }
 
-    static func judge(format: Int, sha256: String, blessed: BlessedFormat?) -> Judgement {
-        guard let blessed, blessed.format == format else { return .unblessed }
+    static func judge(format: Int, sha256: String, input: String, blessed: BlessedFormat?) -> Judgement {
+        guard let blessed, blessed.format == format, blessed.input == nil || blessed.input == input else { return .unblessed }
         return blessed.sha256 == sha256 ? .blessed : .changedWithoutBump
     }
 
@@ -93,10 +102,12 @@ final class StageFormatTests: XCTestCase {
         let blessed = (try? JSONDecoder().decode([String: BlessedFormat].self, from: Data(contentsOf: Self.blessedFile))) ?? [:]
         let bless = ProcessInfo.processInfo.environment["LETHE_BLESS"] == "1"
         var updated = blessed, problems: [String] = []
+        let inputs = try Self.inputDigests()
         for (executable, listing) in try listings().sorted(by: { $0.key < $1.key }) {
             let format = try declaredFormat(of: executable)
+            let input = inputs[executable]!
             let listingFile = Self.folder.appendingPathComponent(executable + ".txt")
-            switch Self.judge(format: format, sha256: listing.sha256, blessed: blessed[executable]) {
+            switch Self.judge(format: format, sha256: listing.sha256, input: input, blessed: blessed[executable]) {
             case .blessed:
                 continue
             case .changedWithoutBump:
@@ -108,10 +119,10 @@ final class StageFormatTests: XCTestCase {
                     What changed, in \(listingFile.path): \(OutputListing.firstDifference(listing.text, old))
                     """)
             case .unblessed where bless:
-                updated[executable] = BlessedFormat(format: format, sha256: listing.sha256, depth: listing.depth.rawValue)
+                updated[executable] = BlessedFormat(format: format, sha256: listing.sha256, depth: listing.depth.rawValue, input: input)
                 try Data(listing.text.utf8).write(to: listingFile)
             case .unblessed:
-                problems.append("\(executable): format \(format) has no blessed output (blessed: \(blessed[executable].map { "format \($0.format)" } ?? "none")); after checking its output, run \(Self.blessCommand)")
+                problems.append("\(executable): format \(format) has no blessed output on this input (blessed: \(blessed[executable].map { "format \($0.format)" } ?? "none")); after checking its output, run \(Self.blessCommand)")
             }
         }
         if updated != blessed {
@@ -124,12 +135,16 @@ final class StageFormatTests: XCTestCase {
     }
 
     func testJudgement() {
-        let blessed = BlessedFormat(format: 2, sha256: "aa", depth: "content")
-        XCTAssertEqual(Self.judge(format: 2, sha256: "aa", blessed: blessed), .blessed)
-        XCTAssertEqual(Self.judge(format: 2, sha256: "bb", blessed: blessed), .changedWithoutBump)
-        XCTAssertEqual(Self.judge(format: 3, sha256: "bb", blessed: blessed), .unblessed, "a bumped format is blessed anew")
-        XCTAssertEqual(Self.judge(format: 3, sha256: "aa", blessed: blessed), .unblessed)
-        XCTAssertEqual(Self.judge(format: 1, sha256: "aa", blessed: nil), .unblessed)
+        let blessed = BlessedFormat(format: 2, sha256: "aa", depth: "content", input: "in")
+        XCTAssertEqual(Self.judge(format: 2, sha256: "aa", input: "in", blessed: blessed), .blessed)
+        XCTAssertEqual(Self.judge(format: 2, sha256: "bb", input: "in", blessed: blessed), .changedWithoutBump)
+        XCTAssertEqual(Self.judge(format: 3, sha256: "bb", input: "in", blessed: blessed), .unblessed, "a bumped format is blessed anew")
+        XCTAssertEqual(Self.judge(format: 3, sha256: "aa", input: "in", blessed: blessed), .unblessed)
+        XCTAssertEqual(Self.judge(format: 2, sha256: "bb", input: "new", blessed: blessed), .unblessed, "a new fixed input is blessed anew")
+        XCTAssertEqual(Self.judge(format: 1, sha256: "aa", input: "in", blessed: nil), .unblessed)
+        let older = BlessedFormat(format: 2, sha256: "aa", depth: "content", input: nil)
+        XCTAssertEqual(Self.judge(format: 2, sha256: "bb", input: "in", blessed: older), .changedWithoutBump,
+                       "an entry without its input still guards the format")
     }
 
     /// A listing by content changes with any byte of a member; one by schema with a dtype, a rank or a JSON key,
@@ -163,6 +178,9 @@ struct BlessedFormat: Codable, Equatable {
     var format: Int
     var sha256: String
     var depth: String
+    /// The sha256 of the fixed input it was blessed on (the pipeline's text, or the report fixture's
+    /// reconstructions.json); nil in entries blessed before inputs were recorded.
+    var input: String?
 }
 
 /// A stage folder's output as lines of text, in order: for each shard, each sample's key and members; then each

@@ -11,7 +11,8 @@ It writes, next to this script:
                   (\\w and \\s of Python `re` and of the `regex` module NLTK compiles with, str.isspace).
   rouge.json      rouge_score.RougeScorer(['rouge1']) precision/recall/F1 on real pairs + edge cases; and
                   lethe-train's validation score from token ids (tokenizers' GPT-NeoX decoding, then rouge-score).
-  stats.json      scipy: betainc grid, ttest_ind, spearmanr, Wilson intervals, numpy percentiles.
+  stats.json      scipy: betainc grid, ttest_ind, spearmanr, Wilson intervals, numpy percentiles, ttest_rel and
+                  wilcoxon on paired samples.
   tables.json     a small annotated word set and the omission/significance/frequency tables computed
                   here with numpy/scipy (the oracle for LetheAnalysis' table functions).
 
@@ -423,7 +424,35 @@ def make_stats():
     ppf = [[p, float(st.norm.ppf(p))] for p in (0.975, 0.5, 0.025, 1e-10, 0.999999)]
     return {"scipy_version": __import__("scipy").__version__, "betainc": betainc, "stdtr": stdtr,
             "ttest_ind": ttests, "spearmanr": spearman, "wilson": wilson_cases, "percentile": percentiles,
-            "norm_ppf": ppf}
+            "norm_ppf": ppf, "paired": paired_cases()}
+
+
+def paired_cases():
+    """ttest_rel and wilcoxon (zero_method="wilcox", method="asymptotic", no continuity correction) on paired
+    samples like the report's: F1 and omission rates with ties and zero differences, continuous values, and the
+    degenerate ones (one pair, all differences zero: nan, as SciPy gives or where it refuses)."""
+    rng = np.random.default_rng(7)
+    cases = []
+    def pair(a, b, label):
+        a, b = [float(v) for v in a], [float(v) for v in b]
+        t = st.ttest_rel(a, b) if len(a) >= 2 else None
+        try:
+            w = st.wilcoxon(a, b, zero_method="wilcox", method="asymptotic", correction=False)
+            statistic, p = w.statistic, w.pvalue
+        except ValueError:
+            statistic = p = float("nan")
+        cases.append({"label": label, "a": a, "b": b, "t": f(t.statistic if t else float("nan")),
+                      "p_t": f(t.pvalue if t else float("nan")), "w": f(statistic), "p_w": f(p),
+                      "nonzero": sum(1 for x, y in zip(a, b) if x - y != 0)})
+    pair(np.round(rng.random(300), 1), np.round(rng.random(300) * 0.9, 1), "F1 to one decimal: ties and zeros")
+    rates = lambda n, k: [rng.integers(0, k + 1) / k for _ in range(n)]
+    pair(rates(120, 7), rates(120, 7), "omission rates of 7-word sentences")
+    pair(rng.normal(0.5, 0.2, 40), rng.normal(0.45, 0.2, 40), "continuous")
+    pair([0.2, 0.4, 0.4, 0.9], [0.1, 0.4, 0.2, 0.5], "four pairs, one zero")
+    pair([0.5, 0.5, 0.5], [0.5, 0.5, 0.5], "all differences zero")
+    pair([1.0, 0.0], [0.0, 1.0], "two pairs, opposite")
+    pair([0.7], [0.2], "one pair")
+    return cases
 
 
 # ---------------------------------------------------------------- report tables

@@ -12,7 +12,8 @@ It writes, next to this script:
                         upstream of them (their manifests are forged by the Swift test); pretraining counts of the
                         tokens and words involved (counted here over a slice of the repository's data)
   oracle.json           every chunk's annotation and every table of the report, computed here independently:
-                        nltk.word_tokenize, rouge-score, SciPy (binomtest Wilson intervals, ttest_ind, spearmanr),
+                        nltk.word_tokenize, rouge-score, SciPy (binomtest Wilson intervals, ttest_ind, spearmanr,
+                        ttest_rel and wilcoxon for the paired AAVE/SAE sentences),
                         numpy percentiles, the tokenizers package's decoding, and plain Python for the rules
                         (retention, edit-distance alignment, POS/NER classes, word classes, bins).
 
@@ -21,6 +22,7 @@ lethe-annotate and lethe-report, compares every output with expected/ byte for b
 CSV files and annotations against oracle.json. After a change that is meant to alter the report, regenerate
 expected/ with LETHE_BLESS=1 (see that test) and review the diff.
 """
+import csv
 import json
 import math
 import os
@@ -156,15 +158,20 @@ def make_reconstructions():
     gsm = [json.loads(l)["question"] for l in open(os.path.join(DATA, "gsm8k", "test.jsonl"), encoding="utf-8")]
     prose = [json.loads(l)["text"] for l in open(os.path.join(DATA, "prose", "python-docs.jsonl"), encoding="utf-8")]
     code = [json.loads(l)["text"] for l in open(os.path.join(DATA, "code", "python-stdlib.jsonl"), encoding="utf-8")]
-    aave = [line.rstrip("\n").split(",")[0].strip('"') for line in open(os.path.join(DATA, "dialects", "aave-sae.csv"),
-                                                                         encoding="utf-8")][1:]
+    with open(os.path.join(DATA, "dialects", "aave-sae.csv"), encoding="utf-8", newline="") as fh:
+        dialect_pairs = [(row["AAVE"], row["SAE"]) for row in csv.DictReader(fh)]
     for length in (8, 16, 32):
         for text, ids in fixed_chunks(gsm[length * 3:], length, 4):
             chunks.append(("math", "tokenize-math", text, ids, None, None, "data/gsm8k/test.jsonl", length))
         for text, ids in fixed_chunks(prose[length:], length, 4):
             chunks.append(("prose", "tokenize-prose", text, ids, None, None, "data/prose/python-docs.jsonl", length))
-    for text, ids in fixed_chunks(aave[100:], 16, 4):
-        chunks.append(("aave", "tokenize-aave", text, ids, None, None, "data/dialects/aave-sae.csv", 16))
+    # Whole sentences in both dialects (chunking none), paired by their row: the report compares them pair by pair.
+    documents = {}  # chunk index -> its document index, where it is not the chunk's own
+    for row in range(100, 106):
+        for dataset, text in zip(("aave", "sae"), dialect_pairs[row]):
+            documents[len(chunks)] = row
+            chunks.append((dataset, "tokenize-" + dataset, text, TOKENIZER.encode(text).ids, None, None,
+                           "data/dialects/aave-sae.csv", 16))
     for text, ids in fixed_chunks(code[3:], 32, 2):
         chunks.append(("pile", "tokenize-pile", text, ids, None, {"meta": {"pile_set_name": "Github"}},
                        "data/code/python-stdlib.jsonl", 32))
@@ -190,7 +197,7 @@ def make_reconstructions():
         if special == 11:
             recon = (recon + recon)[:len(ids) + 8]  # ran on to the length limit
             stop = "length"
-        meta = {"text": text, "dataset": dataset, "source": source, "doc": n, "length": len(ids), "documents": 1,
+        meta = {"text": text, "dataset": dataset, "source": source, "doc": documents.get(n, n), "length": len(ids), "documents": 1,
                 "token_offset": 0, "reference": text, "reconstruction": TOKENIZER.decode(recon), "stop": stop}
         if metadata is not None:
             meta["metadata"] = metadata
@@ -215,7 +222,8 @@ def upstream_stages(chunks):
         "tokenize-conll": ("data/conll2003/eng.testb", {"chunking": ["words"], "chunk-size": ["32"], "dataset": ["conll"], "format": ["conll"]}),
         "tokenize-math": ("data/gsm8k/test.jsonl", {"chunking": ["mixed"], "min-length": ["8"], "max-length": ["32"], "dataset": ["math"]}),
         "tokenize-prose": ("data/prose/python-docs.jsonl", {"chunking": ["mixed"], "min-length": ["8"], "max-length": ["32"], "dataset": ["prose"]}),
-        "tokenize-aave": ("data/dialects/aave-sae.csv", {"chunking": ["fixed"], "chunk-size": ["16"], "dataset": ["aave"]}),
+        "tokenize-aave": ("data/dialects/aave-sae.csv", {"chunking": ["none"], "text-field": ["AAVE"], "dataset": ["aave"]}),
+        "tokenize-sae": ("data/dialects/aave-sae.csv", {"chunking": ["none"], "text-field": ["SAE"], "dataset": ["sae"]}),
         "tokenize-pile": ("data/code/python-stdlib.jsonl", {"chunking": ["fixed"], "chunk-size": ["32"], "dataset": ["pile"]}),
         "tokenize-code": ("data/code/python-stdlib.jsonl", {"chunking": ["fixed"], "chunk-size": ["4"], "dataset": ["code"]}),
     }
@@ -496,7 +504,8 @@ def annotate(sample, token_counts, word_counts, scorer):
             "word_count": word_counts.get(w, 0)})
     fates, inserted = align(sample["tokens"], sample["recon"])
     s = scorer.score(meta["reference"], meta["reconstruction"])["rouge1"]
-    return {"key": sample["key"], "dataset": dataset, "length": len(sample["tokens"]), "reference": meta["reference"],
+    return {"key": sample["key"], "dataset": dataset, "document": "%s#%d" % (meta["source"], meta["doc"]),
+            "length": len(sample["tokens"]), "reference": meta["reference"],
             "words": out_words,
             "token_fates": fates, "inserted": inserted, "token_frequencies": frequencies,
             "precision": s.precision, "recall": s.recall, "f1": s.fmeasure, "stop": meta["stop"]}
@@ -598,7 +607,42 @@ def make_tables(chunks, seed=0):
 
     rouge = rouge_rows(chunks, lambda key, f1: bootstrap(f1, seed ^ fnv1a("%s|%d" % key)))
     return {"rouge": rouge, "omission": omission, "significance": significance, "position": position,
-            "frequency": frequency}
+            "frequency": frequency, "paired": paired_rows(chunks, seed)}
+
+
+def paired_rows(chunks, seed):
+    """paired.csv: datasets whose chunks each name a distinct document, paired on the documents they share (at
+    least two), per measure the pairs where both chunks have a value, in dataset 1's chunk order."""
+    by_dataset = defaultdict(list)
+    for c in chunks:
+        by_dataset[c["dataset"]].append(c)
+    eligible = {d: cs for d, cs in by_dataset.items() if len({c["document"] for c in cs}) == len(cs)}
+    measures = [("f1", lambda c: c["f1"] if rouge_can_score(c["reference"]) else None),
+                ("omission_rate", lambda c: sum(not w["retained"] for w in c["words"]) / len(c["words"]) if c["words"] else None)]
+    rows = []
+    names = sorted(eligible)
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            partner = {c["document"]: c for c in eligible[second]}
+            shared = [(c, partner[c["document"]]) for c in eligible[first] if c["document"] in partner]
+            if len(shared) < 2:
+                continue
+            for measure, value in measures:
+                pairs = [(value(x), value(y)) for x, y in shared if value(x) is not None and value(y) is not None]
+                if not pairs:
+                    continue
+                a, b = [x for x, _ in pairs], [y for _, y in pairs]
+                d = [x - y for x, y in pairs]
+                low, high = bootstrap(d, seed ^ fnv1a("%s|%s|%s" % (first, second, measure)))
+                t = st.ttest_rel(a, b)
+                w = st.wilcoxon(a, b, zero_method="wilcox", method="asymptotic", correction=False)
+                rows.append({"dataset_1": first, "dataset_2": second, "measure": measure, "pairs": len(pairs),
+                             "mean_1": float(np.mean(a)), "mean_2": float(np.mean(b)), "difference": float(np.mean(d)),
+                             "difference_low": low, "difference_high": high,
+                             "effect_size_dz": f(np.mean(d) / np.std(d, ddof=1)), "t": f(t.statistic), "p_t": f(t.pvalue),
+                             "wilcoxon_w": f(w.statistic), "wilcoxon_pairs": sum(1 for x in d if x != 0),
+                             "p_wilcoxon": f(w.pvalue)})
+    return rows
 
 
 def main():
