@@ -19,11 +19,23 @@ public final class ChunkEncoder {
 
     /// The final cache of `chunks` (all of `length` tokens), sequence b holding chunk b's state.
     public func finalCache(_ chunks: [[Int32]], length: Int) throws -> MambaCache {
+        try encode(chunks, length: length, surprisal: false).cache
+    }
+
+    /// The final cache of `chunks` (all of `length` tokens) and, with `surprisal`, each token's surprisal under
+    /// the model: -log p(token t | tokens before it) in nats, from the same forward pass; NaN for token 0, which
+    /// the encoder reads with nothing before it.
+    ///
+    /// PyTorch: `F.cross_entropy(model(ids).logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")`, here
+    /// with the blocked lm_head (`blockedLMHeadCrossEntropy`, no gradient) on each pass's final hidden states; the
+    /// last token of a pass predicts the first of the next.
+    public func encode(_ chunks: [[Int32]], length: Int, surprisal: Bool) throws -> (cache: MambaCache, surprisal: [[Float]]?) {
         let b = chunks.count
         guard b > 0, length > 0, chunks.allSatisfy({ $0.count == length }) else {
             throw ModelError("encode: a batch needs one or more chunks, all of \(length) tokens")
         }
         let cache = MambaCache(config: model.config, batchSize: b)
+        var surprisals = surprisal ? [[Float]](repeating: [Float](repeating: .nan, count: length), count: b) : nil
         let segment = max(1, min(length, tokensPerPass / b))
         var start = 0
         while start < length {
@@ -31,10 +43,25 @@ public final class ChunkEncoder {
             var ids: [Int32] = []
             ids.reserveCapacity(b * count)
             for chunk in chunks { ids += chunk[start ..< start + count] }
-            try model.forward(tokens: ids, batchSize: b, cache: cache, activations: activations(batch: b, length: count))
+            let acts = activations(batch: b, length: count)
+            try model.forward(tokens: ids, batchSize: b, cache: cache, logits: surprisal ? .finalHidden : .none, activations: acts)
+            if surprisal {
+                // Row (s, i) predicts token start + i + 1 of chunk s; the chunk's last token predicts nothing (-1).
+                var targets = [Int32](repeating: -1, count: b * count)
+                for s in 0..<b {
+                    for i in 0..<count where start + i + 1 < length { targets[s * count + i] = chunks[s][start + i + 1] }
+                }
+                var losses = [Float](repeating: 0, count: b * count)
+                blockedLMHeadCrossEntropy(hidden: acts.normF.pointer, weight: model.weights.lmHead, targets: targets,
+                                          losses: &losses, dHidden: nil, dWeight: nil, rows: b * count,
+                                          hiddenSize: model.config.hiddenSize, vocab: model.config.vocabSize, scale: 1)
+                for s in 0..<b {
+                    for i in 0..<count where start + i + 1 < length { surprisals![s][start + i + 1] = losses[s * count + i] }
+                }
+            }
             start += count
         }
-        return cache
+        return (cache, surprisals)
     }
 
     private func activations(batch: Int, length: Int) -> MambaActivations {

@@ -39,6 +39,14 @@ public enum ChunkKind: String, CaseIterable, Sendable {
         }
     }
 
+    /// Members a sample of this kind may have, written after KEY.tokens.npy when present.
+    public var optionalMembers: [MemberDescription] { self == .tokens ? [] : [.surprisal] }
+
+    /// Every member a chunk sample of any kind may have.
+    public static var knownMembers: Set<String> {
+        Set(allCases.flatMap { $0.members + $0.optionalMembers }.map(\.ext))
+    }
+
     /// The member that tells this kind from the one before it: an input written by another executable is
     /// taken as this kind when its first sample has it.
     public var distinctiveMember: MemberDescription {
@@ -82,6 +90,9 @@ public struct MemberDescription: Sendable, Equatable {
     public static let ssm = MemberDescription(ext: "ssm.npy", dtypes: [.float32, .float16], shape: ["n_layer", "d_inner", "d_state"])
     /// The encoder's final convolution window per layer.
     public static let conv = MemberDescription(ext: "conv.npy", dtypes: [.float32, .float16], shape: ["n_layer", "d_inner", "conv_kernel"])
+    /// The encoder's surprisal of each token, -log p(token | the tokens before it) in nats; NaN for token 0
+    /// (lethe-encode --surprisal).
+    public static let surprisal = MemberDescription(ext: "surprisal.npy", dtypes: [.float32], shape: ["L"])
     /// The greedy reconstruction's token ids, G ≥ 0 (without the end-of-text token).
     public static let reconstruction = MemberDescription(ext: "recon.npy", dtypes: [.int32], shape: ["G"])
     /// The chunk's reference words, retained or omitted, with their categories (LetheAnalysis's ChunkAnnotation).

@@ -10,6 +10,8 @@ public struct ChunkSample: Sendable {
     public var metadata: ChunkMetadata
     /// KEY.tokens.npy.
     public var tokens: [Int32]
+    /// KEY.surprisal.npy: the encoder's surprisal of each token (kinds after `tokens`, when encoded with it).
+    public var surprisal: [Float]?
     /// KEY.ssm.npy and KEY.conv.npy (kind `states`).
     public var states: EncoderStates?
     /// KEY.recon.npy (kinds `reconstruction` and `annotation`).
@@ -61,6 +63,13 @@ public struct ChunkSample: Sendable {
         do { metadata = try ChunkMetadata(json: json) } catch { throw ShardError("\(origin): \(error)") }
         let nonEmpty = kind == .tokens || kind == .states
         tokens = try Self.tokenIDs(try member(.tokens), .tokens, nonEmpty: nonEmpty, vocabularySize: vocabularySize, origin: origin)
+        if kind.optionalMembers.contains(.surprisal), let bytes = sample.data(MemberDescription.surprisal.ext) {
+            let array = try Self.array(bytes, .surprisal, origin: origin)
+            guard array.count == tokens.count else {
+                throw ShardError("\(origin): surprisal.npy has \(array.count) values for \(tokens.count) tokens")
+            }
+            surprisal = array.floats()
+        }
         if kind == .states {
             states = EncoderStates(ssm: try Self.array(try member(.ssm), .ssm, origin: origin),
                                    conv: try Self.array(try member(.conv), .conv, origin: origin))
@@ -70,8 +79,7 @@ public struct ChunkSample: Sendable {
                                                vocabularySize: nil, origin: origin)
         }
         if kind == .annotation { words = try member(.words) }
-        let known = Set(ChunkKind.allCases.flatMap(\.members).map(\.ext))
-        otherMembers = sample.members.filter { !known.contains($0.ext) }
+        otherMembers = sample.members.filter { !ChunkKind.knownMembers.contains($0.ext) }
     }
 
     /// The shard sample: the kind's members in order, then the other members.
@@ -80,6 +88,7 @@ public struct ChunkSample: Sendable {
         sample.source = source
         sample.setJSON(metadata.json)
         sample.set(MemberDescription.tokens.arrayName, npy: NPYArray(int32: tokens, shape: [tokens.count]))
+        if let surprisal { sample.set(MemberDescription.surprisal.arrayName, npy: NPYArray(float32: surprisal, shape: [surprisal.count])) }
         if let states {
             sample.set(MemberDescription.ssm.arrayName, npy: states.ssm)
             sample.set(MemberDescription.conv.arrayName, npy: states.conv)
@@ -89,8 +98,7 @@ public struct ChunkSample: Sendable {
         }
         if let words { sample.set(MemberDescription.words.ext, data: words) }
         if kind.carriesOtherMembers {
-            let known = Set(ChunkKind.allCases.flatMap(\.members).map(\.ext))
-            for member in otherMembers where !known.contains(member.ext) { sample.set(member.ext, data: member.data) }
+            for member in otherMembers where !ChunkKind.knownMembers.contains(member.ext) { sample.set(member.ext, data: member.data) }
         }
         return sample
     }

@@ -20,7 +20,7 @@ public enum EncodeLimits {
 /// The encode stage (lethe-encode): every input shard's chunks to their final states under the frozen model at
 /// `model`, one output shard per input shard.
 public func runEncodeStage(_ run: StageRun, inputs: [String], model: String, batchSize: Int, stateDType: StateDType,
-                           threads: Int) throws {
+                           surprisal: Bool = false, threads: Int) throws {
     try runMapStage(run, inputs: inputs, open: { try StageInput.requiring($0, kind: .tokens) }) { _ in
         LetheThreads.set(threads)
         let (encoder, identity) = try loadModel(model)
@@ -33,7 +33,7 @@ public func runEncodeStage(_ run: StageRun, inputs: [String], model: String, bat
         return MapWork(summarize: summarize) { reader, writer in
             let shardEncoder = ShardEncoder(model: encoder, batchSize: batchSize, tokensPerPass: EncodeLimits.tokensPerPass,
                                             heldTokenLimit: EncodeLimits.heldTokenLimit, stateDType: stateDType,
-                                            identity: identity, output: writer)
+                                            surprisal: surprisal, identity: identity, output: writer)
             while let sample = try reader.next() { try shardEncoder.add(sample) }
             try shardEncoder.finish()
             return EncodeFacts(chunks: writer.sampleCount, tokens: shardEncoder.tokens, batches: shardEncoder.batches).json
@@ -56,6 +56,8 @@ final class ShardEncoder {
     let batchSize: Int
     let heldTokenLimit: Int
     let stateDType: StateDType
+    /// Whether each chunk's KEY.surprisal.npy is written too.
+    let surprisal: Bool
     /// KEY.json's "encoder".
     let identity: JSONValue
     private let output: InOrderWriter
@@ -73,7 +75,8 @@ final class ShardEncoder {
     private(set) var batches = 0
 
     init(model: MambaModel, batchSize: Int, tokensPerPass: Int, heldTokenLimit: Int, stateDType: StateDType,
-         identity: JSONValue, output: ShardWriter) {
+         surprisal: Bool, identity: JSONValue, output: ShardWriter) {
+        self.surprisal = surprisal
         encoder = ChunkEncoder(model: model, tokensPerPass: tokensPerPass)
         self.batchSize = batchSize
         self.heldTokenLimit = heldTokenLimit
@@ -107,9 +110,10 @@ final class ShardEncoder {
     private func encodeGroup(_ length: Int) throws {
         let chunks = groups.removeValue(forKey: length)!
         heldTokens -= chunks.count * length
-        let cache = try encoder.finalCache(chunks.map(\.sample.tokens), length: length)
+        let (cache, surprisals) = try encoder.encode(chunks.map(\.sample.tokens), length: length, surprisal: surprisal)
         for (b, chunk) in chunks.enumerated() {
             var out = chunk.sample
+            out.surprisal = surprisals?[b]
             out.metadata.encoder = identity
             out.metadata.stateDType = stateDType.rawValue
             out.states = EncoderStates(

@@ -23,6 +23,11 @@ struct LetheEncode: StageCommand {
                         conv_kernel inputs of each layer's conv, zero-padded on
                         the left for chunks shorter than conv_kernel
                         (transformers' cache convention)
+          KEY.surprisal.npy  float32 [L], with --surprisal: the encoder's
+                        surprisal of each token, -log p(token | the tokens
+                        before it) in nats from the same forward pass; NaN
+                        for the first token (lethe-report relates omission
+                        to it)
           KEY.json      + "encoder": the model folder's name and sizes,
                         + "state_dtype"
         States are float32, or float16 with --state-dtype float16 (half the disk; the train and reconstruct \
@@ -64,6 +69,9 @@ struct LetheEncode: StageCommand {
     @Option(name: .customLong("state-dtype"), help: "The stored states' dtype: float32 or float16.")
     var stateDType: StateDType = .float32
 
+    @Flag(help: "Also store each token's surprisal under the encoder (KEY.surprisal.npy): the lm_head over every token, about a third more work for mamba-130m.")
+    var surprisal = false
+
     func validate() throws {
         guard !input.isEmpty else { throw ValidationError("give at least one --input (a lethe-tokenize output folder)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
@@ -72,7 +80,7 @@ struct LetheEncode: StageCommand {
     func run() throws {
         BLASCore.useTheCPUsKernels()
         try runEncodeStage(try StageRun(description: Self.stageDescription, options: stage), inputs: input, model: model,
-                           batchSize: batchSize, stateDType: stateDType, threads: stage.threads)
+                           batchSize: batchSize, stateDType: stateDType, surprisal: surprisal, threads: stage.threads)
     }
 }
 

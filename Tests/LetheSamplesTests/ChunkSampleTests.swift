@@ -20,6 +20,7 @@ final class ChunkSampleTests: XCTestCase {
         var chunk = tokensSample()
         chunk.otherMembers = [.init(ext: "note.txt", data: Array("mine".utf8))]
         var samples: [ChunkKind: ChunkSample] = [.tokens: chunk]
+        chunk.surprisal = [.nan, 1.5]
         chunk.metadata.encoder = ["model": "m", "config": ["ssm_shape": [2, 3, 4]]]
         chunk.metadata.stateDType = "float16"
         chunk.states = EncoderStates(ssm: NPYArray(float16: (0..<24).map(Float.init), shape: [2, 3, 4]),
@@ -47,13 +48,15 @@ final class ChunkSampleTests: XCTestCase {
             try writer.append(written.shardSample())
             _ = try writer.finish()
             let read = try XCTUnwrap(try ShardReader(url: url).next())
-            let expected = kind.members.map(\.ext) + (kind.carriesOtherMembers ? ["note.txt"] : [])
+            var expected = kind.members.map(\.ext) + (kind.carriesOtherMembers ? ["note.txt"] : [])
+            if kind != .tokens { expected.insert("surprisal.npy", at: 2) }
             XCTAssertEqual(read.members.map(\.ext), expected, "\(kind)")
             let back = try ChunkSample(read, as: kind, vocabularySize: 10)
             XCTAssertEqual(back.kind, kind)
             XCTAssertEqual(back.metadata, written.metadata)
             XCTAssertEqual(back.tokens, written.tokens)
             XCTAssertEqual(back.states, written.states)
+            XCTAssertEqual(back.surprisal?.map(\.bitPattern), written.surprisal?.map(\.bitPattern))
             XCTAssertEqual(back.reconstruction, written.reconstruction)
             XCTAssertEqual(back.words, written.words)
             XCTAssertEqual(back.otherMembers.map(\.ext), kind.carriesOtherMembers ? ["note.txt"] : [])
@@ -63,6 +66,7 @@ final class ChunkSampleTests: XCTestCase {
         let statesAsTokens = try ChunkSample(samples[.states]!.shardSample(), as: .tokens)
         XCTAssertNil(statesAsTokens.states)
         XCTAssertEqual(statesAsTokens.shardSample().members.map(\.ext), ["json", "tokens.npy", "note.txt"])
+        XCTAssertNil(statesAsTokens.surprisal)
     }
 
     func testMetadataFieldsAreTyped() throws {
@@ -111,6 +115,10 @@ final class ChunkSampleTests: XCTestCase {
         sample.set("ssm", npy: NPYArray(float32: [1], shape: [1, 1, 1]))
         XCTAssertEqual(refusal(sample, as: .states),
                        "s.tar.zst: sample b000000-s000000: conv.npy has shape [1, 1]; expected [n_layer, d_inner, conv_kernel]")
+        sample.set("ssm", npy: NPYArray(float32: [1], shape: [1, 1, 1]))
+        sample.set("conv", npy: NPYArray(float32: [1], shape: [1, 1, 1]))
+        sample.set("surprisal", npy: NPYArray(float32: [1], shape: [1]))
+        XCTAssertEqual(refusal(sample, as: .states), "s.tar.zst: sample b000000-s000000: surprisal.npy has 1 values for 2 tokens")
         sample.set("json", data: Array("[1]".utf8))
         XCTAssertEqual(refusal(sample, as: .tokens), "s.tar.zst: sample b000000-s000000: KEY.json is not an object")
 

@@ -13,6 +13,7 @@ final class EncodeStageTests: XCTestCase {
         let tokens: [Int32]
         let ssm: [Float]  // transformers' final cache
         let conv: [Float]
+        let logits: [Float]  // transformers' logits, (L, V)
     }
 
     let model = modelFixtures.appendingPathComponent("even").path
@@ -25,15 +26,51 @@ final class EncodeStageTests: XCTestCase {
         for length in lengths {
             let file = { (name: String) in expected.appendingPathComponent("len\(length).\(name).npy") }
             let tokens = try NPYArray.read(contentsOf: file("tokens")).int32s()
-            let ssm = try rows(of: file("ssm")), conv = try rows(of: file("conv"))
+            let ssm = try rows(of: file("ssm")), conv = try rows(of: file("conv")), logits = try rows(of: file("logits"))
             byLength[length] = ssm.indices.map {
-                Chunk(key: "len\(length)-\($0)", tokens: Array(tokens[$0 * length ..< ($0 + 1) * length]), ssm: ssm[$0], conv: conv[$0])
+                Chunk(key: "len\(length)-\($0)", tokens: Array(tokens[$0 * length ..< ($0 + 1) * length]), ssm: ssm[$0], conv: conv[$0],
+                      logits: logits[$0])
             }
         }
         return (0..<2).flatMap { b in lengths.map { byLength[$0]![b] } }
     }
 
     func samples(_ chunks: [Chunk]) -> [ShardSample] { chunks.map { tokenSample($0.key, $0.tokens) } }
+
+    /// --surprisal: each token's -log p under the encoder, from transformers' logits of the fixture in float64
+    /// (log_softmax of the previous position's logits at the token; NaN for the first token): within 2e-4 of the
+    /// chunk's largest logit magnitude (the logits themselves agree to 1e-4 of it). The states are the same
+    /// bytes as without the flag; batches of 2 and passes cut mid-chunk (tokens per pass) carry the prediction
+    /// across the cut.
+    func testSurprisalMatchesTransformersLogits() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        let chunks = try chunks()
+        try writeTokenFolder(sandbox, "stages/tokens", shards: [samples(chunks)])
+        for (output, flags) in [("stages/plain", [String]()), ("stages/surprisal", ["--surprisal"])] {
+            let result = try sandbox.run("lethe-encode", ["--input", "stages/tokens", "--model", model, "--output", output,
+                                                          "--batch-size", "2"] + flags)
+            XCTAssertEqual(result.status, 0, result.error)
+        }
+        let plain = try sandbox.samples("stages/plain"), outputs = try sandbox.samples("stages/surprisal")
+        let vocabulary = 192
+        for (chunk, (without, output)) in zip(chunks, zip(plain, outputs)) {
+            XCTAssertEqual(output.members.map(\.ext), ["json", "tokens.npy", "surprisal.npy", "ssm.npy", "conv.npy"])
+            XCTAssertEqual(output.data("ssm.npy"), without.data("ssm.npy"), "\(chunk.key): the same states")
+            let surprisal = try output.npy("surprisal")
+            XCTAssertEqual(surprisal.dtype, .float32)
+            XCTAssertEqual(surprisal.shape, [chunk.tokens.count])
+            let values = surprisal.floats()
+            XCTAssertTrue(values[0].isNaN, "\(chunk.key): nothing predicts the first token")
+            let scale = Double(chunk.logits.map(abs).max()!)
+            for t in 1 ..< chunk.tokens.count {
+                let row = chunk.logits[(t - 1) * vocabulary ..< t * vocabulary].map(Double.init)
+                let top = row.max()!
+                let expected = top + log(row.reduce(0) { $0 + exp($1 - top) }) - row[Int(chunk.tokens[t])]
+                XCTAssertLessThanOrEqual(abs(Double(values[t]) - expected), 2e-4 * scale, "\(chunk.key) token \(t)")
+            }
+        }
+    }
 
     /// Mixed lengths in one shard, batches of 2: the samples come out in input order, carry their members and
     /// metadata, and hold transformers' final cache (1e-4 of the tensor's largest magnitude), which is also
