@@ -34,6 +34,9 @@ public struct WordAnnotation: Codable, Equatable, Sendable {
     /// Pretraining count of the word itself (the count stage's words.tsv; 0 when the word is not listed), nil
     /// without word counts.
     public var wordFrequency: Int64? = nil
+    /// The encoder's surprisal of the word: the sum of its tokens' (nats), nil without token surprisals, when
+    /// the word could not be located among the tokens or holds the chunk's first token (which has none).
+    public var surprisal: Double? = nil
 }
 
 /// One chunk: its metadata, the texts, the ROUGE-1 scores and every reference word's annotation.
@@ -51,6 +54,8 @@ public struct ChunkAnnotation: Codable, Equatable, Sendable {
     public var insertedTokens: Int
     /// Pretraining count of each reference token, when counts were given.
     public var tokenFrequencies: [Int64]?
+    /// The encoder's surprisal of each reference token (nats), when lethe-encode stored it; nil for the first.
+    public var tokenSurprisals: [Double?]? = nil
 }
 
 
@@ -70,17 +75,20 @@ public struct ChunkInput: Sendable {
     public var tokenFrequencies: [Int64]?
     /// Pretraining count of each word, when the corpus was counted by words.
     public var wordCounts: WordCounts?
+    /// The encoder's surprisal of each reference token (nats; NaN where there is none: the first token).
+    public var tokenSurprisals: [Double]?
     /// Whether the text is math (ambiguous operators like "-" then count as math).
     public var isMath: Bool
 
     public init(dataset: String, referenceTokenIDs: [Int32], reconstructionTokenIDs: [Int32], referenceText: String,
                 reconstructionText: String, referenceTokenTexts: [String]? = nil, goldWords: [GoldWord]? = nil,
-                tokenFrequencies: [Int64]? = nil, wordCounts: WordCounts? = nil, isMath: Bool = false) {
+                tokenFrequencies: [Int64]? = nil, wordCounts: WordCounts? = nil, tokenSurprisals: [Double]? = nil,
+                isMath: Bool = false) {
         self.dataset = dataset; self.referenceTokenIDs = referenceTokenIDs
         self.reconstructionTokenIDs = reconstructionTokenIDs; self.referenceText = referenceText
         self.reconstructionText = reconstructionText; self.referenceTokenTexts = referenceTokenTexts
         self.goldWords = goldWords; self.tokenFrequencies = tokenFrequencies; self.wordCounts = wordCounts
-        self.isMath = isMath
+        self.tokenSurprisals = tokenSurprisals; self.isMath = isMath
     }
     /// Whether a dataset's text is math (GSM8K, a "math" dataset, the Pile's DM Mathematics): its ambiguous
     /// operators like "-" then count as math.
@@ -99,7 +107,7 @@ public func annotateChunk(_ input: ChunkInput, tokenizer: WordTokenizer = WordTo
     let words = gold.map(\.word)
     let retained = retainedWords(reference: words, reconstruction: tokenizer.tokenize(input.reconstructionText))
     var tokensOfWord: [[Int]]? = nil
-    if input.tokenFrequencies != nil {
+    if input.tokenFrequencies != nil || input.tokenSurprisals != nil {
         if !gold.isEmpty, gold.allSatisfy({ $0.tokenSpan != nil }) {
             tokensOfWord = gold.map { Array($0.tokenSpan!) }
         } else if let pieces = input.referenceTokenTexts {
@@ -114,11 +122,17 @@ public func annotateChunk(_ input: ChunkInput, tokenizer: WordTokenizer = WordTo
             rarest = counts.min()
             mean = counts.reduce(0.0) { $0 + Double($1) } / Double(counts.count)
         }
+        var surprisal: Double? = nil
+        if let surprisals = input.tokenSurprisals, let indices = tokensOfWord?[i], !indices.isEmpty,
+           indices.allSatisfy({ $0 < surprisals.count && !surprisals[$0].isNaN }) {
+            surprisal = indices.reduce(0) { $0 + surprisals[$1] }
+        }
         return WordAnnotation(
             word: words[i], position: i, retained: retained[i],
             pos: gold[i].posTag.flatMap(POSClass.init(pennTag:)), ner: gold[i].nerTag.flatMap(NERClass.init(tag:)),
             wordClass: WordClass.classify(words, at: i, mathChunk: input.isMath),
-            rarestTokenFrequency: rarest, meanTokenFrequency: mean, wordFrequency: input.wordCounts?.count(of: words[i]))
+            rarestTokenFrequency: rarest, meanTokenFrequency: mean, wordFrequency: input.wordCounts?.count(of: words[i]),
+            surprisal: surprisal)
     }
     let alignment = alignTokens(reference: input.referenceTokenIDs, reconstruction: input.reconstructionTokenIDs)
     return ChunkAnnotation(
@@ -126,7 +140,8 @@ public func annotateChunk(_ input: ChunkInput, tokenizer: WordTokenizer = WordTo
         reconstruction: input.reconstructionText,
         rouge1: Rouge.rouge1(reference: input.referenceText, prediction: input.reconstructionText),
         words: annotations, tokenFates: alignment.fates, insertedTokens: alignment.inserted,
-        tokenFrequencies: input.tokenFrequencies)
+        tokenFrequencies: input.tokenFrequencies,
+        tokenSurprisals: input.tokenSurprisals.map { $0.map { $0.isNaN ? nil : $0 } })
 }
 
 /// For each word, the indices of the tokens whose text overlaps it. Words are located left to right in the

@@ -14,6 +14,8 @@ public struct ReportTables: Equatable, Sendable {
     public var frequency: [FrequencyRow]
     /// Datasets of the same documents in two versions, compared pair by pair (pairedTable).
     public var paired: [PairedRow]
+    /// Omission against the encoder's surprisal (surprisalTable); empty without lethe-encode --surprisal.
+    public var surprisal: [SurprisalRow]
 
     public static let categoryTables = ["pos", "ner", "class", "dataset"]
 
@@ -36,6 +38,7 @@ public struct ReportTables: Equatable, Sendable {
         self.significance = significance
         position = positionTable(chunks, bins: positionBins)
         frequency = frequencyTable(chunks)
+        surprisal = surprisalTable(chunks)
     }
 
     /// File name and contents of every CSV and SVG, in a fixed order.
@@ -48,12 +51,14 @@ public struct ReportTables: Equatable, Sendable {
         files.append(("omission_position.csv", Table(position: position).csv))
         files.append(("frequency.csv", Table(frequency: frequency).csv))
         files.append(("paired.csv", Table(paired: paired).csv))
+        files.append(("surprisal.csv", Table(surprisal: surprisal).csv))
         files.append(("rouge_f1_by_length.svg", rougePlot()))
         for name in Self.categoryTables where !omission[name]!.isEmpty {
             files.append(("omission_\(name).svg", omissionPlot(name)))
         }
         files.append(("omission_by_position.svg", positionPlot()))
         files.append(("omission_by_frequency.svg", frequencyPlot()))
+        if !surprisal.isEmpty { files.append(("omission_by_surprisal.svg", surprisalPlot())) }
         return files
     }
 
@@ -107,6 +112,17 @@ public struct ReportTables: Equatable, Sendable {
     }
 
     /// Each bin at the geometric middle of its counts; the zero-count bin has no place on a log axis.
+    func surprisalPlot() -> String {
+        let series = [("token", "tokens"), ("word", "words (sum over tokens)")].compactMap { level, label -> PlotSeries? in
+            let rows = surprisal.filter { $0.level == level }
+            guard !rows.isEmpty else { return nil }
+            return PlotSeries(name: label, x: rows.map { ($0.from + $0.to) / 2 }, y: rows.map(\.omission.rate),
+                              yLow: rows.map(\.omission.low), yHigh: rows.map(\.omission.high))
+        }
+        return SVGPlot.lines(title: "Omission rate by the encoder's surprisal", x: PlotAxis(label: "surprisal (nats)"),
+                             y: PlotAxis(label: "omission rate", range: 0...1), series: series)
+    }
+
     func frequencyPlot() -> String {
         let levels = [("token", "tokens"), ("word", "words (rarest token)"), ("word_count", "words (word count)")]
         let series = levels.compactMap { level, label -> PlotSeries? in

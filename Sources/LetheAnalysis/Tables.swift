@@ -111,6 +111,19 @@ public struct PairedRow: Equatable, Sendable {
     public var wilcoxon: WilcoxonResult
 }
 
+/// A bin of the encoder's surprisal and how often its items were omitted.
+public struct SurprisalRow: Equatable, Sendable {
+    /// "token" (the token's own surprisal, omitted unless the alignment kept it) or "word" (the sum over the
+    /// word's tokens, omitted by the reference's rule).
+    public var level: String
+    /// Surprisal in [from, to) nats.
+    public var bin: Int
+    public var from: Double, to: Double
+    public var omission: OmissionRow
+    /// Spearman's rho between surprisal and omission (1 = omitted) over all items of the level, and its p.
+    public var rho: Double, p: Double
+}
+
 /// One observation for a category table: a word (or token) of `category`, omitted or not.
 public struct CategorizedItem: Equatable, Sendable {
     public var category: String
@@ -341,6 +354,36 @@ public func frequencyTable(_ chunks: [ChunkAnnotation], base: Int64 = 10) -> [Fr
     return rows("token", tokenItems) + rows("word", wordItems) + rows("word_count", wordCountItems)
 }
 
+/// surprisal.csv: omission against the encoder's surprisal (lethe-encode --surprisal), per level in bins of
+/// `width` nats (bin k holds [k·width, (k+1)·width)), with Spearman's rho over all items of the level. Tokens
+/// and words without a surprisal (the chunk's first token, a word not located among the tokens) are left out.
+public func surprisalTable(_ chunks: [ChunkAnnotation], width: Double = 2) -> [SurprisalRow] {
+    var tokenItems: [(Double, Bool)] = [], wordItems: [(Double, Bool)] = []
+    for chunk in chunks {
+        if let surprisals = chunk.tokenSurprisals, surprisals.count == chunk.tokenFates.count {
+            for (s, fate) in zip(surprisals, chunk.tokenFates) { if let s { tokenItems.append((s, fate != .kept)) } }
+        }
+        for w in chunk.words { if let s = w.surprisal { wordItems.append((s, !w.retained)) } }
+    }
+    func rows(_ level: String, _ items: [(Double, Bool)]) -> [SurprisalRow] {
+        guard !items.isEmpty else { return [] }
+        let correlation = spearman(items.map(\.0), items.map { $0.1 ? 1 : 0 })
+        var counts: [Int: (n: Int, omitted: Int)] = [:]
+        for (s, omitted) in items {
+            let bin = Int((max(s, 0) / width).rounded(.down))
+            counts[bin, default: (0, 0)].n += 1
+            if omitted { counts[bin]!.omitted += 1 }
+        }
+        return counts.keys.sorted().map { bin in
+            let c = counts[bin]!
+            return SurprisalRow(level: level, bin: bin, from: Double(bin) * width, to: Double(bin + 1) * width,
+                                omission: omissionRow(category: "\(bin)", n: c.n, omitted: c.omitted),
+                                rho: correlation.rho, p: correlation.pValue)
+        }
+    }
+    return rows("token", tokenItems) + rows("word", wordItems)
+}
+
 // MARK: - As tables
 
 extension Table {
@@ -351,6 +394,14 @@ extension Table {
             [.text($0.dataset), .integer($0.length), .integer($0.minLength), .integer($0.maxLength), .integer($0.n),
              .integer($0.unscored), .number($0.precision),
              .number($0.recall), .number($0.f1), .number($0.f1Low), .number($0.f1High)]
+        })
+    }
+
+    public init(surprisal rows: [SurprisalRow]) {
+        self.init(columns: ["level", "bin", "from", "to", "n", "omitted", "rate", "low", "high", "spearman_rho", "spearman_p"],
+                  rows: rows.map {
+            [.text($0.level), .integer($0.bin), .number($0.from), .number($0.to)] + Array(Self.omissionCells($0.omission).dropFirst())
+                + [.number($0.rho), .number($0.p)]
         })
     }
 

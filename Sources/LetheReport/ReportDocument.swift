@@ -100,6 +100,7 @@ struct MarkdownReport {
         renderPaired()
         renderPosition()
         renderFrequency()
+        renderSurprisal()
         renderExamples()
         return out
     }
@@ -315,6 +316,49 @@ struct MarkdownReport {
              + "[frequency.csv](frequency.csv) adds Spearman's rho between count and omission with its p-value.")
         line()
     }
+
+    // MARK: - Surprisal
+
+    /// Omission against the encoder's own surprisal of the reference (lethe-encode --surprisal), beside frequency.
+    mutating func renderSurprisal() {
+        line("## Omission by the encoder's surprisal")
+        line()
+        guard !tables.surprisal.isEmpty else {
+            line("No surprisal was stored: run lethe-encode with --surprisal to relate omission to how unexpected each token was to the encoder.")
+            line()
+            return
+        }
+        for (level, label) in [("token", "Tokens"), ("word", "Words (the sum over their tokens)")] {
+            // The ends are the lowest and highest bins of at least 20 items, when there are two such: a bin of a
+            // few items says little.
+            let all = tables.surprisal.filter { $0.level == level }.sorted { $0.bin < $1.bin }
+            let large = all.filter { $0.omission.n >= 20 }
+            let rows = large.count >= 2 ? large : all
+            guard let first = rows.first, let last = rows.last else { continue }
+            var text = "- \(label): \(percent(first.omission.rate)) omitted at \(nats(first)) and \(percent(last.omission.rate)) at \(nats(last)); "
+                + "Spearman's rho = \(fixed(first.rho, 3)) (p = \(pValue(first.p)))"
+            if first.p < 0.05 {
+                text += first.rho > 0 ? ": what surprised the encoder more is omitted more often." : ": what surprised the encoder more is omitted less often."
+            } else {
+                text += first.rho.isNaN ? "." : ": no significant monotone relation."
+            }
+            line(text)
+        }
+        line()
+        line("![Omission rate by the encoder's surprisal](omission_by_surprisal.svg)")
+        line()
+        line("| level | surprisal (nats) | n | omitted | rate | 95% interval |")
+        line("| --- | --- | ---: | ---: | ---: | --- |")
+        for r in tables.surprisal {
+            line("| \(r.level) | \(nats(r)) | \(grouped(r.omission.n)) | \(grouped(r.omission.omitted)) | \(percent(r.omission.rate)) | \(percent(r.omission.low))–\(percent(r.omission.high)) |")
+        }
+        line()
+        line("A token's surprisal is −log p(token | the tokens before it) under the frozen encoder, in nats; the chunk's "
+             + "first token has none. [surprisal.csv](surprisal.csv) adds Spearman's rho with its p-value.")
+        line()
+    }
+
+    private func nats(_ row: SurprisalRow) -> String { "\(fixed(row.from, 0))–\(fixed(row.to, 0))" }
 
     // MARK: - The decoder's training
 

@@ -13,9 +13,9 @@ import LetheTokenizer
 public func runAnnotateStage(_ run: StageRun, inputs: [String], counts: String?, tokenizer: String?, threads: Int) throws {
     let open = { try StageInput.requiring($0, kind: .reconstruction) }
     try runMapStage(run, inputs: inputs, open: open, concurrency: threads) { _ in
-        // The tokenizer only serves to find each word's tokens, for their counts.
+        // The tokenizer only serves to find each word's tokens, for their counts and surprisal.
         let annotator = SampleAnnotator(counts: try counts.map(PretrainingCounts.init(path:)),
-                                        tokenizer: counts == nil ? nil : try tokenizer.map { try Tokenizer(contentsOf: URL(fileURLWithPath: $0)) })
+                                        tokenizer: try tokenizer.map { try Tokenizer(contentsOf: URL(fileURLWithPath: $0)) })
         return MapWork { reader, writer in
             var facts = AnnotateFacts()
             while let sample = try reader.next() {
@@ -82,15 +82,16 @@ struct SampleAnnotator {
                 }
                 return counts.tokens[Int(id)]
             }
-            if let tokenizer, gold?.allSatisfy({ $0.tokenSpan != nil }) != true {
-                tokenTexts = LetheAnalysis.tokenTexts(fromTokenBytes: tokens.map { tokenizer.decodeBytes([$0]) })
-            }
+        }
+        if counts != nil || chunk.surprisal != nil, let tokenizer, gold?.allSatisfy({ $0.tokenSpan != nil }) != true {
+            tokenTexts = LetheAnalysis.tokenTexts(fromTokenBytes: tokens.map { tokenizer.decodeBytes([$0]) })
         }
         let annotation = annotateChunk(ChunkInput(
             dataset: dataset, referenceTokenIDs: tokens, reconstructionTokenIDs: recon,
             referenceText: try text(chunk.metadata.reference, "reference"),
             reconstructionText: try text(chunk.metadata.reconstruction, "reconstruction"), referenceTokenTexts: tokenTexts,
-            goldWords: gold, tokenFrequencies: tokenFrequencies, wordCounts: counts?.words, isMath: ChunkInput.isMath(dataset: dataset)),
+            goldWords: gold, tokenFrequencies: tokenFrequencies, wordCounts: counts?.words,
+            tokenSurprisals: chunk.surprisal.map { $0.map(Double.init) }, isMath: ChunkInput.isMath(dataset: dataset)),
             tokenizer: wordTokenizer)
 
         var fates = ["inserted": annotation.insertedTokens]

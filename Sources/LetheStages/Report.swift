@@ -29,7 +29,8 @@ public func runReportStage(_ run: StageRun, inputs paths: [String], title: Strin
         let written = tables.files()
         for (name, contents) in written { try files.write(Array(contents.utf8), to: name) }
         // A category plot is only drawn when its table has rows: remove one left by an earlier report.
-        for name in ReportTables.categoryTables.map({ "omission_\($0).svg" }) where !written.contains(where: { $0.name == name }) {
+        for name in ReportTables.categoryTables.map({ "omission_\($0).svg" }) + ["omission_by_surprisal.svg"]
+            where !written.contains(where: { $0.name == name }) {
             try? FileManager.default.removeItem(at: files.url(name))
         }
         var upstream = Lineage()

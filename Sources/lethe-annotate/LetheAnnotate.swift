@@ -48,7 +48,7 @@ struct LetheAnnotate: StageCommand {
             --tokenizer data/tokenizer/gpt-neox-20b-tokenizer.json
         """)
 
-    static let stageDescription = StageDescription.stage("lethe-annotate", format: 2, inputs: ["input", "counts", "tokenizer"])
+    static let stageDescription = StageDescription.stage("lethe-annotate", format: 3, inputs: ["input", "counts", "tokenizer"])
 
     @OptionGroup var stage: StageOptions
 

@@ -22,8 +22,10 @@ final class AnnotateReportStageTests: XCTestCase {
         XCTAssertEqual(outputs.map(\.key), inputs.map(\.key))
         XCTAssertEqual(try StageFolder(url: sandbox.path("stages/annotate")).manifest()?.shards.count, 3, "one output shard per input shard")
         for (input, output) in zip(inputs, outputs) {
-            XCTAssertEqual(output.members.map(\.ext), ["json", "tokens.npy", "recon.npy", "words.json"], "the states are not carried forward")
+            XCTAssertEqual(output.members.map(\.ext), ["json", "tokens.npy", "surprisal.npy", "recon.npy", "words.json"],
+                           "the states are not carried forward, the surprisal is")
             XCTAssertEqual(output.data("tokens.npy"), input.data("tokens.npy"))
+            XCTAssertEqual(output.data("surprisal.npy"), input.data("surprisal.npy"))
             XCTAssertEqual(output.data("recon.npy"), input.data("recon.npy"))
             let before = try input.json().objectValue!, after = try output.json().objectValue!
             for (key, value) in before { XCTAssertEqual(after[key], value, "\(input.key): \(key) carried forward") }

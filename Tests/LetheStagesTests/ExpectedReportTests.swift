@@ -54,7 +54,8 @@ final class ExpectedReportTests: XCTestCase {
         XCTAssertEqual(Set(files.keys), ["report.md", "annotations.txt", "rouge.csv", "omission_pos.csv", "omission_ner.csv",
                                          "omission_class.csv", "omission_dataset.csv", "significance_pos.csv", "significance_ner.csv",
                                          "significance_class.csv", "significance_dataset.csv", "omission_position.csv",
-                                         "frequency.csv", "paired.csv", "rouge_f1_by_length.svg", "omission_pos.svg", "omission_ner.svg",
+                                         "frequency.csv", "paired.csv", "surprisal.csv", "omission_by_surprisal.svg",
+                                         "rouge_f1_by_length.svg", "omission_pos.svg", "omission_ner.svg",
                                          "omission_class.svg", "omission_dataset.svg", "omission_by_position.svg",
                                          "omission_by_frequency.svg"])
         if ProcessInfo.processInfo.environment["LETHE_BLESS"] == "1" {
@@ -136,6 +137,9 @@ final class ExpectedReportTests: XCTestCase {
         try assertTable("frequency.csv", tables["frequency"]!.arrayValue!, [
             ("level", "level", .text), ("bin", "bin", .integer), ("count_low", "count_low", .integer),
             ("count_high", "count_high", .integer)] + rate + [("spearman_rho", "rho", .number), ("spearman_p", "p", .number)])
+        try assertTable("surprisal.csv", tables["surprisal"]!.arrayValue!, [
+            ("level", "level", .text), ("bin", "bin", .integer), ("from", "from", .number), ("to", "to", .number)] + rate
+            + [("spearman_rho", "rho", .number), ("spearman_p", "p", .number)])
         // AAVE and SAE, the same six sentences in two dialects, compared pair by pair (ttest_rel, wilcoxon).
         let paired = tables["paired"]!.arrayValue!
         XCTAssertEqual(paired.map { $0["measure"]?.stringValue }, ["f1", "omission_rate"])
@@ -173,6 +177,7 @@ final class ExpectedReportTests: XCTestCase {
             XCTAssertEqual(chunk.tokenFates, expected["token_fates"]!.arrayValue!.map { fates[$0.stringValue!]! }, key)
             XCTAssertEqual(chunk.insertedTokens, expected["inserted"]!.intValue, key)
             XCTAssertEqual(chunk.tokenFrequencies, expected["token_frequencies"]!.arrayValue!.map { Int64($0.intValue!) }, key)
+            XCTAssertEqual(chunk.tokenSurprisals, expected["token_surprisals"]!.arrayValue!.map(\.doubleValue), key)
             let words = expected["words"]!.arrayValue!
             XCTAssertEqual(chunk.words.map(\.word), words.map { $0["word"]!.stringValue! }, key)
             for (w, e) in zip(chunk.words, words) {
@@ -185,6 +190,7 @@ final class ExpectedReportTests: XCTestCase {
                 XCTAssertEqual(w.rarestTokenFrequency, e["rarest"]!.intValue.map(Int64.init), label)
                 close(w.meanTokenFrequency, e["mean"]!.doubleValue, "\(label) mean")
                 XCTAssertEqual(w.wordFrequency, e["word_count"]!.intValue.map(Int64.init), label)
+                XCTAssertEqual(w.surprisal, e["surprisal"]!.doubleValue, "\(label) surprisal (sums of multiples of 1/8: exact)")
             }
         }
     }

@@ -77,6 +77,10 @@ struct ReportFixture {
         sample.set("ssm", npy: NPYArray(float32: [0.5, -1, 2, 0], shape: [1, 2, 2]))
         sample.set("conv", npy: NPYArray(float32: [1, 2], shape: [1, 2, 1]))
         sample.set("recon", npy: NPYArray(int32: recon, shape: [recon.count]))
+        if let surprisal = value["surprisal"]?.arrayValue {  // lethe-encode --surprisal, carried by reconstruct
+            let values = surprisal.map { $0.doubleValue.map(Float.init) ?? .nan }
+            sample.set("surprisal", npy: NPYArray(float32: values, shape: [values.count]))
+        }
         return sample
     }
 }

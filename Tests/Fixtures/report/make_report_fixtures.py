@@ -146,6 +146,7 @@ def corrupt(text, rate, rng, vocabulary):
 
 def make_reconstructions():
     rng = random.Random(20250)
+    surprisal_rng = random.Random(8)
     rate = {4: 0.05, 8: 0.08, 16: 0.2, 32: 0.4}
     vocabulary = ["the", "of", "said", "year", "two", "market", "Smith", "10", "new", "in", ",", "."]
     chunks = []  # (dataset, stage, text, ids, words-or-None, metadata-or-None, source)
@@ -204,7 +205,10 @@ def make_reconstructions():
         if words is not None:
             meta["words"] = words
             meta["first_word"] = 0
-        samples.append({"key": key, "tokens": ids, "recon": recon, "json": meta})
+        # The encoder's surprisal of each token as lethe-encode --surprisal stores it (none for the first token):
+        # multiples of 1/8 nats, exact in float32, from a generator of their own.
+        surprisal = [None] + [surprisal_rng.randrange(0, 120) / 8 for _ in ids[1:]]
+        samples.append({"key": key, "tokens": ids, "recon": recon, "json": meta, "surprisal": surprisal})
 
     # Two reconstruct stages (two --input folders), the first with two shards.
     inputs = [
@@ -491,9 +495,11 @@ def annotate(sample, token_counts, word_counts, scorer):
         tokens_of_word = [list(range(*w["span"])) for w in gold]
     else:
         tokens_of_word = locate(words, token_pieces(sample["tokens"]))
+    surprisal = sample["surprisal"]
     out_words = []
     for i, w in enumerate(words):
         counts = [frequencies[t] for t in tokens_of_word[i]]
+        word_surprisal = [surprisal[t] for t in tokens_of_word[i]]
         out_words.append({
             "word": w, "position": i, "retained": kept[i],
             "pos": POS.get(gold[i]["labels"]["pos"]) if gold else None,
@@ -501,13 +507,14 @@ def annotate(sample, token_counts, word_counts, scorer):
             "class": word_class(words, i, math_chunk),
             "rarest": min(counts) if counts else None,
             "mean": sum(counts) / len(counts) if counts else None,
-            "word_count": word_counts.get(w, 0)})
+            "word_count": word_counts.get(w, 0),
+            "surprisal": sum(word_surprisal) if word_surprisal and None not in word_surprisal else None})
     fates, inserted = align(sample["tokens"], sample["recon"])
     s = scorer.score(meta["reference"], meta["reconstruction"])["rouge1"]
     return {"key": sample["key"], "dataset": dataset, "document": "%s#%d" % (meta["source"], meta["doc"]),
             "length": len(sample["tokens"]), "reference": meta["reference"],
             "words": out_words,
-            "token_fates": fates, "inserted": inserted, "token_frequencies": frequencies,
+            "token_fates": fates, "inserted": inserted, "token_frequencies": frequencies, "token_surprisals": surprisal,
             "precision": s.precision, "recall": s.recall, "f1": s.fmeasure, "stop": meta["stop"]}
 
 
@@ -607,7 +614,29 @@ def make_tables(chunks, seed=0):
 
     rouge = rouge_rows(chunks, lambda key, f1: bootstrap(f1, seed ^ fnv1a("%s|%d" % key)))
     return {"rouge": rouge, "omission": omission, "significance": significance, "position": position,
-            "frequency": frequency, "paired": paired_rows(chunks, seed)}
+            "frequency": frequency, "paired": paired_rows(chunks, seed), "surprisal": surprisal_rows(chunks)}
+
+
+def surprisal_rows(chunks, width=2):
+    """surprisal.csv: per level, bins of `width` nats, Wilson intervals, Spearman's rho over all the level's items."""
+    levels = {
+        "token": [(s, fate != "kept") for c in chunks for s, fate in zip(c["token_surprisals"], c["token_fates"]) if s is not None],
+        "word": [(w["surprisal"], not w["retained"]) for c in chunks for w in c["words"] if w["surprisal"] is not None],
+    }
+    rows = []
+    for level, items in levels.items():
+        r = st.spearmanr([s for s, _ in items], [1.0 if o else 0.0 for _, o in items])
+        counts = defaultdict(lambda: [0, 0])
+        for s, o in items:
+            b = int(math.floor(max(s, 0) / width))
+            counts[b][0] += 1
+            counts[b][1] += int(o)
+        for b in sorted(counts):
+            n, k = counts[b]
+            low, high = wilson(k, n)
+            rows.append({"level": level, "bin": b, "from": b * width, "to": (b + 1) * width, "n": n, "omitted": k,
+                         "rate": k / n, "low": f(low), "high": f(high), "rho": f(r.statistic), "p": f(r.pvalue)})
+    return rows
 
 
 def paired_rows(chunks, seed):
