@@ -336,22 +336,30 @@ public func frequencyTable(_ chunks: [ChunkAnnotation], base: Int64 = 10) -> [Fr
         }
     }
     func rows(_ level: String, _ items: [(Int64, Bool)]) -> [FrequencyRow] {
-        guard !items.isEmpty else { return [] }
-        let correlation = spearman(items.map { Double($0.0) }, items.map { $0.1 ? 1 : 0 })
-        var counts: [Int: (n: Int, omitted: Int)] = [:]
-        for (f, omitted) in items {
-            let bin = logBin(f, base: base)
-            counts[bin, default: (0, 0)].n += 1
-            if omitted { counts[bin]!.omitted += 1 }
-        }
-        return counts.keys.sorted().map { bin in
-            let bounds = logBinBounds(bin, base: base), c = counts[bin]!
-            return FrequencyRow(level: level, bin: bin, countLow: bounds.low, countHigh: bounds.high,
-                                omission: omissionRow(category: "\(bin)", n: c.n, omitted: c.omitted),
+        binnedOmission(items.map { (Double($0.0), logBin($0.0, base: base), $0.1) }) { bin, omission, correlation in
+            let bounds = logBinBounds(bin, base: base)
+            return FrequencyRow(level: level, bin: bin, countLow: bounds.low, countHigh: bounds.high, omission: omission,
                                 rho: correlation.rho, p: correlation.pValue)
         }
     }
     return rows("token", tokenItems) + rows("word", wordItems) + rows("word_count", wordCountItems)
+}
+
+/// The rows of a binned omission table (frequency.csv, surprisal.csv): items (value, its bin, omitted) counted
+/// per bin, ascending, each with its Wilson interval and Spearman's rho between value and omission over all items;
+/// no rows without items.
+func binnedOmission<Row>(_ items: [(value: Double, bin: Int, omitted: Bool)],
+                         row: (_ bin: Int, _ omission: OmissionRow, _ correlation: CorrelationResult) -> Row) -> [Row] {
+    guard !items.isEmpty else { return [] }
+    let correlation = spearman(items.map(\.value), items.map { $0.omitted ? 1 : 0 })
+    var counts: [Int: (n: Int, omitted: Int)] = [:]
+    for item in items {
+        counts[item.bin, default: (0, 0)].n += 1
+        if item.omitted { counts[item.bin]!.omitted += 1 }
+    }
+    return counts.keys.sorted().map { b in
+        row(b, omissionRow(category: "\(b)", n: counts[b]!.n, omitted: counts[b]!.omitted), correlation)
+    }
 }
 
 /// surprisal.csv: omission against the encoder's surprisal (lethe-encode --surprisal), per level in bins of
@@ -366,19 +374,9 @@ public func surprisalTable(_ chunks: [ChunkAnnotation], width: Double = 2) -> [S
         for w in chunk.words { if let s = w.surprisal { wordItems.append((s, !w.retained)) } }
     }
     func rows(_ level: String, _ items: [(Double, Bool)]) -> [SurprisalRow] {
-        guard !items.isEmpty else { return [] }
-        let correlation = spearman(items.map(\.0), items.map { $0.1 ? 1 : 0 })
-        var counts: [Int: (n: Int, omitted: Int)] = [:]
-        for (s, omitted) in items {
-            let bin = Int((max(s, 0) / width).rounded(.down))
-            counts[bin, default: (0, 0)].n += 1
-            if omitted { counts[bin]!.omitted += 1 }
-        }
-        return counts.keys.sorted().map { bin in
-            let c = counts[bin]!
-            return SurprisalRow(level: level, bin: bin, from: Double(bin) * width, to: Double(bin + 1) * width,
-                                omission: omissionRow(category: "\(bin)", n: c.n, omitted: c.omitted),
-                                rho: correlation.rho, p: correlation.pValue)
+        binnedOmission(items.map { ($0.0, Int((max($0.0, 0) / width).rounded(.down)), $0.1) }) { bin, omission, correlation in
+            SurprisalRow(level: level, bin: bin, from: Double(bin) * width, to: Double(bin + 1) * width, omission: omission,
+                         rho: correlation.rho, p: correlation.pValue)
         }
     }
     return rows("token", tokenItems) + rows("word", wordItems)
