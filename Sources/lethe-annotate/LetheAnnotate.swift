@@ -17,13 +17,14 @@ struct LetheAnnotate: StageCommand {
                           reconstruction, rouge1 {precision, recall, f1},
                           words [{word, position, retained, pos, ner,
                           wordClass, rarestTokenFrequency, meanTokenFrequency,
-                          wordFrequency}], tokenFates (per reference token:
-                          0 kept, 1 substituted, 2 dropped), insertedTokens,
-                          tokenFrequencies
+                          wordFrequency, surprisal}], tokenFates (per
+                          reference token: 0 kept, 1 substituted, 2 dropped),
+                          insertedTokens, tokenFrequencies, tokenSurprisals
           KEY.json        the metadata carried forward, plus rouge1,
                           reference_words, retained_words and token_fates
                           {kept, substituted, dropped, inserted}
-          KEY.tokens.npy, KEY.recon.npy  carried forward (states are not)
+          KEY.tokens.npy, KEY.recon.npy, KEY.surprisal.npy  carried forward
+                          (states are not)
 
         Reference words are the gold words of CoNLL-2003 chunks (the words of
         KEY.json when they carry POS or NER tags), else the reference text split
@@ -41,6 +42,11 @@ struct LetheAnnotate: StageCommand {
         mean over its tokens; the word's own count too when the count stage
         wrote words.tsv. --counts needs --tokenizer (the tokenizer.json the
         chunks were made with) to find each word's tokens.
+
+        With KEY.surprisal.npy (lethe-encode --surprisal): each reference
+        token's surprisal under the encoder, and per word the sum over its
+        tokens (found as for the counts; give --tokenizer unless the words
+        carry token spans).
 
         Example:
           lethe-annotate --input stages/reconstruct --output stages/annotate \\

@@ -19,8 +19,10 @@ struct LetheReport: StageCommand {
                                  table with a one-line reading, the plots
                                  and a few example reconstructions
           rouge.csv              ROUGE-1 precision, recall and F1 per dataset
-                                 and chunk length; 95% bootstrap interval of
-                                 F1 (--seed picks the resamples)
+                                 and length bucket (the smallest of the
+                                 paper's lengths 4, 8, ..., 256 at or above
+                                 the chunk's); 95% bootstrap interval of F1
+                                 (--seed picks the resamples)
           omission_pos.csv, omission_ner.csv, omission_class.csv,
           omission_dataset.csv   per category: words, omitted, omission rate
                                  and its 95% Wilson interval
@@ -31,8 +33,14 @@ struct LetheReport: StageCommand {
           frequency.csv          omission by pretraining count, in powers of
                                  ten, with Spearman's rho (empty unless
                                  lethe-annotate had --counts)
+          surprisal.csv          omission by the encoder's surprisal, in bins
+                                 of 2 nats, with Spearman's rho (empty unless
+                                 lethe-encode had --surprisal)
+          paired.csv             datasets of the same documents (AAVE and
+                                 SAE) compared pair by pair: mean difference,
+                                 paired t-test, Wilcoxon signed-rank
           *.svg                  ROUGE-1 F1 by length; omission by category,
-                                 by position and by frequency
+                                 by position, by frequency and by surprisal
 
         Run it in the folder the pipeline runs in: upstream stages are found
         by the paths their manifests recorded.
