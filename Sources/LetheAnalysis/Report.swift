@@ -111,7 +111,7 @@ public struct ReportTables: Equatable, Sendable {
                              y: PlotAxis(label: "omission rate", range: 0...1), series: series)
     }
 
-    /// Each bin at the geometric middle of its counts; the zero-count bin has no place on a log axis.
+    /// Each bin at its middle, in nats.
     func surprisalPlot() -> String {
         let series = [("token", "tokens"), ("word", "words (sum over tokens)")].compactMap { level, label -> PlotSeries? in
             let rows = surprisal.filter { $0.level == level }
@@ -123,6 +123,7 @@ public struct ReportTables: Equatable, Sendable {
                              y: PlotAxis(label: "omission rate", range: 0...1), series: series)
     }
 
+    /// Each bin at the geometric middle of its counts; the zero-count bin has no place on a log axis.
     func frequencyPlot() -> String {
         let levels = [("token", "tokens"), ("word", "words (rarest token)"), ("word_count", "words (word count)")]
         let series = levels.compactMap { level, label -> PlotSeries? in

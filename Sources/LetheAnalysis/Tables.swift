@@ -154,7 +154,7 @@ public enum ChunkLengthBucket {
     }
 
     /// The rule in a sentence, for the report.
-    public static let rule = "A chunk counts at the smallest of the paper's lengths (4, 8, 16, 32, 64, 128, 256 tokens) at or above its own (beyond 256 the doubling goes on); the shortest and longest chunk of each row are given beside it."
+    public static let rule = "A chunk counts at the smallest of the paper's lengths (4, 8, 16, 32, 64, 128, 256 tokens) at or above its own (beyond 256 the doubling goes on); the shortest and longest scored chunk of each row are given beside it."
 }
 
 /// rouge.csv: ROUGE-1 averaged over the chunks of each dataset and length bucket (ChunkLengthBucket) whose
@@ -195,7 +195,8 @@ struct GroupKey: Hashable, Comparable {
 /// names the document of chunk i (source file and document index) or is nil. A dataset takes part when each of
 /// its chunks names a document and no two name the same one; two such datasets are paired on the documents they
 /// share, when there are at least two. Per measure, pairs where either chunk has no value are left out: F1 when
-/// ROUGE-1 cannot score the reference (as in rouge.csv), the omission rate when the chunk has no reference word.
+/// ROUGE-1 cannot score the reference (as in rouge.csv), the omission rate when the chunk has no reference word;
+/// a measure needs two pairs.
 /// Pairs are taken in the order of dataset 1's chunks; rows sorted by the datasets' names, F1 first.
 public func pairedTable(_ chunks: [ChunkAnnotation], documents: [String?], confidence: Double = 0.95,
                         resamples: Int = 1000, seed: UInt64 = 0) -> [PairedRow] {
@@ -222,7 +223,7 @@ public func pairedTable(_ chunks: [ChunkAnnotation], documents: [String?], confi
             guard shared.count >= 2 else { continue }
             for (measure, value) in measures {
                 let pairs = shared.compactMap { a, b in value(chunks[a]).flatMap { va in value(chunks[b]).map { (va, $0) } } }
-                guard !pairs.isEmpty else { continue }
+                guard pairs.count >= 2 else { continue }
                 let a = pairs.map(\.0), b = pairs.map(\.1)
                 let differences = zip(a, b).map { $0 - $1 }
                 let interval = bootstrapMeanInterval(differences, confidence: confidence, resamples: resamples,

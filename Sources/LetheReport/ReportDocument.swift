@@ -238,7 +238,7 @@ struct MarkdownReport {
         guard !tables.paired.isEmpty else { return }
         line("## Paired datasets")
         line()
-        line("Datasets whose chunks are the same documents in two versions (each dialect sentence of AAVE and SAE), compared "
+        line("Datasets whose chunks are the same documents in two versions (such as each dialect sentence of AAVE and SAE), compared "
              + "chunk by chunk: the mean difference (dataset 1 minus dataset 2) with a bootstrap interval, Cohen's d for "
              + "paired samples, the paired t-test and Wilcoxon's signed-rank test (normal approximation, zero differences "
              + "left out).")
@@ -338,7 +338,7 @@ struct MarkdownReport {
             var text = "- \(label): \(percent(first.omission.rate)) omitted at \(nats(first)) and \(percent(last.omission.rate)) at \(nats(last)); "
                 + "Spearman's rho = \(fixed(first.rho, 3)) (p = \(pValue(first.p)))"
             if first.p < 0.05 {
-                text += first.rho > 0 ? ": what surprised the encoder more is omitted more often." : ": what surprised the encoder more is omitted less often."
+                text += first.rho > 0 ? ": what the encoder found less expected is omitted more often." : ": what the encoder found less expected is omitted less often."
             } else {
                 text += first.rho.isNaN ? "." : ": no significant monotone relation."
             }
@@ -353,8 +353,11 @@ struct MarkdownReport {
             line("| \(r.level) | \(nats(r)) | \(grouped(r.omission.n)) | \(grouped(r.omission.omitted)) | \(percent(r.omission.rate)) | \(percent(r.omission.low))–\(percent(r.omission.high)) |")
         }
         line()
-        line("A token's surprisal is −log p(token | the tokens before it) under the frozen encoder, in nats; the chunk's "
-             + "first token has none. [surprisal.csv](surprisal.csv) adds Spearman's rho with its p-value.")
+        line("A token's surprisal is −log p(token | the tokens before it in the chunk) under the frozen encoder, in nats, the "
+             + "encoder starting each chunk from the empty state: early tokens have little context, so surprisal also tracks "
+             + "position. The chunk's first token has none, so its first word is left out of the word level; a word's "
+             + "surprisal is the sum over its tokens, so it grows with their number. An association, not a cause. "
+             + "[surprisal.csv](surprisal.csv) adds Spearman's rho with its p-value.")
         line()
     }
 

@@ -43,10 +43,12 @@ public struct ChunkMetadata: Equatable, Sendable {
     /// What the tokens decode to.
     public var text: String? { json["text"]?.stringValue }
 
-    /// The corpus file and the index of the document the chunk starts in: "source#doc", the same for a document's
-    /// versions in two datasets (a sentence's AAVE and SAE texts); nil when either is missing.
+    /// The document the chunk is, when it is one whole document (chunking `none`: `documents` 1, `token_offset`
+    /// 0): "source#doc", the same for a document's versions in two datasets (a sentence's AAVE and SAE texts);
+    /// nil for a chunk cut from documents, or when a field is missing.
     public var document: String? {
-        guard let source = json["source"]?.stringValue, let index = json["doc"]?.intValue else { return nil }
+        guard let source = json["source"]?.stringValue, let index = json["doc"]?.intValue,
+              json["documents"]?.intValue == 1, json["token_offset"]?.intValue == 0, json["first_word"] == nil else { return nil }
         return "\(source)#\(index)"
     }
 

@@ -68,7 +68,11 @@ public struct ChunkSample: Sendable {
             guard array.count == tokens.count else {
                 throw ShardError("\(origin): surprisal.npy has \(array.count) values for \(tokens.count) tokens")
             }
-            surprisal = array.floats()
+            let values = array.floats()
+            if let bad = values.dropFirst().first(where: { !$0.isFinite }) {
+                throw ShardError("\(origin): surprisal.npy holds \(bad) after the first token; only the first token has none (NaN)")
+            }
+            surprisal = values
         }
         if kind == .states {
             states = EncoderStates(ssm: try Self.array(try member(.ssm), .ssm, origin: origin),

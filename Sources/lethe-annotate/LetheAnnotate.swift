@@ -65,7 +65,7 @@ struct LetheAnnotate: StageCommand {
                                valueName: "dir"))
     var counts: String?
 
-    @Option(help: ArgumentHelp("The tokenizer.json the chunks were tokenized with (needed with --counts).", valueName: "file"))
+    @Option(help: ArgumentHelp("The tokenizer.json the chunks were tokenized with (needed with --counts, and for word surprisal unless the words carry token spans).", valueName: "file"))
     var tokenizer: String?
 
     func validate() throws {

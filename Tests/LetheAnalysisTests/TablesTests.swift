@@ -117,6 +117,36 @@ final class TablesTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: directory.appendingPathComponent("rouge.csv"), encoding: .utf8), rouge)
     }
 
+    /// The paper's lengths keep their own bucket; others go up to the next one; beyond 256 the doubling goes on.
+    func testLengthBuckets() {
+        XCTAssertEqual([1, 3, 4, 5, 8, 9, 64, 65, 256, 257, 300, 512, 513].map(ChunkLengthBucket.of),
+                       [4, 4, 4, 8, 8, 16, 64, 128, 256, 512, 512, 512, 1024])
+    }
+
+    /// Pairing rules: only datasets whose every chunk names a distinct document take part; they pair on the
+    /// documents they share (two at least); a measure needs two pairs with a value; pairs follow dataset 1's order.
+    func testPairedTableRules() {
+        func chunk(_ dataset: String, f1: Double, omitted: Int, of words: Int) -> ChunkAnnotation {
+            ChunkAnnotation(dataset: dataset, length: 4, reference: "a reference", reconstruction: "",
+                            rouge1: RougeScore(precision: f1, recall: f1, f1: f1),
+                            words: (0..<words).map { WordAnnotation(word: "w", position: $0, retained: $0 >= omitted, wordClass: .word) },
+                            tokenFates: [], insertedTokens: 0)
+        }
+        let chunks = [chunk("a", f1: 0.9, omitted: 1, of: 4), chunk("a", f1: 0.5, omitted: 0, of: 0), chunk("a", f1: 0.7, omitted: 2, of: 4),
+                      chunk("b", f1: 0.7, omitted: 2, of: 4), chunk("b", f1: 0.6, omitted: 1, of: 2), chunk("b", f1: 0.8, omitted: 0, of: 4),
+                      chunk("c", f1: 0.1, omitted: 0, of: 1), chunk("c", f1: 0.2, omitted: 0, of: 1),
+                      chunk("d", f1: 0.3, omitted: 0, of: 1), chunk("d", f1: 0.4, omitted: 0, of: 1)]
+        // b lists d2 first (order follows a); c repeats a document; d names one document and misses another.
+        let documents: [String?] = ["d1", "d2", "d3", "d2", "d3", "d1", "d1", "d1", "d1", nil]
+        let rows = pairedTable(chunks, documents: documents)
+        XCTAssertEqual(rows.map { "\($0.dataset1)-\($0.dataset2) \($0.measure) \($0.pairs)" }, ["a-b f1 3", "a-b omission_rate 2"])
+        XCTAssertEqual(rows[0].mean1, (0.9 + 0.5 + 0.7) / 3, accuracy: 1e-15)
+        XCTAssertEqual(rows[0].mean2, (0.8 + 0.7 + 0.6) / 3, accuracy: 1e-15)
+        // Omission pairs: d1 (0.25 vs 0) and d3 (0.5 vs 0.5); d2 has no words in a.
+        XCTAssertEqual(rows[1].difference, (0.25 + 0) / 2, accuracy: 1e-15)
+        XCTAssertEqual(rows[1].wilcoxon.nonZeroPairs, 1)
+    }
+
     func testCSVFormatting() {
         let table = Table(columns: ["name", "x", "n", "ok"], rows: [
             [.text("a,b \"c\""), .number(0.1), .integer(3), .flag(true)],

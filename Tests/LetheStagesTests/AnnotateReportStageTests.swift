@@ -141,6 +141,7 @@ final class AnnotateReportStageTests: XCTestCase {
         let report = try String(contentsOf: sandbox.path("outputs/report.md"), encoding: .utf8)
         XCTAssertTrue(report.contains("0 chunks and 0 reference words"), report)
         XCTAssertTrue(report.contains("No annotated chunks.") && report.contains("No chunks."), report)
+        XCTAssertTrue(report.contains("No surprisal was stored: run lethe-encode with --surprisal"), report)
         XCTAssertEqual(try String(contentsOf: sandbox.path("outputs/rouge.csv"), encoding: .utf8),
                        "dataset,length,min_length,max_length,n,unscored,precision,recall,f1,f1_low,f1_high\n")
     }

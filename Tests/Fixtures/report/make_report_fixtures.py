@@ -511,7 +511,8 @@ def annotate(sample, token_counts, word_counts, scorer):
             "surprisal": sum(word_surprisal) if word_surprisal and None not in word_surprisal else None})
     fates, inserted = align(sample["tokens"], sample["recon"])
     s = scorer.score(meta["reference"], meta["reconstruction"])["rouge1"]
-    return {"key": sample["key"], "dataset": dataset, "document": "%s#%d" % (meta["source"], meta["doc"]),
+    whole = meta.get("documents") == 1 and meta.get("token_offset") == 0 and "first_word" not in meta
+    return {"key": sample["key"], "dataset": dataset, "document": "%s#%d" % (meta["source"], meta["doc"]) if whole else None,
             "length": len(sample["tokens"]), "reference": meta["reference"],
             "words": out_words,
             "token_fates": fates, "inserted": inserted, "token_frequencies": frequencies, "token_surprisals": surprisal,
@@ -640,12 +641,13 @@ def surprisal_rows(chunks, width=2):
 
 
 def paired_rows(chunks, seed):
-    """paired.csv: datasets whose chunks each name a distinct document, paired on the documents they share (at
-    least two), per measure the pairs where both chunks have a value, in dataset 1's chunk order."""
+    """paired.csv: datasets whose chunks are each one whole, distinct document, paired on the documents they share
+    (at least two), per measure the pairs (at least two) where both chunks have a value, in dataset 1's chunk order."""
     by_dataset = defaultdict(list)
     for c in chunks:
         by_dataset[c["dataset"]].append(c)
-    eligible = {d: cs for d, cs in by_dataset.items() if len({c["document"] for c in cs}) == len(cs)}
+    eligible = {d: cs for d, cs in by_dataset.items()
+                if None not in {c["document"] for c in cs} and len({c["document"] for c in cs}) == len(cs)}
     measures = [("f1", lambda c: c["f1"] if rouge_can_score(c["reference"]) else None),
                 ("omission_rate", lambda c: sum(not w["retained"] for w in c["words"]) / len(c["words"]) if c["words"] else None)]
     rows = []
@@ -658,7 +660,7 @@ def paired_rows(chunks, seed):
                 continue
             for measure, value in measures:
                 pairs = [(value(x), value(y)) for x, y in shared if value(x) is not None and value(y) is not None]
-                if not pairs:
+                if len(pairs) < 2:
                     continue
                 a, b = [x for x, _ in pairs], [y for _, y in pairs]
                 d = [x - y for x, y in pairs]
