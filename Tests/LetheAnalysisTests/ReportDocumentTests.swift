@@ -71,6 +71,12 @@ final class ReportDocumentTests: XCTestCase {
         XCTAssertEqual(rougeReading([rouge("a", 8, 0.5), rouge("a", 16, 0.502), rouge("b", 8, 0.2), rouge("b", 32, 0.4), rouge("c", 16, 1)]),
                        "ROUGE-1 F1 by dataset: a stays at 0.50 from 8 to 16 tokens; b rises from 0.20 at 8 tokens to 0.40 at 32; c is 1.00 at 16 tokens.")
         XCTAssertEqual(rougeReading([]), "No chunks.")
+        // A bucket is named by the lengths it holds.
+        var bucket = rouge("aave", 8, 0.85)
+        (bucket.minLength, bucket.maxLength) = (5, 8)
+        var single = rouge("aave", 64, 0.4)
+        (single.minLength, single.maxLength) = (40, 40)
+        XCTAssertEqual(rougeReading([bucket, single]), "ROUGE-1 F1 falls from 0.85 at 5–8 tokens to 0.40 at 40 (aave).")
         // Varying lengths: the ends are the lengths with at least 5 chunks, when two lengths have that many.
         func sized(_ length: Int, _ n: Int, _ f1: Double) -> RougeRow {
             RougeRow(dataset: "aave", length: length, n: n, precision: f1, recall: f1, f1: f1, f1Low: f1, f1High: f1)
