@@ -187,8 +187,7 @@ struct MarkdownReport {
         line("| dataset | length | chunk lengths | chunks | precision | recall | F1 | F1 95% interval |")
         line("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
         for r in tables.rouge {
-            let lengths = r.minLength == r.maxLength ? "\(r.minLength)" : "\(r.minLength)–\(r.maxLength)"
-            line("| \(cell(r.dataset)) | \(r.length) | \(lengths) | \(grouped(r.n)) | \(fixed(r.precision, 3)) | \(fixed(r.recall, 3)) | \(fixed(r.f1, 3)) | \(fixed(r.f1Low, 3))–\(fixed(r.f1High, 3)) |")
+            line("| \(cell(r.dataset)) | \(r.length) | \(chunkLengths(r)) | \(grouped(r.n)) | \(fixed(r.precision, 3)) | \(fixed(r.recall, 3)) | \(fixed(r.f1, 3)) | \(fixed(r.f1Low, 3))–\(fixed(r.f1High, 3)) |")
         }
         line()
         line(ChunkLengthBucket.rule)
@@ -440,16 +439,18 @@ func lengthList(_ lengths: [Int]) -> String {
 }
 
 /// "ROUGE-1 F1 falls from 0.91 at 4 tokens to 0.32 at 256 (prose)."; one clause per dataset.
+/// A ROUGE row's chunk lengths as measured: one length, or the range its bucket holds ("5–8"); the bucket's
+/// length for a row without them.
+func chunkLengths(_ r: RougeRow) -> String {
+    r.minLength == 0 ? "\(r.length)" : r.minLength == r.maxLength ? "\(r.minLength)" : "\(r.minLength)–\(r.maxLength)"
+}
+
 /// How F1 changes from the shortest to the longest chunks of each dataset, by length bucket (named by the chunk
 /// lengths it holds: "5–8 tokens"). The ends are the shortest and longest buckets with at least `minimum` chunks,
 /// when there are two such: a bucket of a chunk or two says little.
 func rougeReading(_ rows: [RougeRow], minimum: Int = 5) -> String {
     guard !rows.isEmpty else { return "No chunks." }
-    // A row's chunk lengths as measured: one length, or the range its bucket holds ("5–8").
-    func lengths(_ r: RougeRow) -> String {
-        r.minLength == 0 ? "\(r.length)" : r.minLength == r.maxLength ? "\(r.minLength)" : "\(r.minLength)–\(r.maxLength)"
-    }
-    func tokens(_ r: RougeRow) -> String { lengths(r) == "1" ? "1 token" : lengths(r) + " tokens" }
+    func tokens(_ r: RougeRow) -> String { chunkLengths(r) == "1" ? "1 token" : chunkLengths(r) + " tokens" }
     let datasets = distinctInOrder(rows.map(\.dataset))
     let clauses = datasets.map { d -> String in
         let all = rows.filter { $0.dataset == d }.sorted { $0.length < $1.length }
@@ -459,8 +460,8 @@ func rougeReading(_ rows: [RougeRow], minimum: Int = 5) -> String {
         let first = rs.first!, last = rs.last!
         if rs.count == 1 { return "is \(fixed(first.f1, 2)) at \(tokens(first))" }
         let a = fixed(first.f1, 2), b = fixed(last.f1, 2)
-        if a == b { return "stays at \(a) from \(lengths(first)) to \(tokens(last))" + note }
-        return "\(last.f1 < first.f1 ? "falls" : "rises") from \(a) at \(tokens(first)) to \(b) at \(lengths(last))" + note
+        if a == b { return "stays at \(a) from \(chunkLengths(first)) to \(tokens(last))" + note }
+        return "\(last.f1 < first.f1 ? "falls" : "rises") from \(a) at \(tokens(first)) to \(b) at \(chunkLengths(last))" + note
     }
     if datasets.count == 1 { return "ROUGE-1 F1 \(clauses[0]) (\(datasets[0]))." }
     return "ROUGE-1 F1 by dataset: " + zip(datasets, clauses).map { "\($0) \($1)" }.joined(separator: "; ") + "."

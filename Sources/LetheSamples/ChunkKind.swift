@@ -43,9 +43,7 @@ public enum ChunkKind: String, CaseIterable, Sendable {
     public var optionalMembers: [MemberDescription] { self == .tokens ? [] : [.surprisal] }
 
     /// Every member a chunk sample of any kind may have.
-    public static var knownMembers: Set<String> {
-        Set(allCases.flatMap { $0.members + $0.optionalMembers }.map(\.ext))
-    }
+    public static let knownMembers: Set<String> = Set(allCases.flatMap { $0.members + $0.optionalMembers }.map(\.ext))
 
     /// The member that tells this kind from the one before it: an input written by another executable is
     /// taken as this kind when its first sample has it.
