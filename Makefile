@@ -1,5 +1,5 @@
 # Lethe: `make run` runs pipeline.json end to end, `make test` runs the test suite.
-# Both install the Debian packages Lethe links against when they are missing.
+# Both install the Debian packages Lethe links against when they are missing (and `make test` chromium).
 
 SWIFT ?= swift
 # Tests run on the release build (the numeric tests are slow in debug); -enable-testing keeps @testable imports.
@@ -8,7 +8,7 @@ DEBIAN_PACKAGES = libarchive-dev libzstd-dev libopenblas-dev
 PKGCONFIG_NAMES = libarchive libzstd openblas
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test run bench clean
+.PHONY: deps test-deps build test run bench clean
 
 deps:
 	@if ! pkg-config --exists $(PKGCONFIG_NAMES) 2>/dev/null || ! command -v zstd >/dev/null; then \
@@ -16,10 +16,17 @@ deps:
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(DEBIAN_PACKAGES) zstd pkg-config; \
 	fi
 
+# The tests open report.html in a real headless browser (ReportPageTests).
+test-deps: deps
+	@if ! command -v chromium >/dev/null; then \
+		echo "Installing chromium (for the report.html browser test)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; \
+	fi
+
 build: deps
 	$(SWIFT) build -c release
 
-test: deps
+test: test-deps
 	$(SWIFT) build $(TESTFLAGS) --build-tests
 	$(SWIFT) test $(TESTFLAGS) --skip-build
 

@@ -42,8 +42,10 @@ let package = Package(
         .target(name: "LetheText", dependencies: ["LetheShards", "CZstd"],
                 resources: [.copy("Resources/punkt-english.tsv.zst")], swiftSettings: fast),
         .target(name: "LetheAnalysis", dependencies: ["LetheText", "LethePipeline", "LetheShards"], swiftSettings: fast),
-        // The report's prose (report.md) around LetheAnalysis's statistics, tables and plots.
-        .target(name: "LetheReport", dependencies: ["LetheAnalysis", "LethePipeline", "LetheShards"], swiftSettings: fast),
+        // The report's prose (report.md) around LetheAnalysis's statistics, tables and plots, and report.html: the
+        // same report with every chunk browsable; its script and style sheet are files (Resources/) compiled in.
+        .target(name: "LetheReport", dependencies: ["LetheAnalysis", "LethePipeline", "LetheShards"],
+                resources: [.embedInCode("Resources/report.js"), .embedInCode("Resources/report.css")], swiftSettings: fast),
         // Token and word frequencies of corpus files (the count stage): needs the corpus reader, the BPE
         // tokenizer and the annotate stage's word tokenizer, so it sits above all three.
         .target(name: "LetheCount", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheText", "LetheShards"],
@@ -125,7 +127,7 @@ let package = Package(
         .testTarget(name: "LetheCountTests", dependencies: ["LetheCount", "LetheCorpus", "LetheTokenizer", "LetheShards", "LetheTestSupport"]),
         .testTarget(name: "LethePipelineTests", dependencies: ["LethePipeline", "LetheShards", "LetheCLI", "LetheTestSupport"]),
         // Stage executables end to end (run as processes from the build folder) and the expected report.
-        .testTarget(name: "LetheStagesTests", dependencies: ["LetheAnalysis", "LetheModel", "LethePipeline", "LetheShards", "LetheTestSupport"]),
+        .testTarget(name: "LetheStagesTests", dependencies: ["LetheAnalysis", "LetheReport", "LetheModel", "LethePipeline", "LetheShards", "LetheTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

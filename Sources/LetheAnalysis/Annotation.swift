@@ -144,15 +144,25 @@ public func annotateChunk(_ input: ChunkInput, tokenizer: WordTokenizer = WordTo
         tokenSurprisals: input.tokenSurprisals.map { $0.map { $0.isNaN ? nil : $0 } })
 }
 
-/// For each word, the indices of the tokens whose text overlaps it. Words are located left to right in the
-/// concatenated token texts, skipping whitespace; NLTK's `` and '' also match the straight double quote (and `` the '' ) they replaced. A word
-/// that cannot be found gets no tokens (and the search resumes where it stood).
+/// For each word, the indices of the tokens whose text overlaps it (located by `locateWords` in the concatenated
+/// token texts). A word that cannot be found gets no tokens.
 public func tokenIndicesOfWords(_ words: [String], tokenTexts: [String]) -> [[Int]] {
     var text: [Unicode.Scalar] = []
     var tokenOfScalar: [Int] = []
     for (k, piece) in tokenTexts.enumerated() {
         for c in piece.unicodeScalars { text.append(c); tokenOfScalar.append(k) }
     }
+    return locateWords(words, in: text).map { range in
+        var indices: [Int] = []
+        for p in range ?? 0..<0 where indices.last != tokenOfScalar[p] { indices.append(tokenOfScalar[p]) }
+        return indices
+    }
+}
+
+/// Where each word stands in `text`, in Unicode scalars. Words are located left to right, each where the text
+/// continues after skipping whitespace; NLTK's `` and '' also match the straight double quote (and `` the '')
+/// they replaced. A word that is not there is nil (and the search resumes where it stood).
+public func locateWords(_ words: [String], in text: [Unicode.Scalar]) -> [Range<Int>?] {
     var cursor = 0
     return words.map { word in
         var start = cursor
@@ -162,11 +172,9 @@ public func tokenIndicesOfWords(_ words: [String], tokenTexts: [String]) -> [[In
         for candidate in candidates where start + candidate.count <= text.count
             && text[start..<(start + candidate.count)].elementsEqual(candidate) {
             cursor = start + candidate.count
-            var indices: [Int] = []
-            for p in start..<cursor where indices.last != tokenOfScalar[p] { indices.append(tokenOfScalar[p]) }
-            return indices
+            return start..<cursor
         }
-        return []
+        return nil
     }
 }
 

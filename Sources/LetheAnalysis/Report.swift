@@ -24,15 +24,12 @@ public struct ReportTables: Equatable, Sendable {
     public init(chunks: [ChunkAnnotation], documents: [String?] = [], seed: UInt64 = 0, positionBins: Int = 10) {
         (rouge, rougeUnscored) = rougeTable(chunks, seed: seed)
         paired = pairedTable(chunks, documents: documents.isEmpty ? chunks.map { _ in nil } : documents, seed: seed)
-        let items: [String: [CategorizedItem]] = [
-            "pos": CategoryItems.pos(chunks), "ner": CategoryItems.ner(chunks),
-            "class": CategoryItems.wordClass(chunks), "dataset": CategoryItems.dataset(chunks),
-        ]
         var omission: [String: [OmissionRow]] = [:], significance: [String: [SignificanceRow]] = [:]
         for name in Self.categoryTables {
-            let rows = omissionTable(items[name]!)
+            let items = CategoryItems.items(name, chunks)
+            let rows = omissionTable(items)
             omission[name] = rows
-            significance[name] = significanceTable(items[name]!, order: rows.map(\.category))
+            significance[name] = significanceTable(items, order: rows.map(\.category))
         }
         self.omission = omission
         self.significance = significance

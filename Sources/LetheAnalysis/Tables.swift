@@ -278,22 +278,25 @@ public func significanceTable(_ items: [CategorizedItem], order: [String], alpha
     }
 }
 
-/// Items for the standard category tables.
+/// Items for the standard category tables (ReportTables.categoryTables).
 public enum CategoryItems {
-    /// Gold POS classes; the reference leaves out X and INTJ (`POSClass.excludedByReference`).
-    public static func pos(_ chunks: [ChunkAnnotation], excluding excluded: Set<POSClass> = POSClass.excludedByReference) -> [CategorizedItem] {
-        chunks.flatMap { $0.words.compactMap { w in
-            w.pos.flatMap { excluded.contains($0) ? nil : CategorizedItem(category: $0.rawValue, omitted: !w.retained) }
-        } }
+    /// The category `word` of `chunk` counts under in `table` ("pos", "ner", "class" or "dataset"), nil when it is
+    /// not counted there: POS are the gold classes, bar X and INTJ, which the reference leaves out
+    /// (`POSClass.excludedByReference`); NER the gold types; every word has a class and a dataset.
+    public static func category(_ table: String, of word: WordAnnotation, in chunk: ChunkAnnotation) -> String? {
+        switch table {
+        case "pos": return word.pos.flatMap { POSClass.excludedByReference.contains($0) ? nil : $0.rawValue }
+        case "ner": return word.ner?.rawValue
+        case "class": return word.wordClass.rawValue
+        case "dataset": return chunk.dataset
+        default: preconditionFailure("unknown category table \(table)")
+        }
     }
-    public static func ner(_ chunks: [ChunkAnnotation]) -> [CategorizedItem] {
-        chunks.flatMap { $0.words.compactMap { w in w.ner.map { CategorizedItem(category: $0.rawValue, omitted: !w.retained) } } }
-    }
-    public static func wordClass(_ chunks: [ChunkAnnotation]) -> [CategorizedItem] {
-        chunks.flatMap { $0.words.map { CategorizedItem(category: $0.wordClass.rawValue, omitted: !$0.retained) } }
-    }
-    public static func dataset(_ chunks: [ChunkAnnotation]) -> [CategorizedItem] {
-        chunks.flatMap { c in c.words.map { CategorizedItem(category: c.dataset, omitted: !$0.retained) } }
+
+    public static func items(_ table: String, _ chunks: [ChunkAnnotation]) -> [CategorizedItem] {
+        chunks.flatMap { chunk in
+            chunk.words.compactMap { w in category(table, of: w, in: chunk).map { CategorizedItem(category: $0, omitted: !w.retained) } }
+        }
     }
 }
 

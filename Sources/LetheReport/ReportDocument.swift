@@ -559,7 +559,6 @@ func counted(_ n: Int, _ noun: String) -> String { "\(grouped(n)) \(noun)\(n == 
 
 func code(_ text: String) -> String { "`" + text.replacingOccurrences(of: "`", with: "'") + "`" }
 
-/// A table cell: pipes escaped, line breaks as spaces.
 /// A parameter value as it would be typed: bare when it is one plain word, else a quoted string with escapes
 /// (`""`, `"\n\n"`), so that empty values and separators made of line breaks stay visible.
 func argumentText(_ value: String) -> String {
@@ -582,6 +581,7 @@ func argumentText(_ value: String) -> String {
     return quoted + "\""
 }
 
+/// A table cell: pipes escaped, line breaks as spaces.
 func cell(_ text: String) -> String {
     text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
 }

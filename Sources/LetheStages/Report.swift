@@ -15,10 +15,13 @@ public func runReportStage(_ run: StageRun, inputs paths: [String], title: Strin
         let progress = Progress(label: run.name, total: inputs.reduce(0) { $0 + $1.manifest.totals.samples },
                                 unit: "chunks", mode: progressMode)
         var collector = AnnotationCollector()
-        for input in inputs {
+        for (path, input) in zip(paths, inputs) {
             for shard in 0..<input.shardCount {
-                try ShardReader.forEach(input.shardURL(shard)) { sample in
-                    try collector.add(sample)
+                let url = input.shardURL(shard)
+                // Keys are unique within a shard: the browser names a chunk by its shard (and folder, when several).
+                let prefix = (paths.count == 1 ? "" : path + "/") + url.lastPathComponent.replacingOccurrences(of: ".tar.zst", with: "")
+                try ShardReader.forEach(url) { sample in
+                    try collector.add(sample, id: prefix + "/" + sample.key)
                     progress.advance()
                 }
             }
@@ -38,35 +41,40 @@ public func runReportStage(_ run: StageRun, inputs paths: [String], title: Strin
         let training = try upstream.trainingLog().map { url, name in
             try TrainingCurve(jsonLines: String(contentsOf: url, encoding: .utf8), source: name)
         }
-        let trainingFiles = ["training_curve.csv", "training_loss.svg", "training_f1.svg"]
-        if let training {
-            try files.write(Array(training.csv().utf8), to: trainingFiles[0])
-            try files.write(Array(training.lossPlot().utf8), to: trainingFiles[1])
-            try files.write(Array(training.f1Plot().utf8), to: trainingFiles[2])
-        } else {
-            for name in trainingFiles { try? FileManager.default.removeItem(at: files.url(name)) }
+        let trainingFiles = training?.files() ?? []
+        for (name, contents) in trainingFiles { try files.write(Array(contents.utf8), to: name) }
+        if training == nil {
+            for name in TrainingCurve.fileNames { try? FileManager.default.removeItem(at: files.url(name)) }
         }
         let context = ReportContext(
             title: title, version: LetheVersion.current, inputs: paths, seed: seed, stages: upstream.stages,
             models: upstream.modelDescriptions(), datasets: collector.datasetSummaries(), examples: collector.examples(),
             training: training)
-        try files.write(Array(reportMarkdown(context, tables: tables).utf8), to: "report.md")
+        let markdown = reportMarkdown(context, tables: tables)
+        try files.write(Array(markdown.utf8), to: "report.md")
+        let chunks = try collector.browser.json(categoryOrder: tables.omission.mapValues { $0.map(\.category) })
+        let page = reportHTML(title: title, markdown: markdown, files: written + trainingFiles, chunks: chunks)
+        try files.write(Array(page.utf8), to: "report.html")
         return ["chunks": .int(collector.chunks.count), "reference_words": .int(collector.chunks.reduce(0) { $0 + $1.words.count })]
     }
 }
 
-/// Reads annotated samples one at a time and keeps only what the statistics need: each chunk's per-word
-/// records and token fates, without its texts (bar the reference's first word); plus the first chunk of each (dataset, length) for the examples.
+/// Reads annotated samples one at a time and keeps what the statistics need: each chunk's per-word records and
+/// token fates, without its texts (bar the reference's first word); the first chunk of each (dataset, length) for
+/// the examples; and every chunk in report.html's compact form (ChunkBrowser).
 struct AnnotationCollector {
     private(set) var chunks: [ChunkAnnotation] = []
+    private(set) var browser = ChunkBrowser()
     /// The document of each chunk (ChunkMetadata.document), for the paired comparisons.
     private(set) var documents: [String?] = []
     private var firstChunks: [String: [Int: ReconstructionExample]] = [:]
     private var cutAtLengthLimit: [String: Int] = [:]
 
-    mutating func add(_ sample: ShardSample) throws {
+    /// `id` names the chunk in report.html.
+    mutating func add(_ sample: ShardSample, id: String) throws {
         let annotated = try ChunkSample(sample, as: .annotation)
         var chunk = try ChunkAnnotation(jsonData: Data(annotated.words!), source: "\(annotated.origin): words.json")
+        browser.add(id: id, chunk: chunk)
         if firstChunks[chunk.dataset]?[chunk.length] == nil {
             firstChunks[chunk.dataset, default: [:]][chunk.length] = ReconstructionExample(
                 key: sample.key, dataset: chunk.dataset, length: chunk.length, reference: chunk.reference,

@@ -9,7 +9,7 @@ import LetheStages
 struct LetheReport: StageCommand {
     static let configuration = CommandConfiguration(
         commandName: "lethe-report",
-        abstract: "Write report.md with every table (CSV) and plot (SVG) from the output of lethe-annotate.",
+        abstract: "Write report.md, report.html and every table (CSV) and plot (SVG) from the output of lethe-annotate.",
         discussion: """
         Reads one or more lethe-annotate output folders and writes into the
         --output folder, each file listed in its manifest.json:
@@ -18,6 +18,12 @@ struct LetheReport: StageCommand {
                                  the manifests upstream), the data, every
                                  table with a one-line reading, the plots
                                  and a few example reconstructions
+          report.html            the same report as one self-contained page
+                                 (plots inline, every CSV as a table, no
+                                 network) with a browser of every chunk:
+                                 reference beside reconstruction, omitted
+                                 words struck out, filters by dataset,
+                                 length, category and F1, text search
           rouge.csv              ROUGE-1 precision, recall and F1 per dataset
                                  and length bucket (the smallest of the
                                  paper's lengths 4, 8, ..., 256 at or above
@@ -50,7 +56,7 @@ struct LetheReport: StageCommand {
             --title "mamba-130m on CoNLL-2003 and GSM8K"
         """)
 
-    static let stageDescription = StageDescription.stage("lethe-report", format: 8, inputs: ["input"], parallel: false)
+    static let stageDescription = StageDescription.stage("lethe-report", format: 9, inputs: ["input"], parallel: false)
 
     @OptionGroup var stage: StageOptions
 

@@ -32,9 +32,9 @@ final class ExpectedReportTests: XCTestCase {
         let manifest = try XCTUnwrap(try StageFolder(url: sandbox.path("outputs")).manifest())
         for file in manifest.files {
             var bytes = [UInt8](try Data(contentsOf: sandbox.path("outputs/" + file.name)))
-            if file.name == "report.md" {
+            if file.name == "report.md" || file.name == "report.html" {
                 let text = String(decoding: bytes, as: UTF8.self)
-                XCTAssertTrue(text.contains(Self.versionMark), "report.md does not name the release")
+                XCTAssertTrue(text.contains(Self.versionMark), "\(file.name) does not name the release")
                 bytes = Array(text.replacingOccurrences(of: Self.versionMark, with: "lethe-report VERSION ").utf8)
             }
             files[file.name] = bytes
@@ -51,7 +51,7 @@ final class ExpectedReportTests: XCTestCase {
         let sandbox = try Sandbox()
         defer { sandbox.cleanUp() }
         let files = try Self.produce(in: sandbox)
-        XCTAssertEqual(Set(files.keys), ["report.md", "annotations.txt", "rouge.csv", "omission_pos.csv", "omission_ner.csv",
+        XCTAssertEqual(Set(files.keys), ["report.md", "report.html", "annotations.txt", "rouge.csv", "omission_pos.csv", "omission_ner.csv",
                                          "omission_class.csv", "omission_dataset.csv", "significance_pos.csv", "significance_ner.csv",
                                          "significance_class.csv", "significance_dataset.csv", "omission_position.csv",
                                          "frequency.csv", "paired.csv", "surprisal.csv", "omission_by_surprisal.svg",

@@ -1,0 +1,259 @@
+// report.html's chunk browser (lethe-report compiles this file in). It reads the chunks lethe-report embedded
+// (ChunkBrowser.swift writes them), filters them by dataset, length bucket, category, F1 range and text, gives
+// the count beside every choice, and draws only the rows in view, so the page stays fast with 100,000 chunks.
+// The address's fragment holds the filters and the chosen chunk (#dataset=aave&bucket=8&chunk=shard-000000/KEY).
+"use strict";
+(() => {
+  const errors = document.getElementById("errors");
+  window.addEventListener("error", (event) => {
+    errors.hidden = false;
+    errors.textContent += "report.html: " + event.message + "\n";
+  });
+
+  const data = JSON.parse(document.getElementById("lethe-chunks").textContent);
+  const C = data.chunks, N = C.id.length, TABLES = data.categoryTables;
+  const TABLE_LABEL = { pos: "POS", ner: "NER", class: "class" };
+
+  // Each chunk's words: start and end in its reference (UTF-16 units) and tag, from PackedIntegers' letters.
+  const DIGIT = new Int8Array(128).fill(-1);
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".split("")
+    .forEach((letter, value) => { DIGIT[letter.charCodeAt(0)] = value; });
+  const firstWord = new Int32Array(N + 1), wordStart = [], wordEnd = [], wordTag = [];
+  for (let i = 0; i < N; i++) {
+    const packed = C.words[i];
+    let value = 0, scale = 1, field = 0, end = 0, start = 0;
+    for (let k = 0; k < packed.length; k++) {
+      const digit = DIGIT[packed.charCodeAt(k)];
+      value += (digit & 31) * scale;
+      if (digit & 32) { scale *= 32; continue; }
+      if (field === 0) start = end + value;
+      else if (field === 1) { end = start + value; wordStart.push(start); wordEnd.push(end); }
+      else wordTag.push(value);
+      field = (field + 1) % 3;
+      value = 0; scale = 1;
+    }
+    firstWord[i + 1] = wordStart.length;
+  }
+  const tagOmitted = data.tags.map((tag) => tag[TABLES.length]);
+  // Category keys are "table:name", in the report's row order.
+  const categoryKeys = [];
+  TABLES.forEach((table, t) => data.categories[t].forEach((name) => categoryKeys.push(table + ":" + name)));
+  const tagCategoryKeys = data.tags.map((tag) => TABLES.map((table, t) => tag[t] === null ? null : table + ":" + tag[t])
+    .filter((key) => key !== null));
+  const omittedInChunk = new Int32Array(N);
+  for (let i = 0; i < N; i++) {
+    for (let w = firstWord[i]; w < firstWord[i + 1]; w++) omittedInChunk[i] += tagOmitted[wordTag[w]];
+  }
+  const buckets = Array.from(new Set(C.bucket)).sort((a, b) => a - b);
+  const idIndex = new Map(C.id.map((id, i) => [id, i]));
+  let searchText = null;  // lowercased reference and reconstruction, built at the first search
+
+  // Filters, as in the controls and the address.
+  const FILTERS = ["dataset", "bucket", "category", "f1min", "f1max", "q"];
+  const state = { dataset: "", bucket: "", category: "", f1min: "", f1max: "", q: "", chunk: "" };
+  const control = {};
+  for (const name of FILTERS) control[name] = document.getElementById("f-" + name);
+
+  function matcher(skip) {
+    const dataset = skip === "dataset" || state.dataset === "" ? -1 : data.datasets.indexOf(state.dataset);
+    const bucket = skip === "bucket" || state.bucket === "" ? 0 : Number(state.bucket);
+    const f1Set = state.f1min !== "" || state.f1max !== "";
+    const f1Min = state.f1min === "" ? -Infinity : Number(state.f1min);
+    const f1Max = state.f1max === "" ? Infinity : Number(state.f1max);
+    const query = state.q.toLowerCase();
+    if (query !== "" && searchText === null) {
+      searchText = C.reference.map((text, i) => [text.toLowerCase(), C.reconstruction[i].toLowerCase()]);
+    }
+    let inCategory = null;
+    if (skip !== "category" && state.category !== "") {
+      inCategory = new Uint8Array(data.tags.length);
+      tagCategoryKeys.forEach((keys, tag) => { inCategory[tag] = keys.includes(state.category) ? 1 : 0; });
+    }
+    return (i) => {
+      if (dataset >= 0 && C.dataset[i] !== dataset) return false;
+      if (bucket > 0 && C.bucket[i] !== bucket) return false;
+      if (f1Set && (C.f1[i] === null || C.f1[i] < f1Min || C.f1[i] > f1Max)) return false;
+      if (query !== "" && !searchText[i][0].includes(query) && !searchText[i][1].includes(query)) return false;
+      if (inCategory !== null) {
+        let found = false;
+        for (let w = firstWord[i]; w < firstWord[i + 1] && !found; w++) found = inCategory[wordTag[w]] === 1;
+        if (!found) return false;
+      }
+      return true;
+    };
+  }
+
+  // Chunks, scored chunks, ROUGE sums (in chunk order, as rouge.csv sums them), words and omitted words.
+  function newTally() { return { chunks: 0, scored: 0, precision: 0, recall: 0, f1: 0, words: 0, omitted: 0 }; }
+  function count(tally, i) {
+    tally.chunks += 1;
+    if (C.f1[i] !== null) {
+      tally.scored += 1; tally.precision += C.precision[i]; tally.recall += C.recall[i]; tally.f1 += C.f1[i];
+    }
+    tally.words += firstWord[i + 1] - firstWord[i];
+    tally.omitted += omittedInChunk[i];
+  }
+
+  const number = new Intl.NumberFormat("en-US");
+  function percent(part, whole) { return whole === 0 ? "–" : (100 * part / whole).toFixed(1) + "%"; }
+  function mean(sum, n) { return n === 0 ? "" : String(sum / n); }
+  function fixed(value, digits) { return value === "" ? "–" : Number(value).toFixed(digits); }
+  function span(id, value, text) {
+    return `<span id="${id}" data-value="${value}">${text === undefined ? number.format(value) : text}</span>`;
+  }
+  function escapeHTML(text) {
+    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  }
+
+  function fillSelect(select, anyLabel, options, selected) {
+    select.innerHTML = `<option value="">${anyLabel}</option>` + options.map((option) =>
+      `<option value="${escapeHTML(option.value)}"${Object.entries(option.data).map(([k, v]) => ` data-${k}="${v}"`).join("")}>` +
+      `${escapeHTML(option.label)}</option>`).join("");
+    select.value = selected;
+  }
+
+  function facetOptions(groups, label) {
+    return groups.map(([value, tally]) => ({
+      value: String(value), label: `${label(value)} (${number.format(tally.chunks)})`,
+      data: { chunks: tally.chunks, scored: tally.scored, f1: mean(tally.f1, tally.scored), words: tally.words, omitted: tally.omitted },
+    }));
+  }
+
+  let shown = [];
+  function update() {
+    // Each choice's count: the chunks it would give with the other filters as they are.
+    const byDataset = data.datasets.map(() => newTally()), byBucket = new Map(buckets.map((b) => [b, newTally()]));
+    const categoryWords = new Map(categoryKeys.map((key) => [key, [0, 0]]));
+    const withoutDataset = matcher("dataset"), withoutBucket = matcher("bucket"), withoutCategory = matcher("category");
+    const all = matcher(null);
+    const total = newTally();
+    let categoryTally = [0, 0];
+    shown = [];
+    for (let i = 0; i < N; i++) {
+      if (withoutDataset(i)) count(byDataset[C.dataset[i]], i);
+      if (withoutBucket(i)) count(byBucket.get(C.bucket[i]), i);
+      if (withoutCategory(i)) {
+        for (let w = firstWord[i]; w < firstWord[i + 1]; w++) {
+          for (const key of tagCategoryKeys[wordTag[w]]) {
+            const tally = categoryWords.get(key);
+            tally[0] += 1; tally[1] += tagOmitted[wordTag[w]];
+          }
+        }
+      }
+      if (all(i)) {
+        count(total, i);
+        shown.push(i);
+        if (state.category !== "") {
+          for (let w = firstWord[i]; w < firstWord[i + 1]; w++) {
+            if (tagCategoryKeys[wordTag[w]].includes(state.category)) {
+              categoryTally[0] += 1; categoryTally[1] += tagOmitted[wordTag[w]];
+            }
+          }
+        }
+      }
+    }
+    fillSelect(control.dataset, "all datasets", facetOptions(data.datasets.map((d, k) => [d, byDataset[k]]), (d) => d),
+               state.dataset);
+    fillSelect(control.bucket, "all lengths", facetOptions(Array.from(byBucket.entries()), (b) => `${b} tokens`), state.bucket);
+    fillSelect(control.category, "any category", categoryKeys.map((key) => {
+      const [words, omitted] = categoryWords.get(key), [table, name] = [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)];
+      return { value: key, label: `${TABLE_LABEL[table]} ${name} (${number.format(words)} words, ${percent(omitted, words)} omitted)`,
+               data: { words: words, omitted: omitted } };
+    }), state.category);
+    for (const name of ["f1min", "f1max", "q"]) if (control[name].value !== state[name]) control[name].value = state[name];
+
+    const f1 = mean(total.f1, total.scored);
+    let summary = `${span("s-chunks", total.chunks)} chunks; ROUGE-1 over the ${span("s-scored", total.scored)} scored: ` +
+      `precision ${span("s-precision", mean(total.precision, total.scored), fixed(mean(total.precision, total.scored), 3))}, ` +
+      `recall ${span("s-recall", mean(total.recall, total.scored), fixed(mean(total.recall, total.scored), 3))}, ` +
+      `F1 ${span("s-f1", f1, fixed(f1, 3))}. ${span("s-words", total.words)} reference words, ` +
+      `${span("s-omitted", total.omitted)} omitted (${percent(total.omitted, total.words)}).`;
+    if (state.category !== "") {
+      summary += ` Of the category: ${span("s-category-words", categoryTally[0])} words, ` +
+        `${span("s-category-omitted", categoryTally[1])} omitted (${percent(categoryTally[1], categoryTally[0])}).`;
+    }
+    document.getElementById("summary").innerHTML = summary;
+    list.scrollTop = 0;
+    drawRows();
+    drawDetail();
+  }
+
+  // The list: a spacer as tall as every row, and only the rows in view (and a few around) drawn.
+  const list = document.getElementById("chunk-list"), spacer = list.firstElementChild, ROW_HEIGHT = 56, PREVIEW = 240;
+  function drawRows() {
+    spacer.style.height = shown.length * ROW_HEIGHT + "px";
+    const first = Math.max(0, Math.floor(list.scrollTop / ROW_HEIGHT) - 5);
+    const last = Math.min(shown.length, Math.ceil((list.scrollTop + list.clientHeight) / ROW_HEIGHT) + 5);
+    for (const row of list.querySelectorAll(".row")) row.remove();
+    const rows = document.createDocumentFragment();
+    for (let r = first; r < last; r++) {
+      const i = shown[r], row = document.createElement("div");
+      row.className = "row" + (C.id[i] === state.chunk ? " selected" : "");
+      row.style.top = r * ROW_HEIGHT + "px";
+      row.dataset.id = C.id[i];
+      row.innerHTML = `<div class="meta">${escapeHTML(C.id[i])} · ${escapeHTML(data.datasets[C.dataset[i]])} · ` +
+        `${C.length[i]} tokens · F1 ${C.f1[i] === null ? "–" : C.f1[i].toFixed(3)} · ` +
+        `${omittedInChunk[i]} of ${firstWord[i + 1] - firstWord[i]} words omitted</div>` +
+        `<div class="preview">${markedReference(i, PREVIEW)}</div>`;
+      rows.appendChild(row);
+    }
+    list.appendChild(rows);
+  }
+  list.addEventListener("scroll", () => window.requestAnimationFrame(drawRows));
+  list.addEventListener("click", (event) => {
+    const row = event.target.closest(".row");
+    if (row !== null) { state.chunk = row.dataset.id; writeAddress(); drawRows(); drawDetail(); }
+  });
+
+  // The reference with each word in a span (omitted or kept; outlined when of the chosen category), up to `limit`.
+  function markedReference(i, limit) {
+    const text = C.reference[i];
+    let html = "", at = 0;
+    for (let w = firstWord[i]; w < firstWord[i + 1] && wordStart[w] < limit; w++) {
+      const tag = wordTag[w], keys = tagCategoryKeys[tag];
+      html += escapeHTML(text.slice(at, wordStart[w]));
+      const title = keys.map((key) => TABLE_LABEL[key.slice(0, key.indexOf(":"))] + " " + key.slice(key.indexOf(":") + 1)).join(" · ");
+      html += `<span class="w ${tagOmitted[tag] ? "omitted" : "kept"}${keys.includes(state.category) ? " in-category" : ""}"` +
+        ` title="${escapeHTML(title)}">${escapeHTML(text.slice(wordStart[w], wordEnd[w]))}</span>`;
+      at = wordEnd[w];
+    }
+    return html + escapeHTML(text.slice(at, limit));
+  }
+
+  function drawDetail() {
+    const detail = document.getElementById("chunk-detail"), i = idIndex.get(state.chunk);
+    if (i === undefined) { detail.innerHTML = ""; return; }
+    const words = firstWord[i + 1] - firstWord[i];
+    detail.innerHTML = `<h3>${escapeHTML(C.id[i])}</h3>` +
+      `<p>${escapeHTML(data.datasets[C.dataset[i]])}, ${C.length[i]} tokens (length ${C.bucket[i]}); ROUGE-1 precision ` +
+      `${C.precision[i].toFixed(3)}, recall ${C.recall[i].toFixed(3)}, F1 ${C.f1[i] === null ? "– (not scored)" : C.f1[i].toFixed(3)}; ` +
+      `${omittedInChunk[i]} of ${words} reference words omitted.</p>` +
+      `<div class="pair"><div><h4>Reference</h4><pre id="detail-reference">${markedReference(i, Infinity)}</pre></div>` +
+      `<div><h4>Reconstruction</h4><pre id="detail-reconstruction">${escapeHTML(C.reconstruction[i])}</pre></div></div>`;
+  }
+
+  function readAddress() {
+    const fields = new URLSearchParams(window.location.hash.slice(1));
+    for (const name of Object.keys(state)) state[name] = fields.get(name) || "";
+  }
+  function writeAddress() {
+    const fields = new URLSearchParams();
+    for (const [name, value] of Object.entries(state)) if (value !== "") fields.set(name, value);
+    window.history.replaceState(null, "", "#" + fields.toString());
+  }
+  for (const name of FILTERS) {
+    control[name].addEventListener(name === "q" ? "input" : "change", () => {
+      state[name] = control[name].value;
+      writeAddress();
+      update();
+    });
+  }
+  // Links to plain anchors (#chunks) leave the filters as they are.
+  window.addEventListener("hashchange", () => {
+    if (window.location.hash.includes("=")) { readAddress(); update(); }
+  });
+
+  readAddress();
+  update();
+  if (state.chunk !== "") document.getElementById("chunk-detail").scrollIntoView();
+})();
