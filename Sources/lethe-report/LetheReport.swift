@@ -56,7 +56,7 @@ struct LetheReport: StageCommand {
             --title "mamba-130m on CoNLL-2003 and GSM8K"
         """)
 
-    static let stageDescription = StageDescription.stage("lethe-report", format: 9, inputs: ["input"], parallel: false)
+    static let stageDescription = StageDescription.stage("lethe-report", format: 10, inputs: ["input"], parallel: false)
 
     @OptionGroup var stage: StageOptions
 

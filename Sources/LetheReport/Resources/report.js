@@ -121,6 +121,7 @@
 
   let shown = [];
   function update() {
+    const started = performance.now();
     // Each choice's count: the chunks it would give with the other filters as they are.
     const byDataset = data.datasets.map(() => newTally()), byBucket = new Map(buckets.map((b) => [b, newTally()]));
     const categoryWords = new Map(categoryKeys.map((key) => [key, [0, 0]]));
@@ -176,6 +177,7 @@
     list.scrollTop = 0;
     drawRows();
     drawDetail();
+    document.body.dataset.updateMs = Math.round(performance.now() - started);
   }
 
   // The list: a spacer as tall as every row, and only the rows in view (and a few around) drawn.
@@ -256,4 +258,6 @@
   readAddress();
   update();
   if (state.chunk !== "") document.getElementById("chunk-detail").scrollIntoView();
+  // For Benchmarks/report_page.py: when the page was ready, and how long the last filtering took.
+  document.body.dataset.readyMs = Math.round(performance.now());
 })();
