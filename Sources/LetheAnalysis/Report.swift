@@ -39,23 +39,36 @@ public struct ReportTables: Equatable, Sendable {
     }
 
     /// File name and contents of every CSV and SVG, in a fixed order.
-    public func files() -> [(name: String, contents: String)] {
-        var files: [(String, String)] = [("rouge.csv", Table(rouge: rouge).csv)]
-        for name in Self.categoryTables {
-            files.append(("omission_\(name).csv", Table(omission: omission[name]!).csv))
-            files.append(("significance_\(name).csv", Table(significance: significance[name]!).csv))
+    public func files() -> [(name: String, contents: String)] { Self.files(of: [RunTables(label: "", tables: self)]) }
+
+    /// The files of several runs (models, decoders) compared: each CSV with a first column `run` holding each run's
+    /// rows in turn, each plot with every run's series (named "run · series") or bars side by side. One run gives
+    /// `files()`, with no run column.
+    public static func files(of runs: [RunTables]) -> [(name: String, contents: String)] {
+        precondition(!runs.isEmpty, "files(of:) needs a run")
+        func csv(_ name: String, _ table: (ReportTables) -> Table) -> (String, String) {
+            let tables = runs.map { ($0.label, table($0.tables)) }
+            guard runs.count > 1 else { return (name, tables[0].1.csv) }
+            return (name, Table(columns: ["run"] + tables[0].1.columns,
+                                rows: tables.flatMap { label, table in table.rows.map { [.text(label)] + $0 } }).csv)
         }
-        files.append(("omission_position.csv", Table(position: position).csv))
-        files.append(("frequency.csv", Table(frequency: frequency).csv))
-        files.append(("paired.csv", Table(paired: paired).csv))
-        files.append(("surprisal.csv", Table(surprisal: surprisal).csv))
-        files.append(("rouge_f1_by_length.svg", rougePlot()))
-        for name in Self.categoryTables where !omission[name]!.isEmpty {
-            files.append(("omission_\(name).svg", omissionPlot(name)))
+        var files: [(String, String)] = [csv("rouge.csv") { Table(rouge: $0.rouge) }]
+        for name in categoryTables {
+            files.append(csv("omission_\(name).csv") { Table(omission: $0.omission[name]!) })
+            files.append(csv("significance_\(name).csv") { Table(significance: $0.significance[name]!) })
         }
-        files.append(("omission_by_position.svg", positionPlot()))
-        files.append(("omission_by_frequency.svg", frequencyPlot()))
-        if !surprisal.isEmpty { files.append(("omission_by_surprisal.svg", surprisalPlot())) }
+        files.append(csv("omission_position.csv") { Table(position: $0.position) })
+        files.append(csv("frequency.csv") { Table(frequency: $0.frequency) })
+        files.append(csv("paired.csv") { Table(paired: $0.paired) })
+        files.append(csv("surprisal.csv") { Table(surprisal: $0.surprisal) })
+        let plots = ComparedPlots(runs: runs)
+        files.append(("rouge_f1_by_length.svg", plots.rouge()))
+        for name in categoryTables where runs.contains(where: { !$0.tables.omission[name]!.isEmpty }) {
+            files.append(("omission_\(name).svg", plots.omission(name)))
+        }
+        files.append(("omission_by_position.svg", plots.position()))
+        files.append(("omission_by_frequency.svg", plots.frequency()))
+        if runs.contains(where: { !$0.tables.surprisal.isEmpty }) { files.append(("omission_by_surprisal.svg", plots.surprisal())) }
         return files
     }
 
@@ -77,57 +90,86 @@ public struct ReportTables: Equatable, Sendable {
         }
     }
 
-    // MARK: - Plots
+}
 
-    func rougePlot() -> String {
-        let datasets = Array(Set(rouge.map(\.dataset))).sorted()
-        let series = datasets.map { d -> PlotSeries in
-            let rows = rouge.filter { $0.dataset == d }
-            return PlotSeries(name: d, x: rows.map { Double($0.length) }, y: rows.map(\.f1),
-                              yLow: rows.map(\.f1Low), yHigh: rows.map(\.f1High))
+/// One run's tables, under its label (empty when the report has one run).
+public struct RunTables: Equatable, Sendable {
+    public var label: String
+    public var tables: ReportTables
+    public init(label: String, tables: ReportTables) { self.label = label; self.tables = tables }
+}
+
+/// The report's plots, every run's series in each.
+struct ComparedPlots {
+    let runs: [RunTables]
+
+    /// A series' name: prefixed with its run's label when there are several runs.
+    func name(_ run: RunTables, _ series: String) -> String { runs.count > 1 ? "\(run.label) · \(series)" : series }
+
+    func rouge() -> String {
+        let series = runs.flatMap { run -> [PlotSeries] in
+            let rouge = run.tables.rouge
+            return Array(Set(rouge.map(\.dataset))).sorted().map { d in
+                let rows = rouge.filter { $0.dataset == d }
+                return PlotSeries(name: name(run, d), x: rows.map { Double($0.length) }, y: rows.map(\.f1),
+                                  yLow: rows.map(\.f1Low), yHigh: rows.map(\.f1High))
+            }
         }
         return SVGPlot.lines(title: "ROUGE-1 F1 by chunk length", x: PlotAxis(label: "chunk length (tokens)", logarithmic: true),
                              y: PlotAxis(label: "ROUGE-1 F1", range: 0...1), series: series)
     }
 
-    func omissionPlot(_ name: String) -> String {
-        let rows = omission[name]!
-        return SVGPlot.bars(title: "Omission rate by \(name) (95% Wilson interval)", categories: rows.map(\.category),
-                            values: rows.map(\.rate), low: rows.map(\.low), high: rows.map(\.high),
+    /// Categories in the first run's order (by rate), then any only later runs have.
+    func omission(_ table: String) -> String {
+        let categories = distinctInOrder(runs.flatMap { $0.tables.omission[table]!.map(\.category) })
+        let series = runs.map { run -> BarSeries in
+            let rows = Dictionary(uniqueKeysWithValues: run.tables.omission[table]!.map { ($0.category, $0) })
+            return BarSeries(name: run.label, values: categories.map { rows[$0]?.rate ?? .nan },
+                             low: categories.map { rows[$0]?.low ?? .nan }, high: categories.map { rows[$0]?.high ?? .nan })
+        }
+        return SVGPlot.bars(title: "Omission rate by \(table) (95% Wilson interval)", categories: categories, series: series,
                             y: PlotAxis(label: "omission rate", range: 0...1))
     }
 
-    func positionPlot() -> String {
-        let datasets = distinctInOrder(position.map(\.dataset))
-        let series = datasets.map { d -> PlotSeries in
-            let rows = position.filter { $0.dataset == d }
-            return PlotSeries(name: d, x: rows.map { ($0.from + $0.to) / 2 }, y: rows.map(\.omission.rate),
-                              yLow: rows.map(\.omission.low), yHigh: rows.map(\.omission.high))
+    /// One run: a line for all datasets and one per dataset; several: each run's line for all datasets.
+    func position() -> String {
+        let series = runs.flatMap { run -> [PlotSeries] in
+            let position = run.tables.position
+            let datasets = distinctInOrder(position.map(\.dataset))
+            return (runs.count > 1 ? Array(datasets.prefix(1)) : datasets).map { d in
+                let rows = position.filter { $0.dataset == d }
+                return PlotSeries(name: name(run, d), x: rows.map { ($0.from + $0.to) / 2 }, y: rows.map(\.omission.rate),
+                                  yLow: rows.map(\.omission.low), yHigh: rows.map(\.omission.high))
+            }
         }
         return SVGPlot.lines(title: "Omission rate by position in the chunk", x: PlotAxis(label: "relative position", range: 0...1),
                              y: PlotAxis(label: "omission rate", range: 0...1), series: series)
     }
 
     /// Each bin at its middle, in nats.
-    func surprisalPlot() -> String {
-        let series = [("token", "tokens"), ("word", "words (sum over tokens)")].compactMap { level, label -> PlotSeries? in
-            let rows = surprisal.filter { $0.level == level }
-            guard !rows.isEmpty else { return nil }
-            return PlotSeries(name: label, x: rows.map { ($0.from + $0.to) / 2 }, y: rows.map(\.omission.rate),
-                              yLow: rows.map(\.omission.low), yHigh: rows.map(\.omission.high))
+    func surprisal() -> String {
+        let series = runs.flatMap { run in
+            [("token", "tokens"), ("word", "words (sum over tokens)")].compactMap { level, label -> PlotSeries? in
+                let rows = run.tables.surprisal.filter { $0.level == level }
+                guard !rows.isEmpty else { return nil }
+                return PlotSeries(name: name(run, label), x: rows.map { ($0.from + $0.to) / 2 }, y: rows.map(\.omission.rate),
+                                  yLow: rows.map(\.omission.low), yHigh: rows.map(\.omission.high))
+            }
         }
         return SVGPlot.lines(title: "Omission rate by the encoder's surprisal", x: PlotAxis(label: "surprisal (nats)"),
                              y: PlotAxis(label: "omission rate", range: 0...1), series: series)
     }
 
     /// Each bin at the geometric middle of its counts; the zero-count bin has no place on a log axis.
-    func frequencyPlot() -> String {
+    func frequency() -> String {
         let levels = [("token", "tokens"), ("word", "words (rarest token)"), ("word_count", "words (word count)")]
-        let series = levels.compactMap { level, label -> PlotSeries? in
-            let rows = frequency.filter { $0.level == level && $0.bin >= 0 }
-            guard !rows.isEmpty else { return nil }
-            return PlotSeries(name: label, x: rows.map { (Double($0.countLow) * Double($0.countHigh)).squareRoot() },
-                              y: rows.map(\.omission.rate), yLow: rows.map(\.omission.low), yHigh: rows.map(\.omission.high))
+        let series = runs.flatMap { run in
+            levels.compactMap { level, label -> PlotSeries? in
+                let rows = run.tables.frequency.filter { $0.level == level && $0.bin >= 0 }
+                guard !rows.isEmpty else { return nil }
+                return PlotSeries(name: name(run, label), x: rows.map { (Double($0.countLow) * Double($0.countHigh)).squareRoot() },
+                                  y: rows.map(\.omission.rate), yLow: rows.map(\.omission.low), yHigh: rows.map(\.omission.high))
+            }
         }
         return SVGPlot.lines(title: "Omission rate by pretraining frequency", x: PlotAxis(label: "pretraining count", logarithmic: true),
                              y: PlotAxis(label: "omission rate", range: 0...1), series: series)

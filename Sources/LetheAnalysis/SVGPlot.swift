@@ -19,6 +19,20 @@ public struct PlotSeries: Equatable, Sendable {
     }
 }
 
+/// One series of a bar chart: a value per category (nan for none) and optional intervals.
+public struct BarSeries: Equatable, Sendable {
+    public var name: String
+    public var values: [Double]
+    public var low: [Double]?
+    public var high: [Double]?
+
+    public init(name: String, values: [Double], low: [Double]? = nil, high: [Double]? = nil) {
+        precondition((low?.count ?? values.count) == values.count && (high?.count ?? values.count) == values.count,
+                     "BarSeries \(name): values and interval lengths differ")
+        self.name = name; self.values = values; self.low = low; self.high = high
+    }
+}
+
 public struct PlotAxis: Equatable, Sendable {
     public var label: String
     /// Log-scaled (base 10); values <= 0 are left out.
@@ -76,22 +90,27 @@ public enum SVGPlot {
         return svg + "</svg>\n"
     }
 
-    /// A bar chart with one bar per category and optional error bars.
-    public static func bars(title: String, categories: [String], values: [Double], low: [Double]? = nil,
-                            high: [Double]? = nil, y: PlotAxis) -> String {
-        precondition(categories.count == values.count, "bars: \(categories.count) categories, \(values.count) values")
-        var ys = values.filter(\.isFinite) + (low ?? []).filter(\.isFinite) + (high ?? []).filter(\.isFinite)
+    /// A bar chart: per category, one bar of each series side by side, with optional error bars; a legend when
+    /// there are several series.
+    public static func bars(title: String, categories: [String], series: [BarSeries], y: PlotAxis) -> String {
+        precondition(series.allSatisfy { $0.values.count == categories.count }, "bars: \(categories.count) categories, values differ")
+        var ys: [Double] = []
+        for s in series { ys += s.values.filter(\.isFinite) + (s.low ?? []).filter(\.isFinite) + (s.high ?? []).filter(\.isFinite) }
         if !y.logarithmic { ys.append(0) }
         let yScale = Scale(axis: y, values: ys, from: height - bottom, to: top)
         let slot = (width - right - left) / Double(max(categories.count, 1))
         var svg = header(title: title)
         svg += axes(nil, yScale, PlotAxis(label: ""), y, categoryLabels: categories.enumerated().map { (left + slot * (Double($0.offset) + 0.5), $0.element) })
         let base = yScale.map(y.logarithmic ? yScale.low : max(yScale.low, 0))
-        for (i, v) in values.enumerated() where v.isFinite {
-            let cx = left + slot * (Double(i) + 0.5), top = yScale.map(v)
-            svg += "<rect x=\"\(f(cx - slot * 0.35))\" y=\"\(f(min(top, base)))\" width=\"\(f(slot * 0.7))\" height=\"\(f(abs(base - top)))\" fill=\"\(palette[0])\"/>\n"
-            svg += errorBar(cx, low?[i], high?[i], yScale, "#333333")
+        let barWidth = slot * 0.7 / Double(max(series.count, 1))
+        for (k, s) in series.enumerated() {
+            for (i, v) in s.values.enumerated() where v.isFinite {
+                let cx = left + slot * (Double(i) + 0.5) + (Double(k) - Double(series.count - 1) / 2) * barWidth, top = yScale.map(v)
+                svg += "<rect x=\"\(f(cx - barWidth / 2))\" y=\"\(f(min(top, base)))\" width=\"\(f(barWidth))\" height=\"\(f(abs(base - top)))\" fill=\"\(palette[k % palette.count])\"/>\n"
+                svg += errorBar(cx, s.low?[i], s.high?[i], yScale, "#333333")
+            }
         }
+        if series.count > 1 { svg += legend(series.map(\.name)) }
         return svg + "</svg>\n"
     }
 

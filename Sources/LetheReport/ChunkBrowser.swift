@@ -21,17 +21,18 @@ public struct ChunkBrowser: Sendable {
     }
 
     public private(set) var count = 0
-    private var ids: [String] = [], datasets: [String] = [], lengths: [Int] = [], buckets: [Int] = []
+    private var ids: [String] = [], runs: [String] = [], datasets: [String] = [], lengths: [Int] = [], buckets: [Int] = []
     private var precisions: [Double] = [], recalls: [Double] = [], f1s: [Double?] = []
     private var references: [String] = [], words: [String] = [], reconstructions: [String] = []
     private var tags: [Tag] = [], tagIndex: [Tag: Int] = [:]
 
     public init() {}
 
-    /// Adds one annotated chunk (its texts included), named `id` (unique among the report's chunks). F1 is nil when ROUGE-1 cannot score the
+    /// Adds one annotated chunk (its texts included) of the run `run` (empty for a report of one run), named `id`
+    /// (unique among the report's chunks). F1 is nil when ROUGE-1 cannot score the
     /// reference, as rouge.csv leaves such chunks out. The reference is shown as written when every word is
     /// found in it (`locateWords`); otherwise as its words joined by spaces.
-    public mutating func add(id: String, chunk: ChunkAnnotation) {
+    public mutating func add(id: String, run: String = "", chunk: ChunkAnnotation) {
         let wordTexts = chunk.words.map(\.word)
         var text = chunk.reference
         var located = locateWords(wordTexts, in: Array(text.unicodeScalars))
@@ -54,7 +55,7 @@ public struct ChunkBrowser: Sendable {
             PackedIntegers.append(index, to: &packed)
             end = stop
         }
-        ids.append(id); datasets.append(chunk.dataset); lengths.append(chunk.length)
+        ids.append(id); runs.append(run); datasets.append(chunk.dataset); lengths.append(chunk.length)
         buckets.append(ChunkLengthBucket.of(chunk.length))
         precisions.append(chunk.rouge1.precision); recalls.append(chunk.rouge1.recall)
         f1s.append(Rouge.canScore(reference: chunk.reference) ? chunk.rouge1.f1 : nil)
@@ -62,17 +63,19 @@ public struct ChunkBrowser: Sendable {
         count += 1
     }
 
-    /// The page's data: datasets and each category table's categories in order (`categoryOrder`, the report's
-    /// rows), the tags, and the chunk columns. Every "<" is escaped, so the text can sit inside a script element.
+    /// The page's data: the runs in order of appearance, datasets, each category table's categories in order
+    /// (`categoryOrder`, the report's rows), the tags, and the chunk columns. Every "<" is escaped, so the text can sit inside a script element.
     public func json(categoryOrder: [String: [String]]) throws -> String {
         let datasetNames = Array(Set(datasets)).sorted()
         let datasetIndex = Dictionary(uniqueKeysWithValues: datasetNames.enumerated().map { ($1, $0) })
+        let runNames = distinctInOrder(runs)
+        let runIndex = Dictionary(uniqueKeysWithValues: runNames.enumerated().map { ($1, $0) })
         let data = PageData(
-            datasets: datasetNames,
+            runs: runNames, datasets: datasetNames,
             categoryTables: Self.categoryTables,
             categories: Self.categoryTables.map { categoryOrder[$0] ?? [] },
             tags: tags.map { PageData.TagRow(categories: $0.categories, omitted: $0.omitted) },
-            chunks: .init(id: ids, dataset: datasets.map { datasetIndex[$0]! }, length: lengths, bucket: buckets,
+            chunks: .init(id: ids, run: runs.map { runIndex[$0]! }, dataset: datasets.map { datasetIndex[$0]! }, length: lengths, bucket: buckets,
                           precision: precisions, recall: recalls, f1: f1s, reference: references, words: words,
                           reconstruction: reconstructions))
         let encoder = JSONEncoder()
@@ -91,10 +94,11 @@ public struct ChunkBrowser: Sendable {
             }
         }
         struct Chunks: Encodable {
-            var id: [String], dataset: [Int], length: [Int], bucket: [Int]
+            var id: [String], run: [Int], dataset: [Int], length: [Int], bucket: [Int]
             var precision: [Double], recall: [Double], f1: [Double?]
             var reference: [String], words: [String], reconstruction: [String]
         }
+        var runs: [String]
         var datasets: [String]
         var categoryTables: [String]
         var categories: [[String]]

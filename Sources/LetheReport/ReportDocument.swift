@@ -6,8 +6,9 @@ import Foundation
 import LetheAnalysis
 import LethePipeline
 
-/// The annotated chunks of one dataset.
+/// The annotated chunks of one dataset (of one run, when the report compares several).
 public struct DatasetSummary: Equatable, Sendable {
+    public var run = ""
     public var name: String
     public var chunks: Int
     public var words: Int
@@ -16,14 +17,15 @@ public struct DatasetSummary: Equatable, Sendable {
     /// Reconstructions that stopped at the length limit instead of at an end-of-text token.
     public var cutAtLengthLimit: Int
 
-    public init(name: String, chunks: Int, words: Int, lengths: [Int], cutAtLengthLimit: Int) {
-        self.name = name; self.chunks = chunks; self.words = words; self.lengths = lengths
+    public init(run: String = "", name: String, chunks: Int, words: Int, lengths: [Int], cutAtLengthLimit: Int) {
+        self.run = run; self.name = name; self.chunks = chunks; self.words = words; self.lengths = lengths
         self.cutAtLengthLimit = cutAtLengthLimit
     }
 }
 
 /// A chunk shown in full in the report.
 public struct ReconstructionExample: Equatable, Sendable {
+    public var run = ""
     public var key: String
     public var dataset: String
     public var length: Int
@@ -31,9 +33,21 @@ public struct ReconstructionExample: Equatable, Sendable {
     public var reconstruction: String
     public var rouge1F1: Double
 
-    public init(key: String, dataset: String, length: Int, reference: String, reconstruction: String, rouge1F1: Double) {
-        self.key = key; self.dataset = dataset; self.length = length; self.reference = reference
+    public init(run: String = "", key: String, dataset: String, length: Int, reference: String, reconstruction: String, rouge1F1: Double) {
+        self.run = run; self.key = key; self.dataset = dataset; self.length = length; self.reference = reference
         self.reconstruction = reconstruction; self.rouge1F1 = rouge1F1
+    }
+}
+
+/// One run of a report that compares several: its label, the annotate folders it pools, and the models its
+/// encode and reconstruct stages read (as recorded; described through ReportContext.models).
+public struct RunDescription: Equatable, Sendable {
+    public var label: String
+    public var inputs: [String]
+    public var encoders: [String]
+    public var decoders: [String]
+    public init(label: String, inputs: [String], encoders: [String], decoders: [String]) {
+        self.label = label; self.inputs = inputs; self.encoders = encoders; self.decoders = decoders
     }
 }
 
@@ -53,6 +67,8 @@ public struct ReportContext: Equatable, Sendable {
     public var examples: [ReconstructionExample]
     /// The decoder's training log (its train stage's, or the one shipped beside a trained decoder), if found.
     public var training: TrainingCurve?
+    /// The runs compared, when there are several (empty for one).
+    public var runs: [RunDescription] = []
 
     public init(title: String, version: String, inputs: [String], seed: UInt64, stages: [RunStage] = [],
                 models: [String: String] = [:], datasets: [DatasetSummary] = [], examples: [ReconstructionExample] = [],
@@ -62,16 +78,19 @@ public struct ReportContext: Equatable, Sendable {
     }
 }
 
-/// The Markdown of report.md.
-public func reportMarkdown(_ context: ReportContext, tables: ReportTables) -> String {
-    var md = MarkdownReport(context: context, tables: tables)
+/// The Markdown of report.md, for one run's tables or several runs' compared (each table then has a run column
+/// and each reading a line per run).
+public func reportMarkdown(_ context: ReportContext, runs: [RunTables]) -> String {
+    var md = MarkdownReport(context: context, runs: runs)
     return md.render()
 }
 
 struct MarkdownReport {
     let context: ReportContext
-    let tables: ReportTables
+    let runs: [RunTables]
     var out = ""
+
+    var compared: Bool { runs.count > 1 }
 
     static let categoryTitles = [
         "pos": ("part of speech", "gold CoNLL-2003 tags in the reference's 14 classes; X and INTJ left out as the reference does"),
@@ -81,6 +100,21 @@ struct MarkdownReport {
     ]
 
     mutating func line(_ text: String = "") { out += text + "\n" }
+
+    /// A reading computed from each run's tables: the line itself for one run, a list item per run for several.
+    mutating func readings(_ reading: (ReportTables) -> String) {
+        for run in runs { line(compared ? "- **\(run.label):** " + reading(run.tables) : reading(run.tables)) }
+        line()
+    }
+
+    /// A table's header and delimiter row, with a first column `run` when runs are compared.
+    mutating func tableHeader(_ columns: String, _ alignment: String) {
+        line((compared ? "| run " : "") + columns)
+        line((compared ? "| --- " : "") + alignment)
+    }
+
+    /// A row's run cell (nothing for one run).
+    func runCell(_ label: String) -> String { compared ? "| \(cell(label)) " : "" }
 
     mutating func render() -> String {
         let words = context.datasets.reduce(0) { $0 + $1.words }, chunks = context.datasets.reduce(0) { $0 + $1.chunks }
@@ -136,6 +170,17 @@ struct MarkdownReport {
             return code(path) + " (" + stage.files.joined(separator: ", ") + (corpus.isEmpty ? "" : "; counted in \(corpus)") + ")"
         }.joined(separator: "; ")))
         line()
+        if compared {
+            line("Runs compared (`--label`), each pooling its annotation folders; every table below has a run column and every plot each run's series:")
+            line()
+            line("| run | annotations | encoder | decoder |")
+            line("| --- | --- | --- | --- |")
+            for run in context.runs {
+                line("| \(cell(run.label)) | \(cell(run.inputs.map(code).joined(separator: ", "))) | "
+                     + "\(cell(describeModels(run.encoders, missing: "not recorded"))) | \(cell(describeModels(run.decoders, missing: "not recorded"))) |")
+            }
+            line()
+        }
         guard !stages.isEmpty else { return }
         line("Stages, each after the ones it read (from their manifest.json files):")
         line()
@@ -166,10 +211,9 @@ struct MarkdownReport {
         line("## Data")
         line()
         guard !context.datasets.isEmpty else { line("No annotated chunks."); line(); return }
-        line("| dataset | chunks | chunk lengths (tokens) | reference words | cut at the length limit |")
-        line("| --- | ---: | --- | ---: | ---: |")
+        tableHeader("| dataset | chunks | chunk lengths (tokens) | reference words | cut at the length limit |", "| --- | ---: | --- | ---: | ---: |")
         for d in context.datasets {
-            line("| \(cell(d.name)) | \(grouped(d.chunks)) | \(lengthList(d.lengths)) | \(grouped(d.words)) | \(grouped(d.cutAtLengthLimit)) |")
+            line(runCell(d.run) + "| \(cell(d.name)) | \(grouped(d.chunks)) | \(lengthList(d.lengths)) | \(grouped(d.words)) | \(grouped(d.cutAtLengthLimit)) |")
         }
         line()
     }
@@ -179,22 +223,23 @@ struct MarkdownReport {
     mutating func renderRouge() {
         line("## ROUGE-1 by chunk length")
         line()
-        line(rougeReading(tables.rouge))
-        line()
-        guard !tables.rouge.isEmpty else { return }
+        readings { rougeReading($0.rouge) }
+        guard runs.contains(where: { !$0.tables.rouge.isEmpty }) else { return }
         line("![ROUGE-1 F1 by chunk length](rouge_f1_by_length.svg)")
         line()
-        line("| dataset | length | chunk lengths | chunks | precision | recall | F1 | F1 95% interval |")
-        line("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-        for r in tables.rouge {
-            line("| \(cell(r.dataset)) | \(r.length) | \(chunkLengths(r)) | \(grouped(r.n)) | \(fixed(r.precision, 3)) | \(fixed(r.recall, 3)) | \(fixed(r.f1, 3)) | \(fixed(r.f1Low, 3))–\(fixed(r.f1High, 3)) |")
-        }
+        tableHeader("| dataset | length | chunk lengths | chunks | precision | recall | F1 | F1 95% interval |",
+                    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        for run in runs { for r in run.tables.rouge {
+            line(runCell(run.label) + "| \(cell(r.dataset)) | \(r.length) | \(chunkLengths(r)) | \(grouped(r.n)) | \(fixed(r.precision, 3)) | \(fixed(r.recall, 3)) | \(fixed(r.f1, 3)) | \(fixed(r.f1Low, 3))–\(fixed(r.f1High, 3)) |")
+        } }
         line()
         line(ChunkLengthBucket.rule)
         line()
         line("[rouge.csv](rouge.csv): ROUGE-1 as the rouge-score package computes it (lowercase, non-alphanumerics as spaces, no stemming), averaged over chunks.")
         line()
-        let unscored = tables.rougeUnscored.sorted { $0.key < $1.key }.map { "\($0.key) \(grouped($0.value))" }
+        let unscored = runs.flatMap { run in
+            run.tables.rougeUnscored.sorted { $0.key < $1.key }.map { (compared ? run.label + " " : "") + "\($0.key) \(grouped($0.value))" }
+        }
         if !unscored.isEmpty {
             line("Left out of these averages (the `unscored` column of rouge.csv): chunks whose reference has no word ROUGE-1 can score, only spaces, punctuation or symbols, to which rouge-score gives F1 0 whatever the reconstruction, an exact copy included: " + unscored.joined(separator: ", ") + ".")
             line()
@@ -205,25 +250,22 @@ struct MarkdownReport {
 
     mutating func renderCategory(_ name: String) {
         let (what, source) = Self.categoryTitles[name]!
-        let rows = tables.omission[name]!, pairs = tables.significance[name]!
         line("## Omission by \(what)")
         line()
-        guard !rows.isEmpty else {
+        guard runs.contains(where: { !$0.tables.omission[name]!.isEmpty }) else {
             line(name == "pos" || name == "ner"
                  ? "No words with gold \(name == "pos" ? "part-of-speech" : "named-entity") labels (only CoNLL-2003 chunks carry them)."
                  : "No words.")
             line()
             return
         }
-        line(omissionReading(rows, unit: "words") + " " + significanceReading(pairs))
-        line()
+        readings { omissionReading($0.omission[name]!, unit: "words") + " " + significanceReading($0.significance[name]!) }
         line("![Omission rate by \(what)](omission_\(name).svg)")
         line()
-        line("| \(what) | words | omitted | rate | 95% interval |")
-        line("| --- | ---: | ---: | ---: | --- |")
-        for r in rows {
-            line("| \(cell(r.category)) | \(grouped(r.n)) | \(grouped(r.omitted)) | \(percent(r.rate)) | \(percent(r.low))–\(percent(r.high)) |")
-        }
+        tableHeader("| \(what) | words | omitted | rate | 95% interval |", "| --- | ---: | ---: | ---: | --- |")
+        for run in runs { for r in run.tables.omission[name]! {
+            line(runCell(run.label) + "| \(cell(r.category)) | \(grouped(r.n)) | \(grouped(r.omitted)) | \(percent(r.rate)) | \(percent(r.low))–\(percent(r.high)) |")
+        } }
         line()
         line("Categories: \(source). [omission_\(name).csv](omission_\(name).csv); every pair with a two-sample t-test "
              + "(equal variances) and its Bonferroni-adjusted p in [significance_\(name).csv](significance_\(name).csv).")
@@ -234,7 +276,7 @@ struct MarkdownReport {
 
     /// Only when two datasets hold the same documents (AAVE and SAE): their chunks compared pair by pair.
     mutating func renderPaired() {
-        guard !tables.paired.isEmpty else { return }
+        guard runs.contains(where: { !$0.tables.paired.isEmpty }) else { return }
         line("## Paired datasets")
         line()
         line("Datasets whose chunks are the same documents in two versions (such as each dialect sentence of AAVE and SAE), compared "
@@ -242,15 +284,15 @@ struct MarkdownReport {
              + "paired samples, the paired t-test and Wilcoxon's signed-rank test (normal approximation, zero differences "
              + "left out).")
         line()
-        line("| datasets | measure | pairs | means | difference | 95% interval | d_z | paired t (p) | Wilcoxon W (p) |")
-        line("| --- | --- | ---: | --- | ---: | --- | ---: | --- | --- |")
-        for r in tables.paired {
+        tableHeader("| datasets | measure | pairs | means | difference | 95% interval | d_z | paired t (p) | Wilcoxon W (p) |",
+                    "| --- | --- | ---: | --- | ---: | --- | ---: | --- | --- |")
+        for run in runs { for r in run.tables.paired {
             let digits = 3
-            line("| \(cell(r.dataset1)) − \(cell(r.dataset2)) | \(r.measure == "f1" ? "ROUGE-1 F1" : "omission rate") | \(grouped(r.pairs)) | "
+            line(runCell(run.label) + "| \(cell(r.dataset1)) − \(cell(r.dataset2)) | \(r.measure == "f1" ? "ROUGE-1 F1" : "omission rate") | \(grouped(r.pairs)) | "
                  + "\(fixed(r.mean1, digits)), \(fixed(r.mean2, digits)) | \(fixed(r.difference, digits)) | "
                  + "\(fixed(r.differenceLow, digits))–\(fixed(r.differenceHigh, digits)) | \(fixed(r.effectSize, 2)) | "
                  + "\(fixed(r.t.statistic, 2)) (\(pValue(r.t.pValue))) | \(fixed(r.wilcoxon.statistic, 1)) (\(pValue(r.wilcoxon.pValue))) |")
-        }
+        } }
         line()
         line("A dataset takes part when each chunk names its document (source file and index) and no two name the same; two "
              + "are paired on the documents they share. F1 pairs leave out references ROUGE-1 cannot score, omission pairs "
@@ -263,25 +305,29 @@ struct MarkdownReport {
     mutating func renderPosition() {
         line("## Omission by position in the chunk")
         line()
-        line(positionReading(tables.position))
-        line()
-        guard !tables.position.isEmpty else { return }
+        readings { positionReading($0.position) }
+        let position = runs.flatMap(\.tables.position)
+        guard !position.isEmpty else { return }
         line("![Omission rate by position in the chunk](omission_by_position.svg)")
         line()
-        let datasets = distinctInOrder(tables.position.map(\.dataset))
-        let bins = Array(Set(tables.position.map(\.bin))).sorted()
-        line("| position | " + datasets.map(cell).joined(separator: " | ") + " |")
-        line("| --- |" + String(repeating: " ---: |", count: datasets.count))
+        // A column per dataset ("all" first); comparing runs, a column per run (its "all").
+        let columns: [(header: String, rows: [PositionRow])] = compared
+            ? runs.map { run in (run.label, run.tables.position.filter { $0.dataset == "all" }) }
+            : distinctInOrder(position.map(\.dataset)).map { d in (d, position.filter { $0.dataset == d }) }
+        let bins = Array(Set(position.map(\.bin))).sorted()
+        line("| position | " + columns.map { cell($0.header) }.joined(separator: " | ") + " |")
+        line("| --- |" + String(repeating: " ---: |", count: columns.count))
         for bin in bins {
-            let cells = datasets.map { d -> String in
-                guard let row = tables.position.first(where: { $0.dataset == d && $0.bin == bin }) else { return "" }
+            let cells = columns.map { column -> String in
+                guard let row = column.rows.first(where: { $0.bin == bin }) else { return "" }
                 return "\(percent(row.omission.rate)) (\(grouped(row.omission.n)))"
             }
-            let any = tables.position.first { $0.bin == bin }!
+            let any = position.first { $0.bin == bin }!
             line("| \(percentRange(any.from, any.to)) | " + cells.joined(separator: " | ") + " |")
         }
         line()
-        line("Omission rate (words) by the word's place among the chunk's reference words, in tenths; [omission_position.csv](omission_position.csv) has the counts and intervals.")
+        line("Omission rate (words) by the word's place among the chunk's reference words, in tenths" + (compared ? ", over all datasets" : "")
+             + "; [omission_position.csv](omission_position.csv) has the counts and intervals" + (compared ? " of every dataset." : "."))
         line()
     }
 
@@ -293,23 +339,24 @@ struct MarkdownReport {
     mutating func renderFrequency() {
         line("## Omission by pretraining frequency")
         line()
-        guard !tables.frequency.isEmpty else {
+        guard runs.contains(where: { !$0.tables.frequency.isEmpty }) else {
             line("No pretraining counts were given: run lethe-annotate with --counts (the output of lethe-count) to fill this table.")
             line()
             return
         }
-        for (level, label, noun) in Self.frequencyLevels {
-            let rows = tables.frequency.filter { $0.level == level }
-            if !rows.isEmpty { line("- " + frequencyReading(rows, label: label, noun: noun)) }
+        for run in runs {
+            for (level, label, noun) in Self.frequencyLevels {
+                let rows = run.tables.frequency.filter { $0.level == level }
+                if !rows.isEmpty { line("- " + frequencyReading(rows, label: compared ? "\(run.label), \(label.lowercased())" : label, noun: noun)) }
+            }
         }
         line()
         line("![Omission rate by pretraining frequency](omission_by_frequency.svg)")
         line()
-        line("| level | pretraining count | n | omitted | rate | 95% interval |")
-        line("| --- | --- | ---: | ---: | ---: | --- |")
-        for r in tables.frequency {
-            line("| \(r.level) | \(countRange(r)) | \(grouped(r.omission.n)) | \(grouped(r.omission.omitted)) | \(percent(r.omission.rate)) | \(percent(r.omission.low))–\(percent(r.omission.high)) |")
-        }
+        tableHeader("| level | pretraining count | n | omitted | rate | 95% interval |", "| --- | --- | ---: | ---: | ---: | --- |")
+        for run in runs { for r in run.tables.frequency {
+            line(runCell(run.label) + "| \(r.level) | \(countRange(r)) | \(grouped(r.omission.n)) | \(grouped(r.omission.omitted)) | \(percent(r.omission.rate)) | \(percent(r.omission.low))–\(percent(r.omission.high)) |")
+        } }
         line()
         line("A token is omitted when the edit-distance alignment of token ids does not keep it; a word by the rule above. "
              + "[frequency.csv](frequency.csv) adds Spearman's rho between count and omission with its p-value.")
@@ -322,15 +369,16 @@ struct MarkdownReport {
     mutating func renderSurprisal() {
         line("## Omission by the encoder's surprisal")
         line()
-        guard !tables.surprisal.isEmpty else {
+        guard runs.contains(where: { !$0.tables.surprisal.isEmpty }) else {
             line("No surprisal was stored: run lethe-encode with --surprisal to relate omission to how unexpected each token was to the encoder.")
             line()
             return
         }
-        for (level, label) in [("token", "Tokens"), ("word", "Words (the sum over their tokens)")] {
+        for run in runs { for (level, levelLabel) in [("token", "Tokens"), ("word", "Words (the sum over their tokens)")] {
+            let label = compared ? "\(run.label), \(levelLabel.lowercased())" : levelLabel
             // The ends are the lowest and highest bins of at least 20 items, when there are two such: a bin of a
             // few items says little.
-            let all = tables.surprisal.filter { $0.level == level }.sorted { $0.bin < $1.bin }
+            let all = run.tables.surprisal.filter { $0.level == level }.sorted { $0.bin < $1.bin }
             let large = all.filter { $0.omission.n >= 20 }
             let rows = large.count >= 2 ? large : all
             guard let first = rows.first, let last = rows.last else { continue }
@@ -342,15 +390,14 @@ struct MarkdownReport {
                 text += first.rho.isNaN ? "." : ": no significant monotone relation."
             }
             line(text)
-        }
+        } }
         line()
         line("![Omission rate by the encoder's surprisal](omission_by_surprisal.svg)")
         line()
-        line("| level | surprisal (nats) | n | omitted | rate | 95% interval |")
-        line("| --- | --- | ---: | ---: | ---: | --- |")
-        for r in tables.surprisal {
-            line("| \(r.level) | \(nats(r)) | \(grouped(r.omission.n)) | \(grouped(r.omission.omitted)) | \(percent(r.omission.rate)) | \(percent(r.omission.low))–\(percent(r.omission.high)) |")
-        }
+        tableHeader("| level | surprisal (nats) | n | omitted | rate | 95% interval |", "| --- | --- | ---: | ---: | ---: | --- |")
+        for run in runs { for r in run.tables.surprisal {
+            line(runCell(run.label) + "| \(r.level) | \(nats(r)) | \(grouped(r.omission.n)) | \(grouped(r.omission.omitted)) | \(percent(r.omission.rate)) | \(percent(r.omission.low))–\(percent(r.omission.high)) |")
+        } }
         line()
         line("A token's surprisal is −log p(token | the tokens before it in the chunk) under the frozen encoder, in nats, the "
              + "encoder starting each chunk from the empty state: early tokens have little context, so surprisal also tracks "
@@ -407,7 +454,7 @@ struct MarkdownReport {
         line("The first chunk of the shortest and of the longest length of each dataset.")
         line()
         for e in context.examples {
-            line("**\(e.dataset), \(e.length) tokens** (`\(e.key)`, ROUGE-1 F1 \(fixed(e.rouge1F1, 2)))")
+            line("**\(compared ? e.run + ": " : "")\(e.dataset), \(e.length) tokens** (`\(e.key)`, ROUGE-1 F1 \(fixed(e.rouge1F1, 2)))")
             line()
             line("Reference:")
             line()
@@ -438,7 +485,6 @@ func lengthList(_ lengths: [Int]) -> String {
     return lengths.count <= 8 ? lengths.map(String.init).joined(separator: ", ") : "\(first)–\(last), \(lengths.count) lengths"
 }
 
-/// "ROUGE-1 F1 falls from 0.91 at 4 tokens to 0.32 at 256 (prose)."; one clause per dataset.
 /// A ROUGE row's chunk lengths as measured: one length, or the range its bucket holds ("5–8"); the bucket's
 /// length for a row without them.
 func chunkLengths(_ r: RougeRow) -> String {

@@ -39,11 +39,12 @@ public func reportHTML(title: String, markdown: String, files: [(name: String, c
     <h2>Chunks</h2>
     <p>Every chunk of the report, its reference beside its reconstruction. Omitted reference words are
     <span class="w omitted">struck out</span>; words of the chosen category are <span class="w kept in-category">outlined</span>.
-    Filters combine; the count beside each choice is what it would show with the other filters as they are.
+    Filters combine (the run filter when the report compares runs); the count beside each choice is what it would show with the other filters as they are.
     The length is the chunk's bucket (the smallest of the paper's lengths at or above its own), F1 is ROUGE-1 F1
     (a chunk whose reference ROUGE-1 cannot score has none, and a set F1 range leaves it out), and the search finds
     text in the reference or the reconstruction, in any case. The address keeps the filters and the chosen chunk.</p>
     <form id="filters">
+    <label>Run <select id="f-run"></select></label>
     <label>Dataset <select id="f-dataset"></select></label>
     <label>Length <select id="f-bucket"></select></label>
     <label>Category <select id="f-category"></select></label>

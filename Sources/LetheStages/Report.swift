@@ -8,28 +8,39 @@ import LetheShards
 
 /// The report stage (lethe-report): the annotations of the `paths` (lethe-annotate folders) streamed into the
 /// analysis's tables and plots (ReportTables), the decoder's training curve when its log is found upstream, and
-/// report.md around them (reportMarkdown), all registered as the stage's files.
-public func runReportStage(_ run: StageRun, inputs paths: [String], title: String, seed: UInt64, progress progressMode: ProgressMode) throws {
+/// report.md and report.html around them (reportMarkdown, reportHTML), all registered as the stage's files.
+/// `labels`, one per path when given, name the runs compared: paths with the same label are pooled, and with two
+/// labels or more every table and plot holds each run's numbers (ReportTables.files(of:)).
+public func runReportStage(_ run: StageRun, inputs paths: [String], labels: [String] = [], title: String, seed: UInt64,
+                           progress progressMode: ProgressMode) throws {
+    precondition(labels.isEmpty || labels.count == paths.count, "one label per input")
     try run.runWhole { files in
         let inputs = try paths.map { try StageInput.requiring($0, kind: .annotation) }
         let progress = Progress(label: run.name, total: inputs.reduce(0) { $0 + $1.manifest.totals.samples },
                                 unit: "chunks", mode: progressMode)
-        var collector = AnnotationCollector()
-        for (path, input) in zip(paths, inputs) {
+        let labelOfPath = labels.isEmpty ? paths.map { _ in "" } : labels
+        let runLabels = distinctInOrder(labelOfPath)
+        var collectors = runLabels.map { AnnotationCollector(run: $0) }
+        var browser = ChunkBrowser()
+        for (k, (path, input)) in zip(paths, inputs).enumerated() {
+            let runIndex = runLabels.firstIndex(of: labelOfPath[k])!
             for shard in 0..<input.shardCount {
                 let url = input.shardURL(shard)
                 // Keys are unique within a shard: the browser names a chunk by its shard (and folder, when several).
                 let prefix = (paths.count == 1 ? "" : path + "/") + url.lastPathComponent.replacingOccurrences(of: ".tar.zst", with: "")
                 try ShardReader.forEach(url) { sample in
-                    try collector.add(sample, id: prefix + "/" + sample.key)
+                    let chunk = try collectors[runIndex].add(sample)
+                    browser.add(id: prefix + "/" + sample.key, run: labelOfPath[k], chunk: chunk)
                     progress.advance()
                 }
             }
         }
         progress.finish()
 
-        let tables = ReportTables(chunks: collector.chunks, documents: collector.documents, seed: seed)
-        let written = tables.files()
+        let runs = zip(runLabels, collectors).map { label, collector in
+            RunTables(label: label, tables: ReportTables(chunks: collector.chunks, documents: collector.documents, seed: seed))
+        }
+        let written = ReportTables.files(of: runs)
         for (name, contents) in written { try files.write(Array(contents.utf8), to: name) }
         // A category plot is only drawn when its table has rows: remove one left by an earlier report.
         for name in ReportTables.categoryTables.map({ "omission_\($0).svg" }) + ["omission_by_surprisal.svg"]
@@ -38,7 +49,8 @@ public func runReportStage(_ run: StageRun, inputs paths: [String], title: Strin
         }
         var upstream = Lineage()
         for path in paths { upstream.visit(path, recordedSHA256: nil, from: nil) }
-        let training = try upstream.trainingLog().map { url, name in
+        // One decoder's training: a comparison leaves it out.
+        let training = try runs.count > 1 ? nil : upstream.trainingLog().map { url, name in
             try TrainingCurve(jsonLines: String(contentsOf: url, encoding: .utf8), source: name)
         }
         let trainingFiles = training?.files() ?? []
@@ -46,38 +58,56 @@ public func runReportStage(_ run: StageRun, inputs paths: [String], title: Strin
         if training == nil {
             for name in TrainingCurve.fileNames { try? FileManager.default.removeItem(at: files.url(name)) }
         }
-        let context = ReportContext(
+        var context = ReportContext(
             title: title, version: LetheVersion.current, inputs: paths, seed: seed, stages: upstream.stages,
-            models: upstream.modelDescriptions(), datasets: collector.datasetSummaries(), examples: collector.examples(),
-            training: training)
-        let markdown = reportMarkdown(context, tables: tables)
+            models: upstream.modelDescriptions(), datasets: collectors.flatMap { $0.datasetSummaries() },
+            examples: collectors.flatMap { $0.examples() }, training: training)
+        if runs.count > 1 {
+            context.runs = runLabels.map { label in
+                let runPaths = zip(paths, labelOfPath).filter { $0.1 == label }.map(\.0)
+                var lineage = Lineage()
+                for path in runPaths { lineage.visit(path, recordedSHA256: nil, from: nil) }
+                func models(_ executable: String) -> [String] {
+                    distinctInOrder(lineage.stages.filter { $0.executable == executable }.flatMap { $0.inputs["model"] ?? [] })
+                }
+                return RunDescription(label: label, inputs: runPaths, encoders: models("lethe-encode"), decoders: models("lethe-reconstruct"))
+            }
+        }
+        let markdown = reportMarkdown(context, runs: runs)
         try files.write(Array(markdown.utf8), to: "report.md")
-        let chunks = try collector.browser.json(categoryOrder: tables.omission.mapValues { $0.map(\.category) })
-        let page = reportHTML(title: title, markdown: markdown, files: written + trainingFiles, chunks: chunks)
+        let categoryOrder = Dictionary(uniqueKeysWithValues: ReportTables.categoryTables.map { name in
+            (name, distinctInOrder(runs.flatMap { $0.tables.omission[name]!.map(\.category) }))
+        })
+        let page = reportHTML(title: title, markdown: markdown, files: written + trainingFiles,
+                              chunks: try browser.json(categoryOrder: categoryOrder))
         try files.write(Array(page.utf8), to: "report.html")
-        return ["chunks": .int(collector.chunks.count), "reference_words": .int(collector.chunks.reduce(0) { $0 + $1.words.count })]
+        let chunks = collectors.flatMap(\.chunks)
+        return ["chunks": .int(chunks.count), "reference_words": .int(chunks.reduce(0) { $0 + $1.words.count })]
     }
 }
 
-/// Reads annotated samples one at a time and keeps what the statistics need: each chunk's per-word records and
-/// token fates, without its texts (bar the reference's first word); the first chunk of each (dataset, length) for
-/// the examples; and every chunk in report.html's compact form (ChunkBrowser).
+/// Reads one run's annotated samples one at a time and keeps what the statistics need: each chunk's per-word
+/// records and token fates, without its texts (bar the reference's first word); plus the first chunk of each
+/// (dataset, length) for the examples.
 struct AnnotationCollector {
+    /// The run's label (empty for a report of one run).
+    let run: String
     private(set) var chunks: [ChunkAnnotation] = []
-    private(set) var browser = ChunkBrowser()
     /// The document of each chunk (ChunkMetadata.document), for the paired comparisons.
     private(set) var documents: [String?] = []
     private var firstChunks: [String: [Int: ReconstructionExample]] = [:]
     private var cutAtLengthLimit: [String: Int] = [:]
 
-    /// `id` names the chunk in report.html.
-    mutating func add(_ sample: ShardSample, id: String) throws {
+    init(run: String) { self.run = run }
+
+    /// Returns the sample's whole annotation (its texts included), for report.html.
+    mutating func add(_ sample: ShardSample) throws -> ChunkAnnotation {
         let annotated = try ChunkSample(sample, as: .annotation)
         var chunk = try ChunkAnnotation(jsonData: Data(annotated.words!), source: "\(annotated.origin): words.json")
-        browser.add(id: id, chunk: chunk)
+        let whole = chunk
         if firstChunks[chunk.dataset]?[chunk.length] == nil {
             firstChunks[chunk.dataset, default: [:]][chunk.length] = ReconstructionExample(
-                key: sample.key, dataset: chunk.dataset, length: chunk.length, reference: chunk.reference,
+                run: run, key: sample.key, dataset: chunk.dataset, length: chunk.length, reference: chunk.reference,
                 reconstruction: chunk.reconstruction, rouge1F1: chunk.rouge1.f1)
         }
         if annotated.metadata.stop == "length" { cutAtLengthLimit[chunk.dataset, default: 0] += 1 }
@@ -87,12 +117,13 @@ struct AnnotationCollector {
         for i in chunk.words.indices { chunk.words[i].word = "" }
         chunks.append(chunk)
         documents.append(annotated.metadata.document)
+        return whole
     }
 
     func datasetSummaries() -> [DatasetSummary] {
         Dictionary(grouping: chunks, by: \.dataset).keys.sorted().map { name in
             let group = chunks.filter { $0.dataset == name }
-            return DatasetSummary(name: name, chunks: group.count, words: group.reduce(0) { $0 + $1.words.count },
+            return DatasetSummary(run: run, name: name, chunks: group.count, words: group.reduce(0) { $0 + $1.words.count },
                                   lengths: Array(Set(group.map(\.length))).sorted(), cutAtLengthLimit: cutAtLengthLimit[name] ?? 0)
         }
     }

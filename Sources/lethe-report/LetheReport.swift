@@ -51,17 +51,31 @@ struct LetheReport: StageCommand {
         Run it in the folder the pipeline runs in: upstream stages are found
         by the paths their manifests recorded.
 
-        Example:
+        Several runs compared (one --label per --input, in the same order):
+          tables gain a first column `run`, plots draw each run's series, the
+          chunk browser filters by run; the training curve is left out.
+
+        Examples:
           lethe-report --input stages/annotate --output outputs \\
             --title "mamba-130m on CoNLL-2003 and GSM8K"
+          lethe-report --input stages/mamba-130m/annotate --label mamba-130m \\
+            --input stages/mamba-370m/annotate --label mamba-370m \\
+            --output outputs/compare
         """)
 
-    static let stageDescription = StageDescription.stage("lethe-report", format: 10, inputs: ["input"], parallel: false)
+    static let stageDescription = StageDescription.stage("lethe-report", format: 11, inputs: ["input"], parallel: false)
 
     @OptionGroup var stage: StageOptions
 
     @Option(help: ArgumentHelp("A lethe-annotate output folder; repeat to report on several together.", valueName: "dir"))
     var input: [String] = []
+
+    @Option(help: ArgumentHelp("""
+        The run of the --input at the same place (a model's name, say); give one per --input or none. Inputs of the \
+        same label are pooled; with two labels or more, the report compares the runs: every table gains a run column \
+        and every plot each run's series.
+        """, valueName: "text"))
+    var label: [String] = []
 
     @Option(help: ArgumentHelp("Seed of the bootstrap resamples behind the ROUGE intervals.", valueName: "n"))
     var seed: UInt64 = 0
@@ -71,10 +85,16 @@ struct LetheReport: StageCommand {
 
     func validate() throws {
         guard !input.isEmpty else { throw ValidationError("give at least one --input (a lethe-annotate output folder)") }
+        guard label.isEmpty || label.count == input.count else {
+            throw ValidationError("give one --label per --input (\(label.count) labels for \(input.count) inputs), or none")
+        }
+        if let bad = label.first(where: { $0.isEmpty || $0.contains(where: \.isNewline) }) {
+            throw ValidationError("--label \"\(bad)\": a label needs a character and no line break")
+        }
     }
 
     func run() throws {
-        try runReportStage(try StageRun(description: Self.stageDescription, options: stage), inputs: input, title: title,
+        try runReportStage(try StageRun(description: Self.stageDescription, options: stage), inputs: input, labels: label, title: title,
                            seed: seed, progress: stage.progress)
     }
 }

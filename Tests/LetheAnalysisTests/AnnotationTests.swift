@@ -87,10 +87,20 @@ final class AnnotationTests: XCTestCase {
                                     series: [PlotSeries(name: "s", x: [1, 2, 3], y: [3, 1, 2])], connected: false)
         XCTAssertFalse(scatter.contains("<polyline"))
         XCTAssertEqual(scatter.components(separatedBy: "<circle").count - 1, 3)
-        let bars = SVGPlot.bars(title: "t", categories: ["a", "b"], values: [0.5, .nan], low: [0.4, 0], high: [0.6, 1],
+        let bars = SVGPlot.bars(title: "t", categories: ["a", "b"], series: [BarSeries(name: "s", values: [0.5, .nan], low: [0.4, 0], high: [0.6, 1])],
                                 y: PlotAxis(label: "rate", range: 0...1))
         XCTAssertTrue(XMLParser(data: Data(bars.utf8)).parse())
         XCTAssertEqual(bars.components(separatedBy: "<rect").count - 1, 2) // background + one bar
+        XCTAssertFalse(bars.contains(">s</text>"), "no legend for one series")
+        // Two series: side by side in each category's slot, half as wide, with a legend.
+        let grouped = SVGPlot.bars(title: "t", categories: ["a", "b"], series: [
+            BarSeries(name: "run 1", values: [0.5, 0.25]), BarSeries(name: "run 2", values: [1, .nan])], y: PlotAxis(label: "rate", range: 0...1))
+        XCTAssertTrue(XMLParser(data: Data(grouped.utf8)).parse())
+        XCTAssertEqual(grouped.components(separatedBy: "<rect").count - 1, 4)
+        let slot = (SVGPlot.width - SVGPlot.right - SVGPlot.left) / 2
+        XCTAssertTrue(grouped.contains("<rect x=\"\(SVGPlot.f(SVGPlot.left + slot * 0.15))\" y=\"\(SVGPlot.f(SVGPlot.top + (bottom - top) * 0.5))\" width=\"\(SVGPlot.f(slot * 0.35))\""), grouped)
+        XCTAssertTrue(grouped.contains("<rect x=\"\(SVGPlot.f(SVGPlot.left + slot * 0.5))\" y=\"\(SVGPlot.f(SVGPlot.top))\" width=\"\(SVGPlot.f(slot * 0.35))\""), grouped)
+        XCTAssertTrue(grouped.contains(">run 1</text>") && grouped.contains(">run 2</text>"))
         XCTAssertEqual(SVGPlot.Scale.logTicks(1, 1e6), [1, 10, 100, 1000, 1e4, 1e5, 1e6])
         XCTAssertEqual(SVGPlot.Scale.logTicks(10, 100), [10, 20, 50, 100])
         XCTAssertEqual(SVGPlot.Scale.niceStep(0.23), 0.5)

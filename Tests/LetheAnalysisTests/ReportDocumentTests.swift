@@ -135,7 +135,7 @@ final class ReportDocumentTests: XCTestCase {
                              parameters: ["separator": ["\n\n"], "subset-field": [""], "chunk-size": ["4", "8"]])
         let context = ReportContext(title: "T", version: "9.9", inputs: ["stages/annotate"], seed: 7, stages: [stage],
                                     datasets: [])
-        let md = reportMarkdown(context, tables: ReportTables(chunks: [], seed: 7))
+        let md = reportMarkdown(context, runs: [RunTables(label: "", tables: ReportTables(chunks: [], seed: 7))])
         XCTAssertTrue(md.contains("| t | lethe-tokenize | --chunk-size 4 8 --separator \"\\n\\n\" --subset-field \"\" |"), md)
     }
 
@@ -145,7 +145,7 @@ final class ReportDocumentTests: XCTestCase {
                                              referenceText: "The cat sat.", reconstructionText: "The cat."))
         let context = ReportContext(title: "T", version: "9.9", inputs: ["stages/annotate"], seed: 7,
                                     datasets: [DatasetSummary(name: "prose", chunks: 1, words: 4, lengths: [3], cutAtLengthLimit: 0)])
-        let md = reportMarkdown(context, tables: ReportTables(chunks: [chunk], seed: 7))
+        let md = reportMarkdown(context, runs: [RunTables(label: "", tables: ReportTables(chunks: [chunk], seed: 7))])
         XCTAssertTrue(md.hasPrefix("# T\n\nMade by lethe-report 9.9 from the annotations in `stages/annotate`: 1 chunk and 4 reference words."), md)
         XCTAssertTrue(md.contains("No words with gold part-of-speech labels (only CoNLL-2003 chunks carry them)."))
         XCTAssertTrue(md.contains("No words with gold named-entity labels"))
@@ -153,6 +153,6 @@ final class ReportDocumentTests: XCTestCase {
         XCTAssertTrue(md.contains("**Encoder (frozen):** not recorded"))
         XCTAssertTrue(md.contains("All 4 words are prose: 25.0% omitted."), md)
         XCTAssertFalse(md.contains("omission_pos.svg"), "no link to a plot that is not drawn")
-        XCTAssertEqual(md, reportMarkdown(context, tables: ReportTables(chunks: [chunk], seed: 7)), "the same input gives the same text")
+        XCTAssertEqual(md, reportMarkdown(context, runs: [RunTables(label: "", tables: ReportTables(chunks: [chunk], seed: 7))]), "the same input gives the same text")
     }
 }

@@ -1,5 +1,5 @@
 // report.html's chunk browser (lethe-report compiles this file in). It reads the chunks lethe-report embedded
-// (ChunkBrowser.swift writes them), filters them by dataset, length bucket, category, F1 range and text, gives
+// (ChunkBrowser.swift writes them), filters them by run, dataset, length bucket, category, F1 range and text, gives
 // the count beside every choice, and draws only the rows in view, so the page stays fast with 100,000 chunks.
 // The address's fragment holds the filters and the chosen chunk (#dataset=aave&bucket=8&chunk=shard-000000/KEY).
 "use strict";
@@ -49,12 +49,16 @@
   let searchText = null;  // lowercased reference and reconstruction, built at the first search
 
   // Filters, as in the controls and the address.
-  const FILTERS = ["dataset", "bucket", "category", "f1min", "f1max", "q"];
-  const state = { dataset: "", bucket: "", category: "", f1min: "", f1max: "", q: "", chunk: "" };
+  const FILTERS = ["run", "dataset", "bucket", "category", "f1min", "f1max", "q"];
+  const state = { run: "", dataset: "", bucket: "", category: "", f1min: "", f1max: "", q: "", chunk: "" };
   const control = {};
   for (const name of FILTERS) control[name] = document.getElementById("f-" + name);
 
+  // A report of one run has no run to choose.
+  document.getElementById("f-run").parentElement.hidden = data.runs.length < 2;
+
   function matcher(skip) {
+    const run = skip === "run" || state.run === "" ? -1 : data.runs.indexOf(state.run);
     const dataset = skip === "dataset" || state.dataset === "" ? -1 : data.datasets.indexOf(state.dataset);
     const bucket = skip === "bucket" || state.bucket === "" ? 0 : Number(state.bucket);
     const f1Set = state.f1min !== "" || state.f1max !== "";
@@ -70,6 +74,7 @@
       tagCategoryKeys.forEach((keys, tag) => { inCategory[tag] = keys.includes(state.category) ? 1 : 0; });
     }
     return (i) => {
+      if (run >= 0 && C.run[i] !== run) return false;
       if (dataset >= 0 && C.dataset[i] !== dataset) return false;
       if (bucket > 0 && C.bucket[i] !== bucket) return false;
       if (f1Set && (C.f1[i] === null || C.f1[i] < f1Min || C.f1[i] > f1Max)) return false;
@@ -123,14 +128,15 @@
   function update() {
     const started = performance.now();
     // Each choice's count: the chunks it would give with the other filters as they are.
-    const byDataset = data.datasets.map(() => newTally()), byBucket = new Map(buckets.map((b) => [b, newTally()]));
+    const byRun = data.runs.map(() => newTally()), byDataset = data.datasets.map(() => newTally()), byBucket = new Map(buckets.map((b) => [b, newTally()]));
     const categoryWords = new Map(categoryKeys.map((key) => [key, [0, 0]]));
-    const withoutDataset = matcher("dataset"), withoutBucket = matcher("bucket"), withoutCategory = matcher("category");
+    const withoutRun = matcher("run"), withoutDataset = matcher("dataset"), withoutBucket = matcher("bucket"), withoutCategory = matcher("category");
     const all = matcher(null);
     const total = newTally();
     let categoryTally = [0, 0];
     shown = [];
     for (let i = 0; i < N; i++) {
+      if (withoutRun(i)) count(byRun[C.run[i]], i);
       if (withoutDataset(i)) count(byDataset[C.dataset[i]], i);
       if (withoutBucket(i)) count(byBucket.get(C.bucket[i]), i);
       if (withoutCategory(i)) {
@@ -153,6 +159,7 @@
         }
       }
     }
+    fillSelect(control.run, "all runs", facetOptions(data.runs.map((r, k) => [r, byRun[k]]), (r) => r), state.run);
     fillSelect(control.dataset, "all datasets", facetOptions(data.datasets.map((d, k) => [d, byDataset[k]]), (d) => d),
                state.dataset);
     fillSelect(control.bucket, "all lengths", facetOptions(Array.from(byBucket.entries()), (b) => `${b} tokens`), state.bucket);
@@ -193,7 +200,7 @@
       row.className = "row" + (C.id[i] === state.chunk ? " selected" : "");
       row.style.top = r * ROW_HEIGHT + "px";
       row.dataset.id = C.id[i];
-      row.innerHTML = `<div class="meta">${escapeHTML(C.id[i])} · ${escapeHTML(data.datasets[C.dataset[i]])} · ` +
+      row.innerHTML = `<div class="meta">${escapeHTML(C.id[i])} · ${runLabel(i)}${escapeHTML(data.datasets[C.dataset[i]])} · ` +
         `${C.length[i]} tokens · F1 ${C.f1[i] === null ? "–" : C.f1[i].toFixed(3)} · ` +
         `${omittedInChunk[i]} of ${firstWord[i + 1] - firstWord[i]} words omitted</div>` +
         `<div class="preview">${markedReference(i, PREVIEW)}</div>`;
@@ -206,6 +213,8 @@
     const row = event.target.closest(".row");
     if (row !== null) { state.chunk = row.dataset.id; writeAddress(); drawRows(); drawDetail(); }
   });
+
+  function runLabel(i) { return data.runs.length < 2 ? "" : escapeHTML(data.runs[C.run[i]]) + " · "; }
 
   // The reference with each word in a span (omitted or kept; outlined when of the chosen category), up to `limit`.
   function markedReference(i, limit) {
@@ -227,7 +236,7 @@
     if (i === undefined) { detail.innerHTML = ""; return; }
     const words = firstWord[i + 1] - firstWord[i];
     detail.innerHTML = `<h3>${escapeHTML(C.id[i])}</h3>` +
-      `<p>${escapeHTML(data.datasets[C.dataset[i]])}, ${C.length[i]} tokens (length ${C.bucket[i]}); ROUGE-1 precision ` +
+      `<p>${runLabel(i)}${escapeHTML(data.datasets[C.dataset[i]])}, ${C.length[i]} tokens (length ${C.bucket[i]}); ROUGE-1 precision ` +
       `${C.precision[i].toFixed(3)}, recall ${C.recall[i].toFixed(3)}, F1 ${C.f1[i] === null ? "– (not scored)" : C.f1[i].toFixed(3)}; ` +
       `${omittedInChunk[i]} of ${words} reference words omitted.</p>` +
       `<div class="pair"><div><h4>Reference</h4><pre id="detail-reference">${markedReference(i, Infinity)}</pre></div>` +

@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+import LethePipeline
+import LetheShards
+import LetheTestSupport
+
+/// Several runs in one report (lethe-report --label): the fixture's two reconstruct folders annotated apart, as
+/// two runs A and B, reported alone and compared. The comparison must hold exactly each run's own report: every
+/// CSV row of run A is the row A's report has, with `run` first; and the page's run filter gives each run's counts.
+final class ComparedReportTests: XCTestCase {
+    func testAComparisonHoldsEachRunsOwnReport() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        let fixture = try ReportFixture()
+        try fixture.build(in: sandbox)
+        let runs = ["A": fixture.reconstructFolders[0], "B": fixture.reconstructFolders[1]]
+        for (label, folder) in runs.sorted(by: { $0.key < $1.key }) {
+            let annotate = try sandbox.run("lethe-annotate", ["--input", folder, "--counts", "stages/count", "--tokenizer", "data/tokenizer.json",
+                                                              "--output", "stages/annotate-\(label)"])
+            XCTAssertEqual(annotate.status, 0, annotate.error)
+            let alone = try sandbox.run("lethe-report", ["--input", "stages/annotate-\(label)", "--output", "outputs-\(label)"])
+            XCTAssertEqual(alone.status, 0, alone.error)
+        }
+        let compared = try sandbox.run("lethe-report", ["--input", "stages/annotate-A", "--label", "A", "--input", "stages/annotate-B",
+                                                        "--label", "B", "--output", "outputs"])
+        XCTAssertEqual(compared.status, 0, compared.error)
+
+        let manifest = try XCTUnwrap(try StageFolder(url: sandbox.path("outputs")).manifest())
+        let names = manifest.files.map(\.name)
+        XCTAssertFalse(names.contains("training_curve.csv"), "a comparison has no single decoder's training")
+        var csvFiles = 0
+        for name in names where name.hasSuffix(".csv") {
+            csvFiles += 1
+            let table = try parseCSV(String(contentsOf: sandbox.path("outputs/" + name), encoding: .utf8))
+            XCTAssertEqual(table.first?.first, "run", name)
+            for label in ["A", "B"] {
+                let own = try parseCSV(String(contentsOf: sandbox.path("outputs-\(label)/" + name), encoding: .utf8))
+                XCTAssertEqual(Array(table[0].dropFirst()), own[0], "\(name): columns")
+                XCTAssertEqual(table.dropFirst().filter { $0[0] == label }.map { Array($0.dropFirst()) }, Array(own.dropFirst()),
+                               "\(name): run \(label)'s rows")
+            }
+            XCTAssertTrue(table.dropFirst().allSatisfy { ["A", "B"].contains($0[0]) }, name)
+        }
+        XCTAssertEqual(csvFiles, 13)
+
+        let markdown = try String(contentsOf: sandbox.path("outputs/report.md"), encoding: .utf8)
+        XCTAssertTrue(markdown.contains("| run | annotations | encoder | decoder |\n| --- | --- | --- | --- |\n| A | `stages/annotate-A` |"), markdown)
+        XCTAssertTrue(markdown.contains("| run | dataset | length | chunk lengths | chunks |"))
+        XCTAssertTrue(markdown.contains("- **A:** ROUGE-1 F1") && markdown.contains("- **B:** ROUGE-1 F1"))
+        let rougePlot = try String(contentsOf: sandbox.path("outputs/rouge_f1_by_length.svg"), encoding: .utf8)
+        XCTAssertTrue(rougePlot.contains(">A · ") && rougePlot.contains(">B · "), "each run's series in the plot")
+
+        // The page: each run's chunks and words beside the run filter, as its own report counts them.
+        let page = try Chromium.load(sandbox.path("outputs/report.html"))
+        XCTAssertEqual(page.console, [])
+        let options = page.options("f-run")
+        for label in ["A", "B"] {
+            let words = try parseCSV(String(contentsOf: sandbox.path("outputs-\(label)/omission_dataset.csv"), encoding: .utf8)).dropFirst()
+            let chunks = try sandbox.samples("stages/annotate-\(label)").count
+            XCTAssertEqual(options[label]?["chunks"], Double(chunks), label)
+            XCTAssertEqual(options[label]?["words"], words.reduce(0) { $0 + Double($1[1])! }, label)
+        }
+    }
+
+    func testLabelsMustMatchTheInputs() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        let result = try sandbox.run("lethe-report", ["--input", "a", "--input", "b", "--label", "A", "--output", "outputs"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.error.contains("give one --label per --input (1 labels for 2 inputs), or none"), result.error)
+    }
+}
