@@ -17,6 +17,8 @@
 //   annotateChunk(ChunkInput) -> ChunkAnnotation   one chunk's words with all categories (KEY.words.json)
 //   ReportTables(chunks:).files()                   rouge.csv, omission_*.csv, significance_*.csv,
 //                                                    omission_position.csv, frequency.csv and the SVG plots
+//   ReportTables.files(of: [RunTables])             the same for several runs compared (a run column, each
+//                                                    run's series in every plot)
 //   TrainingCurve(jsonLines:source:)               the decoder's training curve, its CSV and plots
 //   Table(...).csv, SVGPlot.lines / SVGPlot.bars   generic CSV and chart writers
 //
