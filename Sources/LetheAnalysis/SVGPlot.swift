@@ -179,26 +179,12 @@ public enum SVGPlot {
         return String(format: "%g", v)
     }
 
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
-
     static func header(title: String) -> String {
         """
         <?xml version="1.0" encoding="UTF-8"?>
         <svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
         <rect width="100%" height="100%" fill="white"/>
-        <text x="\(f(width / 2))" y="24" text-anchor="middle" font-size="15">\(escape(title))</text>
+        <text x="\(f(width / 2))" y="24" text-anchor="middle" font-size="15">\(escapeMarkup(title))</text>
 
         """
     }
@@ -211,20 +197,20 @@ public enum SVGPlot {
         for t in y.ticks {
             let py = y.map(t)
             svg += "<line x1=\"\(f(x0))\" y1=\"\(f(py))\" x2=\"\(f(x1))\" y2=\"\(f(py))\" stroke=\"#dddddd\"/>"
-            svg += "<text x=\"\(f(x0 - 6))\" y=\"\(f(py + 4))\" text-anchor=\"end\">\(escape(label(t)))</text>\n"
+            svg += "<text x=\"\(f(x0 - 6))\" y=\"\(f(py + 4))\" text-anchor=\"end\">\(escapeMarkup(label(t)))</text>\n"
         }
         if let x = x {
             for t in x.ticks {
                 let px = x.map(t)
                 svg += "<line x1=\"\(f(px))\" y1=\"\(f(y0))\" x2=\"\(f(px))\" y2=\"\(f(y0 + 5))\" stroke=\"#000000\"/>"
-                svg += "<text x=\"\(f(px))\" y=\"\(f(y0 + 18))\" text-anchor=\"middle\">\(escape(label(t)))</text>\n"
+                svg += "<text x=\"\(f(px))\" y=\"\(f(y0 + 18))\" text-anchor=\"middle\">\(escapeMarkup(label(t)))</text>\n"
             }
         }
         for (px, name) in categoryLabels ?? [] {
-            svg += "<text x=\"\(f(px))\" y=\"\(f(y0 + 16))\" text-anchor=\"end\" transform=\"rotate(-35 \(f(px)) \(f(y0 + 16)))\">\(escape(name))</text>\n"
+            svg += "<text x=\"\(f(px))\" y=\"\(f(y0 + 16))\" text-anchor=\"end\" transform=\"rotate(-35 \(f(px)) \(f(y0 + 16)))\">\(escapeMarkup(name))</text>\n"
         }
-        svg += "<text x=\"\(f((x0 + x1) / 2))\" y=\"\(f(height - 12))\" text-anchor=\"middle\">\(escape(xAxis.label))</text>\n"
-        svg += "<text x=\"16\" y=\"\(f((y0 + y1) / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(f((y0 + y1) / 2)))\">\(escape(yAxis.label))</text>\n"
+        svg += "<text x=\"\(f((x0 + x1) / 2))\" y=\"\(f(height - 12))\" text-anchor=\"middle\">\(escapeMarkup(xAxis.label))</text>\n"
+        svg += "<text x=\"16\" y=\"\(f((y0 + y1) / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(f((y0 + y1) / 2)))\">\(escapeMarkup(yAxis.label))</text>\n"
         return svg
     }
 
@@ -239,8 +225,24 @@ public enum SVGPlot {
         for (k, name) in names.enumerated() {
             let y = top + 8 + Double(k) * 18, x = width - right + 14
             svg += "<line x1=\"\(f(x))\" y1=\"\(f(y))\" x2=\"\(f(x + 22))\" y2=\"\(f(y))\" stroke=\"\(palette[k % palette.count])\" stroke-width=\"3\"/>"
-            svg += "<text x=\"\(f(x + 28))\" y=\"\(f(y + 4))\">\(escape(name))</text>\n"
+            svg += "<text x=\"\(f(x + 28))\" y=\"\(f(y + 4))\">\(escapeMarkup(name))</text>\n"
         }
         return svg
     }
+}
+
+/// Text safe in XML and HTML content and attribute values (&, <, > and " escaped).
+public func escapeMarkup(_ text: String) -> String {
+    var escaped = ""
+    escaped.reserveCapacity(text.utf8.count)
+    for c in text {
+        switch c {
+        case "&": escaped += "&amp;"
+        case "<": escaped += "&lt;"
+        case ">": escaped += "&gt;"
+        case "\"": escaped += "&quot;"
+        default: escaped.append(c)
+        }
+    }
+    return escaped
 }

@@ -4,6 +4,7 @@
 // backslash escapes. Anything else stays as text.
 
 import Foundation
+import LetheAnalysis
 
 /// Renders `markdown` as HTML. An image's place gets `image(source, alt)` when that returns markup (report.html
 /// puts each plot's SVG inline), else an <img>; a link's target is `link(target)`.
@@ -29,7 +30,7 @@ struct MarkdownHTMLRenderer {
                 i += 1
                 while i < lines.count && lines[i] != fence { body.append(lines[i]); i += 1 }
                 i += 1
-                out += "<pre><code>" + escapeHTML(body.joined(separator: "\n")) + "</code></pre>\n"
+                out += "<pre><code>" + escapeMarkup(body.joined(separator: "\n")) + "</code></pre>\n"
             } else if let (level, text) = Self.heading(line) {
                 out += "<h\(level) id=\"\(Self.anchor(text))\">\(inline(text))</h\(level)>\n"
                 i += 1
@@ -145,13 +146,13 @@ struct MarkdownHTMLRenderer {
         while i < c.count {
             let ch = c[i]
             if ch == "\\", i + 1 < c.count, c[i + 1].isASCII, c[i + 1].isPunctuation || c[i + 1].isSymbol {
-                html += escapeHTML(String(c[i + 1])); i += 2
+                html += escapeMarkup(String(c[i + 1])); i += 2
             } else if ch == "`" {
                 var ticks = 0
                 while i + ticks < c.count && c[i + ticks] == "`" { ticks += 1 }
                 let marker = Array(repeating: Character("`"), count: ticks)
                 if let end = find(marker, from: i + ticks) {
-                    html += "<code>" + escapeHTML(String(c[(i + ticks)..<end])) + "</code>"
+                    html += "<code>" + escapeMarkup(String(c[(i + ticks)..<end])) + "</code>"
                     i = end + ticks
                 } else { html += String(marker); i += ticks }
             } else if ch == "[" || (ch == "!" && i + 1 < c.count && c[i + 1] == "["),
@@ -159,9 +160,9 @@ struct MarkdownHTMLRenderer {
                       let end = find([")"], from: close + 2) {
                 let label = String(c[(ch == "!" ? i + 2 : i + 1)..<close]), target = String(c[(close + 2)..<end])
                 if ch == "!" {
-                    html += image(target, label) ?? "<img src=\"\(escapeHTML(target))\" alt=\"\(escapeHTML(label))\">"
+                    html += image(target, label) ?? "<img src=\"\(escapeMarkup(target))\" alt=\"\(escapeMarkup(label))\">"
                 } else {
-                    html += "<a href=\"\(escapeHTML(link(target)))\">" + inline(label) + "</a>"
+                    html += "<a href=\"\(escapeMarkup(link(target)))\">" + inline(label) + "</a>"
                 }
                 i = end + 1
             } else if ch == "*" {
@@ -175,25 +176,9 @@ struct MarkdownHTMLRenderer {
                     i = end + marker.count
                 } else { html += String(marker); i += marker.count }
             } else {
-                html += escapeHTML(String(ch)); i += 1
+                html += escapeMarkup(String(ch)); i += 1
             }
         }
         return html
     }
-}
-
-/// Text safe in HTML content and attribute values.
-public func escapeHTML(_ text: String) -> String {
-    var escaped = ""
-    escaped.reserveCapacity(text.utf8.count)
-    for c in text {
-        switch c {
-        case "&": escaped += "&amp;"
-        case "<": escaped += "&lt;"
-        case ">": escaped += "&gt;"
-        case "\"": escaped += "&quot;"
-        default: escaped.append(c)
-        }
-    }
-    return escaped
 }

@@ -3,6 +3,7 @@
 // (Resources/report.js over ChunkBrowser's data). Plain values in, the same bytes out.
 
 import Foundation
+import LetheAnalysis
 
 /// The page for a report: `markdown` is report.md; `files` the report's CSV and SVG files by name, in the order the
 /// data tables should appear; `chunks` the browser's data (ChunkBrowser.json).
@@ -14,7 +15,7 @@ public func reportHTML(title: String, markdown: String, files: [(name: String, c
     }, link: { target in contents[target] != nil && target.hasSuffix(".csv") ? "#" + fileAnchor(target) : target })
     var tables = ""
     for (name, csv) in files where name.hasSuffix(".csv") {
-        tables += "<details id=\"\(fileAnchor(name))\"><summary>\(escapeHTML(name))</summary>\n" + csvTableHTML(csv) + "</details>\n"
+        tables += "<details id=\"\(fileAnchor(name))\"><summary>\(escapeMarkup(name))</summary>\n" + csvTableHTML(csv) + "</details>\n"
     }
     let script = String(decoding: PackageResources.report_js, as: UTF8.self)
     let style = String(decoding: PackageResources.report_css, as: UTF8.self)
@@ -25,7 +26,7 @@ public func reportHTML(title: String, markdown: String, files: [(name: String, c
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
-    <title>\(escapeHTML(title))</title>
+    <title>\(escapeMarkup(title))</title>
     <style>
     \(style)</style>
     </head>
@@ -77,7 +78,7 @@ func inlineSVG(_ svg: String, label: String) -> String {
     var body = Substring(svg)
     if body.hasPrefix("<?xml"), let end = body.range(of: "?>") { body = body[end.upperBound...] }
     let markup = body.trimmingCharacters(in: .whitespacesAndNewlines)
-    return markup.replacingOccurrences(of: "<svg ", with: "<svg role=\"img\" aria-label=\"\(escapeHTML(label))\" ",
+    return markup.replacingOccurrences(of: "<svg ", with: "<svg role=\"img\" aria-label=\"\(escapeMarkup(label))\" ",
                                        options: [.anchored])
 }
 
@@ -85,8 +86,8 @@ func inlineSVG(_ svg: String, label: String) -> String {
 func csvTableHTML(_ csv: String) -> String {
     let rows = csvRows(csv)
     guard let header = rows.first else { return "<p>(empty)</p>\n" }
-    var html = "<table class=\"data\">\n<thead><tr>" + header.map { "<th>\(escapeHTML($0))</th>" }.joined() + "</tr></thead>\n<tbody>\n"
-    for row in rows.dropFirst() { html += "<tr>" + row.map { "<td>\(escapeHTML($0))</td>" }.joined() + "</tr>\n" }
+    var html = "<table class=\"data\">\n<thead><tr>" + header.map { "<th>\(escapeMarkup($0))</th>" }.joined() + "</tr></thead>\n<tbody>\n"
+    for row in rows.dropFirst() { html += "<tr>" + row.map { "<td>\(escapeMarkup($0))</td>" }.joined() + "</tr>\n" }
     return html + "</tbody>\n</table>\n"
 }
 
