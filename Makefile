@@ -18,7 +18,7 @@ deps:
 
 # The tests open report.html in a real headless browser (ReportPageTests).
 test-deps: deps
-	@if ! command -v chromium >/dev/null; then \
+	@if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && ! command -v google-chrome >/dev/null; then \
 		echo "Installing chromium (for the report.html browser test)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; \
 	fi

@@ -45,7 +45,8 @@ let package = Package(
         // The report's prose (report.md) around LetheAnalysis's statistics, tables and plots, and report.html: the
         // same report with every chunk browsable; its script and style sheet are files (Resources/) compiled in.
         .target(name: "LetheReport", dependencies: ["LetheAnalysis", "LethePipeline", "LetheShards"],
-                resources: [.embedInCode("Resources/report.js"), .embedInCode("Resources/report.css")], swiftSettings: fast),
+                resources: [.embedInCode("Resources/report.js"), .embedInCode("Resources/report.css"),
+                            .embedInCode("Resources/paper-figures.json")], swiftSettings: fast),
         // Token and word frequencies of corpus files (the count stage): needs the corpus reader, the BPE
         // tokenizer and the annotate stage's word tokenizer, so it sits above all three.
         .target(name: "LetheCount", dependencies: ["LetheCorpus", "LetheTokenizer", "LetheText", "LetheShards"],

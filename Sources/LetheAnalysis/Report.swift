@@ -103,16 +103,20 @@ public struct RunTables: Equatable, Sendable {
 struct ComparedPlots {
     let runs: [RunTables]
 
-    /// A series' name: prefixed with its run's label when there are several runs.
-    func name(_ run: RunTables, _ series: String) -> String { runs.count > 1 ? "\(run.label) · \(series)" : series }
+    /// A series of `run`, the `index`-th of its run: comparing runs, named "run · series", in the run's colour and
+    /// the index's dash; for one run, as before (its own colour, solid).
+    func runSeries(_ run: RunTables, _ index: Int, _ name: String, x: [Double], y: [Double], low: [Double], high: [Double]) -> PlotSeries {
+        guard runs.count > 1 else { return PlotSeries(name: name, x: x, y: y, yLow: low, yHigh: high) }
+        let runIndex = runs.firstIndex { $0.label == run.label }!
+        return PlotSeries(name: "\(run.label) · \(name)", x: x, y: y, yLow: low, yHigh: high, colour: runIndex, dash: index)
+    }
 
     func rouge() -> String {
         let series = runs.flatMap { run -> [PlotSeries] in
             let rouge = run.tables.rouge
-            return Array(Set(rouge.map(\.dataset))).sorted().map { d in
+            return Array(Set(rouge.map(\.dataset))).sorted().enumerated().map { k, d in
                 let rows = rouge.filter { $0.dataset == d }
-                return PlotSeries(name: name(run, d), x: rows.map { Double($0.length) }, y: rows.map(\.f1),
-                                  yLow: rows.map(\.f1Low), yHigh: rows.map(\.f1High))
+                return runSeries(run, k, d, x: rows.map { Double($0.length) }, y: rows.map(\.f1), low: rows.map(\.f1Low), high: rows.map(\.f1High))
             }
         }
         return SVGPlot.lines(title: "ROUGE-1 F1 by chunk length", x: PlotAxis(label: "chunk length (tokens)", logarithmic: true),
@@ -136,10 +140,10 @@ struct ComparedPlots {
         let series = runs.flatMap { run -> [PlotSeries] in
             let position = run.tables.position
             let datasets = distinctInOrder(position.map(\.dataset))
-            return (runs.count > 1 ? Array(datasets.prefix(1)) : datasets).map { d in
+            return (runs.count > 1 ? Array(datasets.prefix(1)) : datasets).enumerated().map { k, d in
                 let rows = position.filter { $0.dataset == d }
-                return PlotSeries(name: name(run, d), x: rows.map { ($0.from + $0.to) / 2 }, y: rows.map(\.omission.rate),
-                                  yLow: rows.map(\.omission.low), yHigh: rows.map(\.omission.high))
+                return runSeries(run, k, d, x: rows.map { ($0.from + $0.to) / 2 }, y: rows.map(\.omission.rate),
+                              low: rows.map(\.omission.low), high: rows.map(\.omission.high))
             }
         }
         return SVGPlot.lines(title: "Omission rate by position in the chunk", x: PlotAxis(label: "relative position", range: 0...1),
@@ -149,11 +153,11 @@ struct ComparedPlots {
     /// Each bin at its middle, in nats.
     func surprisal() -> String {
         let series = runs.flatMap { run in
-            [("token", "tokens"), ("word", "words (sum over tokens)")].compactMap { level, label -> PlotSeries? in
-                let rows = run.tables.surprisal.filter { $0.level == level }
+            [("token", "tokens"), ("word", "words (sum over tokens)")].enumerated().compactMap { k, level -> PlotSeries? in
+                let rows = run.tables.surprisal.filter { $0.level == level.0 }
                 guard !rows.isEmpty else { return nil }
-                return PlotSeries(name: name(run, label), x: rows.map { ($0.from + $0.to) / 2 }, y: rows.map(\.omission.rate),
-                                  yLow: rows.map(\.omission.low), yHigh: rows.map(\.omission.high))
+                return runSeries(run, k, level.1, x: rows.map { ($0.from + $0.to) / 2 }, y: rows.map(\.omission.rate),
+                              low: rows.map(\.omission.low), high: rows.map(\.omission.high))
             }
         }
         return SVGPlot.lines(title: "Omission rate by the encoder's surprisal", x: PlotAxis(label: "surprisal (nats)"),
@@ -164,11 +168,11 @@ struct ComparedPlots {
     func frequency() -> String {
         let levels = [("token", "tokens"), ("word", "words (rarest token)"), ("word_count", "words (word count)")]
         let series = runs.flatMap { run in
-            levels.compactMap { level, label -> PlotSeries? in
-                let rows = run.tables.frequency.filter { $0.level == level && $0.bin >= 0 }
+            levels.enumerated().compactMap { k, level -> PlotSeries? in
+                let rows = run.tables.frequency.filter { $0.level == level.0 && $0.bin >= 0 }
                 guard !rows.isEmpty else { return nil }
-                return PlotSeries(name: name(run, label), x: rows.map { (Double($0.countLow) * Double($0.countHigh)).squareRoot() },
-                                  y: rows.map(\.omission.rate), yLow: rows.map(\.omission.low), yHigh: rows.map(\.omission.high))
+                return runSeries(run, k, level.1, x: rows.map { (Double($0.countLow) * Double($0.countHigh)).squareRoot() },
+                              y: rows.map(\.omission.rate), low: rows.map(\.omission.low), high: rows.map(\.omission.high))
             }
         }
         return SVGPlot.lines(title: "Omission rate by pretraining frequency", x: PlotAxis(label: "pretraining count", logarithmic: true),

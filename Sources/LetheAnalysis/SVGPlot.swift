@@ -11,11 +11,15 @@ public struct PlotSeries: Equatable, Sendable {
     /// Optional interval per point, drawn as an error bar.
     public var yLow: [Double]?
     public var yHigh: [Double]?
+    /// Its colour in the palette (by default its place among the series) and its dash pattern (0 solid): several
+    /// runs compared keep one colour per run and one dash per dataset.
+    public var colour: Int?
+    public var dash = 0
 
-    public init(name: String, x: [Double], y: [Double], yLow: [Double]? = nil, yHigh: [Double]? = nil) {
+    public init(name: String, x: [Double], y: [Double], yLow: [Double]? = nil, yHigh: [Double]? = nil, colour: Int? = nil, dash: Int = 0) {
         precondition(x.count == y.count && (yLow?.count ?? x.count) == x.count && (yHigh?.count ?? x.count) == x.count,
                      "PlotSeries \(name): x, y and interval lengths differ")
-        self.name = name; self.x = x; self.y = y; self.yLow = yLow; self.yHigh = yHigh
+        self.name = name; self.x = x; self.y = y; self.yLow = yLow; self.yHigh = yHigh; self.colour = colour; self.dash = dash
     }
 }
 
@@ -69,11 +73,11 @@ public enum SVGPlot {
         let yScale = Scale(axis: y, values: ys, from: height - bottom, to: top)
         var svg = header(title: title) + axes(xScale, yScale, x, y, categoryLabels: nil)
         for (k, s) in series.enumerated() {
-            let colour = palette[k % palette.count]
+            let colour = palette[(s.colour ?? k) % palette.count]
             var segment: [String] = []
             func flush() {
                 if connected && segment.count > 1 {
-                    svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"\(segment.joined(separator: " "))\"/>\n"
+                    svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(dashAttribute(s.dash)) points=\"\(segment.joined(separator: " "))\"/>\n"
                 }
                 segment = []
             }
@@ -86,7 +90,7 @@ public enum SVGPlot {
             }
             flush()
         }
-        svg += legend(series.map(\.name))
+        svg += legend(series.enumerated().map { k, s in (s.name, s.colour ?? k, s.dash) })
         return svg + "</svg>\n"
     }
 
@@ -110,7 +114,7 @@ public enum SVGPlot {
                 svg += errorBar(cx, s.low?[i], s.high?[i], yScale, "#333333")
             }
         }
-        if series.count > 1 { svg += legend(series.map(\.name)) }
+        if series.count > 1 { svg += legend(series.enumerated().map { k, s in (s.name, k, 0) }) }
         return svg + "</svg>\n"
     }
 
@@ -220,11 +224,18 @@ public enum SVGPlot {
         return "<path d=\"M\(f(px)) \(f(a))V\(f(b))M\(f(px - 4)) \(f(a))H\(f(px + 4))M\(f(px - 4)) \(f(b))H\(f(px + 4))\" stroke=\"\(colour)\" fill=\"none\"/>\n"
     }
 
-    static func legend(_ names: [String]) -> String {
+    /// Dash patterns after solid, cycled.
+    static let dashes = ["6 3", "2 3", "8 3 2 3", "1 4"]
+
+    static func dashAttribute(_ dash: Int) -> String { dash == 0 ? "" : " stroke-dasharray=\"\(dashes[(dash - 1) % dashes.count])\"" }
+
+    /// Each entry's name beside a line in its colour and dash.
+    static func legend(_ entries: [(name: String, colour: Int, dash: Int)]) -> String {
         var svg = ""
-        for (k, name) in names.enumerated() {
+        for (k, entry) in entries.enumerated() {
+            let (name, colour, dash) = entry
             let y = top + 8 + Double(k) * 18, x = width - right + 14
-            svg += "<line x1=\"\(f(x))\" y1=\"\(f(y))\" x2=\"\(f(x + 22))\" y2=\"\(f(y))\" stroke=\"\(palette[k % palette.count])\" stroke-width=\"3\"/>"
+            svg += "<line x1=\"\(f(x))\" y1=\"\(f(y))\" x2=\"\(f(x + 22))\" y2=\"\(f(y))\" stroke=\"\(palette[colour % palette.count])\" stroke-width=\"3\"\(dashAttribute(dash))/>"
             svg += "<text x=\"\(f(x + 28))\" y=\"\(f(y + 4))\">\(escapeMarkup(name))</text>\n"
         }
         return svg

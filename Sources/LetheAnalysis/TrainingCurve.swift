@@ -53,8 +53,6 @@ public struct TrainingCurve: Equatable, Sendable {
         }
     }
 
-    /// training_curve.csv: one row per validation (step, validation loss, chunks, F1 at each length) after the
-    /// training loss averaged over the steps since the previous validation.
     /// The files the report writes from the log, in order.
     public static let fileNames = ["training_curve.csv", "training_loss.svg", "training_f1.svg"]
 
@@ -63,6 +61,8 @@ public struct TrainingCurve: Equatable, Sendable {
         zip(Self.fileNames, [csv(), lossPlot(), f1Plot()]).map { ($0, $1) }
     }
 
+    /// training_curve.csv: one row per validation (step, validation loss, chunks, F1 at each length) after the
+    /// training loss averaged over the steps since the previous validation.
     public func csv() -> String {
         let lengths = validationLengths
         var out = "step,train_loss,val_loss,val_chunks" + lengths.map { ",val_f1_\($0)" }.joined() + "\n"

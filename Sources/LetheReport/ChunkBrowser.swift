@@ -10,8 +10,8 @@ import LetheAnalysis
 /// length (both in UTF-16 units of the reference text, as JavaScript indexes strings), and the index of its
 /// categories and fate in `tags`.
 public struct ChunkBrowser: Sendable {
-    /// The category tables a word is filed under in the browser, as in the report's omission tables.
-    public static let categoryTables = ["pos", "ner", "class"]
+    /// The category tables a word is filed under in the browser: the report's, bar the dataset (a filter of its own).
+    public static let categoryTables = ReportTables.categoryTables.filter { $0 != "dataset" }
 
     /// A word's category in each of `categoryTables` (nil where it does not count there), and whether it was
     /// omitted.
@@ -45,11 +45,11 @@ public struct ChunkBrowser: Sendable {
         for scalar in text.unicodeScalars { utf16Offset.append(utf16Offset.last! + scalar.utf16.count) }
         var packed = "", end = 0
         for (word, range) in zip(chunk.words, located) {
-            let range = range!
             let tag = Tag(categories: Self.categoryTables.map { CategoryItems.category($0, of: word, in: chunk) },
                           omitted: !word.retained)
             let index = tagIndex[tag] ?? { tags.append(tag); tagIndex[tag] = tags.count - 1; return tags.count - 1 }()
-            let start = utf16Offset[range.lowerBound], stop = utf16Offset[range.upperBound]
+            // A word not even in its joined form (it holds whitespace) is kept, empty, where the one before ended.
+            let start = range.map { utf16Offset[$0.lowerBound] } ?? end, stop = range.map { utf16Offset[$0.upperBound] } ?? end
             PackedIntegers.append(start - end, to: &packed)
             PackedIntegers.append(stop - start, to: &packed)
             PackedIntegers.append(index, to: &packed)
@@ -79,7 +79,7 @@ public struct ChunkBrowser: Sendable {
                           precision: precisions, recall: recalls, f1: f1s, reference: references, words: words,
                           reconstruction: reconstructions))
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(data), as: UTF8.self).replacingOccurrences(of: "<", with: "\\u003c")
     }
 

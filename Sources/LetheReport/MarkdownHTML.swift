@@ -32,7 +32,7 @@ struct MarkdownHTMLRenderer {
                 i += 1
                 out += "<pre><code>" + escapeMarkup(body.joined(separator: "\n")) + "</code></pre>\n"
             } else if let (level, text) = Self.heading(line) {
-                out += "<h\(level) id=\"\(Self.anchor(text))\">\(inline(text))</h\(level)>\n"
+                out += "<h\(level) id=\"section-\(Self.anchor(text))\">\(inline(text))</h\(level)>\n"
                 i += 1
             } else if line.hasPrefix("|"), i + 1 < lines.count, let alignments = Self.alignments(lines[i + 1]) {
                 var rows: [[String]] = []
@@ -85,7 +85,8 @@ struct MarkdownHTMLRenderer {
         return (hashes.count, String(line.dropFirst(hashes.count + 1)))
     }
 
-    /// A heading's id: lowercase letters and digits, other runs as one hyphen.
+    /// A heading's id, after "section-" (so that no title takes an id of the page's own): lowercase letters and
+    /// digits, other runs as one hyphen.
     static func anchor(_ text: String) -> String {
         var id = "", pendingHyphen = false
         for c in text.lowercased() {

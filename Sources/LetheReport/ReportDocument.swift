@@ -69,6 +69,9 @@ public struct ReportContext: Equatable, Sendable {
     public var training: TrainingCurve?
     /// The runs compared, when there are several (empty for one).
     public var runs: [RunDescription] = []
+    /// By run label ("" for a report of one run), the paper's model whose architecture the run's encoder has
+    /// (PaperFigures), when it has one: its published figures are set beside the run's.
+    public var paperModels: [String: String] = [:]
 
     public init(title: String, version: String, inputs: [String], seed: UInt64, stages: [RunStage] = [],
                 models: [String: String] = [:], datasets: [DatasetSummary] = [], examples: [ReconstructionExample] = [],
@@ -120,14 +123,23 @@ struct MarkdownReport {
         let words = context.datasets.reduce(0) { $0 + $1.words }, chunks = context.datasets.reduce(0) { $0 + $1.chunks }
         line("# \(context.title)")
         line()
+        // Comparing runs, each run's own counts: runs on the same chunks would otherwise count them once per run.
+        let counts = compared
+            ? "\(runs.count) runs compared (" + runs.map { run in
+                let datasets = context.datasets.filter { $0.run == run.label }
+                return "\(run.label): \(counted(datasets.reduce(0) { $0 + $1.chunks }, "chunk")) and "
+                    + counted(datasets.reduce(0) { $0 + $1.words }, "reference word")
+            }.joined(separator: "; ") + ")"
+            : "\(counted(chunks, "chunk")) and \(counted(words, "reference word"))"
         line("Made by lethe-report \(context.version) from the annotations in \(context.inputs.map(code).joined(separator: ", ")): "
-             + "\(counted(chunks, "chunk")) and \(counted(words, "reference word")). A reference word is *omitted* when the "
+             + "\(counts). A reference word is *omitted* when the "
              + "reconstruction does not contain it (its k-th occurrence needs k occurrences among the reconstruction's words, "
              + "split as nltk.word_tokenize splits them). Intervals are 95%: Wilson for rates, a percentile bootstrap "
              + "(1,000 resamples, seed \(context.seed)) for mean ROUGE. Every table is also a CSV file beside this report.")
         line()
         renderRun()
         renderData()
+        renderPaper()
         renderTraining()
         renderRouge()
         for name in ReportTables.categoryTables { renderCategory(name) }
@@ -215,6 +227,71 @@ struct MarkdownReport {
         for d in context.datasets {
             line(runCell(d.run) + "| \(cell(d.name)) | \(grouped(d.chunks)) | \(lengthList(d.lengths)) | \(grouped(d.words)) | \(grouped(d.cutAtLengthLimit)) |")
         }
+        line()
+    }
+
+    // MARK: - Beside the paper
+
+    /// The paper's published figures beside the run's, for each run whose encoder has the architecture of one of
+    /// the paper's models: ROUGE-1 F1 by length (the paper's figure over all its chunks, and each dataset both
+    /// have), omission by POS and by NER class.
+    mutating func renderPaper() {
+        let figures = PaperFigures.published
+        let matched = runs.compactMap { run in context.paperModels[run.label].map { (run: run, model: $0) } }
+        guard !matched.isEmpty else { return }
+        let models = distinctInOrder(matched.map(\.model))
+        func runName(_ run: RunTables) -> String { compared ? run.label : "this run" }
+        line("## Beside the paper")
+        line()
+        let architectures = models.map { model in
+            let a = figures.models[model]!
+            return "\(model) (\(a.layers) layers, d_model \(a.dModel))"
+        }.joined(separator: ", ")
+        line((compared ? "Runs whose encoder has the architecture of one of the paper's four models: "
+                + matched.map { "\($0.run.label) (\($0.model))" }.joined(separator: ", ") + ". Architectures: \(architectures)."
+              : "The encoder has the architecture of \(architectures), one of the paper's four models.")
+             + " Its published figures beside this report's, in percent; a blank is a figure the paper or the run does not have.")
+        line()
+        let lengths = ChunkLengthBucket.paperLengths
+        line("| dataset | figures | " + lengths.map { "\($0)" }.joined(separator: " | ") + " |")
+        line("| --- | --- |" + String(repeating: " ---: |", count: lengths.count))
+        func row(_ dataset: String, _ who: String, _ values: [Double?]) {
+            line("| \(cell(dataset)) | \(cell(who)) | " + values.map { $0.map(percent) ?? "" }.joined(separator: " | ") + " |")
+        }
+        for model in models {
+            if let all = figures.rouge1F1["all"]?[model] { row("all (the paper's chunks)", "paper, \(model)", lengths.map { all["\($0)"] }) }
+        }
+        let datasets = distinctInOrder(runs.flatMap { $0.tables.rouge.map(\.dataset) }).sorted().filter { $0 != "all" && figures.rouge1F1[$0] != nil }
+        for dataset in datasets {
+            let published = models.compactMap { model in figures.rouge1F1[dataset]![model].map { (model, $0) } }
+            guard !published.isEmpty else { continue }
+            for (model, byLength) in published { row(dataset, "paper, \(model)", lengths.map { byLength["\($0)"] }) }
+            for (run, _) in matched {
+                row(dataset, runName(run), lengths.map { l in run.tables.rouge.first { $0.dataset == dataset && $0.length == l }?.f1 })
+            }
+        }
+        line()
+        line("ROUGE-1 F1 by chunk length; the run's by length bucket as in rouge.csv. Datasets are matched by name: the Pile "
+             + "subsets (`meta.pile_set_name`), aave and sae.")
+        line()
+        for (table, what, published) in [("pos", "part of speech", figures.omissionPOS), ("ner", "named-entity type", figures.omissionNER)] {
+            let paperModels = models.filter { published[$0] != nil }
+            guard !paperModels.isEmpty else { continue }
+            let categories = distinctInOrder(matched.flatMap { $0.run.tables.omission[table]!.map(\.category) }
+                                             + paperModels.flatMap { published[$0]!.keys.sorted() })
+            line("| \(what) | " + (paperModels.map { "paper, \($0)" } + matched.map { runName($0.run) }).map(cell).joined(separator: " | ") + " |")
+            line("| --- |" + String(repeating: " ---: |", count: paperModels.count + matched.count))
+            for category in categories {
+                let values = paperModels.map { published[$0]![category] }
+                    + matched.map { m in m.run.tables.omission[table]!.first { $0.category == category }?.rate }
+                line("| \(cell(category)) | " + values.map { $0.map(percent) ?? "" }.joined(separator: " | ") + " |")
+            }
+            line()
+        }
+        line("Omission rate by gold CoNLL-2003 class; the run's over all its CoNLL chunks (X and INTJ left out, as in its "
+             + "tables), the paper's at the chunk length of its figure.")
+        line()
+        line("Source: \(figures.source)")
         line()
     }
 

@@ -58,20 +58,22 @@ public func runReportStage(_ run: StageRun, inputs paths: [String], labels: [Str
         if training == nil {
             for name in TrainingCurve.fileNames { try? FileManager.default.removeItem(at: files.url(name)) }
         }
+        let configs = upstream.modelConfigs()
         var context = ReportContext(
             title: title, version: LetheVersion.current, inputs: paths, seed: seed, stages: upstream.stages,
-            models: upstream.modelDescriptions(), datasets: collectors.flatMap { $0.datasetSummaries() },
+            models: configs.compactMapValues(Lineage.describeConfig), datasets: collectors.flatMap { $0.datasetSummaries() },
             examples: collectors.flatMap { $0.examples() }, training: training)
         if runs.count > 1 {
             context.runs = runLabels.map { label in
                 let runPaths = zip(paths, labelOfPath).filter { $0.1 == label }.map(\.0)
                 var lineage = Lineage()
                 for path in runPaths { lineage.visit(path, recordedSHA256: nil, from: nil) }
-                func models(_ executable: String) -> [String] {
-                    distinctInOrder(lineage.stages.filter { $0.executable == executable }.flatMap { $0.inputs["model"] ?? [] })
-                }
-                return RunDescription(label: label, inputs: runPaths, encoders: models("lethe-encode"), decoders: models("lethe-reconstruct"))
+                let decoders = distinctInOrder(lineage.stages.filter { $0.executable == "lethe-reconstruct" }.flatMap { $0.inputs["model"] ?? [] })
+                return RunDescription(label: label, inputs: runPaths, encoders: lineage.encoders, decoders: decoders)
             }
+            for run in context.runs { context.paperModels[run.label] = Lineage.paperModel(of: run.encoders, configs: configs) }
+        } else {
+            context.paperModels[""] = Lineage.paperModel(of: upstream.encoders, configs: configs)
         }
         let markdown = reportMarkdown(context, runs: runs)
         try files.write(Array(markdown.utf8), to: "report.md")
@@ -158,22 +160,36 @@ extension Lineage {
         return nil
     }
 
-    /// The model folders given to lethe-encode and lethe-reconstruct, described from their config.json.
-    func modelDescriptions() -> [String: String] {
-        var descriptions: [String: String] = [:]
+    /// The config.json of each model folder given to lethe-encode, lethe-reconstruct and lethe-train (a trained
+    /// decoder's in final/), by the path as recorded.
+    func modelConfigs() -> [String: JSONValue] {
+        var configs: [String: JSONValue] = [:]
         for stage in stages where ["lethe-encode", "lethe-reconstruct", "lethe-train"].contains(stage.executable) {
             for path in (stage.inputs["model"] ?? []) + (stage.inputs["init"] ?? []) {
                 let folder = resolve(path, against: base)
                 for config in ["config.json", "final/config.json"] {
-                    if let value = try? JSONValue.read(contentsOf: folder.appendingPathComponent(config)),
-                       let description = Self.describeConfig(value) {
-                        descriptions[path] = description
+                    if let value = try? JSONValue.read(contentsOf: folder.appendingPathComponent(config)) {
+                        configs[path] = value
                         break
                     }
                 }
             }
         }
-        return descriptions
+        return configs
+    }
+
+    /// The models lethe-encode read, as recorded.
+    var encoders: [String] { distinctInOrder(stages.filter { $0.executable == "lethe-encode" }.flatMap { $0.inputs["model"] ?? [] }) }
+
+    /// The paper's model whose architecture the encoders share (PaperFigures), if they share one.
+    static func paperModel(of encoders: [String], configs: [String: JSONValue]) -> String? {
+        let models = Set(encoders.map { path -> String? in
+            guard let config = configs[path], let layers = config["num_hidden_layers"]?.intValue ?? config["n_layer"]?.intValue,
+                  let width = config["hidden_size"]?.intValue ?? config["d_model"]?.intValue else { return nil }
+            return PaperFigures.published.model(layers: layers, dModel: width)
+        })
+        guard models.count == 1, let model = models.first else { return nil }
+        return model
     }
 
     /// "Mamba, 24 layers, d_model 768, d_state 16, vocabulary 50,280" from a Hugging Face MambaConfig or an

@@ -22,8 +22,9 @@ struct LetheReport: StageCommand {
                                  (plots inline, every CSV as a table, no
                                  network) with a browser of every chunk:
                                  reference beside reconstruction, omitted
-                                 words struck out, filters by dataset,
-                                 length, category and F1, text search
+                                 words struck out, filters by run,
+                                 dataset, length, category and F1, text
+                                 search
           rouge.csv              ROUGE-1 precision, recall and F1 per dataset
                                  and length bucket (the smallest of the
                                  paper's lengths 4, 8, ..., 256 at or above
@@ -63,7 +64,7 @@ struct LetheReport: StageCommand {
             --output outputs/compare
         """)
 
-    static let stageDescription = StageDescription.stage("lethe-report", format: 11, inputs: ["input"], parallel: false)
+    static let stageDescription = StageDescription.stage("lethe-report", format: 12, inputs: ["input"], parallel: false)
 
     @OptionGroup var stage: StageOptions
 

@@ -155,4 +155,41 @@ final class ReportDocumentTests: XCTestCase {
         XCTAssertFalse(md.contains("omission_pos.svg"), "no link to a plot that is not drawn")
         XCTAssertEqual(md, reportMarkdown(context, runs: [RunTables(label: "", tables: ReportTables(chunks: [chunk], seed: 7))]), "the same input gives the same text")
     }
+
+    /// The paper's figures as shipped: the four models' architectures, and the figures quoted in README.md
+    /// (mamba-130m: F1 0.986 at 4 tokens, 0.95 at 64, 0.67 at 256).
+    func testPaperFiguresAsShipped() throws {
+        let figures = PaperFigures.published
+        XCTAssertEqual(figures.model(layers: 24, dModel: 768), "mamba-130m")
+        XCTAssertEqual(figures.model(layers: 48, dModel: 1024), "mamba-370m")
+        XCTAssertEqual(figures.model(layers: 48, dModel: 1536), "mamba-790m")
+        XCTAssertEqual(figures.model(layers: 48, dModel: 2048), "mamba-1.4b")
+        XCTAssertNil(figures.model(layers: 6, dModel: 128))
+        let all = try XCTUnwrap(figures.rouge1F1["all"])
+        XCTAssertEqual(Set(all.keys), ["mamba-130m", "mamba-370m", "mamba-790m", "mamba-1.4b"])
+        for byLength in all.values { XCTAssertEqual(Set(byLength.keys), Set(ChunkLengthBucket.paperLengths.map(String.init))) }
+        XCTAssertEqual(all["mamba-130m"]!["4"]!, 0.986, accuracy: 0.0005)
+        XCTAssertEqual(all["mamba-130m"]!["64"]!, 0.95, accuracy: 0.005)
+        XCTAssertEqual(all["mamba-130m"]!["256"]!, 0.67, accuracy: 0.005)
+        XCTAssertEqual(Set(figures.omissionNER["mamba-130m"]!.keys), Set(NERClass.allCases.map(\.rawValue)))
+        XCTAssertTrue(figures.source.contains("github.com/dataminr-ai/ouroboros"))
+    }
+
+    /// A run whose encoder is one of the paper's models gets the paper's figures beside its own.
+    func testReportSetsThePapersFiguresBesideTheRuns() {
+        let chunk = annotateChunk(ChunkInput(dataset: "aave", referenceTokenIDs: [1, 2, 3, 4], reconstructionTokenIDs: [1, 2],
+                                             referenceText: "we was there yesterday", reconstructionText: "we was"))
+        var context = ReportContext(title: "T", version: "9.9", inputs: ["stages/annotate"], seed: 7,
+                                    datasets: [DatasetSummary(name: "aave", chunks: 1, words: 4, lengths: [4], cutAtLengthLimit: 0)])
+        let runs = [RunTables(label: "", tables: ReportTables(chunks: [chunk], seed: 7))]
+        XCTAssertFalse(reportMarkdown(context, runs: runs).contains("## Beside the paper"))
+        context.paperModels[""] = "mamba-130m"
+        let md = reportMarkdown(context, runs: runs)
+        XCTAssertTrue(md.contains("## Beside the paper\n\nThe encoder has the architecture of mamba-130m (24 layers, d_model 768)"), md)
+        XCTAssertTrue(md.contains("| all (the paper's chunks) | paper, mamba-130m | 98.6% | 99.7% | 99.2% | 97.8% | 95.2% | 85.0% | 66.6% |"), md)
+        XCTAssertTrue(md.contains("| aave | paper, mamba-130m | 99.6% | 99.5% | 98.9% | 96.9% | 94.7% | 82.2% | 59.7% |"), md)
+        XCTAssertTrue(md.contains("| aave | this run | 66.7% |  |  |  |  |  |  |"), md)
+        XCTAssertTrue(md.contains("| ORG | 40.4% |  |"), md)
+        XCTAssertTrue(md.contains("Source: Hossain"), md)
+    }
 }

@@ -33,7 +33,7 @@ final class ReportPageUnitTests: XCTestCase {
         let html = markdownHTML(markdown, image: { source, alt in source == "rouge.svg" ? "<svg>\(alt)</svg>" : nil },
                                 link: { "#file-" + $0 })
         XCTAssertEqual(html, """
-        <h1 id="what-lethe-forgets">What <em>lethe</em> forgets</h1>
+        <h1 id="section-what-lethe-forgets">What <em>lethe</em> forgets</h1>
         <p>Made from <code>stages/annotate</code> (a | pipe): <strong>5 chunks</strong>, F1 [0.9, 1.0] and <a href="#file-rouge.csv">rouge.csv</a>. A second line, 3 * 4 &amp; &lt;b&gt;.</p>
         <ul>
         <li><strong>Encoder:</strong> <code>models/a</code></li>

@@ -60,6 +60,35 @@ final class ComparedReportTests: XCTestCase {
             XCTAssertEqual(options[label]?["chunks"], Double(chunks), label)
             XCTAssertEqual(options[label]?["words"], words.reduce(0) { $0 + Double($1[1])! }, label)
         }
+        // A run and a dataset chosen: each length's counts and F1 are that run's rows of rouge.csv.
+        let rouge = try parseCSV(String(contentsOf: sandbox.path("outputs/rouge.csv"), encoding: .utf8))
+        let rows = rouge.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(rouge[0], $0)) }.filter { $0["run"] == "A" }
+        for dataset in Set(rows.map { $0["dataset"]! }).sorted() {
+            let buckets = try Chromium.load(sandbox.path("outputs/report.html"), fragment: "run=A&dataset=\(dataset)").options("f-bucket")
+            for row in rows where row["dataset"] == dataset {
+                XCTAssertEqual(buckets[row["length"]!]?["scored"], Double(row["n"]!), "A \(dataset) \(row["length"]!)")
+                XCTAssertEqual(buckets[row["length"]!]?["f1"] ?? .nan, Double(row["f1"]!)!, accuracy: 5e-10, "A \(dataset) \(row["length"]!)")
+            }
+        }
+    }
+
+    /// An encoder with the architecture of one of the paper's models (here the fixture's config made mamba-130m's
+    /// shape) brings the paper's figures into report.md.
+    func testAReportOnAPaperModelSetsThePapersFiguresBesideItsOwn() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        let fixture = try ReportFixture()
+        try fixture.build(in: sandbox)
+        try sandbox.write("models/lethe-small/config.json", #"{"model_type": "mamba", "num_hidden_layers": 24, "hidden_size": 768, "state_size": 16, "vocab_size": 50280}"#)
+        let annotate = try sandbox.run("lethe-annotate", fixture.reconstructFolders.flatMap { ["--input", $0] } + [
+            "--counts", "stages/count", "--tokenizer", "data/tokenizer.json", "--output", "stages/annotate"])
+        XCTAssertEqual(annotate.status, 0, annotate.error)
+        let report = try sandbox.run("lethe-report", ["--input", "stages/annotate", "--output", "outputs"])
+        XCTAssertEqual(report.status, 0, report.error)
+        let markdown = try String(contentsOf: sandbox.path("outputs/report.md"), encoding: .utf8)
+        XCTAssertTrue(markdown.contains("## Beside the paper\n\nThe encoder has the architecture of mamba-130m (24 layers, d_model 768)"), markdown)
+        XCTAssertTrue(markdown.contains("| Github | paper, mamba-130m | 93.1% | 98.6% | 99.1% | 98.3% | 96.5% | 87.8% | 69.3% |"), markdown)
+        XCTAssertTrue(markdown.contains("| Github | this run |"), markdown)
     }
 
     func testLabelsMustMatchTheInputs() throws {

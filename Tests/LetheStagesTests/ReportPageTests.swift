@@ -200,6 +200,34 @@ final class ReportPageTests: XCTestCase {
         XCTAssertLessThan(rows, 60, "rows drawn out of view")
     }
 
+    /// Texts, dataset names and the title are shown as written, never run as markup; filters the address gives
+    /// that are none of the choices are dropped.
+    func testTextIsShownAsWrittenNeverAsMarkup() throws {
+        let reference = "a </script> <img src=x onerror=\"document.title='hacked'\"> &amp; \"q\""
+        let words = ["a", "</script>", "<img", "src=x", "onerror=\"document.title='hacked'\">", "&amp;", "\"q\""]
+        var browser = ChunkBrowser()
+        browser.add(id: "shard-000000/<k>", chunk: ChunkAnnotation(
+            dataset: "<i>d&\"", length: 9, reference: reference, reconstruction: "<b>not bold</b>",
+            rouge1: RougeScore(precision: 1, recall: 0.125, f1: 0.25),
+            words: words.enumerated().map { WordAnnotation(word: $1, position: $0, retained: $0 % 2 == 0, pos: nil, ner: nil, wordClass: .word) },
+            tokenFates: [], insertedTokens: 0, tokenFrequencies: nil))
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        try sandbox.write("report.html", reportHTML(title: "<script>document.title='hacked'</script>", markdown: "# <Title> & co\n",
+                                                    files: [], chunks: try browser.json(categoryOrder: [:])))
+        let page = try Chromium.load(sandbox.path("report.html"), fragment: "chunk=shard-000000/<k>&dataset=nope&f1min=abc&bucket=7")
+        XCTAssertEqual(page.console, [])
+        XCTAssertFalse(page.dom.contains("hacked</title>"), "the title ran")
+        XCTAssertFalse(page.dom.contains("<img src"), "a text became an element")
+        XCTAssertEqual(page.detailWords().map(\.0), words)
+        XCTAssertEqual(page.detailWords().map(\.1), words.indices.map { $0 % 2 == 1 })
+        XCTAssertEqual(page.element("pre", id: "detail-reconstruction").map(unescapeHTML), "<b>not bold</b>")
+        XCTAssertNotNil(page.options("f-dataset")["<i>d&\""])
+        XCTAssertTrue(page.dom.contains("&lt;Title&gt; &amp; co</h1>"))
+        // The unknown dataset, bound and bucket were dropped: the one chunk shows.
+        XCTAssertEqual(page.summary["s-chunks"], 1)
+    }
+
     func assertTenDigits(_ shown: Double?, _ csv: String, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
         guard let shown, let expected = Double(csv) else { return XCTFail("\(what): no value (CSV \(csv))", file: file, line: line) }
         // The CSV holds ten significant digits (%.10g).

@@ -40,6 +40,8 @@
   TABLES.forEach((table, t) => data.categories[t].forEach((name) => categoryKeys.push(table + ":" + name)));
   const tagCategoryKeys = data.tags.map((tag) => TABLES.map((table, t) => tag[t] === null ? null : table + ":" + tag[t])
     .filter((key) => key !== null));
+  // A category the order left out still gets its choice, after the others.
+  for (const keys of tagCategoryKeys) for (const key of keys) if (!categoryKeys.includes(key)) categoryKeys.push(key);
   const omittedInChunk = new Int32Array(N);
   for (let i = 0; i < N; i++) {
     for (let w = firstWord[i]; w < firstWord[i + 1]; w++) omittedInChunk[i] += tagOmitted[wordTag[w]];
@@ -57,10 +59,13 @@
   // A report of one run has no run to choose.
   document.getElementById("f-run").parentElement.hidden = data.runs.length < 2;
 
-  function matcher(skip) {
-    const run = skip === "run" || state.run === "" ? -1 : data.runs.indexOf(state.run);
-    const dataset = skip === "dataset" || state.dataset === "" ? -1 : data.datasets.indexOf(state.dataset);
-    const bucket = skip === "bucket" || state.bucket === "" ? 0 : Number(state.bucket);
+  // Each chunk's failed filters as bits: a chunk is shown when none fails, and counts beside a filter's choices
+  // when no other filter fails.
+  const FAILS = { run: 1, dataset: 2, bucket: 4, category: 8, f1: 16, q: 32 };
+  function failures() {
+    const run = state.run === "" ? -1 : data.runs.indexOf(state.run);
+    const dataset = state.dataset === "" ? -1 : data.datasets.indexOf(state.dataset);
+    const bucket = state.bucket === "" ? 0 : Number(state.bucket);
     const f1Set = state.f1min !== "" || state.f1max !== "";
     const f1Min = state.f1min === "" ? -Infinity : Number(state.f1min);
     const f1Max = state.f1max === "" ? Infinity : Number(state.f1max);
@@ -69,23 +74,26 @@
       searchText = C.reference.map((text, i) => [text.toLowerCase(), C.reconstruction[i].toLowerCase()]);
     }
     let inCategory = null;
-    if (skip !== "category" && state.category !== "") {
+    if (state.category !== "") {
       inCategory = new Uint8Array(data.tags.length);
       tagCategoryKeys.forEach((keys, tag) => { inCategory[tag] = keys.includes(state.category) ? 1 : 0; });
     }
-    return (i) => {
-      if (run >= 0 && C.run[i] !== run) return false;
-      if (dataset >= 0 && C.dataset[i] !== dataset) return false;
-      if (bucket > 0 && C.bucket[i] !== bucket) return false;
-      if (f1Set && (C.f1[i] === null || C.f1[i] < f1Min || C.f1[i] > f1Max)) return false;
-      if (query !== "" && !searchText[i][0].includes(query) && !searchText[i][1].includes(query)) return false;
+    const fails = new Uint8Array(N);
+    for (let i = 0; i < N; i++) {
+      let bits = 0;
+      if (run >= 0 && C.run[i] !== run) bits |= FAILS.run;
+      if (dataset >= 0 && C.dataset[i] !== dataset) bits |= FAILS.dataset;
+      if (bucket > 0 && C.bucket[i] !== bucket) bits |= FAILS.bucket;
+      if (f1Set && (C.f1[i] === null || C.f1[i] < f1Min || C.f1[i] > f1Max)) bits |= FAILS.f1;
+      if (query !== "" && !searchText[i][0].includes(query) && !searchText[i][1].includes(query)) bits |= FAILS.q;
       if (inCategory !== null) {
         let found = false;
         for (let w = firstWord[i]; w < firstWord[i + 1] && !found; w++) found = inCategory[wordTag[w]] === 1;
-        if (!found) return false;
+        if (!found) bits |= FAILS.category;
       }
-      return true;
-    };
+      fails[i] = bits;
+    }
+    return fails;
   }
 
   // Chunks, scored chunks, ROUGE sums (in chunk order, as rouge.csv sums them), words and omitted words.
@@ -100,9 +108,17 @@
   }
 
   const number = new Intl.NumberFormat("en-US");
-  function percent(part, whole) { return whole === 0 ? "–" : (100 * part / whole).toFixed(1) + "%"; }
+  // Rounded to digits >= 1 as report.md rounds (C's printf: the exact binary value, ties to even); toFixed rounds
+  // ties up.
+  function rounded(x, digits) {
+    const exact = x.toFixed(100), cut = exact.indexOf(".") + 1 + digits;
+    if (/^50*$/.test(exact.slice(cut)) && Number(exact[cut - 1]) % 2 === 0) return exact.slice(0, cut);
+    return x.toFixed(digits);
+  }
+  // A rate as report.md computes it (omitted / n, then times 100).
+  function percent(part, whole) { return whole === 0 ? "–" : rounded(100 * (part / whole), 1) + "%"; }
   function mean(sum, n) { return n === 0 ? "" : String(sum / n); }
-  function fixed(value, digits) { return value === "" ? "–" : Number(value).toFixed(digits); }
+  function fixed(value, digits) { return value === "" ? "–" : rounded(Number(value), digits); }
   function span(id, value, text) {
     return `<span id="${id}" data-value="${value}">${text === undefined ? number.format(value) : text}</span>`;
   }
@@ -130,16 +146,16 @@
     // Each choice's count: the chunks it would give with the other filters as they are.
     const byRun = data.runs.map(() => newTally()), byDataset = data.datasets.map(() => newTally()), byBucket = new Map(buckets.map((b) => [b, newTally()]));
     const categoryWords = new Map(categoryKeys.map((key) => [key, [0, 0]]));
-    const withoutRun = matcher("run"), withoutDataset = matcher("dataset"), withoutBucket = matcher("bucket"), withoutCategory = matcher("category");
-    const all = matcher(null);
+    const fails = failures();
     const total = newTally();
     let categoryTally = [0, 0];
     shown = [];
     for (let i = 0; i < N; i++) {
-      if (withoutRun(i)) count(byRun[C.run[i]], i);
-      if (withoutDataset(i)) count(byDataset[C.dataset[i]], i);
-      if (withoutBucket(i)) count(byBucket.get(C.bucket[i]), i);
-      if (withoutCategory(i)) {
+      const bits = fails[i];
+      if ((bits & ~FAILS.run) === 0) count(byRun[C.run[i]], i);
+      if ((bits & ~FAILS.dataset) === 0) count(byDataset[C.dataset[i]], i);
+      if ((bits & ~FAILS.bucket) === 0) count(byBucket.get(C.bucket[i]), i);
+      if ((bits & ~FAILS.category) === 0) {
         for (let w = firstWord[i]; w < firstWord[i + 1]; w++) {
           for (const key of tagCategoryKeys[wordTag[w]]) {
             const tally = categoryWords.get(key);
@@ -147,7 +163,7 @@
           }
         }
       }
-      if (all(i)) {
+      if (bits === 0) {
         count(total, i);
         shown.push(i);
         if (state.category !== "") {
@@ -199,16 +215,22 @@
       const i = shown[r], row = document.createElement("div");
       row.className = "row" + (C.id[i] === state.chunk ? " selected" : "");
       row.style.top = r * ROW_HEIGHT + "px";
+      row.style.height = ROW_HEIGHT + "px";
       row.dataset.id = C.id[i];
       row.innerHTML = `<div class="meta">${escapeHTML(C.id[i])} · ${runLabel(i)}${escapeHTML(data.datasets[C.dataset[i]])} · ` +
-        `${C.length[i]} tokens · F1 ${C.f1[i] === null ? "–" : C.f1[i].toFixed(3)} · ` +
+        `${C.length[i]} tokens · F1 ${C.f1[i] === null ? "–" : rounded(C.f1[i], 3)} · ` +
         `${omittedInChunk[i]} of ${firstWord[i + 1] - firstWord[i]} words omitted</div>` +
         `<div class="preview">${markedReference(i, PREVIEW)}</div>`;
       rows.appendChild(row);
     }
     list.appendChild(rows);
   }
-  list.addEventListener("scroll", () => window.requestAnimationFrame(drawRows));
+  let drawPending = false;
+  list.addEventListener("scroll", () => {
+    if (drawPending) return;
+    drawPending = true;
+    window.requestAnimationFrame(() => { drawPending = false; drawRows(); });
+  });
   list.addEventListener("click", (event) => {
     const row = event.target.closest(".row");
     if (row !== null) { state.chunk = row.dataset.id; writeAddress(); drawRows(); drawDetail(); }
@@ -219,6 +241,8 @@
   // The reference with each word in a span (omitted or kept; outlined when of the chosen category), up to `limit`.
   function markedReference(i, limit) {
     const text = C.reference[i];
+    // Not between the two halves of a surrogate pair.
+    if (limit < text.length && /[\uD800-\uDBFF]/.test(text[limit - 1])) limit -= 1;
     let html = "", at = 0;
     for (let w = firstWord[i]; w < firstWord[i + 1] && wordStart[w] < limit; w++) {
       const tag = wordTag[w], keys = tagCategoryKeys[tag];
@@ -237,27 +261,33 @@
     const words = firstWord[i + 1] - firstWord[i];
     detail.innerHTML = `<h3>${escapeHTML(C.id[i])}</h3>` +
       `<p>${runLabel(i)}${escapeHTML(data.datasets[C.dataset[i]])}, ${C.length[i]} tokens (length ${C.bucket[i]}); ROUGE-1 precision ` +
-      `${C.precision[i].toFixed(3)}, recall ${C.recall[i].toFixed(3)}, F1 ${C.f1[i] === null ? "– (not scored)" : C.f1[i].toFixed(3)}; ` +
+      `${rounded(C.precision[i], 3)}, recall ${rounded(C.recall[i], 3)}, F1 ${C.f1[i] === null ? "– (not scored)" : rounded(C.f1[i], 3)}; ` +
       `${omittedInChunk[i]} of ${words} reference words omitted.</p>` +
       `<div class="pair"><div><h4>Reference</h4><pre id="detail-reference">${markedReference(i, Infinity)}</pre></div>` +
       `<div><h4>Reconstruction</h4><pre id="detail-reconstruction">${escapeHTML(C.reconstruction[i])}</pre></div></div>`;
   }
 
+  // The address's filters; a value that is none of the choices (an unknown dataset, a bound that is not a
+  // number) is dropped.
   function readAddress() {
     const fields = new URLSearchParams(window.location.hash.slice(1));
     for (const name of Object.keys(state)) state[name] = fields.get(name) || "";
+    const known = { run: data.runs, dataset: data.datasets, bucket: buckets.map(String), category: categoryKeys };
+    for (const [name, values] of Object.entries(known)) if (!values.includes(state[name])) state[name] = "";
+    for (const name of ["f1min", "f1max"]) if (state[name] !== "" && !Number.isFinite(Number(state[name]))) state[name] = "";
+    if (!idIndex.has(state.chunk)) state.chunk = "";
   }
   function writeAddress() {
     const fields = new URLSearchParams();
     for (const [name, value] of Object.entries(state)) if (value !== "") fields.set(name, value);
     window.history.replaceState(null, "", "#" + fields.toString());
   }
+  let typing = 0;
   for (const name of FILTERS) {
-    control[name].addEventListener(name === "q" ? "input" : "change", () => {
-      state[name] = control[name].value;
-      writeAddress();
-      update();
-    });
+    const apply = () => { state[name] = control[name].value; writeAddress(); update(); };
+    // The search waits for a pause in typing.
+    if (name === "q") control[name].addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(apply, 150); });
+    else control[name].addEventListener("change", apply);
   }
   // Links to plain anchors (#chunks) leave the filters as they are.
   window.addEventListener("hashchange", () => {
