@@ -225,7 +225,7 @@ public enum SVGPlot {
     }
 
     /// Dash patterns after solid, cycled.
-    static let dashes = ["6 3", "2 3", "8 3 2 3", "1 4"]
+    static let dashes = ["6 3", "2 3", "8 3 2 3", "1 4", "12 4", "4 2 1 2 1 2"]
 
     static func dashAttribute(_ dash: Int) -> String { dash == 0 ? "" : " stroke-dasharray=\"\(dashes[(dash - 1) % dashes.count])\"" }
 
