@@ -17,7 +17,10 @@ struct LetheReport: StageCommand {
                                  decoder, data, every stage, found through
                                  the manifests upstream), the data, every
                                  table with a one-line reading, the plots
-                                 and a few example reconstructions
+                                 and a few example reconstructions; when the
+                                 encoder has the architecture of one of the
+                                 paper's models (mamba-130m ... 1.4b), the
+                                 paper's published figures beside the run's
           report.html            the same report as one self-contained page
                                  (plots inline, every CSV as a table, no
                                  network) with a browser of every chunk:
