@@ -43,7 +43,8 @@ let package = Package(
                 resources: [.copy("Resources/punkt-english.tsv.zst")], swiftSettings: fast),
         .target(name: "LetheAnalysis", dependencies: ["LetheText", "LethePipeline", "LetheShards"], swiftSettings: fast),
         // The report's prose (report.md) around LetheAnalysis's statistics, tables and plots, and report.html: the
-        // same report with every chunk browsable; its script and style sheet are files (Resources/) compiled in.
+        // same report with every chunk browsable. Its script, style sheet and the paper's published figures are
+        // files (Resources/) compiled in.
         .target(name: "LetheReport", dependencies: ["LetheAnalysis", "LethePipeline", "LetheShards"],
                 resources: [.embedInCode("Resources/report.js"), .embedInCode("Resources/report.css"),
                             .embedInCode("Resources/paper-figures.json")], swiftSettings: fast),

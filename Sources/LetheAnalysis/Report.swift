@@ -92,6 +92,16 @@ public struct ReportTables: Equatable, Sendable {
 
 }
 
+/// Mean ROUGE-1 F1 by length bucket over every dataset of `rows` (rouge.csv's rows): each row's mean weighted by its
+/// scored chunks, so the mean over all the scored chunks of the bucket.
+public func pooledF1(_ rows: [RougeRow]) -> [(length: Int, f1: Double)] {
+    Dictionary(grouping: rows, by: \.length).keys.sorted().map { length in
+        let group = rows.filter { $0.length == length }
+        let chunks = group.reduce(0) { $0 + $1.n }
+        return (length, group.reduce(0.0) { $0 + $1.f1 * Double($1.n) } / Double(chunks))
+    }
+}
+
 /// One run's tables, under its label (empty when the report has one run).
 public struct RunTables: Equatable, Sendable {
     public var label: String
@@ -111,7 +121,17 @@ struct ComparedPlots {
         return PlotSeries(name: "\(run.label) · \(name)", x: x, y: y, yLow: low, yHigh: high, colour: runIndex, dash: index)
     }
 
+    /// One run: a line per dataset. Several: a line per run over all its datasets (pooledF1), as the paper plots its
+    /// model sizes; a line per dataset and run would be too many to tell apart.
     func rouge() -> String {
+        guard runs.count == 1 else {
+            let series = runs.map { run in
+                let pooled = pooledF1(run.tables.rouge)
+                return PlotSeries(name: run.label, x: pooled.map { Double($0.length) }, y: pooled.map(\.f1))
+            }
+            return SVGPlot.lines(title: "ROUGE-1 F1 by chunk length, all datasets", x: PlotAxis(label: "chunk length (tokens)", logarithmic: true),
+                                 y: PlotAxis(label: "ROUGE-1 F1", range: 0...1), series: series)
+        }
         let series = runs.flatMap { run -> [PlotSeries] in
             let rouge = run.tables.rouge
             return Array(Set(rouge.map(\.dataset))).sorted().enumerated().map { k, d in

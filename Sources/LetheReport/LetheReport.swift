@@ -8,3 +8,5 @@
 //   reportHTML(title:markdown:files:chunks:) report.html: report.md as HTML (markdownHTML) with the plots inline,
 //                                            every CSV as a table, and the chunk browser (Resources/report.js)
 //   ChunkBrowser                             every chunk's texts, words and their fates, as the page embeds them
+//   PaperFigures.published                   the paper's published figures (Resources/paper-figures.json), set
+//                                            beside a run whose encoder has one of the paper's architectures

@@ -261,6 +261,10 @@ struct MarkdownReport {
         for model in models {
             if let all = figures.rouge1F1["all"]?[model] { row("all (the paper's chunks)", "paper, \(model)", lengths.map { all["\($0)"] }) }
         }
+        for (run, _) in matched {
+            let pooled = pooledF1(run.tables.rouge)
+            row("all (this report's chunks)", runName(run), lengths.map { l in pooled.first { $0.length == l }?.f1 })
+        }
         let datasets = distinctInOrder(runs.flatMap { $0.tables.rouge.map(\.dataset) }).sorted().filter { $0 != "all" && figures.rouge1F1[$0] != nil }
         for dataset in datasets {
             let published = models.compactMap { model in figures.rouge1F1[dataset]![model].map { (model, $0) } }
@@ -271,8 +275,9 @@ struct MarkdownReport {
             }
         }
         line()
-        line("ROUGE-1 F1 by chunk length; the run's by length bucket as in rouge.csv. Datasets are matched by name: the Pile "
-             + "subsets (`meta.pile_set_name`), aave and sae.")
+        line("ROUGE-1 F1 by chunk length; the run's by length bucket as in rouge.csv, \"all\" over every scored chunk of the "
+             + "bucket, whatever its dataset (the paper's chunks and this report's need not be the same datasets). Datasets "
+             + "are matched by name: the Pile subsets (`meta.pile_set_name`), aave and sae.")
         line()
         for (table, what, published) in [("pos", "part of speech", figures.omissionPOS), ("ner", "named-entity type", figures.omissionNER)] {
             let paperModels = models.filter { published[$0] != nil }
@@ -289,7 +294,7 @@ struct MarkdownReport {
             line()
         }
         line("Omission rate by gold CoNLL-2003 class; the run's over all its CoNLL chunks (X and INTJ left out, as in its "
-             + "tables), the paper's at the chunk length of its figure.")
+             + "tables), the paper's at a chunk length its plot scripts do not state.")
         line()
         line("Source: \(figures.source)")
         line()
@@ -304,6 +309,10 @@ struct MarkdownReport {
         guard runs.contains(where: { !$0.tables.rouge.isEmpty }) else { return }
         line("![ROUGE-1 F1 by chunk length](rouge_f1_by_length.svg)")
         line()
+        if compared {
+            line("The plot draws each run over all its datasets (the mean over every scored chunk of the length); the table has each dataset.")
+            line()
+        }
         tableHeader("| dataset | length | chunk lengths | chunks | precision | recall | F1 | F1 95% interval |",
                     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
         for run in runs { for r in run.tables.rouge {

@@ -67,7 +67,7 @@ struct LetheReport: StageCommand {
             --output outputs/compare
         """)
 
-    static let stageDescription = StageDescription.stage("lethe-report", format: 12, inputs: ["input"], parallel: false)
+    static let stageDescription = StageDescription.stage("lethe-report", format: 13, inputs: ["input"], parallel: false)
 
     @OptionGroup var stage: StageOptions
 

@@ -172,7 +172,42 @@ final class ReportDocumentTests: XCTestCase {
         XCTAssertEqual(all["mamba-130m"]!["64"]!, 0.95, accuracy: 0.005)
         XCTAssertEqual(all["mamba-130m"]!["256"]!, 0.67, accuracy: 0.005)
         XCTAssertEqual(Set(figures.omissionNER["mamba-130m"]!.keys), Set(NERClass.allCases.map(\.rawValue)))
+        // One figure of each dataset and model, as the plot scripts have them (percent), at 256 tokens: a swapped or
+        // mistyped series shows here.
+        let at256: [String: [String: Double]] = [
+            "all": ["mamba-130m": 66.57035469270886, "mamba-370m": 77.87970159536167, "mamba-790m": 87.38561062483873, "mamba-1.4b": 85.93911660059561],
+            "DM Mathematics": ["mamba-130m": 41.63264603075177, "mamba-1.4b": 36.70329355813639],
+            "ArXiv": ["mamba-130m": 70.26335097910294, "mamba-1.4b": 88.46574968971002],
+            "FreeLaw": ["mamba-130m": 64.68701490849533, "mamba-1.4b": 83.41605843258718],
+            "StackExchange": ["mamba-130m": 66.32271778275349, "mamba-1.4b": 87.37930253059493],
+            "NIH ExPorter": ["mamba-130m": 69.7077027433285, "mamba-1.4b": 90.94997908398244],
+            "PubMed Central": ["mamba-130m": 67.1138562402175, "mamba-1.4b": 87.1376068026357],
+            "Enron Emails": ["mamba-130m": 65.04356658034244, "mamba-1.4b": 88.06988403078071],
+            "Github": ["mamba-130m": 69.28481439118632, "mamba-1.4b": 86.83884464555469],
+            "Pile-CC": ["mamba-130m": 69.72167879838855, "mamba-1.4b": 91.70950856588955],
+            "aave": ["mamba-130m": 59.73628687418131, "mamba-1.4b": 86.13592011143739],
+            "sae": ["mamba-130m": 65.27160837039116, "mamba-1.4b": 89.50576633009611],
+        ]
+        XCTAssertEqual(Set(figures.rouge1F1.keys), Set(at256.keys))
+        for (dataset, models) in at256 {
+            XCTAssertEqual(Set(figures.rouge1F1[dataset]!.keys), Set(models.keys), dataset)
+            for (model, percent) in models { XCTAssertEqual(figures.rouge1F1[dataset]![model]!["256"]!, percent / 100, accuracy: 1e-12, "\(dataset) \(model)") }
+        }
+        XCTAssertEqual(figures.omissionPOS["mamba-130m"]!["NUM"]!, 0.515, accuracy: 1e-12)
+        XCTAssertEqual(figures.omissionPOS["mamba-1.4b"]!["PUNCT"]!, 0.117, accuracy: 1e-12)
+        XCTAssertEqual(figures.omissionNER["mamba-1.4b"]!["ORG"]!, 0.113, accuracy: 1e-12)
         XCTAssertTrue(figures.source.contains("github.com/dataminr-ai/ouroboros"))
+    }
+
+    /// The mean over every scored chunk of a length, from rouge.csv's rows: weighted by their chunks.
+    func testPooledF1WeighsEachDatasetByItsChunks() {
+        let rows = [RougeRow(dataset: "a", length: 4, minLength: 4, maxLength: 4, n: 2, unscored: 0, precision: 0, recall: 0, f1: 0.5, f1Low: 0, f1High: 1),
+                    RougeRow(dataset: "b", length: 4, minLength: 4, maxLength: 4, n: 1, unscored: 0, precision: 0, recall: 0, f1: 1, f1Low: 0, f1High: 1),
+                    RougeRow(dataset: "b", length: 8, minLength: 8, maxLength: 8, n: 3, unscored: 1, precision: 0, recall: 0, f1: 0.25, f1Low: 0, f1High: 1)]
+        let pooled = pooledF1(rows)
+        XCTAssertEqual(pooled.map(\.length), [4, 8])
+        XCTAssertEqual(pooled[0].f1, 2.0 / 3.0, accuracy: 1e-15)
+        XCTAssertEqual(pooled[1].f1, 0.25)
     }
 
     /// A run whose encoder is one of the paper's models gets the paper's figures beside its own.
@@ -189,6 +224,7 @@ final class ReportDocumentTests: XCTestCase {
         XCTAssertTrue(md.contains("| all (the paper's chunks) | paper, mamba-130m | 98.6% | 99.7% | 99.2% | 97.8% | 95.2% | 85.0% | 66.6% |"), md)
         XCTAssertTrue(md.contains("| aave | paper, mamba-130m | 99.6% | 99.5% | 98.9% | 96.9% | 94.7% | 82.2% | 59.7% |"), md)
         XCTAssertTrue(md.contains("| aave | this run | 66.7% |  |  |  |  |  |  |"), md)
+        XCTAssertTrue(md.contains("| all (this report's chunks) | this run | 66.7% |  |  |  |  |  |  |"), md)
         XCTAssertTrue(md.contains("| ORG | 40.4% |  |"), md)
         XCTAssertTrue(md.contains("Source: Hossain"), md)
     }

@@ -125,6 +125,12 @@ final class ReportPageUnitTests: XCTestCase {
         XCTAssertEqual(chunks["reference"] as? [String], ["one three", "..."])
         XCTAssertEqual(PackedIntegers.decode((chunks["words"] as! [String])[0]).enumerated().filter { $0.offset % 3 != 2 }.map(\.element),
                        [0, 3, 1, 5])
+        // A word that is not even in the joined text (it starts with a space): kept, empty, where the last ended.
+        var spaced = ChunkBrowser()
+        spaced.add(id: "c", chunk: chunk("one two", [word("one", 0, retained: true), word(" two", 1, retained: false)]))
+        let spacedData = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try spaced.json(categoryOrder: [:]).utf8)) as? [String: Any])
+        let spacedWords = PackedIntegers.decode(((spacedData["chunks"] as! [String: Any])["words"] as! [String])[0])
+        XCTAssertEqual(spacedWords.enumerated().filter { $0.offset % 3 != 2 }.map(\.element), [0, 3, 0, 0])
         // ROUGE-1 cannot score "...": no F1.
         XCTAssertEqual((chunks["f1"] as? [Any])?.count, 2)
         XCTAssertTrue((chunks["f1"] as! [Any])[1] is NSNull)

@@ -48,7 +48,8 @@ final class ComparedReportTests: XCTestCase {
         XCTAssertTrue(markdown.contains("| run | dataset | length | chunk lengths | chunks |"))
         XCTAssertTrue(markdown.contains("- **A:** ROUGE-1 F1") && markdown.contains("- **B:** ROUGE-1 F1"))
         let rougePlot = try String(contentsOf: sandbox.path("outputs/rouge_f1_by_length.svg"), encoding: .utf8)
-        XCTAssertTrue(rougePlot.contains(">A · ") && rougePlot.contains(">B · "), "each run's series in the plot")
+        XCTAssertTrue(rougePlot.contains(">A</text>") && rougePlot.contains(">B</text>"), "each run's line in the plot")
+        XCTAssertTrue(markdown.contains("from the annotations in `stages/annotate-A`, `stages/annotate-B`: 2 runs compared (A: "), markdown)
 
         // The page: each run's chunks and words beside the run filter, as its own report counts them.
         let page = try Chromium.load(sandbox.path("outputs/report.html"))
@@ -89,6 +90,7 @@ final class ComparedReportTests: XCTestCase {
         XCTAssertTrue(markdown.contains("## Beside the paper\n\nThe encoder has the architecture of mamba-130m (24 layers, d_model 768)"), markdown)
         XCTAssertTrue(markdown.contains("| Github | paper, mamba-130m | 93.1% | 98.6% | 99.1% | 98.3% | 96.5% | 87.8% | 69.3% |"), markdown)
         XCTAssertTrue(markdown.contains("| Github | this run |"), markdown)
+        XCTAssertTrue(markdown.contains("| all (this report's chunks) | this run |"), markdown)
     }
 
     func testLabelsMustMatchTheInputs() throws {

@@ -108,8 +108,8 @@
   }
 
   const number = new Intl.NumberFormat("en-US");
-  // Rounded to digits >= 1 as report.md rounds (C's printf: the exact binary value, ties to even); toFixed rounds
-  // ties up.
+  // A finite number rounded to digits >= 1 as report.md rounds it (C's printf: the exact binary value, ties to
+  // even); toFixed rounds ties up.
   function rounded(x, digits) {
     const exact = x.toFixed(100), cut = exact.indexOf(".") + 1 + digits;
     if (/^50*$/.test(exact.slice(cut)) && Number(exact[cut - 1]) % 2 === 0) return exact.slice(0, cut);
@@ -282,16 +282,17 @@
     for (const [name, value] of Object.entries(state)) if (value !== "") fields.set(name, value);
     window.history.replaceState(null, "", "#" + fields.toString());
   }
+  // The search waits for a pause in typing; any other change takes the text typed so far with it.
   let typing = 0;
+  function takeSearch() { clearTimeout(typing); typing = 0; state.q = control.q.value; }
   for (const name of FILTERS) {
-    const apply = () => { state[name] = control[name].value; writeAddress(); update(); };
-    // The search waits for a pause in typing.
+    const apply = () => { takeSearch(); state[name] = control[name].value; writeAddress(); update(); };
     if (name === "q") control[name].addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(apply, 150); });
     else control[name].addEventListener("change", apply);
   }
-  // Links to plain anchors (#chunks) leave the filters as they are.
+  // Links to plain anchors (#chunks) leave the filters as they are; an address with filters replaces them.
   window.addEventListener("hashchange", () => {
-    if (window.location.hash.includes("=")) { readAddress(); update(); }
+    if (window.location.hash.includes("=")) { clearTimeout(typing); typing = 0; readAddress(); update(); }
   });
 
   readAddress();
