@@ -20,25 +20,31 @@ public func causalConv1dForward(out: UnsafeMutablePointer<Float>, input: UnsafeP
     }
     let blocks = (channels + 7) / 8
     LetheThreads.parallelFor(batch * blocks, chunksPerWorker: 4) { units in
-        withUnsafeTemporaryAllocation(of: Float8.self, capacity: 2 * kernel) { scratch in
-            let window = scratch.baseAddress!, w = window + kernel
+        // The last `kernel` inputs as a ring kept twice over (slots j and j + kernel hold the same input), so that
+        // the window, oldest first, is always the contiguous slots newest + 1 ... newest + kernel: no shifting.
+        withUnsafeTemporaryAllocation(of: Float8.self, capacity: 3 * kernel) { scratch in
+            let ring = scratch.baseAddress!, w = ring + 2 * kernel
             for unit in units {
                 let b = unit / blocks, c0 = (unit % blocks) * 8, lanes = min(8, channels - c0)
                 let s = state + b * stateStride + c0 * kernel
                 for k in 0..<kernel {
-                    window[k] = gatherLanes(s + k, stride: kernel, lanes)
+                    ring[k] = gatherLanes(s + k, stride: kernel, lanes)
+                    ring[k + kernel] = ring[k]
                     w[k] = gatherLanes(weight + c0 * kernel + k, stride: kernel, lanes)
                 }
                 let bb = loadLanes(bias + c0, lanes)
+                var newest = kernel - 1
                 for t in 0..<length {
                     let m = b * length + t
-                    for k in 0..<kernel - 1 { window[k] = window[k + 1] }
-                    window[kernel - 1] = loadLanes(input + m * inputStride + c0, lanes)
+                    newest = newest + 1 == kernel ? 0 : newest + 1
+                    ring[newest] = loadLanes(input + m * inputStride + c0, lanes)
+                    ring[newest + kernel] = ring[newest]
+                    let window = ring + newest + 1
                     var acc = bb
                     for k in 0..<kernel { acc += w[k] * window[k] }
                     storeLanes(acc, out + m * channels + c0, lanes)
                 }
-                for k in 0..<kernel { scatterLanes(window[k], s + k, stride: kernel, lanes) }
+                for k in 0..<kernel { scatterLanes(ring[newest + 1 + k], s + k, stride: kernel, lanes) }
             }
         }
     }
