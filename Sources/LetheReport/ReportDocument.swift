@@ -350,7 +350,7 @@ struct MarkdownReport {
         line()
         tableHeader("| \(what) | words | omitted | rate | 95% interval |", "| --- | ---: | ---: | ---: | --- |")
         for run in runs { for r in run.tables.omission[name]! {
-            line(runCell(run.label) + "| \(cell(r.category)) | \(grouped(r.n)) | \(grouped(r.omitted)) | \(percent(r.rate)) | \(percent(r.low))–\(percent(r.high)) |")
+            line(runCell(run.label) + "| \(cell(r.category)) | " + omissionCells(r))
         } }
         line()
         line("Categories: \(source). [omission_\(name).csv](omission_\(name).csv); every pair with a two-sample t-test "
@@ -441,7 +441,7 @@ struct MarkdownReport {
         line()
         tableHeader("| level | pretraining count | n | omitted | rate | 95% interval |", "| --- | --- | ---: | ---: | ---: | --- |")
         for run in runs { for r in run.tables.frequency {
-            line(runCell(run.label) + "| \(r.level) | \(countRange(r)) | \(grouped(r.omission.n)) | \(grouped(r.omission.omitted)) | \(percent(r.omission.rate)) | \(percent(r.omission.low))–\(percent(r.omission.high)) |")
+            line(runCell(run.label) + "| \(r.level) | \(countRange(r)) | " + omissionCells(r.omission))
         } }
         line()
         line("A token is omitted when the edit-distance alignment of token ids does not keep it; a word by the rule above. "
@@ -482,7 +482,7 @@ struct MarkdownReport {
         line()
         tableHeader("| level | surprisal (nats) | n | omitted | rate | 95% interval |", "| --- | --- | ---: | ---: | ---: | --- |")
         for run in runs { for r in run.tables.surprisal {
-            line(runCell(run.label) + "| \(r.level) | \(nats(r)) | \(grouped(r.omission.n)) | \(grouped(r.omission.omitted)) | \(percent(r.omission.rate)) | \(percent(r.omission.low))–\(percent(r.omission.high)) |")
+            line(runCell(run.label) + "| \(r.level) | \(nats(r)) | " + omissionCells(r.omission))
         } }
         line()
         line("A token's surprisal is −log p(token | the tokens before it in the chunk) under the frozen encoder, in nats, the "
@@ -711,6 +711,11 @@ func argumentText(_ value: String) -> String {
         }
     }
     return quoted + "\""
+}
+
+/// The last cells of a row of omission counts: n, omitted, rate and its interval, and the row's end.
+func omissionCells(_ r: OmissionRow) -> String {
+    "\(grouped(r.n)) | \(grouped(r.omitted)) | \(percent(r.rate)) | \(percent(r.low))–\(percent(r.high)) |"
 }
 
 /// A table cell: pipes escaped, line breaks as spaces.

@@ -68,12 +68,12 @@ public func runReportStage(_ run: StageRun, inputs paths: [String], labels: [Str
                 let runPaths = zip(paths, labelOfPath).filter { $0.1 == label }.map(\.0)
                 var lineage = Lineage()
                 for path in runPaths { lineage.visit(path, recordedSHA256: nil, from: nil) }
-                let decoders = distinctInOrder(lineage.stages.filter { $0.executable == "lethe-reconstruct" }.flatMap { $0.inputs["model"] ?? [] })
-                return RunDescription(label: label, inputs: runPaths, encoders: lineage.encoders, decoders: decoders)
+                return RunDescription(label: label, inputs: runPaths, encoders: lineage.models(readBy: "lethe-encode"),
+                                      decoders: lineage.models(readBy: "lethe-reconstruct"))
             }
             for run in context.runs { context.paperModels[run.label] = Lineage.paperModel(of: run.encoders, configs: configs) }
         } else {
-            context.paperModels[""] = Lineage.paperModel(of: upstream.encoders, configs: configs)
+            context.paperModels[""] = Lineage.paperModel(of: upstream.models(readBy: "lethe-encode"), configs: configs)
         }
         let markdown = reportMarkdown(context, runs: runs)
         try files.write(Array(markdown.utf8), to: "report.md")
@@ -178,25 +178,33 @@ extension Lineage {
         return configs
     }
 
-    /// The models lethe-encode read, as recorded.
-    var encoders: [String] { distinctInOrder(stages.filter { $0.executable == "lethe-encode" }.flatMap { $0.inputs["model"] ?? [] }) }
+    /// The model folders the stages of `executable` read (--model), as recorded.
+    func models(readBy executable: String) -> [String] {
+        distinctInOrder(stages.filter { $0.executable == executable }.flatMap { $0.inputs["model"] ?? [] })
+    }
 
     /// The paper's model whose architecture the encoders share (PaperFigures), if they share one.
     static func paperModel(of encoders: [String], configs: [String: JSONValue]) -> String? {
         let models = Set(encoders.map { path -> String? in
-            guard let config = configs[path], let layers = config["num_hidden_layers"]?.intValue ?? config["n_layer"]?.intValue,
-                  let width = config["hidden_size"]?.intValue ?? config["d_model"]?.intValue else { return nil }
+            guard let config = configs[path] else { return nil }
+            let (layers, width) = architecture(config)
+            guard let layers, let width else { return nil }
             return PaperFigures.published.model(layers: layers, dModel: width)
         })
         guard models.count == 1, let model = models.first else { return nil }
         return model
     }
 
+    /// Layer count and width of a Hugging Face MambaConfig or an original state-spaces config.json.
+    static func architecture(_ config: JSONValue) -> (layers: Int?, width: Int?) {
+        (config["num_hidden_layers"]?.intValue ?? config["n_layer"]?.intValue,
+         config["hidden_size"]?.intValue ?? config["d_model"]?.intValue)
+    }
+
     /// "Mamba, 24 layers, d_model 768, d_state 16, vocabulary 50,280" from a Hugging Face MambaConfig or an
     /// original state-spaces config.json.
     static func describeConfig(_ config: JSONValue) -> String? {
-        let layers = config["num_hidden_layers"]?.intValue ?? config["n_layer"]?.intValue
-        let width = config["hidden_size"]?.intValue ?? config["d_model"]?.intValue
+        let (layers, width) = architecture(config)
         let state = config["state_size"]?.intValue ?? config["ssm_cfg"]?["d_state"]?.intValue
         let vocabulary = config["vocab_size"]?.intValue
         let parts = [layers.map { "\($0) layers" }, width.map { "d_model \($0)" }, state.map { "d_state \($0)" },
