@@ -7,6 +7,10 @@ public final class LayerActivations {
     public let convOut: FloatBuffer  // (M, DI)     conv1d(x), before SiLU
     public let u: FloatBuffer  // (M, DI)           SiLU(convOut): the scan input
     public let xProj: FloatBuffer  // (M, R + 2N)   x_proj(u): dt (low rank) | B | C
+    /// (M, R + 2N) what dt_proj and the scan read: `xProj` itself for Mamba-1 (the same buffer); for Falcon-Mamba
+    /// its three parts each RMS-normalised, their 1/rms in `mixerRstd` (3, M: dt's rows, B's, C's).
+    public let ssmParameters: FloatBuffer
+    public let mixerRstd: FloatBuffer
     public let dt: FloatBuffer  // (M, DI)          dt_proj.weight @ dt_low (bias and softplus are in the scan)
     public let y: FloatBuffer  // (M, DI)           scan output with the D skip, before the gate
     public let gated: FloatBuffer  // (M, DI)       y · SiLU(z): out_proj's input
@@ -18,6 +22,8 @@ public final class LayerActivations {
         convOut = FloatBuffer(count: m * c.intermediateSize)
         u = FloatBuffer(count: m * c.intermediateSize)
         xProj = FloatBuffer(count: m * c.xProjSize)
+        ssmParameters = c.isFalconMamba ? FloatBuffer(count: m * c.xProjSize) : xProj
+        mixerRstd = FloatBuffer(count: c.isFalconMamba ? 3 * m : 0)
         dt = FloatBuffer(count: m * c.intermediateSize)
         y = FloatBuffer(count: m * c.intermediateSize)
         gated = FloatBuffer(count: m * c.intermediateSize)
@@ -76,7 +82,7 @@ public final class MambaActivations {
     /// Bytes of one block's `LayerActivations` over `tokens` tokens.
     public static func bytesPerLayer(_ c: MambaConfig, tokens m: Int) -> Int {
         let (h, di) = (c.hiddenSize, c.intermediateSize)
-        // normed, rstd, xz, convOut, u, xProj, dt, y, gated
-        return 4 * m * (h + 1 + 2 * di + di + di + c.xProjSize + di + di + di)
+        // normed, rstd, xz, convOut, u, xProj, dt, y, gated; Falcon-Mamba's ssmParameters and mixerRstd
+        return 4 * m * (h + 1 + 2 * di + di + di + c.xProjSize + di + di + di + (c.isFalconMamba ? c.xProjSize + 3 : 0))
     }
 }

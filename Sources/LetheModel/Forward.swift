@@ -14,7 +14,7 @@ public enum LogitsRequest: Sendable {
 }
 
 extension MambaModel {
-    /// The float32 forward pass of transformers' `MambaForCausalLM` over `batchSize` sequences of equal
+    /// The float32 forward pass of transformers' `MambaForCausalLM` (or `FalconMambaForCausalLM`) over `batchSize` sequences of equal
     /// length, `tokens` sequence-major (B, L).
     ///
     /// `cache` holds, on entry, the state the sequences continue from (a fresh `MambaCache` is the empty
@@ -108,10 +108,18 @@ extension MambaModel {
         siluForward(out: a.u.pointer, input: a.convOut.pointer, count: m * di)
         linearForward(out: a.xProj.pointer, outStride: c.xProjSize, input: a.u.pointer, inputStride: di,
                       weight: lw.xProj, rows: m, inFeatures: di, outFeatures: c.xProjSize)
-        linearForward(out: a.dt.pointer, outStride: di, input: a.xProj.pointer, inputStride: c.xProjSize,
+        if let epsilon = c.mixerRMSEpsilon {
+            // FalconMambaMixer.forward: `time_step = self.dt_layernorm(time_step)`, then b_layernorm(B), c_layernorm(C)
+            for (part, (offset, width)) in c.xProjParts.enumerated() {
+                rmsNormForward(out: a.ssmParameters.pointer + offset, outStride: c.xProjSize,
+                               rstd: a.mixerRstd.pointer + part * m, input: a.xProj.pointer + offset,
+                               inputStride: c.xProjSize, weight: nil, rows: m, width: width, epsilon: epsilon)
+            }
+        }
+        linearForward(out: a.dt.pointer, outStride: di, input: a.ssmParameters.pointer, inputStride: c.xProjSize,
                       weight: lw.dtProjWeight, rows: m, inFeatures: r, outFeatures: di)
         selectiveScanForward(y: a.y.pointer, u: a.u.pointer, dt: a.dt.pointer, dtBias: lw.dtProjBias,
-                             bc: a.xProj.pointer + r, bcStride: c.xProjSize, aLog: lw.aLog, d: lw.d,
+                             bc: a.ssmParameters.pointer + r, bcStride: c.xProjSize, aLog: lw.aLog, d: lw.d,
                              state: ssmState, stateStride: ssmStateStride,
                              batch: batchSize, length: length, channels: di, stateSize: n)
         if extent == .state { return }

@@ -32,17 +32,13 @@ public struct DecodingRequest {
     }
 }
 
-/// `<|endoftext|>` of the GPT-NeoX tokenizer (id 0). The reference frames every chunk with it: the auto-encoder's
-/// decoder reads [eos] + chunk + [eos], so it is greedy decoding's first input and the token it stops at.
-public let endOfText: Int32 = 0
-
 /// Batched greedy decoding of the auto-encoder's decoder, each sequence started from its chunk's encoder cache
 /// (the reference's `decoder_utils.reconstruct`, github.com/dataminr-ai/ouroboros):
 ///
 ///     input_ids = eos;  repeat: logits = decoder(input_ids, cache_params=encoder_cache); input_ids = logits.argmax(-1)
 ///
-/// The first input is eos (id 0); each next token is the argmax of the last logits (ties to the lowest id and
-/// a NaN counting as the largest, as `torch.argmax`); a sequence stops at its first eos or after its
+/// The first input is the decoder's eos (its config's eosTokenID); each next token is the argmax of the last
+/// logits (ties to the lowest id and a NaN counting as the largest, as `torch.argmax`); a sequence stops at its first eos or after its
 /// `maxNewTokens`. Each step is `MambaModel.step` (the conv state shifts by one, one scan step per layer), which
 /// is the train stage's decoder (conv fed the encoder's conv state as its previous inputs, scan started from the
 /// encoder's ssm state) read over the growing sequence [eos] + generated, one position at a time.
@@ -98,7 +94,7 @@ public final class GreedyDecoder {
                     continue
                 }
                 try cache.append(ssm: request.ssm, conv: request.conv)
-                slots.append(Slot(request: number, maxNewTokens: request.maxNewTokens))
+                slots.append(Slot(request: number, maxNewTokens: request.maxNewTokens, input: config.eosTokenID))
             }
             if slots.isEmpty { return }
 
@@ -109,7 +105,7 @@ public final class GreedyDecoder {
             let choices = try model.greedyStep(tokens: slots.map(\.input), cache: cache, activations: activations)
             var done: [Int] = []
             for (i, choice) in choices.enumerated() {
-                if choice == endOfText {
+                if choice == config.eosTokenID {
                     slots[i].stop = .eos
                 } else {
                     slots[i].generated.append(choice)
@@ -138,7 +134,7 @@ public final class GreedyDecoder {
     private struct Slot {
         let request: Int
         let maxNewTokens: Int
-        var input: Int32 = endOfText
+        var input: Int32  // the decoder's eos, then each choice
         var generated: [Int32] = []
         var stop: DecodingStop?
     }

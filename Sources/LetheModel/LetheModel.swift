@@ -1,11 +1,11 @@
-// LetheModel: Mamba-1 as transformers' MambaForCausalLM, on CPUs.
+// LetheModel: Mamba-1 as transformers' MambaForCausalLM (and Falcon-Mamba, FalconMambaForCausalLM), on CPUs.
 //
 //   MambaConfig, ParameterLayout, MambaModel   the config, one flat parameter buffer with an offset table
 //   Checkpoint/                                safetensors and pytorch_model.bin loading; RunFolder (final/, step-N/)
 //   Forward.swift, MambaActivations            the one forward pass (encoding, decoding, training) and its
 //                                              activation layout; recomputeLayer for a backward pass
 //   MambaCache, ChunkEncoder                   conv and ssm states; a chunk's final cache (encoding)
-//   GreedyDecoder, endOfText                   batched greedy reconstruction from encoder states
+//   GreedyDecoder                              batched greedy reconstruction from encoder states
 //   Kernels/                                   each kernel as a free function on flat buffers, its backward beside
 //                                              it, the PyTorch line it implements, a naive reference; vectorPath
 //                                              picks the C kernels (CLetheKernels) the CPU runs

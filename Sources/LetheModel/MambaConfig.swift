@@ -1,9 +1,11 @@
 import Foundation
 
-/// The sizes of a Mamba-1 language model (transformers' `MambaConfig` names in comments).
+/// The sizes of a Mamba-1 language model (transformers' `MambaConfig` names in comments), or of a Falcon-Mamba
+/// (`FalconMambaConfig`: the same block with a weightless RMSNorm of dt, B and C after x_proj).
 ///
-/// Lethe supports exactly what transformers' `MambaForCausalLM` computes with its defaults: RMSNorm, SiLU,
-/// no bias in in_proj/out_proj, a bias in the conv. Anything else is rejected when the config is read.
+/// Lethe supports exactly what transformers' `MambaForCausalLM` and `FalconMambaForCausalLM` compute with their
+/// defaults: RMSNorm, SiLU, no bias in in_proj/out_proj, a bias in the conv. Anything else is rejected when the
+/// config is read.
 public struct MambaConfig: Equatable, Sendable {
     public var hiddenSize: Int  // hidden_size (d_model)
     public var intermediateSize: Int  // expand * hidden_size (d_inner)
@@ -14,10 +16,17 @@ public struct MambaConfig: Equatable, Sendable {
     public var vocabSize: Int  // vocab_size: rows of the embedding (already padded for original checkpoints)
     public var layerNormEpsilon: Float  // layer_norm_epsilon
     public var tieWordEmbeddings: Bool  // tie_word_embeddings: lm_head is the embedding matrix
+    /// Falcon-Mamba's mixer_rms_eps: dt (its R columns), B and C each pass a weightless RMSNorm between x_proj
+    /// and their use. nil: Mamba-1, no such norm.
+    public var mixerRMSEpsilon: Float?
+    /// eos_token_id: the token that opens and closes the auto-encoder decoder's input ([eos] + chunk + [eos], the
+    /// reference's tokenizer.eos_token_id), so greedy reconstruction's first input and the token it stops at.
+    /// 0, GPT-NeoX's <|endoftext|>, for the Mamba checkpoints (and original state-spaces configs, which have none).
+    public var eosTokenID: Int32
 
     public init(hiddenSize: Int, intermediateSize: Int? = nil, stateSize: Int = 16, numLayers: Int,
                 convKernel: Int = 4, timeStepRank: Int? = nil, vocabSize: Int, layerNormEpsilon: Float = 1e-5,
-                tieWordEmbeddings: Bool = true) {
+                tieWordEmbeddings: Bool = true, mixerRMSEpsilon: Float? = nil, eosTokenID: Int32 = 0) {
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize ?? 2 * hiddenSize
         self.stateSize = stateSize
@@ -27,21 +36,30 @@ public struct MambaConfig: Equatable, Sendable {
         self.vocabSize = vocabSize
         self.layerNormEpsilon = layerNormEpsilon
         self.tieWordEmbeddings = tieWordEmbeddings
+        self.mixerRMSEpsilon = mixerRMSEpsilon
+        self.eosTokenID = eosTokenID
     }
 
     /// Columns of x_proj's output: dt (R), B (N), C (N).
     public var xProjSize: Int { timeStepRank + 2 * stateSize }
+    /// x_proj's output as its three parts (first column, width): dt, B, C; Falcon-Mamba normalises each.
+    public var xProjParts: [(offset: Int, width: Int)] {
+        [(0, timeStepRank), (timeStepRank, stateSize), (timeStepRank + stateSize, stateSize)]
+    }
 
     /// One sequence's recurrent state as shards store it: ssm [n_layer, DI, N] and conv [n_layer, DI, K].
     public var ssmStateShape: [Int] { [numLayers, intermediateSize, stateSize] }
     public var convStateShape: [Int] { [numLayers, intermediateSize, convKernel] }
 
-    /// The `architectures` entry of the config.json Lethe writes.
-    public static let hfArchitecture = "MambaForCausalLM"
+    public var isFalconMamba: Bool { mixerRMSEpsilon != nil }
+
+    /// transformers' `model_type` and the `architectures` entry of the config.json Lethe writes.
+    public var hfModelType: String { isFalconMamba ? "falcon_mamba" : "mamba" }
+    public var hfArchitecture: String { isFalconMamba ? "FalconMambaForCausalLM" : "MambaForCausalLM" }
 
     // MARK: Reading config.json
 
-    /// Reads `config.json` of a Hugging Face folder (`model_type` "mamba") or of an original state-spaces
+    /// Reads `config.json` of a Hugging Face folder (`model_type` "mamba" or "falcon_mamba") or of an original state-spaces
     /// folder (`d_model`, `n_layer`, `ssm_cfg`, `pad_vocab_size_multiple`).
     public static func read(contentsOf url: URL) throws -> MambaConfig {
         let data: Data
@@ -59,9 +77,9 @@ public struct MambaConfig: Equatable, Sendable {
 
     static func hfConfig(_ keys: ConfigKeys) throws -> MambaConfig {
         let modelType = try keys.string("model_type")
-        guard modelType == "mamba" else {
-            let hint = modelType == "mamba2" ? " (Mamba-2 is not supported: Lethe implements Mamba-1)" : ""
-            throw ModelError("\(keys.file): unsupported architecture model_type '\(modelType)'\(hint); expected 'mamba'")
+        guard modelType == "mamba" || modelType == "falcon_mamba" else {
+            let hint = modelType == "mamba2" ? " (Mamba-2 is not supported: Lethe implements Mamba-1 and Falcon-Mamba)" : ""
+            throw ModelError("\(keys.file): unsupported architecture model_type '\(modelType)'\(hint); expected 'mamba' or 'falcon_mamba'")
         }
         try keys.require("use_bias", equals: false, because: "in_proj/out_proj biases are not supported")
         try keys.require("use_conv_bias", equals: true, because: "a conv1d without bias is not supported")
@@ -77,7 +95,9 @@ public struct MambaConfig: Equatable, Sendable {
             stateSize: keys.int("state_size", default: 16), numLayers: keys.int("num_hidden_layers"),
             convKernel: keys.int("conv_kernel", default: 4), timeStepRank: keys.rank("time_step_rank", hidden: hidden),
             vocabSize: keys.int("vocab_size"), layerNormEpsilon: Float(keys.double("layer_norm_epsilon", default: 1e-5)),
-            tieWordEmbeddings: keys.bool("tie_word_embeddings", default: true)
+            tieWordEmbeddings: keys.bool("tie_word_embeddings", default: true),
+            mixerRMSEpsilon: modelType == "falcon_mamba" ? Float(keys.double("mixer_rms_eps", default: 1e-6)) : nil,
+            eosTokenID: Int32(clamping: keys.int("eos_token_id", default: 0))
         ).validated(keys.file)
     }
 
@@ -121,26 +141,38 @@ public struct MambaConfig: Equatable, Sendable {
         guard layerNormEpsilon.isFinite, layerNormEpsilon >= 0 else {
             throw ModelError("\(file): 'layer_norm_epsilon' must be a non-negative number")
         }
+        guard eosTokenID >= 0, Int(eosTokenID) < vocabSize else {
+            throw ModelError("\(file): 'eos_token_id' \(eosTokenID) is outside the vocabulary 0..<\(vocabSize)")
+        }
+        if let epsilon = mixerRMSEpsilon, !(epsilon.isFinite && epsilon >= 0) {
+            throw ModelError("\(file): 'mixer_rms_eps' must be a non-negative number")
+        }
         return self
     }
 
     // MARK: Writing config.json
 
-    /// A `config.json` that transformers' `MambaForCausalLM.from_pretrained` loads.
+    /// A `config.json` that transformers' `MambaForCausalLM.from_pretrained` (`FalconMambaForCausalLM`) loads.
     public func hfConfigJSON(dtype: String = "float32") throws -> Data {
         guard intermediateSize % hiddenSize == 0 else {
             throw ModelError("cannot write config.json: intermediate_size \(intermediateSize) is not a multiple of hidden_size \(hiddenSize)")
         }
-        let json: [String: Any] = [
-            "architectures": [MambaConfig.hfArchitecture], "model_type": "mamba",
+        var json: [String: Any] = [
+            "architectures": [hfArchitecture], "model_type": hfModelType,
             "hidden_size": hiddenSize, "intermediate_size": intermediateSize, "expand": intermediateSize / hiddenSize,
             "state_size": stateSize, "num_hidden_layers": numLayers, "conv_kernel": convKernel,
-            "time_step_rank": timeStepRank, "vocab_size": vocabSize, "layer_norm_epsilon": Double("\(layerNormEpsilon)") ?? Double(layerNormEpsilon),
+            "time_step_rank": timeStepRank, "vocab_size": vocabSize, "layer_norm_epsilon": layerNormEpsilon.shortestDouble,
             "tie_word_embeddings": tieWordEmbeddings, "use_bias": false, "use_conv_bias": true, "hidden_act": "silu",
-            "residual_in_fp32": true, "bos_token_id": 0, "eos_token_id": 0, "pad_token_id": 0, "dtype": dtype,
+            "residual_in_fp32": true, "bos_token_id": 0, "eos_token_id": Int(eosTokenID), "pad_token_id": 0, "dtype": dtype,
         ]
+        if let epsilon = mixerRMSEpsilon { json["mixer_rms_eps"] = epsilon.shortestDouble }
         return try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
     }
+}
+
+extension Float {
+    /// The double written as this float's shortest decimal (1e-5, not 9.99999974737875e-06): a config.json value.
+    var shortestDouble: Double { Double("\(self)") ?? Double(self) }
 }
 
 /// Typed access to a config.json object; every error names the file and the key.

@@ -2,15 +2,17 @@ import Foundation
 import LetheShards
 
 extension MambaConfig {
-    /// The model's sizes under config.json's names, with the per-chunk state shapes: what stage metadata
-    /// records about the encoder or decoder that produced it.
+    /// The model's architecture and sizes under config.json's names, with the per-chunk state shapes: what stage
+    /// metadata records about the encoder or decoder that produced it.
     public var summary: JSONValue {
-        [
-            "hidden_size": .int(hiddenSize), "intermediate_size": .int(intermediateSize), "state_size": .int(stateSize),
+        var summary: JSONValue = [
+            "model_type": .string(hfModelType), "hidden_size": .int(hiddenSize), "intermediate_size": .int(intermediateSize), "state_size": .int(stateSize),
             "num_hidden_layers": .int(numLayers), "conv_kernel": .int(convKernel), "time_step_rank": .int(timeStepRank),
             "vocab_size": .int(vocabSize), "ssm_shape": .array(ssmStateShape.map { .int($0) }),
             "conv_shape": .array(convStateShape.map { .int($0) }),
         ]
+        if let epsilon = mixerRMSEpsilon { summary["mixer_rms_eps"] = .double(epsilon.shortestDouble) }
+        return summary
     }
 }
 

@@ -186,7 +186,8 @@ extension Lineage {
     /// The paper's model whose architecture the encoders share (PaperFigures), if they share one.
     static func paperModel(of encoders: [String], configs: [String: JSONValue]) -> String? {
         let models = Set(encoders.map { path -> String? in
-            guard let config = configs[path] else { return nil }
+            // The paper measured Mamba-1: another architecture of the same sizes (mamba2-130m is 24 × 768) is not it.
+            guard let config = configs[path], architectureName(config) == "Mamba" else { return nil }
             let (layers, width) = architecture(config)
             guard let layers, let width else { return nil }
             return PaperFigures.published.model(layers: layers, dModel: width)
@@ -195,7 +196,7 @@ extension Lineage {
         return model
     }
 
-    /// Layer count and width of a Hugging Face MambaConfig or an original state-spaces config.json.
+    /// Layer count and width of a Hugging Face config.json or an original state-spaces one.
     static func architecture(_ config: JSONValue) -> (layers: Int?, width: Int?) {
         (config["num_hidden_layers"]?.intValue ?? config["n_layer"]?.intValue,
          config["hidden_size"]?.intValue ?? config["d_model"]?.intValue)
@@ -210,7 +211,16 @@ extension Lineage {
         let parts = [layers.map { "\($0) layers" }, width.map { "d_model \($0)" }, state.map { "d_state \($0)" },
                      vocabulary.map { "vocabulary \($0)" }].compactMap { $0 }
         guard !parts.isEmpty else { return nil }
-        let type = config["model_type"]?.stringValue.map { $0 == "mamba" ? "Mamba" : $0 } ?? "Mamba"
-        return ([type] + parts).joined(separator: ", ")
+        return ([architectureName(config)] + parts).joined(separator: ", ")
+    }
+
+    /// "Mamba", "Falcon-Mamba" or "Mamba-2" from config.json's model_type (an original state-spaces config has
+    /// none: Mamba-1, or its ssm_cfg.layer); another model_type as written.
+    static func architectureName(_ config: JSONValue) -> String {
+        let names = ["mamba": "Mamba", "falcon_mamba": "Falcon-Mamba", "mamba2": "Mamba-2"]
+        guard let type = config["model_type"]?.stringValue else {
+            return config["ssm_cfg"]?["layer"]?.stringValue == "Mamba2" ? "Mamba-2" : "Mamba"
+        }
+        return names[type] ?? type
     }
 }

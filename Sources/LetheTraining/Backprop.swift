@@ -65,7 +65,7 @@ public final class Backprop {
         if let bad = batch.tokens.first(where: { $0 < 0 || $0 >= vocabulary }) {
             throw TrainingError("batch: token id \(bad) outside the model's vocabulary 0..<\(vocabulary)")
         }
-        let prefix: [Int32] = objective == .autoencoder ? [endOfText] : []
+        let prefix: [Int32] = objective == .autoencoder ? [model.config.eosTokenID] : []
         let suffix = prefix
         guard l + 2 * prefix.count >= 2 else { throw TrainingError("batch: chunks of 1 token have nothing to predict") }
         var input: [Int32] = [], targets: [Int32] = []
@@ -158,16 +158,26 @@ public final class Backprop {
                     gateBackward(dY: s.dY.pointer, dZ: s.dXZ.pointer + di, dzStride: 2 * di, dOut: s.dGated.pointer,
                                  y: a.y.pointer, z: a.xz.pointer + di, zStride: 2 * di, rows: m, channels: di)
                     selectiveScanBackward(
-                        dU: s.dU.pointer, dDt: s.dDt.pointer, dBC: s.dXProj.pointer + r, dbcStride: xps,
+                        dU: s.dU.pointer, dDt: s.dDt.pointer, dBC: s.dSSMParameters.pointer + r, dbcStride: xps,
                         dDtBias: lg.dtProjBias, dALog: lg.aLog, dD: lg.d, dState: nil, dStateStride: 0,
                         dY: s.dY.pointer, u: a.u.pointer, dt: a.dt.pointer, dtBias: lw.dtProjBias,
-                        bc: a.xProj.pointer + r, bcStride: xps, aLog: lw.aLog, d: lw.d,
+                        bc: a.ssmParameters.pointer + r, bcStride: xps, aLog: lw.aLog, d: lw.d,
                         state: ssm.baseAddress! + l * di * n, stateStride: initial.ssmCountPerSequence,
                         batch: batch.batchSize, length: length, channels: di, stateSize: n)
                     // dt = dt_proj.weight @ time_step (its bias is inside the scan)
-                    linearBackward(dInput: s.dXProj.pointer, dInputStride: xps, dWeight: lg.dtProjWeight,
-                                   dOut: s.dDt.pointer, dOutStride: di, input: a.xProj.pointer, inputStride: xps,
+                    linearBackward(dInput: s.dSSMParameters.pointer, dInputStride: xps, dWeight: lg.dtProjWeight,
+                                   dOut: s.dDt.pointer, dOutStride: di, input: a.ssmParameters.pointer, inputStride: xps,
                                    weight: lw.dtProjWeight, rows: m, inFeatures: r, outFeatures: di)
+                    if c.isFalconMamba {
+                        // Falcon-Mamba's weightless norms of dt, B and C, back to x_proj's output
+                        s.dXProj.pointer.update(repeating: 0, count: m * xps)
+                        for (part, (offset, width)) in c.xProjParts.enumerated() {
+                            rmsNormBackward(dInput: s.dXProj.pointer + offset, dWeight: nil,
+                                            dOut: s.dSSMParameters.pointer + offset, dOutStride: xps,
+                                            input: a.xProj.pointer + offset, inputStride: xps, weight: nil,
+                                            rstd: a.mixerRstd.pointer + part * m, rows: m, width: width)
+                        }
+                    }
                     // x_proj(u): u also feeds the scan, so its gradient adds to the scan's
                     linearBackward(dInput: s.dU.pointer, dInputStride: di, accumulateInput: true, dWeight: lg.xProj,
                                    dOut: s.dXProj.pointer, dOutStride: xps, input: a.u.pointer, inputStride: di,
@@ -212,7 +222,7 @@ public final class Backprop {
 
 /// Gradients of one layer's activations, reused by every layer of a backward pass.
 final class BackwardScratch {
-    let dHidden, dNormed, dGated, dY, dXZ, dU, dDt, dXProj, dConvOut: FloatBuffer
+    let dHidden, dNormed, dGated, dY, dXZ, dU, dDt, dXProj, dSSMParameters, dConvOut: FloatBuffer
 
     init(config c: MambaConfig, tokens m: Int) {
         let (h, di) = (c.hiddenSize, c.intermediateSize)
@@ -224,6 +234,8 @@ final class BackwardScratch {
         dU = FloatBuffer(count: m * di)       // (M, DI) the scan's input
         dDt = FloatBuffer(count: m * di)      // (M, DI) dt_proj's output
         dXProj = FloatBuffer(count: m * c.xProjSize)  // (M, R + 2N) x_proj's output
+        // (M, R + 2N) what dt_proj and the scan read: dXProj itself unless Falcon-Mamba normalises dt, B and C
+        dSSMParameters = c.isFalconMamba ? FloatBuffer(count: m * c.xProjSize) : dXProj
         dConvOut = FloatBuffer(count: m * di) // (M, DI) the conv's output, before SiLU
     }
 }

@@ -26,8 +26,8 @@ struct LetheReconstruct: StageCommand {
                          name and sizes)
 
         Decoding (the reference's decoder_utils.reconstruct): the decoder starts from the chunk's encoder \
-        state, reads eos (id 0), then its own choices; each next token is the argmax of the logits (ties to \
-        the lowest id). A chunk stops at its first eos ("eos") or after --max-new-tokens tokens ("length"; \
+        state, reads eos (the eos_token_id of its config.json: 0 for Mamba), then its own choices; each next \
+        token is the argmax of the logits (ties to the lowest id). A chunk stops at its first eos ("eos") or after --max-new-tokens tokens ("length"; \
         default: the chunk's length + 8). Up to --batch-size chunks decode together; a finished chunk leaves \
         the batch and the next one takes its place.
 
@@ -46,7 +46,7 @@ struct LetheReconstruct: StageCommand {
               --output stages/reconstruct --batch-size 64 --threads 2
         """)
 
-    static let stageDescription = StageDescription.stage("lethe-reconstruct", format: 1, inputs: ["input", "model", "tokenizer"])
+    static let stageDescription = StageDescription.stage("lethe-reconstruct", format: 2, inputs: ["input", "model", "tokenizer"])
 
     @OptionGroup var stage: StageOptions
 

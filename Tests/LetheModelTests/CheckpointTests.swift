@@ -33,6 +33,28 @@ final class CheckpointTests: XCTestCase {
         }
     }
 
+    /// Falcon-Mamba's config: Mamba-1's keys plus mixer_rms_eps (transformers' default 1e-6 when absent); what Lethe
+    /// writes reads back the same.
+    func testFalconMambaConfig() throws {
+        let base = #""model_type": "falcon_mamba", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10"#
+        let cases: [(String, Float)] = [("{\(base)}", 1e-6), (#"{\#(base), "mixer_rms_eps": 0.001}"#, 0.001)]
+        for (json, epsilon) in cases {
+            let dir = try writeConfig(json)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let config = try MambaConfig.read(contentsOf: dir.appendingPathComponent("config.json"))
+            XCTAssertEqual(config.mixerRMSEpsilon, epsilon)
+            XCTAssertEqual(config.hfArchitecture, "FalconMambaForCausalLM")
+            try config.hfConfigJSON().write(to: dir.appendingPathComponent("config.json"))
+            XCTAssertEqual(try MambaConfig.read(contentsOf: dir.appendingPathComponent("config.json")), config)
+            let written = try JSONSerialization.jsonObject(with: config.hfConfigJSON()) as! [String: Any]
+            XCTAssertEqual(written["model_type"] as? String, "falcon_mamba")
+        }
+        let dir = try writeConfig(#"{\#(base), "mixer_rms_eps": -1}"#)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        assertThrows(try MambaConfig.read(contentsOf: dir.appendingPathComponent("config.json")), containing: "'mixer_rms_eps'")
+        XCTAssertNil(try MambaConfig.read(contentsOf: fixture("configs/mamba-130m-hf.json")).mixerRMSEpsilon, "Mamba-1 has no mixer norm")
+    }
+
     private func writeConfig(_ json: String) throws -> URL {
         let dir = try temporaryDirectory()
         try json.write(to: dir.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
@@ -47,6 +69,10 @@ final class CheckpointTests: XCTestCase {
             (#"{"model_type": "mamba", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, "intermediate_size": 100}"#,
              ["'intermediate_size' 100"]),
             (#"{"model_type": "mamba", "hidden_size": 64, "vocab_size": 10}"#, ["missing key 'num_hidden_layers'"]),
+            (#"{"model_type": "mamba", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, "eos_token_id": 10}"#,
+             ["'eos_token_id' 10 is outside the vocabulary 0..<10"]),
+            (#"{"model_type": "falcon_mamba", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, "mixer_rms_eps": "small"}"#,
+             ["'mixer_rms_eps' must be a number"]),
             (#"{"model_type": "mamba", "hidden_size": "wide", "num_hidden_layers": 2, "vocab_size": 10}"#,
              ["'hidden_size' must be an integer"]),
             (#"{"d_model": 64, "n_layer": 2, "vocab_size": 10, "ssm_cfg": {"layer": "Mamba2"}}"#, ["ssm_cfg.layer 'Mamba2'"]),
@@ -104,7 +130,7 @@ final class CheckpointTests: XCTestCase {
     // MARK: Writer
 
     func testSavedCheckpointsLoadBackExactly() throws {
-        for folder in ["odd-sharded", "even"] {
+        for folder in ["odd-sharded", "even", "falcon"] {
             let model = try MambaModel.load(from: fixture(folder))
             let dir = try temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: dir) }

@@ -34,6 +34,23 @@ final class ForwardFixtureTests: XCTestCase {
         try checkChunks(model: "orig", expected: "orig", lengths: [1, 2, 6, 17])
     }
 
+    /// Falcon-Mamba: the same block with a weightless RMSNorm of dt, B and C (its mixer_rms_eps read from config.json).
+    func testFalconMambaMatchesTransformers() throws {
+        try checkChunks(model: "falcon", expected: "falcon", lengths: [1, 2, 5, 40])
+        // The norms matter: the same weights read as Mamba-1 give other logits.
+        let falcon = try MambaModel.load(from: fixture("falcon"))
+        XCTAssertEqual(falcon.config.mixerRMSEpsilon, 0.01)
+        var plain = falcon.config
+        plain.mixerRMSEpsilon = nil
+        let mamba = MambaModel(config: plain)
+        mamba.parameters.pointer.update(from: falcon.parameters.pointer, count: falcon.parameters.count)
+        let (tokens, batch, _) = try expectedTokens("falcon/len5.tokens")
+        let logits = try mamba.forward(tokens: tokens, batchSize: batch, cache: MambaCache(config: plain, batchSize: batch), logits: .allTokens)!
+        let expected = try expectedFloats("falcon/len5.logits")
+        let gap = zip(logits, expected).map { abs($0 - $1) }.max()! / expected.map(abs).max()!
+        XCTAssertGreaterThan(gap, 0.01, "without the norms, logits within \(gap) of max |logit|")
+    }
+
     func testHalfPrecisionCheckpointsMatchTransformers() throws {
         try checkChunks(model: "even-f16", expected: "even-f16", lengths: [6])
         try checkChunks(model: "even-bf16", expected: "even-bf16", lengths: [6])

@@ -18,7 +18,7 @@ struct ReconstructFixture {
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/reconstruct")
-    static let names = ["small", "odd"]
+    static let names = ["small", "odd", "falcon"]
 
     let folder: URL
     let chunks: [Chunk]
@@ -71,7 +71,7 @@ final class GreedyDecodingTests: XCTestCase {
             let logits = try NPYArray.read(contentsOf: fixture.folder.appendingPathComponent("first_logits.npy")).floats()
             for (i, chunk) in fixture.chunks.enumerated() {
                 let cache = try MambaCache(config: decoder.config, sequences: [states[i]])
-                let inputs = [endOfText] + chunk.generated
+                let inputs = [decoder.config.eosTokenID] + chunk.generated
                 for s in 0..<min(fixture.firstSteps, chunk.generated.count) {
                     let mine = try decoder.step(tokens: [inputs[s]], cache: cache)
                     let start = (i * fixture.firstSteps + s) * v
@@ -83,7 +83,8 @@ final class GreedyDecodingTests: XCTestCase {
     }
 
     /// The recurrent steps are the train stage's decoder read over the growing sequence: at every step, the
-    /// argmax of a full forward over [eos] + generated from the encoder's cache is the next token.
+    /// argmax of a full forward over [eos] + generated from the encoder's cache is the next token. The same with
+    /// the decoder's eos_token_id made 3: decoding starts from and stops at the config's eos, not at id 0.
     func testEqualsTheDecoderOverTheGrowingSequence() throws {
         for name in ReconstructFixture.names {
             let fixture = try ReconstructFixture(name)
@@ -96,19 +97,31 @@ final class GreedyDecodingTests: XCTestCase {
                 caches.append(cache)
                 requests.append(DecodingRequest(ssm: cache.ssm, conv: cache.conv, maxNewTokens: chunk.maxNewTokens))
             }
-            let results = try GreedyDecoder(model: decoder, batchSize: 5).decode(requests)
-            for (i, cache) in caches.enumerated() {
-                var generated: [Int32] = []
-                var stop = DecodingStop.length
-                while generated.count < requests[i].maxNewTokens {
-                    let logits = try decoder.forward(tokens: [endOfText] + generated, batchSize: 1, cache: cache.copy(),
-                                                     logits: .lastToken)!
-                    let next = Int32(logits.indices.max { logits[$0] < logits[$1] }!)  // the first of equal maxima
-                    if next == endOfText { stop = .eos; break }
-                    generated.append(next)
+            var otherEOS = decoder.config
+            otherEOS.eosTokenID = 3
+            let renamed = MambaModel(config: otherEOS)
+            renamed.parameters.pointer.update(from: decoder.parameters.pointer, count: decoder.parameters.count)
+            for model in [decoder, renamed] {
+                let eos = model.config.eosTokenID
+                let results = try GreedyDecoder(model: model, batchSize: 5).decode(requests)
+                for (i, cache) in caches.enumerated() {
+                    var generated: [Int32] = []
+                    var stop = DecodingStop.length
+                    while generated.count < requests[i].maxNewTokens {
+                        let logits = try model.forward(tokens: [eos] + generated, batchSize: 1, cache: cache.copy(),
+                                                       logits: .lastToken)!
+                        let next = Int32(logits.indices.max { logits[$0] < logits[$1] }!)  // the first of equal maxima
+                        if next == eos { stop = .eos; break }
+                        generated.append(next)
+                    }
+                    XCTAssertEqual(results[i], DecodedSequence(tokens: generated, stop: stop), "\(name) chunk \(i) eos \(eos)")
+                    if eos == 0 {
+                        XCTAssertEqual(results[i].tokens, fixture.chunks[i].recon, "\(name) chunk \(i): Swift's encoder state gives transformers' ids")
+                    }
                 }
-                XCTAssertEqual(results[i], DecodedSequence(tokens: generated, stop: stop), "\(name) chunk \(i)")
-                XCTAssertEqual(results[i].tokens, fixture.chunks[i].recon, "\(name) chunk \(i): Swift's encoder state gives transformers' ids")
+                if eos != 0 {
+                    XCTAssertNotEqual(results.map(\.tokens), fixture.chunks.map(\.recon), "\(name): another first input, other reconstructions")
+                }
             }
         }
     }
@@ -137,7 +150,7 @@ final class GreedyDecodingTests: XCTestCase {
             let results = try GreedyDecoder(model: decoder, batchSize: 4).decode(requests)
             for (result, chunk) in zip(results, fixture.chunks) {
                 let prefix = Array(chunk.generated.prefix(limit))
-                let expected = prefix.last == endOfText
+                let expected = prefix.last == decoder.config.eosTokenID
                     ? DecodedSequence(tokens: prefix.dropLast(), stop: .eos) : DecodedSequence(tokens: prefix, stop: .length)
                 XCTAssertEqual(result, expected, "max \(limit)")
             }

@@ -40,6 +40,34 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Falcon-Mamba's use: no weight, one part of strided rows (dt, B or C of x_proj's output), other columns untouched.
+    func testWeightlessRMSNormOnStridedRows() {
+        let (rows, stride, offset, width) = (7, 23, 5, 11), epsilon: Float = 0.01
+        let x = random.floats(rows * stride, -3, 3), start = random.floats(rows * stride)
+        var fast = start, slow = start, withUnitWeight = start
+        var fastR = [Float](repeating: 0, count: rows), slowR = fastR
+        fast.withUnsafeMutableBufferPointer { out in
+            rmsNormForward(out: out.baseAddress! + offset, outStride: stride, rstd: &fastR, input: x, inputStride: stride,
+                           weight: nil, rows: rows, width: width, epsilon: epsilon)
+        }
+        slow.withUnsafeMutableBufferPointer { out in
+            rmsNormForwardReference(out: out.baseAddress! + offset, outStride: stride, rstd: &slowR, input: x,
+                                    inputStride: stride, weight: nil, rows: rows, width: width, epsilon: epsilon)
+        }
+        withUnitWeight.withUnsafeMutableBufferPointer { out in
+            rmsNormForward(out: out.baseAddress! + offset, outStride: stride, rstd: nil, input: x, inputStride: stride,
+                           weight: [Float](repeating: 1, count: width), rows: rows, width: width, epsilon: epsilon)
+        }
+        assertClose(fast, slow, relativeToMax: 1e-6, "weightless rmsnorm")
+        assertClose(fastR, slowR, relativeToMax: 1e-6, "weightless rstd")
+        XCTAssertEqual(fast, withUnitWeight, "weightless is a weight of ones")
+        for m in 0..<rows {
+            for j in 0..<stride where j < offset || j >= offset + width {
+                XCTAssertEqual(fast[m * stride + j], start[m * stride + j], "column \(j) outside the part")
+            }
+        }
+    }
+
     /// Both ways of splitting the sgemm (row blocks for many rows, output-column blocks for few), strided
     /// input and output, with and without accumulation.
     func testLinear() {

@@ -69,13 +69,19 @@ final class StepTests: XCTestCase {
 
     /// The auto-encoder's construction: the decoder (other weights) starts from the encoder's cache, reads
     /// eos, then its own greedy choices. Against transformers' cached decoding of the same.
+    /// Mamba-1 (decode/) and Falcon-Mamba (falcon-decode/).
     func testDecoderStepsFromEncoderCacheMatchTransformers() throws {
-        let encoder = try MambaModel.load(from: fixture("odd-sharded"))
-        let decoder = try MambaModel.load(from: fixture("odd-decoder"))
+        try checkDecoderSteps(encoder: "odd-sharded", decoder: "odd-decoder", expected: "decode")
+        try checkDecoderSteps(encoder: "falcon", decoder: "falcon-decoder", expected: "falcon-decode")
+    }
+
+    private func checkDecoderSteps(encoder encoderFolder: String, decoder decoderFolder: String, expected folder: String) throws {
+        let encoder = try MambaModel.load(from: fixture(encoderFolder))
+        let decoder = try MambaModel.load(from: fixture(decoderFolder))
         let v = decoder.config.vocabSize
-        let (prefix, batch, _) = try expectedTokens("decode/prefix.tokens")
-        let (fed, _, steps) = try expectedTokens("decode/fed.tokens")
-        let expected = try expectedFloats("decode/fed.logits")
+        let (prefix, batch, _) = try expectedTokens("\(folder)/prefix.tokens")
+        let (fed, _, steps) = try expectedTokens("\(folder)/fed.tokens")
+        let expected = try expectedFloats("\(folder)/fed.logits")
         let encoded = MambaCache(config: encoder.config, batchSize: batch)
         try encoder.forward(tokens: prefix, batchSize: batch, cache: encoded)
 
@@ -88,7 +94,7 @@ final class StepTests: XCTestCase {
             for b in 0..<batch {
                 let mine = Array(logits[b * v ..< (b + 1) * v])
                 let theirs = row(expected, b, s, steps: steps, vocab: v)
-                assertClose(mine, theirs, relativeToMax: tolerance, "decode step \(s) sequence \(b)")
+                assertClose(mine, theirs, relativeToMax: tolerance, "\(folder) step \(s) sequence \(b)")
                 // Greedy choice: the next fed token is transformers' argmax; ours agrees unless a near tie.
                 if s + 1 < steps {
                     let sorted = theirs.sorted(by: >)
@@ -98,12 +104,12 @@ final class StepTests: XCTestCase {
                 }
             }
         }
-        assertClose(cache.ssm, try expectedFloats("decode/final.ssm"), relativeToMax: tolerance, "decoder final ssm")
-        assertClose(cache.conv, try expectedFloats("decode/final.conv"), relativeToMax: tolerance, "decoder final conv")
+        assertClose(cache.ssm, try expectedFloats("\(folder)/final.ssm"), relativeToMax: tolerance, "\(folder) final ssm")
+        assertClose(cache.conv, try expectedFloats("\(folder)/final.conv"), relativeToMax: tolerance, "\(folder) final conv")
 
         // Teacher forcing: the whole fed sequence in one forward pass from the encoder's cache.
         let logits = try decoder.forward(tokens: fed, batchSize: batch, cache: teacherForced, logits: .allTokens)!
-        assertClose(logits, expected, relativeToMax: tolerance, "teacher-forced decoder logits")
+        assertClose(logits, expected, relativeToMax: tolerance, "\(folder) teacher-forced decoder logits")
     }
 
     /// Dropping finished sequences from a decoding batch leaves the others' numbers unchanged.

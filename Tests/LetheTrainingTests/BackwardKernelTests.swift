@@ -42,6 +42,30 @@ final class BackwardKernelTests: XCTestCase {
         assertClose(dWeight, dWeightRef, "dWeight")
     }
 
+    /// Falcon-Mamba's weightless norm of one part of strided rows: dInput accumulates into that part only.
+    func testWeightlessRMSNormBackwardOnStridedRows() {
+        let (m, stride, offset, h) = (40, 19, 3, 6), epsilon: Float = 0.01
+        let input = random(m * stride, seed: 6, scale: 2), dOut = random(m * stride, seed: 7)
+        var normed = [Float](repeating: 0, count: m * stride), rstd = [Float](repeating: 0, count: m)
+        rmsNormForward(out: &normed, outStride: stride, rstd: &rstd, input: Array(input[offset...]), inputStride: stride,
+                       weight: nil, rows: m, width: h, epsilon: epsilon)
+        let start = random(m * stride, seed: 8)
+        var dInput = start, dInputRef = start
+        let (dOutPart, inputPart) = (Array(dOut[offset...]), Array(input[offset...]))
+        dInput.withUnsafeMutableBufferPointer { d in
+            rmsNormBackward(dInput: d.baseAddress! + offset, dWeight: nil, dOut: dOutPart, dOutStride: stride,
+                            input: inputPart, inputStride: stride, weight: nil, rstd: rstd, rows: m, width: h)
+        }
+        dInputRef.withUnsafeMutableBufferPointer { d in
+            rmsNormBackwardReference(dInput: d.baseAddress! + offset, dWeight: nil, dOut: dOutPart, dOutStride: stride,
+                                     input: inputPart, inputStride: stride, weight: nil, rows: m, width: h, epsilon: epsilon)
+        }
+        assertClose(dInput, dInputRef, "dInput")
+        XCTAssertEqual(dInput.enumerated().filter { ($0.offset % stride) < offset || ($0.offset % stride) >= offset + h }.map(\.element),
+                       start.enumerated().filter { ($0.offset % stride) < offset || ($0.offset % stride) >= offset + h }.map(\.element),
+                       "columns outside the part untouched")
+    }
+
     func testConv1dBackward() {
         for (length, kernel) in [(9, 4), (2, 3)] {  // shorter than the kernel too
             let (batch, channels) = (3, 13), stride = 2 * channels, m = batch * length

@@ -4,9 +4,12 @@ import LetheShards
 @testable import LetheTraining
 
 /// The whole decoder's loss and every parameter's gradient against PyTorch (make_training_fixtures.py: the
-/// reference's decoder construction on transformers' Mamba modules), for three configs: small, odd sizes (a chunk
-/// shorter than the conv kernel), and an untied lm_head with one layer and a batch of one.
+/// reference's decoder construction on transformers' Mamba modules), for four configs: small, odd sizes (a chunk
+/// shorter than the conv kernel), an untied lm_head with one layer and a batch of one, and a Falcon-Mamba (its
+/// weightless norms of dt, B and C).
 final class GradientTests: XCTestCase {
+    static let fixtures = ["small", "odd", "untied", "falcon"]
+
     struct Fixture {
         let model: MambaModel
         let batch: TrainingBatch
@@ -36,7 +39,7 @@ final class GradientTests: XCTestCase {
     }
 
     func testAutoencoderLossAndGradients() throws {
-        for name in ["small", "odd", "untied"] {
+        for name in GradientTests.fixtures {
             let f = try Fixture(name)
             let backprop = Backprop(model: f.model, objective: .autoencoder)
             let loss = try backprop.lossAndGradients(f.batch)
@@ -53,7 +56,7 @@ final class GradientTests: XCTestCase {
     /// With no room for every layer's activations the backward pass recomputes each layer: the same gradients,
     /// bit for bit.
     func testRecomputingLayersGivesTheSameGradients() throws {
-        for name in ["small", "odd", "untied"] {
+        for name in GradientTests.fixtures {
             let f = try Fixture(name)
             let keeping = Backprop(model: f.model, objective: .autoencoder)
             let recomputing = Backprop(model: f.model, objective: .autoencoder)
@@ -64,8 +67,19 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// The auto-encoder frames each chunk with the decoder's eos_token_id (0 for Mamba, Falcon-Mamba-7B's is 11).
+    func testDecoderInputIsFramedWithTheConfigsEOS() throws {
+        var config = try Fixture("small").model.config
+        config.eosTokenID = 11
+        let backprop = Backprop(model: MambaModel(config: config), objective: .autoencoder)
+        let (input, targets, length) = try backprop.decoderSequences(TrainingBatch(tokens: [4, 5, 6, 7], batchSize: 2))
+        XCTAssertEqual(input, [11, 4, 5, 11, 11, 6, 7, 11])
+        XCTAssertEqual(targets, [4, 5, 11, -1, 6, 7, 11, -1])
+        XCTAssertEqual(length, 4)
+    }
+
     func testLanguageModelLossAndGradients() throws {
-        for name in ["small", "odd", "untied"] {
+        for name in GradientTests.fixtures {
             let f = try Fixture(name)
             let backprop = Backprop(model: f.model, objective: .lm)
             let loss = try backprop.lossAndGradients(TrainingBatch(tokens: f.batch.tokens, batchSize: f.batch.batchSize))
@@ -80,7 +94,7 @@ final class GradientTests: XCTestCase {
 /// torch.optim.AdamW + clip_grad_norm_ + transformers' get_scheduler on the same batch.
 final class TrainingStepTests: XCTestCase {
     func testFiveAdamWStepsMatchTorch() throws {
-        for name in ["small", "odd", "untied"] {
+        for name in GradientTests.fixtures {
             let f = try GradientTests.Fixture(name)
             let run = f.expected["adamw"] as! [String: Any]
             XCTAssertEqual(Set(f.model.layout.entries.map(\.name).filter(ParameterLayout.isExemptFromWeightDecay)),

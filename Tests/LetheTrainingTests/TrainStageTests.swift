@@ -131,36 +131,46 @@ final class TrainStageTests: XCTestCase {
     /// may differ in the last bits, as the matrix products see other rows), the losses, gradient norms and final
     /// weights equal, bit for bit, those of training from the states lethe-encode stored in float32; no state
     /// file is written.
+    /// Mamba-1 and Falcon-Mamba (the training fixtures' `small` and `falcon` decoders).
     func testTrainingOnTheFlyEqualsTrainingFromStoredStates() throws {
+        for name in ["small", "falcon"] {
+            try checkTrainingOnTheFly(decoderFolder: trainingFixtures.appendingPathComponent("\(name)/decoder"), in: name)
+        }
+    }
+
+    private func checkTrainingOnTheFly(decoderFolder: URL, in folder: String) throws {
         let config = try MambaConfig.read(contentsOf: decoderFolder.appendingPathComponent("config.json"))
-        try writeEncodeStage("tok", chunks: ArrayChunks(config: config, lengths: Array(repeating: 5, count: 6), seed: 3),
+        let (tok, enc, stored, live) = ("\(folder)/tok", "\(folder)/enc", "\(folder)/stored", "\(folder)/live")
+        try writeEncodeStage(tok, chunks: ArrayChunks(config: config, lengths: Array(repeating: 5, count: 6), seed: 3),
                              ssmShape: config.ssmStateShape, convShape: config.convStateShape, withStates: false)
-        let encode = try runTrainingProduct("lethe-encode", ["--input", "tok", "--model", decoderFolder.path, "--output", "enc",
+        let encode = try runTrainingProduct("lethe-encode", ["--input", tok, "--model", decoderFolder.path, "--output", enc,
                                                              "--batch-size", "3", "--state-dtype", "float32",
                                                              "--progress", "off"], in: sandbox)
         XCTAssertEqual(encode.status, 0, encode.error)
         // Shards of 3 chunks, batches of 3: lethe-encode's batches are the training batches.
         let common = ["--init", decoderFolder.path, "--steps", "3", "--batch-size", "3", "--no-shuffle", "--lr", "3e-3",
                       "--clip", "1", "--seed", "5", "--threads", "2", "--progress", "off"]
-        let stored = try runTrainingProduct("lethe-train", ["--input", "enc", "--output", "stored"] + common, in: sandbox)
-        XCTAssertEqual(stored.status, 0, stored.error)
-        let live = try runTrainingProduct("lethe-train", ["--input", "tok", "--encoder", decoderFolder.path,
-                                                          "--output", "live"] + common, in: sandbox)
-        XCTAssertEqual(live.status, 0, live.error)
+        let storedRun = try runTrainingProduct("lethe-train", ["--input", enc, "--output", stored] + common, in: sandbox)
+        XCTAssertEqual(storedRun.status, 0, storedRun.error)
+        let liveRun = try runTrainingProduct("lethe-train", ["--input", tok, "--encoder", decoderFolder.path,
+                                                             "--output", live] + common, in: sandbox)
+        XCTAssertEqual(liveRun.status, 0, liveRun.error)
 
-        let (a, b) = (try logLines(sandbox.appendingPathComponent("stored")), try logLines(sandbox.appendingPathComponent("live")))
+        let (a, b) = (try logLines(sandbox.appendingPathComponent(stored)), try logLines(sandbox.appendingPathComponent(live)))
         XCTAssertEqual(a.count, 3, "2 batches a pass: the third step starts pass 2")
         XCTAssertEqual(b.last?["pass"] as? Int, 2)
         XCTAssertEqual(a.count, b.count)
         for (x, y) in zip(a, b) {
-            for key in ["step", "loss", "lr", "grad_norm", "pass"] { XCTAssertEqual(x[key] as? Double, y[key] as? Double, key) }
+            for key in ["step", "loss", "lr", "grad_norm", "pass"] { XCTAssertEqual(x[key] as? Double, y[key] as? Double, "\(folder) \(key)") }
             XCTAssertNotNil(x["grad_norm"] as? Double)
         }
-        XCTAssert(values(try MambaModel.load(from: sandbox.appendingPathComponent("stored/final")).parameters)
-                  == values(try MambaModel.load(from: sandbox.appendingPathComponent("live/final")).parameters), "final weights")
-        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: sandbox.appendingPathComponent("live/manifest.json"))) as! [String: Any]
+        let final = try MambaModel.load(from: sandbox.appendingPathComponent("\(stored)/final"))
+        XCTAssertEqual(final.config, config, "\(folder): final/ keeps the architecture")
+        XCTAssert(values(final.parameters) == values(try MambaModel.load(from: sandbox.appendingPathComponent("\(live)/final")).parameters),
+                  "\(folder) final weights")
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: sandbox.appendingPathComponent("\(live)/manifest.json"))) as! [String: Any]
         XCTAssertEqual((manifest["extra"] as? [String: Any])?["states"] as? String, "encoder")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.appendingPathComponent("live/.train-states.f32").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.appendingPathComponent("\(live)/.train-states.f32").path))
     }
 
     /// --validate with --encoder: validation lines carry the loss and ROUGE-1 F1 by chunk length of the fixed

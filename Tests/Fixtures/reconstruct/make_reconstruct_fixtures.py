@@ -1,14 +1,16 @@
 """Reference greedy reconstructions for LetheModel's GreedyDecoder and the lethe-encode / lethe-reconstruct stages.
 
 Run by hand (CI only reads what this writes):
-    /work/venv/bin/python Tests/Fixtures/reconstruct/make_reconstruct_fixtures.py
+    /work/venv/bin/python Tests/Fixtures/reconstruct/make_reconstruct_fixtures.py [NAME ...]
+(no names: every fixture; names: only those, e.g. `falcon`)
 
 The auto-encoder construction is the train stage's, imported from Tests/Fixtures/training/make_training_fixtures.py
 (the reference's MambaDecoderMixer with encoder_cache_params, written on transformers' Mamba modules): the decoder
 starts from the encoder's final cache, its conv sees the encoder's conv state as the inputs before the first token
 and its scan starts from the encoder's ssm state.
 
-For each small config (the second one with odd sizes, conv kernel 3 and chunks shorter than the kernel) a decoder
+For each small config (the second one with odd sizes, conv kernel 3 and chunks shorter than the kernel; the third a
+Falcon-Mamba, FalconMambaForCausalLM, untied) a decoder
 is first trained for 1500 AdamW steps as an auto-encoder of random chunks (that construction, teacher
 forcing on [eos] + x + [eos]), so that its greedy output is varied text that often ends with eos rather than one
 token repeated. Then every chunk is greedy-decoded twice and the two must agree token for token:
@@ -43,8 +45,7 @@ from tokenizers import Tokenizer
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "training"))
 from make_training_fixtures import (  # noqa: E402  the train stage's construction, shared
-    EOS, autoencoder_loss, check_construction, decoder_logits, encoder_caches, random_model)
-from transformers import MambaConfig  # noqa: E402
+    EOS, autoencoder_loss, check_construction, decoder_logits, encoder_caches, make_config, random_model)
 
 TOKENIZER = Tokenizer.from_file(os.path.join(HERE, "..", "..", "..", "data", "tokenizer", "gpt-neox-20b-tokenizer.json"))
 FIRST_STEPS = 3
@@ -106,7 +107,7 @@ def relative_gap(logits):
 def make_fixture(name, config_kwargs, seed, lengths, train_steps):
     out = os.path.join(HERE, name)
     os.makedirs(out, exist_ok=True)
-    config = MambaConfig(**config_kwargs)
+    config = make_config(config_kwargs)
     rng = np.random.default_rng(seed)
     encoder = random_model(config, seed).eval()
     decoder = random_model(config, seed + 1)
@@ -162,8 +163,17 @@ def main():
     odd = dict(vocab_size=29, hidden_size=21, state_size=5, num_hidden_layers=3, conv_kernel=3, expand=2,
                time_step_rank=2, layer_norm_epsilon=1e-6, use_bias=False, use_conv_bias=True,
                tie_word_embeddings=True, use_mambapy=False, use_associative_scan=False)
-    make_fixture("small", small, seed=5, lengths=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 4, 7, 9, 20, 24], train_steps=1500)
-    make_fixture("odd", odd, seed=6, lengths=[1, 2, 2, 3, 5, 6, 8, 11, 3, 1], train_steps=1500)
+    falcon = dict(vocab_size=31, hidden_size=19, state_size=6, num_hidden_layers=2, conv_kernel=3, expand=2,
+                  time_step_rank=3, layer_norm_epsilon=1e-5, mixer_rms_eps=0.01, use_bias=False, use_conv_bias=True,
+                  tie_word_embeddings=False, use_mambapy=False, use_associative_scan=False)
+    fixtures = {
+        "small": lambda: make_fixture("small", small, seed=5, lengths=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 4, 7, 9, 20, 24],
+                                      train_steps=1500),
+        "odd": lambda: make_fixture("odd", odd, seed=6, lengths=[1, 2, 2, 3, 5, 6, 8, 11, 3, 1], train_steps=1500),
+        "falcon": lambda: make_fixture("falcon", falcon, seed=7, lengths=[1, 2, 3, 4, 6, 8, 10, 12, 5, 9], train_steps=1500),
+    }
+    for name in sys.argv[1:] or fixtures:
+        fixtures[name]()
 
 
 if __name__ == "__main__":

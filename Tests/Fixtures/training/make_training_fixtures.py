@@ -1,10 +1,12 @@
 """Reference values for LetheTraining, made with PyTorch and transformers' Mamba modules.
 
 Run by hand (CI only reads what this writes):
-    /work/venv/bin/python Tests/Fixtures/training/make_training_fixtures.py
+    /work/venv/bin/python Tests/Fixtures/training/make_training_fixtures.py [NAME ...]
+(no names: every fixture and optim.json; names: only those, e.g. `falcon`)
 
 For each small random config (the second has odd sizes and a chunk shorter than the conv kernel; the third an lm_head
-not tied to the embeddings, no clipping and a constant schedule) it writes
+not tied to the embeddings, no clipping and a constant schedule; `falcon` is a Falcon-Mamba, FalconMambaForCausalLM,
+whose mixer normalises dt, B and C) it writes
 Tests/Fixtures/training/<name>/:
     encoder/config.json, encoder/model.safetensors   the frozen encoder (MambaForCausalLM.save_pretrained)
     decoder/config.json, decoder/model.safetensors   the decoder's initial weights (different from the encoder's)
@@ -35,7 +37,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
-from transformers import MambaConfig, MambaForCausalLM, get_scheduler
+import sys
+
+from transformers import FalconMambaConfig, FalconMambaForCausalLM, MambaConfig, MambaForCausalLM, get_scheduler
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EOS = 0
@@ -56,6 +60,8 @@ def decoder_mixer(mixer, x, conv_state, ssm_state):
     hidden = mixer.act(mixer.conv1d(hidden)[..., K:K + T])  # [B, d_inner, T]
     time_step, B, C = torch.split(mixer.x_proj(hidden.transpose(1, 2)),
                                   [mixer.time_step_rank, mixer.ssm_state_size, mixer.ssm_state_size], dim=-1)
+    if hasattr(mixer, "b_layernorm"):  # Falcon-Mamba's weightless norms
+        time_step, B, C = mixer.dt_layernorm(time_step), mixer.b_layernorm(B), mixer.c_layernorm(C)
     dt = F.softplus(mixer.dt_proj(time_step)).transpose(1, 2)  # [B, d_inner, T]
     A = -torch.exp(mixer.A_log)
     dA = torch.exp(A[None, :, None, :] * dt[:, :, :, None])
@@ -97,11 +103,16 @@ def autoencoder_loss(decoder, tokens, conv, ssm):
     return next_token_loss(decoder_logits(decoder, ids, conv, ssm), ids)
 
 
+def make_config(kwargs):
+    """FalconMambaConfig when the fixture names mixer_rms_eps, else MambaConfig."""
+    return FalconMambaConfig(**kwargs) if "mixer_rms_eps" in kwargs else MambaConfig(**kwargs)
+
+
 def random_model(config, seed):
     """transformers' own initialisation, then every parameter perturbed so that no gradient is degenerate
     (norm weights not all 1, conv biases not 0, D not 1, A_log not log(1..N))."""
     torch.manual_seed(seed)
-    model = MambaForCausalLM(config).float()
+    model = (FalconMambaForCausalLM if isinstance(config, FalconMambaConfig) else MambaForCausalLM)(config).float()
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("A_log") or name.endswith("D") or "norm" in name:
@@ -167,7 +178,7 @@ def adamw_run(decoder, tokens, conv, ssm, settings):
 def make_model_fixture(name, config_kwargs, batch, length, settings, seed):
     out = os.path.join(HERE, name)
     os.makedirs(out, exist_ok=True)
-    config = MambaConfig(**config_kwargs)
+    config = make_config(config_kwargs)
     rng = np.random.default_rng(seed)
     encoder = random_model(config, seed)
     decoder = random_model(config, seed + 1)
@@ -264,17 +275,27 @@ def main():
     odd = dict(vocab_size=101, hidden_size=13, state_size=5, num_hidden_layers=3, conv_kernel=3, expand=2,
                time_step_rank=2, layer_norm_epsilon=1e-5, use_bias=False, use_conv_bias=True,
                tie_word_embeddings=True, use_mambapy=False, use_associative_scan=False)
-    make_model_fixture("small", small, batch=3, length=9, seed=11, settings=dict(
-        lr=5e-3, weight_decay=0.1, clip=1.0, schedule="cosine", warmup=2, total_steps=5, steps=5))
-    make_model_fixture("odd", odd, batch=2, length=2, seed=23, settings=dict(
-        lr=5e-3, weight_decay=0.05, clip=0.25, schedule="linear", warmup=1, total_steps=5, steps=5))
     # lm_head not tied to the embeddings, one layer, a conv kernel of 2, a single-token chunk in a batch of 1 each
     untied = dict(vocab_size=40, hidden_size=12, state_size=3, num_hidden_layers=1, conv_kernel=2, expand=2,
                   time_step_rank=2, layer_norm_epsilon=1e-5, use_bias=False, use_conv_bias=True,
                   tie_word_embeddings=False, use_mambapy=False, use_associative_scan=False)
-    make_model_fixture("untied", untied, batch=1, length=3, seed=37, settings=dict(
-        lr=1e-2, weight_decay=0.2, clip=None, schedule="constant", warmup=0, total_steps=5, steps=5))
-    make_optim_fixture()
+    # Falcon-Mamba with a large mixer_rms_eps (so that it matters), odd sizes, untied
+    falcon = dict(vocab_size=53, hidden_size=15, state_size=6, num_hidden_layers=2, conv_kernel=3, expand=2,
+                  time_step_rank=3, layer_norm_epsilon=1e-5, mixer_rms_eps=0.01, use_bias=False, use_conv_bias=True,
+                  tie_word_embeddings=False, use_mambapy=False, use_associative_scan=False)
+    fixtures = {
+        "small": lambda: make_model_fixture("small", small, batch=3, length=9, seed=11, settings=dict(
+            lr=5e-3, weight_decay=0.1, clip=1.0, schedule="cosine", warmup=2, total_steps=5, steps=5)),
+        "odd": lambda: make_model_fixture("odd", odd, batch=2, length=2, seed=23, settings=dict(
+            lr=5e-3, weight_decay=0.05, clip=0.25, schedule="linear", warmup=1, total_steps=5, steps=5)),
+        "untied": lambda: make_model_fixture("untied", untied, batch=1, length=3, seed=37, settings=dict(
+            lr=1e-2, weight_decay=0.2, clip=None, schedule="constant", warmup=0, total_steps=5, steps=5)),
+        "falcon": lambda: make_model_fixture("falcon", falcon, batch=3, length=7, seed=43, settings=dict(
+            lr=5e-3, weight_decay=0.1, clip=1.0, schedule="cosine", warmup=2, total_steps=5, steps=5)),
+        "optim": make_optim_fixture,
+    }
+    for name in sys.argv[1:] or fixtures:
+        fixtures[name]()
 
 
 if __name__ == "__main__":
