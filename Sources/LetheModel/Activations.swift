@@ -1,32 +1,50 @@
 /// The intermediate tensors of one layer's forward pass over M = B·L tokens, sequence-major rows
-/// (row m = b·L + t). A backward pass reads them; inference reuses one set for every layer.
+/// (row m = b·L + t). A backward pass reads them; inference reuses one set for every layer. Mamba-2's in
+/// brackets where they differ (C = DI + 2·G·N conv channels, H heads).
 public final class LayerActivations {
     public let normed: FloatBuffer  // (M, H)       RMSNorm(hidden) · norm.weight
     public let rstd: FloatBuffer  // (M)            1/sqrt(mean(hidden²) + eps)
     public let xz: FloatBuffer  // (M, 2·DI)        in_proj output: x = columns 0..<DI, gate z = DI..<2·DI
-    public let convOut: FloatBuffer  // (M, DI)     conv1d(x), before SiLU
-    public let u: FloatBuffer  // (M, DI)           SiLU(convOut): the scan input
-    public let xProj: FloatBuffer  // (M, R + 2N)   x_proj(u): dt (low rank) | B | C
+                                //                  [(M, DI + C + H): z | xBC | dt]
+    public let convOut: FloatBuffer  // (M, DI)     conv1d(x), before SiLU [(M, C): conv1d(xBC)]
+    public let u: FloatBuffer  // (M, DI)           SiLU(convOut): the scan input [(M, C): x | B | C]
+    public let xProj: FloatBuffer  // (M, R + 2N)   x_proj(u): dt (low rank) | B | C [none]
     /// (M, R + 2N) what dt_proj and the scan read: `xProj` itself for Mamba-1 (the same buffer); for Falcon-Mamba
     /// its three parts each RMS-normalised, their 1/rms in `mixerRstd` (3, M: dt's rows, B's, C's).
     public let ssmParameters: FloatBuffer
     public let mixerRstd: FloatBuffer
-    public let dt: FloatBuffer  // (M, DI)          dt_proj.weight @ dt_low (bias and softplus are in the scan)
+    public let dt: FloatBuffer  // (M, DI)          dt_proj.weight @ dt_low (bias and softplus are in the scan) [none]
     public let y: FloatBuffer  // (M, DI)           scan output with the D skip, before the gate
-    public let gated: FloatBuffer  // (M, DI)       y · SiLU(z): out_proj's input
+    public let gated: FloatBuffer  // (M, DI)       y · SiLU(z): out_proj's input [the gated norm's input]
+    /// Mamba-2: (M, DI) the gated norm's output, out_proj's input, and (G, M) its 1/rms per group; else empty.
+    public let gatedNormed: FloatBuffer
+    public let gatedRstd: FloatBuffer
 
     public init(config c: MambaConfig, tokens m: Int) {
+        let (di, mamba2) = (c.intermediateSize, c.isMamba2)
         normed = FloatBuffer(count: m * c.hiddenSize)
         rstd = FloatBuffer(count: m)
-        xz = FloatBuffer(count: m * 2 * c.intermediateSize)
-        convOut = FloatBuffer(count: m * c.intermediateSize)
-        u = FloatBuffer(count: m * c.intermediateSize)
-        xProj = FloatBuffer(count: m * c.xProjSize)
+        xz = FloatBuffer(count: m * c.inProjSize)
+        convOut = FloatBuffer(count: m * c.convChannels)
+        u = FloatBuffer(count: m * c.convChannels)
+        xProj = FloatBuffer(count: mamba2 ? 0 : m * c.xProjSize)
         ssmParameters = c.isFalconMamba ? FloatBuffer(count: m * c.xProjSize) : xProj
         mixerRstd = FloatBuffer(count: c.isFalconMamba ? 3 * m : 0)
-        dt = FloatBuffer(count: m * c.intermediateSize)
-        y = FloatBuffer(count: m * c.intermediateSize)
-        gated = FloatBuffer(count: m * c.intermediateSize)
+        dt = FloatBuffer(count: mamba2 ? 0 : m * di)
+        y = FloatBuffer(count: m * di)
+        gated = FloatBuffer(count: m * di)
+        gatedNormed = FloatBuffer(count: mamba2 ? m * di : 0)
+        gatedRstd = FloatBuffer(count: (c.mamba2?.groups ?? 0) * m)
+    }
+
+    /// Floats of the buffers above for `m` tokens (what `init` allocates).
+    static func floats(_ c: MambaConfig, tokens m: Int) -> Int {
+        let (di, mamba2) = (c.intermediateSize, c.isMamba2)
+        // normed, rstd, xz, convOut and u, xProj, Falcon-Mamba's ssmParameters and mixerRstd, dt, y, gated,
+        // Mamba-2's gatedNormed and gatedRstd
+        return m * (c.hiddenSize + 1 + c.inProjSize + 2 * c.convChannels + (mamba2 ? 0 : c.xProjSize)
+            + (c.isFalconMamba ? c.xProjSize + 3 : 0) + (mamba2 ? 0 : di) + 2 * di
+            + (mamba2 ? di + c.mamba2!.groups : 0))
     }
 }
 
@@ -80,9 +98,5 @@ public final class MambaActivations {
     public func layer(_ l: Int) -> LayerActivations { layers.count > 1 ? layers[l] : layers[0] }
 
     /// Bytes of one block's `LayerActivations` over `tokens` tokens.
-    public static func bytesPerLayer(_ c: MambaConfig, tokens m: Int) -> Int {
-        let (h, di) = (c.hiddenSize, c.intermediateSize)
-        // normed, rstd, xz, convOut, u, xProj, dt, y, gated; Falcon-Mamba's ssmParameters and mixerRstd
-        return 4 * m * (h + 1 + 2 * di + di + di + c.xProjSize + di + di + di + (c.isFalconMamba ? c.xProjSize + 3 : 0))
-    }
+    public static func bytesPerLayer(_ c: MambaConfig, tokens m: Int) -> Int { 4 * LayerActivations.floats(c, tokens: m) }
 }

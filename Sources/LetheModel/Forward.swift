@@ -40,8 +40,7 @@ extension MambaModel {
         }
         acts.batchSize = batchSize
         acts.length = length
-        let m = tokens.count
-        let (h, di, n, k) = (c.hiddenSize, c.intermediateSize, c.stateSize, c.convKernel)
+        let (m, h) = (tokens.count, c.hiddenSize)
         let w = weights
 
         tokens.withUnsafeBufferPointer { ids in
@@ -55,8 +54,8 @@ extension MambaModel {
                     let cacheOnly = request == .none && acts.retention == .none && l == c.numLayers - 1
                     layerForward(l, input: acts.hidden(enteringLayer: l).pointer,
                                  output: acts.hidden(enteringLayer: l + 1).pointer, activations: acts.layer(l),
-                                 convState: conv.baseAddress! + l * di * k, convStateStride: cache.convCountPerSequence,
-                                 ssmState: ssm.baseAddress! + l * di * n, ssmStateStride: cache.ssmCountPerSequence,
+                                 convState: conv.baseAddress! + l * c.convCountPerLayer, convStateStride: cache.convCountPerSequence,
+                                 ssmState: ssm.baseAddress! + l * c.ssmCountPerLayer, ssmStateStride: cache.ssmCountPerSequence,
                                  batchSize: batchSize, length: length, extent: cacheOnly ? .state : .output)
                 }
             }
@@ -78,7 +77,8 @@ extension MambaModel {
 
     /// How much of a block `layerForward` computes.
     public enum LayerExtent: Sendable {
-        /// What the final cache needs: the x half of in_proj, the conv and the scan (encoding's last layer).
+        /// What the final cache needs: the x half of in_proj (Mamba-2: its xBC and dt columns), the conv and the
+        /// scan (encoding's last layer).
         case state
         /// Every tensor a backward pass reads, up to the gate; no out_proj (training recomputing a block).
         case gated
@@ -96,6 +96,11 @@ extension MambaModel {
                              activations a: LayerActivations, convState: UnsafeMutablePointer<Float>,
                              convStateStride: Int, ssmState: UnsafeMutablePointer<Float>, ssmStateStride: Int,
                              batchSize: Int, length: Int, extent: LayerExtent = .output) {
+        if config.isMamba2 {
+            return mamba2LayerForward(l, input: input, output: output, activations: a, convState: convState,
+                                      convStateStride: convStateStride, ssmState: ssmState, ssmStateStride: ssmStateStride,
+                                      batchSize: batchSize, length: length, extent: extent)
+        }
         let c = config, lw = weights.layers[l], m = batchSize * length
         let (h, di, n, k, r) = (c.hiddenSize, c.intermediateSize, c.stateSize, c.convKernel, c.timeStepRank)
         rmsNormForward(out: a.normed.pointer, rstd: a.rstd.pointer, input: input, weight: lw.norm,
@@ -131,23 +136,64 @@ extension MambaModel {
                       weight: lw.outProj, rows: m, inFeatures: di, outFeatures: h, accumulate: true)
     }
 
+    /// `layerForward` of a Mamba-2 block (transformers' Mamba2Mixer.forward, torch path):
+    ///   `gate, hidden_states_B_C, dt = self.in_proj(hidden_states).split([DI, C, H], dim=-1)`
+    ///   `hidden_states_B_C = self.act(self.conv1d(hidden_states_B_C))`, then split into x, B, C
+    ///   `scan_output = mamba2_scan_forward(...)` (ssdScanForward);  `scan_output = self.norm(scan_output, gate)`
+    ///   (Mamba2RMSNormGated: y · silu(z), RMS-normalised per group of DI/G channels, times its weight)
+    ///   `out_proj(scan_output)`, added to the residual
+    private func mamba2LayerForward(_ l: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                                    activations a: LayerActivations, convState: UnsafeMutablePointer<Float>,
+                                    convStateStride: Int, ssmState: UnsafeMutablePointer<Float>, ssmStateStride: Int,
+                                    batchSize: Int, length: Int, extent: LayerExtent) {
+        let c = config, heads = c.mamba2!, lw = weights.layers[l], m = batchSize * length
+        let (h, di, n, channels, columns) = (c.hiddenSize, c.intermediateSize, c.stateSize, c.convChannels, c.inProjSize)
+        rmsNormForward(out: a.normed.pointer, rstd: a.rstd.pointer, input: input, weight: lw.norm,
+                       rows: m, width: h, epsilon: c.layerNormEpsilon)
+        // The state needs the xBC and dt columns only: rows DI..< of in_proj's weight.
+        let skipped = extent == .state ? di : 0
+        linearForward(out: a.xz.pointer + skipped, outStride: columns, input: a.normed.pointer, inputStride: h,
+                      weight: lw.inProj + skipped * h, rows: m, inFeatures: h, outFeatures: columns - skipped)
+        causalConv1dForward(out: a.convOut.pointer, input: a.xz.pointer + di, inputStride: columns,
+                            weight: lw.convWeight, bias: lw.convBias, state: convState, stateStride: convStateStride,
+                            batch: batchSize, length: length, channels: channels, kernel: c.convKernel)
+        siluForward(out: a.u.pointer, input: a.convOut.pointer, count: m * channels)
+        ssdScanForward(y: a.y.pointer, x: a.u.pointer, xStride: channels, dt: a.xz.pointer + di + channels,
+                       dtStride: columns, dtBias: lw.dtProjBias, aLog: lw.aLog, bc: a.u.pointer + di, bcStride: channels,
+                       d: lw.d, state: ssmState, stateStride: ssmStateStride, batch: batchSize, length: length,
+                       heads: heads.heads, headDim: heads.headDim, groups: heads.groups, stateSize: n,
+                       dtMin: heads.timeStepMin, dtMax: heads.timeStepMax)
+        if extent == .state { return }
+        gateForward(out: a.gated.pointer, y: a.y.pointer, z: a.xz.pointer, zStride: columns, rows: m, channels: di)
+        let groupWidth = di / heads.groups
+        for g in 0..<heads.groups {
+            rmsNormForward(out: a.gatedNormed.pointer + g * groupWidth, outStride: di, rstd: a.gatedRstd.pointer + g * m,
+                           input: a.gated.pointer + g * groupWidth, inputStride: di, weight: lw.gatedNorm + g * groupWidth,
+                           rows: m, width: groupWidth, epsilon: c.layerNormEpsilon)
+        }
+        if extent == .gated { return }
+        if UnsafePointer(output) != input { output.update(from: input, count: m * h) }
+        linearForward(out: output, outStride: h, input: a.gatedNormed.pointer, inputStride: di,
+                      weight: lw.outProj, rows: m, inFeatures: di, outFeatures: h, accumulate: true)
+    }
+
     /// Block `l` again over the pass `acts` last held, from `initial`'s states (left untouched), keeping its tensors
     /// in `acts.layer(l)`: what a backward pass that does not keep every block's tensors recomputes (`extent`
     /// `.gated`: up to the gate; the block's output is already in the residual stream).
     public func recomputeLayer(_ l: Int, activations acts: MambaActivations, initial: MambaCache, extent: LayerExtent) {
-        let c = config, (di, n, k) = (c.intermediateSize, c.stateSize, c.convKernel)
-        // This layer's states of every sequence, di·k and di·n floats apart (the block overwrites them).
-        var conv = [Float](repeating: 0, count: acts.batchSize * di * k), ssm = [Float](repeating: 0, count: acts.batchSize * di * n)
+        let (convCount, ssmCount) = (config.convCountPerLayer, config.ssmCountPerLayer)
+        // This layer's states of every sequence, one layer's floats apart (the block overwrites them).
+        var conv = [Float](repeating: 0, count: acts.batchSize * convCount), ssm = [Float](repeating: 0, count: acts.batchSize * ssmCount)
         for b in 0..<acts.batchSize {
-            let convStart = b * initial.convCountPerSequence + l * di * k, ssmStart = b * initial.ssmCountPerSequence + l * di * n
-            conv.replaceSubrange(b * di * k ..< (b + 1) * di * k, with: initial.conv[convStart ..< convStart + di * k])
-            ssm.replaceSubrange(b * di * n ..< (b + 1) * di * n, with: initial.ssm[ssmStart ..< ssmStart + di * n])
+            let convStart = b * initial.convCountPerSequence + l * convCount, ssmStart = b * initial.ssmCountPerSequence + l * ssmCount
+            conv.replaceSubrange(b * convCount ..< (b + 1) * convCount, with: initial.conv[convStart ..< convStart + convCount])
+            ssm.replaceSubrange(b * ssmCount ..< (b + 1) * ssmCount, with: initial.ssm[ssmStart ..< ssmStart + ssmCount])
         }
         conv.withUnsafeMutableBufferPointer { conv in
             ssm.withUnsafeMutableBufferPointer { ssm in
                 layerForward(l, input: acts.hidden(enteringLayer: l).pointer, output: acts.hidden(enteringLayer: l + 1).pointer,
-                             activations: acts.layer(l), convState: conv.baseAddress!, convStateStride: di * k,
-                             ssmState: ssm.baseAddress!, ssmStateStride: di * n, batchSize: acts.batchSize,
+                             activations: acts.layer(l), convState: conv.baseAddress!, convStateStride: convCount,
+                             ssmState: ssm.baseAddress!, ssmStateStride: ssmCount, batchSize: acts.batchSize,
                              length: acts.length, extent: extent)
             }
         }

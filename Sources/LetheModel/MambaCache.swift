@@ -1,9 +1,9 @@
 /// The recurrent state of B sequences: what Lethe measures. For every layer, the ssm state h (DI, N) and the
 /// conv state (DI, K): the last K inputs of the conv, transformers' convention (zero-padded on the left when
-/// fewer than K tokens were read).
+/// fewer than K tokens were read). Mamba-2's are (H, P, N), the same DI·N floats by head, and (DI + 2·G·N, K).
 ///
 /// Layout, sequence-major so that one sequence's cache is contiguous:
-///   ssm  (B, n_layer, DI, N)      conv (B, n_layer, DI, K)
+///   ssm  (B, n_layer, DI, N)      conv (B, n_layer, DI, K)      (MambaConfig's ssmStateShape, convStateShape)
 /// A fresh cache is all zeros, which is exactly the state before a sequence's first token.
 public final class MambaCache {
     public let config: MambaConfig
@@ -12,8 +12,8 @@ public final class MambaCache {
     public internal(set) var conv: [Float]
 
     /// Floats of one sequence's ssm state, (n_layer, DI, N), and conv state, (n_layer, DI, K).
-    public var ssmCountPerSequence: Int { config.numLayers * config.intermediateSize * config.stateSize }
-    public var convCountPerSequence: Int { config.numLayers * config.intermediateSize * config.convKernel }
+    public var ssmCountPerSequence: Int { config.numLayers * config.ssmCountPerLayer }
+    public var convCountPerSequence: Int { config.numLayers * config.convCountPerLayer }
     /// Shapes of one sequence's states, as stored in shards: [n_layer, DI, N] and [n_layer, DI, K].
     public var ssmShape: [Int] { config.ssmStateShape }
     public var convShape: [Int] { config.convStateShape }

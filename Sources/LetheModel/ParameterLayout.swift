@@ -17,17 +17,20 @@ public struct ParameterLayout: Equatable, Sendable {
         public var count: Int { shape.reduce(1, *) }
     }
 
-    /// Offsets (in floats) of one layer's tensors; shapes as in transformers.
+    /// Offsets (in floats) of one layer's tensors; shapes as in transformers (Mamba-2's where they differ: its
+    /// conv has C = DI + 2·G·N channels, its A_log, D and dt_bias one value per head; it has no x_proj and
+    /// dt_proj.weight, whose offsets then name an empty tensor, and a gated norm that Mamba-1 has not).
     public struct Layer: Equatable, Sendable {
         public let norm: Int  // backbone.layers.{i}.norm.weight             (H)
-        public let inProj: Int  // mixer.in_proj.weight                     (2*DI, H)
-        public let convWeight: Int  // mixer.conv1d.weight                  (DI, 1, K)
-        public let convBias: Int  // mixer.conv1d.bias                      (DI)
-        public let xProj: Int  // mixer.x_proj.weight                       (R + 2N, DI)
-        public let dtProjWeight: Int  // mixer.dt_proj.weight               (DI, R)
-        public let dtProjBias: Int  // mixer.dt_proj.bias                   (DI)
-        public let aLog: Int  // mixer.A_log                                (DI, N)
-        public let d: Int  // mixer.D                                       (DI)
+        public let inProj: Int  // mixer.in_proj.weight                     (2*DI, H)     Mamba-2 (DI + C + heads, H)
+        public let convWeight: Int  // mixer.conv1d.weight                  (DI, 1, K)    Mamba-2 (C, 1, K)
+        public let convBias: Int  // mixer.conv1d.bias                      (DI)          Mamba-2 (C)
+        public let xProj: Int  // mixer.x_proj.weight                       (R + 2N, DI)  Mamba-2 none
+        public let dtProjWeight: Int  // mixer.dt_proj.weight               (DI, R)       Mamba-2 none
+        public let dtProjBias: Int  // mixer.dt_proj.bias                   (DI)          Mamba-2 mixer.dt_bias (heads)
+        public let aLog: Int  // mixer.A_log                                (DI, N)       Mamba-2 (heads)
+        public let d: Int  // mixer.D                                       (DI)          Mamba-2 (heads)
+        public let gatedNorm: Int  // Mamba-2 mixer.norm.weight             Mamba-1 none  Mamba-2 (DI)
         public let outProj: Int  // mixer.out_proj.weight                   (H, DI)
     }
 
@@ -56,8 +59,21 @@ public struct ParameterLayout: Equatable, Sendable {
             return offset
         }
         embeddings = add("backbone.embeddings.weight", [v, h])
+        /// Where the next tensor would start: an absent tensor's (empty) place.
+        func none() -> Int { entries.last.map { $0.offset + $0.count } ?? 0 }
+        let (c, inProjSize) = (config.convChannels, config.inProjSize)
         layers = (0..<config.numLayers).map { i in
             let p = "backbone.layers.\(i)."
+            if let heads = config.mamba2?.heads {
+                let norm = add(p + "norm.weight", [h]), dtBias = add(p + "mixer.dt_bias", [heads])
+                let aLog = add(p + "mixer.A_log", [heads]), d = add(p + "mixer.D", [heads])
+                let convWeight = add(p + "mixer.conv1d.weight", [c, 1, k]), convBias = add(p + "mixer.conv1d.bias", [c])
+                let inProj = add(p + "mixer.in_proj.weight", [inProjSize, h])
+                let gatedNorm = add(p + "mixer.norm.weight", [di])
+                return Layer(norm: norm, inProj: inProj, convWeight: convWeight, convBias: convBias, xProj: none(),
+                             dtProjWeight: none(), dtProjBias: dtBias, aLog: aLog, d: d, gatedNorm: gatedNorm,
+                             outProj: add(p + "mixer.out_proj.weight", [h, di]))
+            }
             return Layer(
                 norm: add(p + "norm.weight", [h]),
                 inProj: add(p + "mixer.in_proj.weight", [2 * di, h]),
@@ -68,6 +84,7 @@ public struct ParameterLayout: Equatable, Sendable {
                 dtProjBias: add(p + "mixer.dt_proj.bias", [di]),
                 aLog: add(p + "mixer.A_log", [di, n]),
                 d: add(p + "mixer.D", [di]),
+                gatedNorm: none(),
                 outProj: add(p + "mixer.out_proj.weight", [h, di]))
         }
         normF = add("backbone.norm_f.weight", [h])
@@ -113,7 +130,7 @@ public final class ParameterBuffer: @unchecked Sendable {
 /// parameters through it; a backward pass writes gradients through the same view of its gradient buffer.
 public struct MambaWeights {
     public struct Layer {
-        public let norm, inProj, convWeight, convBias, xProj, dtProjWeight, dtProjBias, aLog, d, outProj:
+        public let norm, inProj, convWeight, convBias, xProj, dtProjWeight, dtProjBias, aLog, d, gatedNorm, outProj:
             UnsafeMutablePointer<Float>
     }
 
@@ -128,7 +145,8 @@ public struct MambaWeights {
         layers = layout.layers.map { l in
             Layer(norm: base + l.norm, inProj: base + l.inProj, convWeight: base + l.convWeight,
                   convBias: base + l.convBias, xProj: base + l.xProj, dtProjWeight: base + l.dtProjWeight,
-                  dtProjBias: base + l.dtProjBias, aLog: base + l.aLog, d: base + l.d, outProj: base + l.outProj)
+                  dtProjBias: base + l.dtProjBias, aLog: base + l.aLog, d: base + l.d, gatedNorm: base + l.gatedNorm,
+                  outProj: base + l.outProj)
         }
         normF = base + layout.normF
         lmHead = base + layout.lmHead

@@ -71,6 +71,20 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
+    /// The value as JSONSerialization gives it (NSNumber for numbers and booleans, NSNull, String, arrays,
+    /// dictionaries), for code written against Foundation's objects; non-finite doubles stay non-finite.
+    public var foundationObject: Any {
+        switch self {
+        case .null: return NSNull()
+        case .bool(let b): return NSNumber(value: b)
+        case .int(let i): return NSNumber(value: i)
+        case .double(let d): return NSNumber(value: d)
+        case .string(let s): return s
+        case .array(let a): return a.map(\.foundationObject)
+        case .object(let o): return o.mapValues(\.foundationObject)
+        }
+    }
+
     // MARK: Writing
 
     /// Compact JSON (`{"a":1,"b":[true,null]}`) with sorted keys, or indented by two spaces per level

@@ -124,6 +124,7 @@ public final class Backprop {
     /// Zeroes `gradients`, then fills them with d(mean loss)/d(parameters); returns the mean loss.
     @discardableResult
     public func lossAndGradients(_ batch: TrainingBatch) throws -> Double {
+        guard !model.config.isMamba2 else { throw TrainingError("backward: Mamba-2's backward pass is not written") }
         let (input, targets, length) = try decoderSequences(batch)
         let initial = try initialCache(batch)
         let acts = activations(tokens: input.count)
@@ -162,7 +163,7 @@ public final class Backprop {
                         dDtBias: lg.dtProjBias, dALog: lg.aLog, dD: lg.d, dState: nil, dStateStride: 0,
                         dY: s.dY.pointer, u: a.u.pointer, dt: a.dt.pointer, dtBias: lw.dtProjBias,
                         bc: a.ssmParameters.pointer + r, bcStride: xps, aLog: lw.aLog, d: lw.d,
-                        state: ssm.baseAddress! + l * di * n, stateStride: initial.ssmCountPerSequence,
+                        state: ssm.baseAddress! + l * c.ssmCountPerLayer, stateStride: initial.ssmCountPerSequence,
                         batch: batch.batchSize, length: length, channels: di, stateSize: n)
                     // dt = dt_proj.weight @ time_step (its bias is inside the scan)
                     linearBackward(dInput: s.dSSMParameters.pointer, dInputStride: xps, dWeight: lg.dtProjWeight,
@@ -186,7 +187,7 @@ public final class Backprop {
                     causalConv1dBackward(
                         dInput: s.dXZ.pointer, dInputStride: 2 * di, dWeight: lg.convWeight, dBias: lg.convBias,
                         dOut: s.dConvOut.pointer, input: a.xz.pointer, inputStride: 2 * di, weight: lw.convWeight,
-                        state: conv.baseAddress! + l * di * k, stateStride: initial.convCountPerSequence,
+                        state: conv.baseAddress! + l * c.convCountPerLayer, stateStride: initial.convCountPerSequence,
                         batch: batch.batchSize, length: length, channels: di, kernel: k)
                     linearBackward(dInput: s.dNormed.pointer, dInputStride: h, dWeight: lg.inProj,
                                    dOut: s.dXZ.pointer, dOutStride: 2 * di, input: a.normed.pointer, inputStride: h,

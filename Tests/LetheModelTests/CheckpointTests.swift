@@ -55,6 +55,24 @@ final class CheckpointTests: XCTestCase {
         XCTAssertNil(try MambaConfig.read(contentsOf: fixture("configs/mamba-130m-hf.json")).mixerRMSEpsilon, "Mamba-1 has no mixer norm")
     }
 
+    /// An original state-spaces Mamba-2 config of mamba2-130m's sizes (mamba_ssm's Mamba2 defaults: d_state 128,
+    /// headdim 64, ngroups 1) and its parameter count, summed by hand: embedding 50,288 × 768 (50,277 padded to a
+    /// multiple of 16); per layer norm 768, in_proj (1,536 + 1,792 + 24) × 768, conv1d 1,792 × 4 + 1,792,
+    /// dt_bias, A_log and D 3 × 24, gated norm 1,536, out_proj 768 × 1,536; norm_f 768.
+    func testOriginalMamba2Config() throws {
+        let dir = try writeConfig(#"{"d_model": 768, "d_intermediate": 0, "n_layer": 24, "vocab_size": 50277, "ssm_cfg": {"layer": "Mamba2"}, "attn_layer_idx": [], "attn_cfg": {}, "rms_norm": true, "residual_in_fp32": true, "fused_add_norm": true, "pad_vocab_size_multiple": 16, "tie_embeddings": true}"#)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = try MambaConfig.read(contentsOf: dir.appendingPathComponent("config.json"))
+        XCTAssertEqual(config.mamba2, MambaConfig.Mamba2Heads(heads: 24, headDim: 64, groups: 1))
+        XCTAssertEqual(config.stateSize, 128)
+        XCTAssertEqual(config.vocabSize, 50288)
+        XCTAssertEqual(config.hfModelType, "mamba2")
+        let perLayer = 768 + (1536 + 1792 + 24) * 768 + 1792 * 4 + 1792 + 3 * 24 + 1536 + 768 * 1536
+        XCTAssertEqual(ParameterLayout(config: config).count, 50288 * 768 + 24 * perLayer + 768)
+        XCTAssertEqual(config.ssmStateShape, [24, 24, 64, 128])
+        XCTAssertEqual(config.convStateShape, [24, 1792, 4])
+    }
+
     private func writeConfig(_ json: String) throws -> URL {
         let dir = try temporaryDirectory()
         try json.write(to: dir.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
@@ -63,7 +81,15 @@ final class CheckpointTests: XCTestCase {
 
     func testUnsupportedConfigsNameTheKey() throws {
         let cases: [(String, [String])] = [
-            (#"{"model_type": "mamba2", "hidden_size": 768}"#, ["model_type 'mamba2'", "Mamba-2"]),
+            (#"{"model_type": "jamba", "hidden_size": 768}"#, ["model_type 'jamba'", "expected 'mamba', 'falcon_mamba' or 'mamba2'"]),
+            (#"{"model_type": "mamba2", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, "num_heads": 8, "head_dim": 16, "n_groups": 3}"#,
+             ["num_heads 8 is not a multiple of n_groups 3"]),
+            (#"{"model_type": "mamba2", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, "num_heads": 4, "head_dim": 8}"#,
+             ["num_heads 4 × head_dim 8 must equal expand × hidden_size = 128"]),
+            (#"{"model_type": "mamba2", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, "num_heads": 8, "head_dim": 16, "n_groups": 1, "time_step_limit": [0.5, 0.1]}"#,
+             ["'time_step_limit' must be [min, max]"]),
+            (#"{"d_model": 64, "n_layer": 2, "vocab_size": 10, "ssm_cfg": {"layer": "Mamba2", "norm_before_gate": true}}"#,
+             ["'norm_before_gate'"]),
             (#"{"model_type": "mamba", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, "use_bias": true}"#,
              ["'use_bias'"]),
             (#"{"model_type": "mamba", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, "intermediate_size": 100}"#,
@@ -75,7 +101,7 @@ final class CheckpointTests: XCTestCase {
              ["'mixer_rms_eps' must be a number"]),
             (#"{"model_type": "mamba", "hidden_size": "wide", "num_hidden_layers": 2, "vocab_size": 10}"#,
              ["'hidden_size' must be an integer"]),
-            (#"{"d_model": 64, "n_layer": 2, "vocab_size": 10, "ssm_cfg": {"layer": "Mamba2"}}"#, ["ssm_cfg.layer 'Mamba2'"]),
+            (#"{"d_model": 64, "n_layer": 2, "vocab_size": 10, "ssm_cfg": {"layer": "Mamba3"}}"#, ["ssm_cfg.layer 'Mamba3'"]),
             (#"{"d_model": 64, "n_layer": 2, "vocab_size": 10, "attn_layer_idx": [1]}"#, ["'attn_layer_idx'"]),
             (#"{"d_model": 64, "n_layer": 2, "vocab_size": 10, "rms_norm": false}"#, ["'rms_norm'"]),
             (#"{"vocab_size": 10}"#, ["neither a Hugging Face"]),
@@ -130,7 +156,7 @@ final class CheckpointTests: XCTestCase {
     // MARK: Writer
 
     func testSavedCheckpointsLoadBackExactly() throws {
-        for folder in ["odd-sharded", "even", "falcon"] {
+        for folder in ["odd-sharded", "even", "falcon", "mamba2", "mamba2-odd"] {
             let model = try MambaModel.load(from: fixture(folder))
             let dir = try temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: dir) }

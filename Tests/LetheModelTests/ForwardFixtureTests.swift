@@ -51,6 +51,20 @@ final class ForwardFixtureTests: XCTestCase {
         XCTAssertGreaterThan(gap, 0.01, "without the norms, logits within \(gap) of max |logit|")
     }
 
+    /// Mamba-2: several heads and groups, odd sizes, lengths within one of transformers' scan chunks and across
+    /// several (chunk_size 8 and 5), dt clamped by time_step_limit (mamba2-odd).
+    func testMamba2MatchesTransformers() throws {
+        try checkChunks(model: "mamba2", expected: "mamba2", lengths: [1, 2, 7, 8, 9, 40])
+        try checkChunks(model: "mamba2-odd", expected: "mamba2-odd", lengths: [1, 3, 5, 6, 13])
+        let config = try MambaModel.load(from: fixture("mamba2-odd")).config
+        XCTAssertEqual(config.mamba2, MambaConfig.Mamba2Heads(heads: 7, headDim: 6, groups: 1, chunkSize: 5,
+                                                               timeStepMin: 0.01, timeStepMax: 0.5))
+        XCTAssertEqual(config.ssmStateShape, [3, 7, 6, 4])
+        XCTAssertEqual(config.convStateShape, [3, 42 + 2 * 4, 4])
+        XCTAssertEqual(try MambaModel.load(from: fixture("mamba2")).config.mamba2?.timeStepMax, .infinity,
+                       "transformers 5's {\"__float__\": \"Infinity\"}")
+    }
+
     func testHalfPrecisionCheckpointsMatchTransformers() throws {
         try checkChunks(model: "even-f16", expected: "even-f16", lengths: [6])
         try checkChunks(model: "even-bf16", expected: "even-bf16", lengths: [6])

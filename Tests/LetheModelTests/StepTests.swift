@@ -18,12 +18,27 @@ final class StepTests: XCTestCase {
         (0..<batch).map { tokens[$0 * steps + s] }
     }
 
+    /// Mamba-1 (continue/) and Mamba-2 (mamba2-continue/, where transformers' own multi-token forward over the
+    /// prefix's cache is a second oracle: its chunked scan starts from the cache's state).
     func testStepsAndForwardFromCacheMatchTransformersCachedDecoding() throws {
-        let model = try MambaModel.load(from: fixture("even"))
+        try checkContinuation(model: "even", expected: "continue")
+        try checkContinuation(model: "mamba2", expected: "mamba2-continue")
+        let model = try MambaModel.load(from: fixture("mamba2"))
+        let (prefix, batch, _) = try expectedTokens("mamba2-continue/prefix.tokens")
+        let cache = MambaCache(config: model.config, batchSize: batch)
+        try model.forward(tokens: prefix, batchSize: batch, cache: cache)
+        let logits = try model.forward(tokens: try expectedTokens("mamba2-continue/next.tokens").tokens, batchSize: batch,
+                                       cache: cache, logits: .allTokens)!
+        assertClose(logits, try expectedFloats("mamba2-continue/batched.logits"), relativeToMax: tolerance,
+                    "mamba2 forward from a cache against transformers' chunked scan from that cache")
+    }
+
+    private func checkContinuation(model folder: String, expected name: String) throws {
+        let model = try MambaModel.load(from: fixture(folder))
         let v = model.config.vocabSize
-        let (prefix, batch, _) = try expectedTokens("continue/prefix.tokens")
-        let (next, _, steps) = try expectedTokens("continue/next.tokens")
-        let expected = try expectedFloats("continue/next.logits")
+        let (prefix, batch, _) = try expectedTokens("\(name)/prefix.tokens")
+        let (next, _, steps) = try expectedTokens("\(name)/next.tokens")
+        let expected = try expectedFloats("\(name)/next.logits")
         let start = MambaCache(config: model.config, batchSize: batch)
         try model.forward(tokens: prefix, batchSize: batch, cache: start)
 
@@ -36,24 +51,24 @@ final class StepTests: XCTestCase {
                 steppedLogits.replaceSubrange((b * steps + s) * v ..< (b * steps + s + 1) * v, with: logits[b * v ..< (b + 1) * v])
             }
         }
-        assertClose(steppedLogits, expected, relativeToMax: tolerance, "stepped logits")
-        assertClose(stepped.ssm, try expectedFloats("continue/final.ssm"), relativeToMax: tolerance, "stepped ssm")
-        assertClose(stepped.conv, try expectedFloats("continue/final.conv"), relativeToMax: tolerance, "stepped conv")
+        assertClose(steppedLogits, expected, relativeToMax: tolerance, "\(name) stepped logits")
+        assertClose(stepped.ssm, try expectedFloats("\(name)/final.ssm"), relativeToMax: tolerance, "\(name) stepped ssm")
+        assertClose(stepped.conv, try expectedFloats("\(name)/final.conv"), relativeToMax: tolerance, "\(name) stepped conv")
 
         // All following tokens in one forward pass from the prefix's cache.
         let continued = start.copy()
         let logits = try model.forward(tokens: next, batchSize: batch, cache: continued, logits: .allTokens)!
-        assertClose(logits, expected, relativeToMax: tolerance, "forward-from-cache logits")
-        assertClose(continued.ssm, stepped.ssm, relativeToMax: tolerance, "forward-from-cache ssm")
-        assertClose(continued.conv, stepped.conv, relativeToMax: tolerance, "forward-from-cache conv")
+        assertClose(logits, expected, relativeToMax: tolerance, "\(name) forward-from-cache logits")
+        assertClose(continued.ssm, stepped.ssm, relativeToMax: tolerance, "\(name) forward-from-cache ssm")
+        assertClose(continued.conv, stepped.conv, relativeToMax: tolerance, "\(name) forward-from-cache conv")
     }
 
     /// Stepping token by token from the empty state equals the full forward over the growing sequence:
     /// logits of its last token and both states, at every length (shorter and longer than the conv kernel).
     func testStepsEqualFullForwardOverTheGrowingSequence() throws {
-        for folder in ["odd-sharded", "orig"] {
+        for (folder, chunks) in [("odd-sharded", "odd-sharded/len13"), ("orig", "orig/len17"), ("mamba2-odd", "mamba2-odd/len13")] {
             let model = try MambaModel.load(from: fixture(folder))
-            let (tokens, batch, length) = try expectedTokens("\(folder == "orig" ? "orig/len17" : "odd-sharded/len13").tokens")
+            let (tokens, batch, length) = try expectedTokens("\(chunks).tokens")
             let stepped = MambaCache(config: model.config, batchSize: batch)
             for t in 0..<length {
                 let logits = try model.step(tokens: column(tokens, t, steps: length, batch: batch), cache: stepped)
@@ -69,10 +84,11 @@ final class StepTests: XCTestCase {
 
     /// The auto-encoder's construction: the decoder (other weights) starts from the encoder's cache, reads
     /// eos, then its own greedy choices. Against transformers' cached decoding of the same.
-    /// Mamba-1 (decode/) and Falcon-Mamba (falcon-decode/).
+    /// Mamba-1 (decode/), Falcon-Mamba (falcon-decode/) and Mamba-2 (mamba2-decode/).
     func testDecoderStepsFromEncoderCacheMatchTransformers() throws {
         try checkDecoderSteps(encoder: "odd-sharded", decoder: "odd-decoder", expected: "decode")
         try checkDecoderSteps(encoder: "falcon", decoder: "falcon-decoder", expected: "falcon-decode")
+        try checkDecoderSteps(encoder: "mamba2-odd", decoder: "mamba2-decoder", expected: "mamba2-decode")
     }
 
     private func checkDecoderSteps(encoder encoderFolder: String, decoder decoderFolder: String, expected folder: String) throws {

@@ -239,6 +239,19 @@ final class TrainStageTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.appendingPathComponent("train/manifest.json").path))
     }
 
+    /// Mamba-2 encodes and reconstructs but has no backward pass yet: lethe-train says so in one line.
+    func testRefusesAMamba2Decoder() throws {
+        let mamba2 = trainingFixtures.deletingLastPathComponent().appendingPathComponent("model/mamba2-odd")
+        let config = try MambaConfig.read(contentsOf: mamba2.appendingPathComponent("config.json"))
+        try writeEncodeStage("enc", chunks: ArrayChunks(config: config, lengths: [3, 3], seed: 1),
+                             ssmShape: config.ssmStateShape, convShape: config.convStateShape)
+        let result = try runTrainingProduct("lethe-train", ["--input", "enc", "--init", mamba2.path, "--output", "train",
+                                                            "--steps", "1", "--progress", "off"], in: sandbox)
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.error.split(separator: "\n").count, 1, result.error)
+        XCTAssert(result.error.contains("mamba2-odd/config.json: a Mamba-2 decoder cannot be trained yet"), result.error)
+    }
+
     /// --objective lm from a folder holding only config.json: random initial weights, trained on tokens alone.
     func testLanguageModelFromScratch() throws {
         let config = try MambaConfig.read(contentsOf: decoderFolder.appendingPathComponent("config.json"))

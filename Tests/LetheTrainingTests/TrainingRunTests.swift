@@ -15,8 +15,7 @@ struct ArrayChunks: ChunkSource {
     init(config: MambaConfig, lengths: [Int], seed: UInt64) {
         var rng = Xoshiro256(seed: seed)
         chunks = lengths.map { l in (0..<l).map { _ in Int32(1 + rng.nextIndex(below: config.vocabSize - 1)) } }
-        let (ssmCount, convCount) = (config.numLayers * config.intermediateSize * config.stateSize,
-                                     config.numLayers * config.intermediateSize * config.convKernel)
+        let (ssmCount, convCount) = (config.numLayers * config.ssmCountPerLayer, config.numLayers * config.convCountPerLayer)
         states = lengths.map { _ in
             ((0..<ssmCount).map { _ in rng.nextUnitFloat() - 0.5 }, (0..<convCount).map { _ in rng.nextUnitFloat() - 0.5 })
         }

@@ -1,6 +1,8 @@
-"""Reference fixtures for LetheModel, made by transformers' MambaForCausalLM (torch slow path, float32).
+"""Reference fixtures for LetheModel, made by transformers' MambaForCausalLM, FalconMambaForCausalLM and
+Mamba2ForCausalLM (torch slow path, float32).
 
-Run by hand:  /work/venv/bin/python Tests/Fixtures/model/make_model_fixtures.py
+Run by hand:  /work/venv/bin/python Tests/Fixtures/model/make_model_fixtures.py [mamba] [falcon] [mamba2]
+(no names: all three families; a family rewrites only its own folders)
 (it needs torch + transformers + safetensors; mamba_ssm and causal_conv1d must NOT be installed, so that
 transformers runs its reference torch code). The tests read only the files written here.
 
@@ -12,6 +14,16 @@ Models (random weights, perturbed from their init so that no A_log, D, dt bias o
   orig/            state-spaces layout: d_model 24, 2 layers, d_state 4, d_conv 2, dt_rank 5, vocab 50 padded to 56,
                    pytorch_model.bin (torch.save of the state dict, original tensor names) + original config.json
   broken/          pytorch_model.bin variants the loader must reject (missing tensor, legacy non-zip format)
+  falcon/          Falcon-Mamba (FalconMambaForCausalLM: weightless RMSNorm of dt, B, C): hidden 29, 2 layers,
+                   state 6, conv 3, dt rank 4, vocab 83, mixer_rms_eps 0.01 (large, so that reading it matters),
+                   untied lm_head
+  falcon-decoder/  same sizes, other weights, tied
+  mamba2/          Mamba-2 (Mamba2ForCausalLM): hidden 24, 2 layers, 6 heads of 8, 2 groups, state 5, conv 3,
+                   vocab 71, chunk_size 8 (so that lengths 1..40 run transformers' chunked scan over one chunk and
+                   several, padded or not), untied lm_head
+  mamba2-odd/      hidden 21, 3 layers, 7 heads of 6, 1 group, state 4, conv 4, vocab 53, chunk_size 5,
+                   time_step_limit (0.01, 0.5) (dt clamped), tied, eos_token_id 0
+  mamba2-decoder/  mamba2-odd's sizes, other weights, no time_step_limit (transformers' one-token step ignores it)
 
 Expected outputs in expected/<model>/ (float32 .npy; tokens int32):
   len<L>.tokens.npy [B, L]; len<L>.logits.npy [B, L, V]; len<L>.ssm.npy [B, n_layer, d_inner, d_state];
@@ -20,6 +32,11 @@ Expected outputs in expected/<model>/ (float32 .npy; tokens int32):
   decode/: odd-sharded encodes prefix.tokens [B, P]; odd-decoder then decodes greedily from that cache with
   transformers' own one-token cached steps, first input eos (0): fed.tokens [B, S] (the inputs of each step),
   fed.logits [B, S, V], final.ssm / final.conv (decoder cache after the last step).
+  falcon/: as even/ for the falcon model; falcon-decode/: as decode/, falcon encoding and falcon-decoder decoding.
+  mamba2/, mamba2-odd/: as even/ (ssm [B, n_layer, heads, head_dim, state], conv [B, n_layer, DI + 2·G·N, K]);
+  mamba2-continue/: as continue/ for mamba2, plus batched.logits [B, S, V]: transformers' multi-token forward over the
+  prefix's cache (its chunked scan takes the initial state, unlike Mamba-1's); mamba2-decode/: as decode/,
+  mamba2-odd encoding and mamba2-decoder decoding.
   continue/: the even model reads prefix.tokens [B, P], then steps through next.tokens [B, S] one token at a time
   (transformers cached decoding): next.logits [B, S, V], final.ssm, final.conv.
 """
@@ -28,10 +45,12 @@ import copy
 import json
 import os
 import shutil
+import sys
 
 import numpy as np
 import torch
-from transformers import MambaConfig, MambaForCausalLM
+from transformers import (FalconMambaConfig, FalconMambaForCausalLM, Mamba2Config, Mamba2ForCausalLM, MambaConfig,
+                          MambaForCausalLM)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXPECTED = os.path.join(HERE, "expected")
@@ -42,6 +61,17 @@ EVEN = dict(hidden_size=48, num_hidden_layers=3, state_size=16, conv_kernel=4, t
 ODD = dict(hidden_size=37, num_hidden_layers=2, state_size=5, conv_kernel=3, time_step_rank=3, vocab_size=101,
            expand=2, layer_norm_epsilon=1e-6, tie_word_embeddings=False)
 ODD_DECODER = dict(ODD, tie_word_embeddings=True)
+FALCON = dict(hidden_size=29, num_hidden_layers=2, state_size=6, conv_kernel=3, time_step_rank=4, vocab_size=83,
+              expand=2, layer_norm_epsilon=1e-5, mixer_rms_eps=0.01, tie_word_embeddings=False)
+FALCON_DECODER = dict(FALCON, tie_word_embeddings=True)
+MAMBA2 = dict(hidden_size=24, num_hidden_layers=2, num_heads=6, head_dim=8, n_groups=2, state_size=5, conv_kernel=3,
+              expand=2, vocab_size=71, layer_norm_epsilon=1e-5, chunk_size=8, tie_word_embeddings=False, eos_token_id=0)
+MAMBA2_ODD = dict(hidden_size=21, num_hidden_layers=3, num_heads=7, head_dim=6, n_groups=1, state_size=4, conv_kernel=4,
+                  expand=2, vocab_size=53, layer_norm_epsilon=1e-6, chunk_size=5, time_step_limit=(0.01, 0.5),
+                  tie_word_embeddings=True, eos_token_id=0)
+# transformers' one-token step (mamba2_selective_state_update, as mamba_ssm's Mamba2.step) does not clamp dt to
+# time_step_limit, its chunked scan does: cached decoding agrees with the full forward only without a limit.
+MAMBA2_DECODER = dict(MAMBA2_ODD, time_step_limit=(0.0, float("inf")))
 ORIG_VOCAB, ORIG_PADDED_VOCAB = 50, 56
 ORIG = dict(hidden_size=24, num_hidden_layers=2, state_size=4, conv_kernel=2, time_step_rank=5,
             vocab_size=ORIG_PADDED_VOCAB, expand=2, layer_norm_epsilon=1e-5, tie_word_embeddings=True)
@@ -49,14 +79,19 @@ ORIG = dict(hidden_size=24, num_hidden_layers=2, state_size=4, conv_kernel=2, ti
 
 def build(kwargs, seed):
     torch.manual_seed(seed)
-    model = MambaForCausalLM(MambaConfig(**kwargs)).eval()
+    if "mixer_rms_eps" in kwargs:
+        model = FalconMambaForCausalLM(FalconMambaConfig(**kwargs)).eval()
+    elif "num_heads" in kwargs:
+        model = Mamba2ForCausalLM(Mamba2Config(**kwargs)).eval()
+    else:
+        model = MambaForCausalLM(MambaConfig(**kwargs)).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("A_log"):
                 p.add_(0.5 * torch.randn_like(p))
             elif name.endswith(".D"):
                 p.copy_(1 + 0.5 * torch.randn_like(p))
-            elif name.endswith("dt_proj.bias"):
+            elif name.endswith("dt_proj.bias") or name.endswith("dt_bias"):
                 p.add_(0.7 * torch.randn_like(p))
             elif name.endswith("norm.weight") or name.endswith("norm_f.weight"):
                 p.copy_(1 + 0.3 * torch.randn_like(p))
@@ -112,13 +147,16 @@ def dump_continue(model, folder, seed):
     save(folder, "final.ssm", ssm)
     save(folder, "final.conv", conv)
 
-    # transformers' multi-token forward over a non-empty cache restarts its ssm state from zero (its slow path has
-    # no initial state); record that here so nobody uses it as an oracle for "forward from a cache".
+    # Mamba-1: transformers' multi-token forward over a non-empty cache restarts its ssm state from zero (its slow
+    # path has no initial state); record that here so nobody uses it as an oracle for "forward from a cache".
+    # Mamba-2's chunked scan takes the initial state: there it is an oracle, saved.
     with torch.no_grad():
         cache2 = model(prefix, use_cache=True).cache
         batched = model(following, cache=cache2, use_cache=True).logits.float()
     gap = (batched - logits).abs().max().item()
-    print(f"transformers multi-token forward over a cache vs its own steps: max |diff| = {gap:.3g}")
+    print(f"{type(model).__name__}: multi-token forward over a cache vs its own steps: max |diff| = {gap:.3g}")
+    if isinstance(model, Mamba2ForCausalLM):
+        save(folder, "batched.logits", batched.numpy())
 
 
 def dump_decode(encoder, decoder, folder, seed, steps=12):
@@ -174,9 +212,9 @@ def original_state_dict(model, drop=None):
     return out
 
 
-def main():
-    shutil.rmtree(EXPECTED, ignore_errors=True)
-
+def make_mamba():
+    for name in ["even", "even-f16", "even-bf16", "continue", "odd-sharded", "decode", "orig"]:
+        shutil.rmtree(os.path.join(EXPECTED, name), ignore_errors=True)
     even = build(EVEN, 10)
     even.save_pretrained(fresh(os.path.join(HERE, "even")))
     dump_chunks(even, os.path.join(EXPECTED, "even"), [1, 3, 4, 9, 40], 2, 11)
@@ -213,6 +251,37 @@ def main():
                _use_new_zipfile_serialization=False)
     original_config(legacy)
 
+
+def make_falcon():
+    for name in ["falcon", "falcon-decode"]:
+        shutil.rmtree(os.path.join(EXPECTED, name), ignore_errors=True)
+    falcon = build(FALCON, 50)
+    falcon.save_pretrained(fresh(os.path.join(HERE, "falcon")))
+    dump_chunks(falcon, os.path.join(EXPECTED, "falcon"), [1, 2, 5, 40], 3, 51)
+    falcon_decoder = build(FALCON_DECODER, 60)
+    falcon_decoder.save_pretrained(fresh(os.path.join(HERE, "falcon-decoder")))
+    dump_decode(falcon, falcon_decoder, os.path.join(EXPECTED, "falcon-decode"), 61)
+
+
+def make_mamba2():
+    for name in ["mamba2", "mamba2-continue", "mamba2-odd", "mamba2-decode"]:
+        shutil.rmtree(os.path.join(EXPECTED, name), ignore_errors=True)
+    mamba2 = build(MAMBA2, 70)
+    mamba2.save_pretrained(fresh(os.path.join(HERE, "mamba2")))
+    dump_chunks(mamba2, os.path.join(EXPECTED, "mamba2"), [1, 2, 7, 8, 9, 40], 3, 71)
+    dump_continue(mamba2, os.path.join(EXPECTED, "mamba2-continue"), 72)
+    mamba2_odd = build(MAMBA2_ODD, 80)
+    mamba2_odd.save_pretrained(fresh(os.path.join(HERE, "mamba2-odd")))
+    dump_chunks(mamba2_odd, os.path.join(EXPECTED, "mamba2-odd"), [1, 3, 5, 6, 13], 2, 81)
+    mamba2_decoder = build(MAMBA2_DECODER, 90)
+    mamba2_decoder.save_pretrained(fresh(os.path.join(HERE, "mamba2-decoder")))
+    dump_decode(mamba2_odd, mamba2_decoder, os.path.join(EXPECTED, "mamba2-decode"), 91)
+
+
+def main():
+    families = {"mamba": make_mamba, "falcon": make_falcon, "mamba2": make_mamba2}
+    for name in sys.argv[1:] or families:
+        families[name]()
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(HERE) for f in fs)
     print(f"fixtures: {total / 1e6:.2f} MB")
 
