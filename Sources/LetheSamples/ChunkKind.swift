@@ -79,14 +79,25 @@ public struct MemberDescription: Sendable, Equatable {
     public let dtypes: [NPYDType]
     /// The shape's dimensions by name ("L", "n_layer"), as the README gives them; empty for a JSON member.
     public let shape: [String]
+    /// Another shape the member may have (Mamba-2's states), or nil.
+    public var otherShape: [String]? = nil
+
+    /// The named shape of `rank` dimensions, if the member has one.
+    public func shape(ofRank rank: Int) -> [String]? { [shape, otherShape].compactMap { $0 }.first { $0.count == rank } }
+
+    /// "[n_layer, d_inner, d_state]", or both shapes joined by " or ".
+    public var shapeDescription: String {
+        [shape, otherShape].compactMap { $0 }.map { "[\($0.joined(separator: ", "))]" }.joined(separator: " or ")
+    }
 
     /// KEY.json: the chunk's metadata (ChunkMetadata).
     public static let metadata = MemberDescription(ext: "json", dtypes: [], shape: [])
     /// The chunk's token ids (L ≥ 1 when read as `tokens` or `states`).
     public static let tokens = MemberDescription(ext: "tokens.npy", dtypes: [.int32], shape: ["L"])
-    /// The encoder's final SSM state per layer.
-    public static let ssm = MemberDescription(ext: "ssm.npy", dtypes: [.float32, .float16], shape: ["n_layer", "d_inner", "d_state"])
-    /// The encoder's final convolution window per layer.
+    /// The encoder's final SSM state per layer (Mamba-2's by head).
+    public static let ssm = MemberDescription(ext: "ssm.npy", dtypes: [.float32, .float16], shape: ["n_layer", "d_inner", "d_state"],
+                                              otherShape: ["n_layer", "heads", "head_dim", "d_state"])
+    /// The encoder's final convolution window per layer (Mamba-2's channels are x, B and C: d_inner + 2·groups·d_state).
     public static let conv = MemberDescription(ext: "conv.npy", dtypes: [.float32, .float16], shape: ["n_layer", "d_inner", "conv_kernel"])
     /// The encoder's surprisal of each token, -log p(token | the tokens before it) in nats; NaN for token 0
     /// (lethe-encode --surprisal).

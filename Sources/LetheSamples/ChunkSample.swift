@@ -113,8 +113,8 @@ public struct ChunkSample: Sendable {
         guard description.dtypes.contains(array.dtype) else {
             throw ShardError("\(origin): \(description.ext) is \(array.dtype.name); expected \(description.dtypes.map(\.name).joined(separator: " or "))")
         }
-        guard array.shape.count == description.shape.count else {
-            throw ShardError("\(origin): \(description.ext) has shape \(array.shape); expected [\(description.shape.joined(separator: ", "))]")
+        guard description.shape(ofRank: array.shape.count) != nil else {
+            throw ShardError("\(origin): \(description.ext) has shape \(array.shape); expected \(description.shapeDescription)")
         }
         return array
     }
@@ -137,7 +137,8 @@ public struct ChunkSample: Sendable {
 }
 
 /// A chunk's final encoder states as stored (float32 or float16): ssm [n_layer, d_inner, d_state] and conv
-/// [n_layer, d_inner, conv_kernel].
+/// [n_layer, d_inner, conv_kernel]; Mamba-2's ssm [n_layer, heads, head_dim, d_state] and conv
+/// [n_layer, d_inner + 2·groups·d_state, conv_kernel].
 public struct EncoderStates: Sendable, Equatable {
     public var ssm: NPYArray
     public var conv: NPYArray
@@ -147,7 +148,7 @@ public struct EncoderStates: Sendable, Equatable {
     /// Refuses states of other shapes than a model's: "`origin`: ssm.npy has shape [...], `whose` is [...]".
     public func check(ssmShape: [Int], convShape: [Int], origin: String, whose: String) throws {
         for (member, array, shape) in [(MemberDescription.ssm, ssm, ssmShape), (.conv, conv, convShape)] where array.shape != shape {
-            throw ShardError("\(origin): \(member.ext) has shape \(array.shape), \(whose) is \(shape) [\(member.shape.joined(separator: ", "))]: the decoder must have the encoder's state shapes")
+            throw ShardError("\(origin): \(member.ext) has shape \(array.shape), \(whose) is \(shape) [\((member.shape(ofRank: shape.count) ?? member.shape).joined(separator: ", "))]: the decoder must have the encoder's state shapes")
         }
     }
 }

@@ -33,7 +33,7 @@ public func runReconstructStage(_ run: StageRun, inputs: [String], model: String
 private func checkStateShapes(of input: StageInput, decoder: MambaConfig, model: String) throws {
     guard let shapes = EncodeFacts(json: input.manifest.extra).stateShapes else { return }  // checked per sample then
     if shapes.ssm != decoder.ssmStateShape || shapes.conv != decoder.convStateShape {
-        throw StageError("\(model): the decoder's states are ssm \(decoder.ssmStateShape) and conv \(decoder.convStateShape) [n_layer, d_inner, d_state / conv_kernel], but \(input.path) holds states of ssm \(shapes.ssm) and conv \(shapes.conv): the decoder must have the encoder's n_layer, d_inner, d_state and conv_kernel")
+        throw StageError("\(model): the decoder's states are ssm \(decoder.ssmStateShape) and conv \(decoder.convStateShape) (per layer, as transformers' cache holds them), but \(input.path) holds states of ssm \(shapes.ssm) and conv \(shapes.conv): the decoder must have the encoder's architecture and sizes")
     }
 }
 

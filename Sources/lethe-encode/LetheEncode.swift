@@ -28,14 +28,18 @@ struct LetheEncode: StageCommand {
                         before it) in nats from the same forward pass; NaN
                         for the first token (lethe-report relates omission
                         to it)
-          KEY.json      + "encoder": the model folder's name and sizes,
-                        + "state_dtype"
+          KEY.json      + "encoder": the model folder's name, model_type and
+                        sizes, + "state_dtype"
+        A Mamba-2 encoder's states are transformers' Mamba-2 cache: ssm [n_layer, heads, head_dim, d_state] and \
+        conv [n_layer, d_inner + 2·n_groups·d_state, conv_kernel] (the conv runs over x, B and C).
         States are float32, or float16 with --state-dtype float16 (half the disk; the train and reconstruct \
-        stages read both). Mamba-130m's states are 2.9 MB per chunk in float32, whatever the chunk's length.
+        stages read both). Mamba-130m's states are 2.9 MB per chunk in float32, whatever the chunk's length; \
+        mamba2-130m's (d_state 128) are 19 MB.
 
         --model is a Hugging Face folder (config.json + model.safetensors or sharded safetensors; F32, F16 or \
-        BF16, computed in float32) such as state-spaces/mamba-130m-hf, or an original state-spaces folder \
-        (config.json + pytorch_model.bin). Every chunk starts from the empty state.
+        BF16, computed in float32) of a Mamba, Falcon-Mamba or Mamba-2 model such as \
+        state-spaces/mamba-130m-hf, or an original state-spaces folder (config.json + pytorch_model.bin; Mamba1 \
+        or Mamba2 layers). Every chunk starts from the empty state.
 
         Chunks of equal length are batched together (--batch-size chunks per forward pass); chunks of different \
         lengths never share a pass, so nothing is padded into a state. Long batches run in passes of at most \

@@ -31,8 +31,9 @@ struct LetheReconstruct: StageCommand {
         default: the chunk's length + 8). Up to --batch-size chunks decode together; a finished chunk leaves \
         the batch and the next one takes its place.
 
-        --model is the trained decoder (a lethe-train output folder, whose final/ is used, or any Hugging Face or state-spaces Mamba \
-        folder). It must have the encoder's state shapes (n_layer, d_inner, d_state, conv_kernel).
+        --model is the trained decoder (a lethe-train output folder, whose final/ is used, or any Hugging Face or \
+        state-spaces Mamba, Falcon-Mamba or Mamba-2 folder). It must have the encoder's state shapes (for \
+        Mamba-1 n_layer, d_inner, d_state and conv_kernel; Mamba-2 also its heads and groups).
 
         The shards are the same, byte for byte, whatever --threads and however many workers \
         (--shard-index/--num-shards) share the work; a rerun keeps the finished shards and does only the rest.

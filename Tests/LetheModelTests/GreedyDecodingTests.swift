@@ -18,7 +18,7 @@ struct ReconstructFixture {
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/reconstruct")
-    static let names = ["small", "odd", "falcon"]
+    static let names = ["small", "odd", "falcon", "mamba2"]
 
     let folder: URL
     let chunks: [Chunk]

@@ -53,7 +53,7 @@ final class ReconstructStageTests: XCTestCase {
     func testReconstructionsMatchTransformers() throws {
         let sandbox = try Sandbox()
         defer { sandbox.cleanUp() }
-        for name in ["small", "odd", "falcon"] {
+        for name in ["small", "odd", "falcon", "mamba2"] {
             let chunks = try encode(name, in: sandbox)
             let arguments = ["--input", "stages/encode-\(name)", "--model", model(name, "decoder")]
             var result = try sandbox.run("lethe-reconstruct", arguments + ["--output", "stages/recon-\(name)", "--batch-size", "5"])
@@ -79,8 +79,8 @@ final class ReconstructStageTests: XCTestCase {
             XCTAssertEqual(extra["stopped_at_eos"]?.intValue, chunks.filter { $0.stop == "eos" }.count)
             XCTAssertEqual(extra["generated_tokens"]?.intValue, chunks.reduce(0) { $0 + $1.recon.count })
             XCTAssertEqual(extra["exact_reconstructions"]?.intValue, chunks.filter { $0.recon == $0.tokens }.count)
-            XCTAssertEqual(extra["decoder"]?["config"]?["vocab_size"], ["small": 32, "odd": 29, "falcon": 31][name].map { .int($0) })
-            XCTAssertEqual(extra["decoder"]?["config"]?["model_type"]?.stringValue, name == "falcon" ? "falcon_mamba" : "mamba")
+            XCTAssertEqual(extra["decoder"]?["config"]?["vocab_size"], ["small": 32, "odd": 29, "falcon": 31, "mamba2": 37][name].map { .int($0) })
+            XCTAssertEqual(extra["decoder"]?["config"]?["model_type"]?.stringValue, ["falcon": "falcon_mamba", "mamba2": "mamba2"][name] ?? "mamba")
 
             result = try sandbox.run("lethe-reconstruct", arguments + ["--output", "stages/recon-\(name)-b1", "--batch-size", "1",
                                                                        "--threads", "1"])

@@ -10,7 +10,7 @@ starts from the encoder's final cache, its conv sees the encoder's conv state as
 and its scan starts from the encoder's ssm state.
 
 For each small config (the second one with odd sizes, conv kernel 3 and chunks shorter than the kernel; the third a
-Falcon-Mamba, FalconMambaForCausalLM, untied) a decoder
+Falcon-Mamba, FalconMambaForCausalLM, untied; the fourth a Mamba-2, Mamba2ForCausalLM, 6 heads in 2 groups) a decoder
 is first trained for 1500 AdamW steps as an auto-encoder of random chunks (that construction, teacher
 forcing on [eos] + x + [eos]), so that its greedy output is varied text that often ends with eos rather than one
 token repeated. Then every chunk is greedy-decoded twice and the two must agree token for token:
@@ -166,11 +166,15 @@ def main():
     falcon = dict(vocab_size=31, hidden_size=19, state_size=6, num_hidden_layers=2, conv_kernel=3, expand=2,
                   time_step_rank=3, layer_norm_epsilon=1e-5, mixer_rms_eps=0.01, use_bias=False, use_conv_bias=True,
                   tie_word_embeddings=False, use_mambapy=False, use_associative_scan=False)
+    mamba2 = dict(vocab_size=37, hidden_size=18, num_heads=6, head_dim=6, n_groups=2, state_size=5, num_hidden_layers=2,
+                  conv_kernel=3, expand=2, layer_norm_epsilon=1e-5, chunk_size=4, use_bias=False, use_conv_bias=True,
+                  tie_word_embeddings=True, eos_token_id=0)
     fixtures = {
         "small": lambda: make_fixture("small", small, seed=5, lengths=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 4, 7, 9, 20, 24],
                                       train_steps=1500),
         "odd": lambda: make_fixture("odd", odd, seed=6, lengths=[1, 2, 2, 3, 5, 6, 8, 11, 3, 1], train_steps=1500),
         "falcon": lambda: make_fixture("falcon", falcon, seed=7, lengths=[1, 2, 3, 4, 6, 8, 10, 12, 5, 9], train_steps=1500),
+        "mamba2": lambda: make_fixture("mamba2", mamba2, seed=8, lengths=[1, 2, 3, 4, 5, 7, 9, 11, 6, 3], train_steps=1500),
     }
     for name in sys.argv[1:] or fixtures:
         fixtures[name]()

@@ -39,7 +39,9 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 import sys
 
-from transformers import FalconMambaConfig, FalconMambaForCausalLM, MambaConfig, MambaForCausalLM, get_scheduler
+from transformers import (FalconMambaConfig, FalconMambaForCausalLM, Mamba2Config, Mamba2ForCausalLM, MambaConfig,
+                          MambaForCausalLM, get_scheduler)
+from transformers.models.mamba2.modeling_mamba2 import Mamba2Mixer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EOS = 0
@@ -76,11 +78,38 @@ def decoder_mixer(mixer, x, conv_state, ssm_state):
     return mixer.out_proj(y.transpose(1, 2))
 
 
+def decoder_mixer2(mixer, x, conv_state, ssm_state):
+    """The same construction for a Mamba-2 mixer (transformers' Mamba2Mixer.forward with the recurrence written
+    out): the conv sees the encoder's conv state as the inputs before the first token, the scan starts from its
+    ssm state. x [B, T, H]; conv_state [B, DI + 2GN, K]; ssm_state [B, heads, head_dim, N]."""
+    b, T = x.shape[:2]
+    K, DI, G, N = mixer.conv_kernel_size, mixer.intermediate_size, mixer.n_groups, mixer.ssm_state_size
+    H, P = mixer.num_heads, mixer.head_dim
+    gate, xBC, dt = mixer.in_proj(x).split([DI, mixer.conv_dim, H], dim=-1)
+    xBC = torch.cat((conv_state, xBC.transpose(1, 2)), dim=-1)
+    xBC = mixer.act(mixer.conv1d(xBC)[..., K:K + T]).transpose(1, 2)  # [B, T, DI + 2GN]
+    xs, B, C = xBC.split([DI, G * N, G * N], dim=-1)
+    xs = xs.reshape(b, T, H, P)
+    B = B.reshape(b, T, G, N).repeat_interleave(H // G, dim=2)
+    C = C.reshape(b, T, G, N).repeat_interleave(H // G, dim=2)
+    dt = torch.clamp(F.softplus(dt + mixer.dt_bias), *mixer.time_step_limit)  # [B, T, H]
+    A = -torch.exp(mixer.A_log)
+    state, outputs = ssm_state, []
+    for t in range(T):
+        decay = torch.exp(dt[:, t] * A)[:, :, None, None]
+        state = state * decay + (dt[:, t, :, None] * B[:, t])[:, :, None, :] * xs[:, t, :, :, None]
+        outputs.append((state * C[:, t, :, None, :]).sum(-1) + xs[:, t] * mixer.D[:, None])
+    y = torch.stack(outputs, dim=1).reshape(b, T, DI)
+    return mixer.out_proj(mixer.norm(y, gate))
+
+
 def decoder_logits(model, ids, conv_states, ssm_states):
-    """The decoder stack from per-layer initial caches (lists of [B, d_inner, K] / [B, d_inner, N])."""
+    """The decoder stack from per-layer initial caches (lists of [B, d_inner, K] / [B, d_inner, N]; Mamba-2's
+    [B, DI + 2GN, K] / [B, heads, head_dim, N])."""
     h = model.backbone.embeddings(ids)
     for i, block in enumerate(model.backbone.layers):
-        h = h + decoder_mixer(block.mixer, block.norm(h), conv_states[i], ssm_states[i])
+        mixer = decoder_mixer2 if isinstance(block.mixer, Mamba2Mixer) else decoder_mixer
+        h = h + mixer(block.mixer, block.norm(h), conv_states[i], ssm_states[i])
     return model.lm_head(model.backbone.norm_f(h))
 
 
@@ -104,15 +133,18 @@ def autoencoder_loss(decoder, tokens, conv, ssm):
 
 
 def make_config(kwargs):
-    """FalconMambaConfig when the fixture names mixer_rms_eps, else MambaConfig."""
-    return FalconMambaConfig(**kwargs) if "mixer_rms_eps" in kwargs else MambaConfig(**kwargs)
+    """FalconMambaConfig when the fixture names mixer_rms_eps, Mamba2Config when it names num_heads, else MambaConfig."""
+    if "mixer_rms_eps" in kwargs:
+        return FalconMambaConfig(**kwargs)
+    return Mamba2Config(**kwargs) if "num_heads" in kwargs else MambaConfig(**kwargs)
 
 
 def random_model(config, seed):
     """transformers' own initialisation, then every parameter perturbed so that no gradient is degenerate
     (norm weights not all 1, conv biases not 0, D not 1, A_log not log(1..N))."""
     torch.manual_seed(seed)
-    model = (FalconMambaForCausalLM if isinstance(config, FalconMambaConfig) else MambaForCausalLM)(config).float()
+    classes = {FalconMambaConfig: FalconMambaForCausalLM, Mamba2Config: Mamba2ForCausalLM, MambaConfig: MambaForCausalLM}
+    model = classes[type(config)](config).float()
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("A_log") or name.endswith("D") or "norm" in name:
