@@ -48,9 +48,6 @@ public func runTrainStage(_ run: StageRun, _ s: TrainStageSettings, force: Bool,
         if !TrainingRun.holdsARun(output) { try DurableFile.write(Array(run.fingerprint.utf8), to: marker) }
         let initFolder = MambaModel.checkpointFolder(URL(fileURLWithPath: s.initFolder))
         let config = try MambaConfig.read(contentsOf: initFolder.appendingPathComponent("config.json"))
-        guard !config.isMamba2 else {
-            throw StageError("\(initFolder.path)/config.json: a Mamba-2 decoder cannot be trained yet (its backward pass is not written); Mamba-2 models encode and reconstruct")
-        }
         let frozen = try s.encoder.map { try TrainStage.frozenEncoder($0, decoder: config) }
         let shapes = s.objective == .autoencoder && frozen == nil
             ? (ssm: config.ssmStateShape, conv: config.convStateShape) : nil

@@ -115,10 +115,10 @@ public struct AdamW: Equatable, Sendable {
 
 extension ParameterLayout {
     /// Parameters left out of weight decay, as the reference's no_decay groups and mamba_ssm's _no_weight_decay:
-    /// biases, norm weights, A_log and D.
+    /// biases, norm weights, A_log and D, and Mamba-2's dt_bias.
     public static func isExemptFromWeightDecay(_ name: String) -> Bool {
         name.hasSuffix(".bias") || name.hasSuffix("norm.weight") || name.hasSuffix("norm_f.weight")
-            || name.hasSuffix(".A_log") || name.hasSuffix(".D")
+            || name.hasSuffix(".A_log") || name.hasSuffix(".D") || name.hasSuffix(".dt_bias")
     }
 
     /// The ranges of the parameter buffer that AdamW decays.

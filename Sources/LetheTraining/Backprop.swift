@@ -124,7 +124,6 @@ public final class Backprop {
     /// Zeroes `gradients`, then fills them with d(mean loss)/d(parameters); returns the mean loss.
     @discardableResult
     public func lossAndGradients(_ batch: TrainingBatch) throws -> Double {
-        guard !model.config.isMamba2 else { throw TrainingError("backward: Mamba-2's backward pass is not written") }
         let (input, targets, length) = try decoderSequences(batch)
         let initial = try initialCache(batch)
         let acts = activations(tokens: input.count)
@@ -132,8 +131,7 @@ public final class Backprop {
         gradients.buffer.update(repeating: 0)
 
         let c = model.config
-        let (m, h, di, n, k, r, xps) = (input.count, c.hiddenSize, c.intermediateSize, c.stateSize, c.convKernel,
-                                         c.timeStepRank, c.xProjSize)
+        let (m, h) = (input.count, c.hiddenSize)
         let (w, g) = (model.weights, gradients.weights)
         let scratch = BackwardScratch(config: c, tokens: m)
         let (total, predictions) = lmHeadLoss(acts, targets: targets, backward: scratch.dNormed.pointer)
@@ -146,55 +144,18 @@ public final class Backprop {
         initial.ssm.withUnsafeBufferPointer { ssm in
             initial.conv.withUnsafeBufferPointer { conv in
                 for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
-                    let (a, lw, lg) = (acts.layer(l), w.layers[l], g.layers[l])
-                    let s = scratch
                     if !acts.keepsEveryLayer {
                         // Recompute this block's tensors up to the gate; its output is already in hidden[l + 1].
                         model.recomputeLayer(l, activations: acts, initial: initial, extent: .gated)
                     }
-                    // hidden_states = residual + out_proj(gated): the residual passes dHidden through unchanged.
-                    linearBackward(dInput: s.dGated.pointer, dInputStride: di, dWeight: lg.outProj, dOut: dHidden,
-                                   dOutStride: h, input: a.gated.pointer, inputStride: di, weight: lw.outProj,
-                                   rows: m, inFeatures: di, outFeatures: h)
-                    gateBackward(dY: s.dY.pointer, dZ: s.dXZ.pointer + di, dzStride: 2 * di, dOut: s.dGated.pointer,
-                                 y: a.y.pointer, z: a.xz.pointer + di, zStride: 2 * di, rows: m, channels: di)
-                    selectiveScanBackward(
-                        dU: s.dU.pointer, dDt: s.dDt.pointer, dBC: s.dSSMParameters.pointer + r, dbcStride: xps,
-                        dDtBias: lg.dtProjBias, dALog: lg.aLog, dD: lg.d, dState: nil, dStateStride: 0,
-                        dY: s.dY.pointer, u: a.u.pointer, dt: a.dt.pointer, dtBias: lw.dtProjBias,
-                        bc: a.ssmParameters.pointer + r, bcStride: xps, aLog: lw.aLog, d: lw.d,
-                        state: ssm.baseAddress! + l * c.ssmCountPerLayer, stateStride: initial.ssmCountPerSequence,
-                        batch: batch.batchSize, length: length, channels: di, stateSize: n)
-                    // dt = dt_proj.weight @ time_step (its bias is inside the scan)
-                    linearBackward(dInput: s.dSSMParameters.pointer, dInputStride: xps, dWeight: lg.dtProjWeight,
-                                   dOut: s.dDt.pointer, dOutStride: di, input: a.ssmParameters.pointer, inputStride: xps,
-                                   weight: lw.dtProjWeight, rows: m, inFeatures: r, outFeatures: di)
-                    if c.isFalconMamba {
-                        // Falcon-Mamba's weightless norms of dt, B and C, back to x_proj's output
-                        s.dXProj.pointer.update(repeating: 0, count: m * xps)
-                        for (part, (offset, width)) in c.xProjParts.enumerated() {
-                            rmsNormBackward(dInput: s.dXProj.pointer + offset, dWeight: nil,
-                                            dOut: s.dSSMParameters.pointer + offset, dOutStride: xps,
-                                            input: a.xProj.pointer + offset, inputStride: xps, weight: nil,
-                                            rstd: a.mixerRstd.pointer + part * m, rows: m, width: width)
-                        }
-                    }
-                    // x_proj(u): u also feeds the scan, so its gradient adds to the scan's
-                    linearBackward(dInput: s.dU.pointer, dInputStride: di, accumulateInput: true, dWeight: lg.xProj,
-                                   dOut: s.dXProj.pointer, dOutStride: xps, input: a.u.pointer, inputStride: di,
-                                   weight: lw.xProj, rows: m, inFeatures: di, outFeatures: xps)
-                    siluBackward(dInput: s.dConvOut.pointer, dOut: s.dU.pointer, input: a.convOut.pointer, count: m * di)
-                    causalConv1dBackward(
-                        dInput: s.dXZ.pointer, dInputStride: 2 * di, dWeight: lg.convWeight, dBias: lg.convBias,
-                        dOut: s.dConvOut.pointer, input: a.xz.pointer, inputStride: 2 * di, weight: lw.convWeight,
-                        state: conv.baseAddress! + l * c.convCountPerLayer, stateStride: initial.convCountPerSequence,
-                        batch: batch.batchSize, length: length, channels: di, kernel: k)
-                    linearBackward(dInput: s.dNormed.pointer, dInputStride: h, dWeight: lg.inProj,
-                                   dOut: s.dXZ.pointer, dOutStride: 2 * di, input: a.normed.pointer, inputStride: h,
-                                   weight: lw.inProj, rows: m, inFeatures: h, outFeatures: 2 * di)
-                    rmsNormBackward(dInput: dHidden, dWeight: lg.norm, dOut: s.dNormed.pointer,
-                                    input: acts.hidden[l].pointer, weight: lw.norm,
-                                    rstd: a.rstd.pointer, rows: m, width: h)
+                    let states = LayerStates(ssm: ssm.baseAddress! + l * c.ssmCountPerLayer, ssmStride: initial.ssmCountPerSequence,
+                                             conv: conv.baseAddress! + l * c.convCountPerLayer, convStride: initial.convCountPerSequence)
+                    let layerBackward = c.isMamba2 ? mamba2LayerBackward : mambaLayerBackward
+                    layerBackward(l, acts, scratch, states, batch.batchSize, length)
+                    // The block's input norm: hidden_states = residual + mixer(norm(residual)).
+                    rmsNormBackward(dInput: dHidden, dWeight: g.layers[l].norm, dOut: scratch.dNormed.pointer,
+                                    input: acts.hidden[l].pointer, weight: w.layers[l].norm,
+                                    rstd: acts.layer(l).rstd.pointer, rows: m, width: h)
                 }
             }
         }
@@ -202,6 +163,100 @@ public final class Backprop {
             embeddingBackward(dWeight: g.embeddings, dOut: dHidden, tokens: ids.baseAddress!, count: m, hidden: h)
         }
         return total / Double(predictions)
+    }
+
+    /// One layer's initial states (the first sequence's; the next ones a stride apart), read by its backward pass.
+    struct LayerStates {
+        let ssm: UnsafePointer<Float>, ssmStride: Int
+        let conv: UnsafePointer<Float>, convStride: Int
+    }
+
+    /// A Mamba-1 (or Falcon-Mamba) mixer backward, from dHidden (the block output's gradient) to dNormed (its input
+    /// norm's output's), adding every mixer parameter's gradient.
+    private func mambaLayerBackward(_ l: Int, _ acts: MambaActivations, _ s: BackwardScratch, _ states: LayerStates,
+                                    _ batchSize: Int, _ length: Int) {
+        let c = model.config
+        let (m, h, di, n, k, r, xps) = (acts.tokens, c.hiddenSize, c.intermediateSize, c.stateSize, c.convKernel,
+                                         c.timeStepRank, c.xProjSize)
+        let (a, lw, lg) = (acts.layer(l), model.weights.layers[l], gradients.weights.layers[l])
+        // hidden_states = residual + out_proj(gated): the residual passes dHidden through unchanged.
+        linearBackward(dInput: s.dGated.pointer, dInputStride: di, dWeight: lg.outProj, dOut: s.dHidden.pointer,
+                       dOutStride: h, input: a.gated.pointer, inputStride: di, weight: lw.outProj,
+                       rows: m, inFeatures: di, outFeatures: h)
+        gateBackward(dY: s.dY.pointer, dZ: s.dXZ.pointer + di, dzStride: 2 * di, dOut: s.dGated.pointer,
+                     y: a.y.pointer, z: a.xz.pointer + di, zStride: 2 * di, rows: m, channels: di)
+        selectiveScanBackward(
+            dU: s.dU.pointer, dDt: s.dDt.pointer, dBC: s.dSSMParameters.pointer + r, dbcStride: xps,
+            dDtBias: lg.dtProjBias, dALog: lg.aLog, dD: lg.d, dState: nil, dStateStride: 0,
+            dY: s.dY.pointer, u: a.u.pointer, dt: a.dt.pointer, dtBias: lw.dtProjBias,
+            bc: a.ssmParameters.pointer + r, bcStride: xps, aLog: lw.aLog, d: lw.d,
+            state: states.ssm, stateStride: states.ssmStride, batch: batchSize, length: length, channels: di, stateSize: n)
+        // dt = dt_proj.weight @ time_step (its bias is inside the scan)
+        linearBackward(dInput: s.dSSMParameters.pointer, dInputStride: xps, dWeight: lg.dtProjWeight,
+                       dOut: s.dDt.pointer, dOutStride: di, input: a.ssmParameters.pointer, inputStride: xps,
+                       weight: lw.dtProjWeight, rows: m, inFeatures: r, outFeatures: di)
+        if c.isFalconMamba {
+            // Falcon-Mamba's weightless norms of dt, B and C, back to x_proj's output
+            s.dXProj.pointer.update(repeating: 0, count: m * xps)
+            for (part, (offset, width)) in c.xProjParts.enumerated() {
+                rmsNormBackward(dInput: s.dXProj.pointer + offset, dWeight: nil,
+                                dOut: s.dSSMParameters.pointer + offset, dOutStride: xps,
+                                input: a.xProj.pointer + offset, inputStride: xps, weight: nil,
+                                rstd: a.mixerRstd.pointer + part * m, rows: m, width: width)
+            }
+        }
+        // x_proj(u): u also feeds the scan, so its gradient adds to the scan's
+        linearBackward(dInput: s.dU.pointer, dInputStride: di, accumulateInput: true, dWeight: lg.xProj,
+                       dOut: s.dXProj.pointer, dOutStride: xps, input: a.u.pointer, inputStride: di,
+                       weight: lw.xProj, rows: m, inFeatures: di, outFeatures: xps)
+        siluBackward(dInput: s.dConvOut.pointer, dOut: s.dU.pointer, input: a.convOut.pointer, count: m * di)
+        causalConv1dBackward(
+            dInput: s.dXZ.pointer, dInputStride: 2 * di, dWeight: lg.convWeight, dBias: lg.convBias,
+            dOut: s.dConvOut.pointer, input: a.xz.pointer, inputStride: 2 * di, weight: lw.convWeight,
+            state: states.conv, stateStride: states.convStride, batch: batchSize, length: length, channels: di, kernel: k)
+        linearBackward(dInput: s.dNormed.pointer, dInputStride: h, dWeight: lg.inProj,
+                       dOut: s.dXZ.pointer, dOutStride: 2 * di, input: a.normed.pointer, inputStride: h,
+                       weight: lw.inProj, rows: m, inFeatures: h, outFeatures: 2 * di)
+    }
+
+    /// A Mamba-2 mixer backward (Mamba2Mixer.forward in reverse), from dHidden to dNormed, adding every mixer
+    /// parameter's gradient.
+    private func mamba2LayerBackward(_ l: Int, _ acts: MambaActivations, _ s: BackwardScratch, _ states: LayerStates,
+                                     _ batchSize: Int, _ length: Int) {
+        let c = model.config, heads = c.mamba2!
+        let (m, h, di, n, channels, columns) = (acts.tokens, c.hiddenSize, c.intermediateSize, c.stateSize,
+                                                c.convChannels, c.inProjSize)
+        let (a, lw, lg) = (acts.layer(l), model.weights.layers[l], gradients.weights.layers[l])
+        linearBackward(dInput: s.dGatedNormed.pointer, dInputStride: di, dWeight: lg.outProj, dOut: s.dHidden.pointer,
+                       dOutStride: h, input: a.gatedNormed.pointer, inputStride: di, weight: lw.outProj,
+                       rows: m, inFeatures: di, outFeatures: h)
+        // Mamba2RMSNormGated: the norm per group of DI/G channels, then y · silu(z)
+        let groupWidth = di / heads.groups
+        s.dGated.pointer.update(repeating: 0, count: m * di)
+        for g in 0..<heads.groups {
+            rmsNormBackward(dInput: s.dGated.pointer + g * groupWidth, dWeight: lg.gatedNorm + g * groupWidth,
+                            dOut: s.dGatedNormed.pointer + g * groupWidth, dOutStride: di,
+                            input: a.gated.pointer + g * groupWidth, inputStride: di, weight: lw.gatedNorm + g * groupWidth,
+                            rstd: a.gatedRstd.pointer + g * m, rows: m, width: groupWidth)
+        }
+        gateBackward(dY: s.dY.pointer, dZ: s.dXZ.pointer, dzStride: columns, dOut: s.dGated.pointer,
+                     y: a.y.pointer, z: a.xz.pointer, zStride: columns, rows: m, channels: di)
+        ssdScanBackward(dX: s.dU.pointer, dxStride: channels, dBC: s.dU.pointer + di, dbcStride: channels,
+                        dDt: s.dXZ.pointer + di + channels, dDtStride: columns, dDtBias: lg.dtProjBias, dALog: lg.aLog,
+                        dD: lg.d, dState: nil, dStateStride: 0, dY: s.dY.pointer, x: a.u.pointer, xStride: channels,
+                        dt: a.xz.pointer + di + channels, dtStride: columns, dtBias: lw.dtProjBias, aLog: lw.aLog,
+                        bc: a.u.pointer + di, bcStride: channels, d: lw.d, state: states.ssm, stateStride: states.ssmStride,
+                        batch: batchSize, length: length, heads: heads.heads, headDim: heads.headDim,
+                        groups: heads.groups, stateSize: n, dtMin: heads.timeStepMin, dtMax: heads.timeStepMax)
+        siluBackward(dInput: s.dConvOut.pointer, dOut: s.dU.pointer, input: a.convOut.pointer, count: m * channels)
+        causalConv1dBackward(
+            dInput: s.dXZ.pointer + di, dInputStride: columns, dWeight: lg.convWeight, dBias: lg.convBias,
+            dOut: s.dConvOut.pointer, input: a.xz.pointer + di, inputStride: columns, weight: lw.convWeight,
+            state: states.conv, stateStride: states.convStride, batch: batchSize, length: length, channels: channels,
+            kernel: c.convKernel)
+        linearBackward(dInput: s.dNormed.pointer, dInputStride: h, dWeight: lg.inProj,
+                       dOut: s.dXZ.pointer, dOutStride: columns, input: a.normed.pointer, inputStride: h,
+                       weight: lw.inProj, rows: m, inFeatures: h, outFeatures: columns)
     }
 
     /// lm_head and the mean cross-entropy over the positions with a target, a block of the vocabulary at a time
@@ -221,22 +276,23 @@ public final class Backprop {
     }
 }
 
-/// Gradients of one layer's activations, reused by every layer of a backward pass.
+/// Gradients of one layer's activations, reused by every layer of a backward pass (Mamba-2's sizes in brackets).
 final class BackwardScratch {
-    let dHidden, dNormed, dGated, dY, dXZ, dU, dDt, dXProj, dSSMParameters, dConvOut: FloatBuffer
+    let dHidden, dNormed, dGated, dY, dXZ, dU, dDt, dXProj, dSSMParameters, dConvOut, dGatedNormed: FloatBuffer
 
     init(config c: MambaConfig, tokens m: Int) {
-        let (h, di) = (c.hiddenSize, c.intermediateSize)
+        let (h, di, mamba2) = (c.hiddenSize, c.intermediateSize, c.isMamba2)
         dHidden = FloatBuffer(count: m * h)   // (M, H) the residual stream's gradient
         dNormed = FloatBuffer(count: m * h)   // (M, H) the norm's output (norm_f's too)
-        dGated = FloatBuffer(count: m * di)   // (M, DI) out_proj's input
+        dGated = FloatBuffer(count: m * di)   // (M, DI) out_proj's input [the gated norm's input]
         dY = FloatBuffer(count: m * di)       // (M, DI) the scan's output
-        dXZ = FloatBuffer(count: m * 2 * di)  // (M, 2·DI) in_proj's output: x | z
-        dU = FloatBuffer(count: m * di)       // (M, DI) the scan's input
-        dDt = FloatBuffer(count: m * di)      // (M, DI) dt_proj's output
-        dXProj = FloatBuffer(count: m * c.xProjSize)  // (M, R + 2N) x_proj's output
+        dXZ = FloatBuffer(count: m * c.inProjSize)  // (M, 2·DI) in_proj's output: x | z [z | xBC | dt]
+        dU = FloatBuffer(count: m * c.convChannels)  // (M, DI) the scan's input [x | B | C]
+        dDt = FloatBuffer(count: mamba2 ? 0 : m * di)  // (M, DI) dt_proj's output [none]
+        dXProj = FloatBuffer(count: mamba2 ? 0 : m * c.xProjSize)  // (M, R + 2N) x_proj's output [none]
         // (M, R + 2N) what dt_proj and the scan read: dXProj itself unless Falcon-Mamba normalises dt, B and C
         dSSMParameters = c.isFalconMamba ? FloatBuffer(count: m * c.xProjSize) : dXProj
-        dConvOut = FloatBuffer(count: m * di) // (M, DI) the conv's output, before SiLU
+        dConvOut = FloatBuffer(count: m * c.convChannels) // (M, DI) the conv's output, before SiLU [(M, C)]
+        dGatedNormed = FloatBuffer(count: mamba2 ? m * di : 0)  // [(M, DI) out_proj's input]
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 import LetheModel
 
 /// Random weights for a model trained from scratch (`--init` a folder holding only config.json), distributed as
-/// transformers' MambaPreTrainedModel._init_weights draws them (with its default rescale_prenorm_residual=False):
+/// transformers' MambaPreTrainedModel._init_weights draws them (with its default rescale_prenorm_residual=False;
+/// Mamba-2's as Mamba2PreTrainedModel's, in `randomize`):
 ///   embeddings, in_proj, x_proj         normal(0, initializer_range)
 ///   dt_proj.weight                      uniform(±time_step_rank^-0.5 · time_step_scale), or that constant
 ///   dt_proj.bias                        softplus⁻¹(dt), dt = exp(uniform(log time_step_min, log time_step_max)) ≥ floor
@@ -60,6 +61,30 @@ public struct MambaInitialization: Equatable, Sendable {
         }
         let normal: (inout Xoshiro256) -> Double = { [initializerRange] in initializerRange * $0.nextGaussian() }
         fill(w.embeddings, c.vocabSize * h, normal)
+        let dtBias: (inout Xoshiro256) -> Double = { [timeStepMin, timeStepMax, timeStepFloor] rng in
+            let dt = max(timeStepFloor, exp(Double(rng.nextUnitFloat()) * (log(timeStepMax) - log(timeStepMin))
+                                            + log(timeStepMin)))
+            return dt + log(-expm1(-dt))  // inverse of softplus
+        }
+        if let heads = c.mamba2?.heads {
+            // Mamba2PreTrainedModel._init_weights: Linear and embedding normal(0, initializer_range), then
+            // init_mamba2_weights (A_log = log(1…H), D = 1, dt_bias as Mamba-1's), conv1d and out_proj
+            // kaiming_uniform(a=√5), conv bias 0, norm weights 1.
+            for layer in w.layers {
+                fill(layer.norm, h) { _ in 1 }
+                fill(layer.inProj, c.inProjSize * h, normal)
+                fill(layer.convWeight, c.convChannels * k, uniform(1 / Double(k).squareRoot()))
+                fill(layer.convBias, c.convChannels) { _ in 0 }
+                fill(layer.dtProjBias, heads, dtBias)
+                for head in 0..<heads { layer.aLog[head] = Float(log(Double(head + 1))) }
+                fill(layer.d, heads) { _ in 1 }
+                fill(layer.gatedNorm, di) { _ in 1 }
+                fill(layer.outProj, h * di, uniform(1 / Double(di).squareRoot()))
+            }
+            fill(w.normF, h) { _ in 1 }
+            if !model.layout.lmHeadIsTied { fill(w.lmHead, c.vocabSize * h, normal) }
+            return
+        }
         for layer in w.layers {
             fill(layer.norm, h) { _ in 1 }
             fill(layer.inProj, 2 * di * h, normal)
@@ -68,11 +93,7 @@ public struct MambaInitialization: Equatable, Sendable {
             fill(layer.xProj, (r + 2 * n) * di, normal)
             let dtStd = pow(Double(r), -0.5) * timeStepScale
             fill(layer.dtProjWeight, di * r, constantTimeStep ? { _ in dtStd } : uniform(dtStd))
-            fill(layer.dtProjBias, di) { [timeStepMin, timeStepMax, timeStepFloor] rng in
-                let dt = max(timeStepFloor, exp(Double(rng.nextUnitFloat()) * (log(timeStepMax) - log(timeStepMin))
-                                                + log(timeStepMin)))
-                return dt + log(-expm1(-dt))  // inverse of softplus
-            }
+            fill(layer.dtProjBias, di, dtBias)
             for d in 0..<di { for j in 0..<n { layer.aLog[d * n + j] = Float(log(Double(j + 1))) } }
             fill(layer.d, di) { _ in 1 }
             fill(layer.outProj, h * di, uniform(1 / Double(di).squareRoot()))

@@ -66,6 +66,36 @@ final class BackwardKernelTests: XCTestCase {
                        "columns outside the part untouched")
     }
 
+    /// Mamba-2's scan backward against its Double reference: groups of heads sharing B and C, strided rows, a
+    /// non-zero initial state (whose gradient is checked too), dt clamped and not.
+    func testSSDScanBackward() {
+        for (heads, headDim, groups, n, limit) in [(6, 3, 2, 5, (Float(0.05), Float(0.6))), (4, 4, 1, 9, (Float(0), Float.infinity))] {
+            let (batch, length, di) = (2, 7, heads * headDim)
+            let (channels, columns) = (di + 2 * groups * n, di + 2 * groups * n + 2)
+            let conv = random(batch * length * columns, seed: 11, scale: 1.5)
+            var dt = random(batch * length * heads, seed: 12, scale: 3)
+            dt[1] = 22  // softplus's linear branch
+            let dtBias = random(heads, seed: 13), aLog = random(heads, seed: 14), d = random(heads, seed: 15)
+            let state = random(batch * di * n, seed: 16), dY = random(batch * length * di, seed: 17)
+            var outputs: [[Float]] = []
+            for reference in [false, true] {
+                var dX = [Float](repeating: 0, count: batch * length * channels), dDt = [Float](repeating: 0, count: batch * length * heads)
+                var dDtBias = random(heads, seed: 18), dALog = random(heads, seed: 19), dD = random(heads, seed: 20)
+                var dState = [Float](repeating: 0, count: batch * di * n)
+                dX.withUnsafeMutableBufferPointer { dx in
+                    let call = reference ? ssdScanBackwardReference : ssdScanBackward
+                    call(dx.baseAddress!, channels, dx.baseAddress! + di, channels, &dDt, heads, &dDtBias, &dALog, &dD,
+                         &dState, di * n, dY, conv, columns, dt, heads, dtBias, aLog, Array(conv[di...]), columns, d,
+                         state, di * n, batch, length, heads, headDim, groups, n, limit.0, limit.1)
+                }
+                outputs.append(contentsOf: [dX, dDt, dDtBias, dALog, dD, dState])
+            }
+            for (i, name) in ["dX and dBC", "dDt", "dDtBias", "dALog", "dD", "dState"].enumerated() {
+                assertClose(outputs[i], outputs[i + 6], "\(groups) groups \(name)")
+            }
+        }
+    }
+
     func testConv1dBackward() {
         for (length, kernel) in [(9, 4), (2, 3)] {  // shorter than the kernel too
             let (batch, channels) = (3, 13), stride = 2 * channels, m = batch * length

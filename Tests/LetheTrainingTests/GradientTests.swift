@@ -5,10 +5,11 @@ import LetheShards
 
 /// The whole decoder's loss and every parameter's gradient against PyTorch (make_training_fixtures.py: the
 /// reference's decoder construction on transformers' Mamba modules), for four configs: small, odd sizes (a chunk
-/// shorter than the conv kernel), an untied lm_head with one layer and a batch of one, and a Falcon-Mamba (its
-/// weightless norms of dt, B and C).
+/// shorter than the conv kernel), an untied lm_head with one layer and a batch of one, a Falcon-Mamba (its
+/// weightless norms of dt, B and C), and two Mamba-2s (heads in groups, dt clamped or not; the LM gradients from
+/// transformers' chunked scan).
 final class GradientTests: XCTestCase {
-    static let fixtures = ["small", "odd", "untied", "falcon"]
+    static let fixtures = ["small", "odd", "untied", "falcon", "mamba2", "mamba2-odd"]
 
     struct Fixture {
         let model: MambaModel

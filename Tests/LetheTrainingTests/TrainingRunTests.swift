@@ -291,4 +291,27 @@ final class InitializationTests: XCTestCase {
         XCTAssertEqual(std, 0.05, accuracy: 0.005, "normal(0, initializer_range)")
         withExtendedLifetime(a) {}  // `w` points into a's parameters
     }
+
+    /// Mamba-2's as Mamba2PreTrainedModel._init_weights: A_log = log(1…H) per head, D and the norms 1, conv bias 0,
+    /// conv and out_proj within their kaiming bounds, softplus(dt_bias) in [time_step_min, time_step_max], in_proj
+    /// normal(0, initializer_range).
+    func testRandomMamba2WeightsFollowTransformersInit() throws {
+        let config = try MambaConfig.read(contentsOf: trainingFixtures.appendingPathComponent("mamba2/decoder/config.json"))
+        let model = MambaModel(config: config)
+        MambaInitialization().randomize(model, seed: 4)
+        let (di, heads, k) = (config.intermediateSize, config.mamba2!.heads, config.convKernel)
+        func read(_ p: UnsafeMutablePointer<Float>, _ count: Int) -> [Float] { Array(UnsafeBufferPointer(start: p, count: count)) }
+        let w = model.weights, layer = w.layers[1]
+        XCTAssertEqual(read(layer.aLog, heads), (0..<heads).map { Float(log(Double($0 + 1))) })
+        XCTAssertEqual(Set(read(layer.d, heads)), [1])
+        XCTAssertEqual(Set(read(layer.norm, config.hiddenSize) + read(layer.gatedNorm, di) + read(w.normF, config.hiddenSize)), [1])
+        XCTAssertEqual(Set(read(layer.convBias, config.convChannels)), [0])
+        XCTAssert(read(layer.convWeight, config.convChannels * k).allSatisfy { abs($0) <= 1 / Float(k).squareRoot() })
+        XCTAssert(read(layer.outProj, config.hiddenSize * di).allSatisfy { abs($0) <= 1 / Float(di).squareRoot() })
+        XCTAssert(read(layer.dtProjBias, heads).allSatisfy { let dt = log1p(exp(Double($0))); return dt >= 0.001 * 0.999 && dt <= 0.1 * 1.001 })
+        let inProj = read(layer.inProj, config.inProjSize * config.hiddenSize).map(Double.init)
+        XCTAssertEqual((inProj.reduce(0) { $0 + $1 * $1 } / Double(inProj.count)).squareRoot(), 0.1, accuracy: 0.01,
+                       "normal(0, initializer_range)")
+        withExtendedLifetime(model) {}
+    }
 }

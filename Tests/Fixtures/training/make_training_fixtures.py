@@ -6,7 +6,9 @@ Run by hand (CI only reads what this writes):
 
 For each small random config (the second has odd sizes and a chunk shorter than the conv kernel; the third an lm_head
 not tied to the embeddings, no clipping and a constant schedule; `falcon` is a Falcon-Mamba, FalconMambaForCausalLM,
-whose mixer normalises dt, B and C) it writes
+whose mixer normalises dt, B and C; `mamba2` and `mamba2-odd` are Mamba-2s, Mamba2ForCausalLM: 6 heads in 2 groups
+with dt clamped by a time_step_limit, and 5 heads in 1 group, odd sizes, each with a chunk_size shorter than its
+sequences, so that the LM gradients come from transformers' chunked scan) it writes
 Tests/Fixtures/training/<name>/:
     encoder/config.json, encoder/model.safetensors   the frozen encoder (MambaForCausalLM.save_pretrained)
     decoder/config.json, decoder/model.safetensors   the decoder's initial weights (different from the encoder's)
@@ -23,8 +25,9 @@ decayed, one not) and torch.nn.utils.clip_grad_norm_.
 
 The auto-encoder objective is the reference's construction (github.com/dataminr-ai/ouroboros,
 src/ouroboros/models/modeling_mamba_decoder.py, MambaDecoderMixer with encoder_cache_params), written here on
-transformers' Mamba modules: decoder input [eos] + x + [eos] (eos = 0); in every layer the conv1d sees the
-encoder's conv state as the inputs before the first token and the scan starts from the encoder's ssm state; loss
+transformers' Mamba modules: decoder input [eos] + x + [eos] (eos: the decoder config's eos_token_id, 0 for Mamba,
+2 for these Mamba2Configs); in every layer the conv1d sees the encoder's conv state as the inputs before the first
+token and the scan starts from the encoder's ssm state (decoder_mixer2 writes the same for Mamba-2's mixer); loss
 = mean cross-entropy over the B x (L+1) next-token predictions. The LM objective is transformers'
 MambaForCausalLM(input_ids=x, labels=x) from a zero state.
 """
@@ -44,7 +47,7 @@ from transformers import (FalconMambaConfig, FalconMambaForCausalLM, Mamba2Confi
 from transformers.models.mamba2.modeling_mamba2 import Mamba2Mixer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-EOS = 0
+EOS = 0  # GPT-NeoX's <|endoftext|>: the reconstruct fixtures' eos; the auto-encoder reads its decoder config's
 
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
@@ -128,7 +131,7 @@ def encoder_caches(encoder, ids):
 
 
 def autoencoder_loss(decoder, tokens, conv, ssm):
-    ids = F.pad(tokens, (1, 1), value=EOS)
+    ids = F.pad(tokens, (1, 1), value=decoder.config.eos_token_id)  # 0 for Mamba; Mamba2Config's default is 2
     return next_token_loss(decoder_logits(decoder, ids, conv, ssm), ids)
 
 
@@ -179,9 +182,10 @@ def grads_by_name(model):
 
 
 def no_decay(name):
-    """Biases, norm weights, A_log and D are not decayed (as the reference's no_decay groups and _no_weight_decay)."""
+    """Biases, norm weights, A_log and D are not decayed (as the reference's no_decay groups and _no_weight_decay);
+    nor is Mamba-2's dt_bias (mamba_ssm's Mamba2 marks it _no_weight_decay, as A_log and D)."""
     return name.endswith(".bias") or name.endswith("norm.weight") or name.endswith("norm_f.weight") \
-        or name.endswith("A_log") or name.endswith(".D")
+        or name.endswith("A_log") or name.endswith(".D") or name.endswith(".dt_bias")
 
 
 def adamw_run(decoder, tokens, conv, ssm, settings):
@@ -315,6 +319,12 @@ def main():
     falcon = dict(vocab_size=53, hidden_size=15, state_size=6, num_hidden_layers=2, conv_kernel=3, expand=2,
                   time_step_rank=3, layer_norm_epsilon=1e-5, mixer_rms_eps=0.01, use_bias=False, use_conv_bias=True,
                   tie_word_embeddings=False, use_mambapy=False, use_associative_scan=False)
+    mamba2 = dict(vocab_size=61, hidden_size=12, num_heads=6, head_dim=4, n_groups=2, state_size=5, num_hidden_layers=2,
+                  conv_kernel=4, expand=2, layer_norm_epsilon=1e-5, chunk_size=4, time_step_limit=(0.005, 0.3),
+                  use_bias=False, use_conv_bias=True, tie_word_embeddings=True)
+    mamba2_odd = dict(vocab_size=43, hidden_size=15, num_heads=5, head_dim=6, n_groups=1, state_size=3, num_hidden_layers=3,
+                      conv_kernel=3, expand=2, layer_norm_epsilon=1e-6, chunk_size=3, use_bias=False, use_conv_bias=True,
+                      tie_word_embeddings=False)
     fixtures = {
         "small": lambda: make_model_fixture("small", small, batch=3, length=9, seed=11, settings=dict(
             lr=5e-3, weight_decay=0.1, clip=1.0, schedule="cosine", warmup=2, total_steps=5, steps=5)),
@@ -324,6 +334,10 @@ def main():
             lr=1e-2, weight_decay=0.2, clip=None, schedule="constant", warmup=0, total_steps=5, steps=5)),
         "falcon": lambda: make_model_fixture("falcon", falcon, batch=3, length=7, seed=43, settings=dict(
             lr=5e-3, weight_decay=0.1, clip=1.0, schedule="cosine", warmup=2, total_steps=5, steps=5)),
+        "mamba2": lambda: make_model_fixture("mamba2", mamba2, batch=3, length=7, seed=47, settings=dict(
+            lr=5e-3, weight_decay=0.1, clip=1.0, schedule="cosine", warmup=2, total_steps=5, steps=5)),
+        "mamba2-odd": lambda: make_model_fixture("mamba2-odd", mamba2_odd, batch=2, length=2, seed=53, settings=dict(
+            lr=5e-3, weight_decay=0.05, clip=0.25, schedule="linear", warmup=1, total_steps=5, steps=5)),
         "optim": make_optim_fixture,
     }
     for name in sys.argv[1:] or fixtures:
