@@ -31,12 +31,15 @@ BASELINES = os.path.join(ROOT, "Benchmarks", "baselines")
 BENCH = os.path.join(ROOT, ".build", "release", "lethe-bench")
 RESULTS = os.path.join(ROOT, ".build", "bench-results.json")
 # The cases of the model areas: a name and the options both sides take (the default model is the random mamba-130m).
+MAMBA2 = ["--model", ".build/bench-cache/mamba2-130m-random"]
 CASES = {
-    "encode": [("mamba-130m, 64 chunks x 64 tokens, batch 64", [])],
+    "encode": [("mamba-130m, 64 chunks x 64 tokens, batch 64", []),
+               ("mamba2-130m, 64 chunks x 64 tokens, batch 64", MAMBA2)],
     "train": [
         ("lethe-small, batch 32 x 16", ["--model", "models/lethe-small", "--batch-size", "32", "--length", "16"]),
         ("mamba-130m, batch 4 x 64", ["--batch-size", "4", "--length", "64"]),
         ("mamba-130m, batch 8 x 256", ["--batch-size", "8", "--length", "256"]),
+        ("mamba2-130m, batch 4 x 64", MAMBA2 + ["--batch-size", "4", "--length", "64"]),
     ],
     "reconstruct": [("mamba-130m, 64 chunks x 64 tokens, batch 64", [])],
 }

@@ -42,6 +42,8 @@ func sgemmPeak(threads: Int) -> (openblasThreads: Double, split: Double) {
 /// Forward matrix-product FLOPs per token of every layer of `c`: in_proj, x_proj, dt_proj and out_proj.
 func layerMatmulFlops(_ c: MambaConfig) -> Double {
     let (h, di, r) = (Double(c.hiddenSize), Double(c.intermediateSize), Double(c.timeStepRank))
+    // Mamba-2: in_proj (to z | xBC | dt) and out_proj only
+    if c.isMamba2 { return Double(c.numLayers) * 2 * (h * Double(c.inProjSize) + di * h) }
     return Double(c.numLayers) * 2 * (h * 2 * di + di * Double(c.xProjSize) + r * di + di * h)
 }
 

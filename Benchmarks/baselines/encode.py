@@ -3,7 +3,9 @@ encoding chunks to their final cache, with the same number of threads.
 
 Creates the benchmark checkpoint if it is missing: the mamba-130m architecture (hidden 768, 24 layers, state 16,
 conv 4, dt rank 48, vocab 50280; 129,135,360 parameters) with random weights from transformers' own init,
-saved with save_pretrained (safetensors, float32). Prints one JSON line.
+saved with save_pretrained (safetensors, float32); for a folder named mamba2-130m-random, the mamba2-130m
+architecture (Mamba2ForCausalLM: hidden 768, 24 layers, 24 heads of 64, 1 group, state 128, conv 4, vocab 50288,
+tied) the same way. Prints one JSON line.
 """
 import argparse
 import json
@@ -18,18 +20,26 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
 
 import torch  # noqa: E402
-from transformers import MambaConfig, MambaForCausalLM  # noqa: E402
+from transformers import AutoModelForCausalLM, Mamba2Config, Mamba2ForCausalLM, MambaConfig, MambaForCausalLM  # noqa: E402
 
 MAMBA_130M = dict(hidden_size=768, num_hidden_layers=24, state_size=16, conv_kernel=4, time_step_rank=48,
                   vocab_size=50280, expand=2, layer_norm_epsilon=1e-5, tie_word_embeddings=True)
 
 
+MAMBA2_130M = dict(hidden_size=768, num_hidden_layers=24, num_heads=24, head_dim=64, n_groups=1, state_size=128,
+                   conv_kernel=4, expand=2, vocab_size=50288, layer_norm_epsilon=1e-5, chunk_size=256,
+                   tie_word_embeddings=True, eos_token_id=0)
+
+
 def checkpoint(folder):
     if not os.path.exists(os.path.join(folder, "model.safetensors")):
         torch.manual_seed(0)
-        model = MambaForCausalLM(MambaConfig(**MAMBA_130M))
+        if os.path.basename(os.path.normpath(folder)) == "mamba2-130m-random":
+            model = Mamba2ForCausalLM(Mamba2Config(**MAMBA2_130M))
+        else:
+            model = MambaForCausalLM(MambaConfig(**MAMBA_130M))
         model.save_pretrained(folder)
-    return MambaForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
 
 
 def stop_above_memory(record):

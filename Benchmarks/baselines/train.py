@@ -6,10 +6,13 @@ it; each step: forward over [eos] + x + [eos] from the encoder's cache, mean cro
 clip_grad_norm_, torch.optim.AdamW (with the no-decay groups) and a transformers schedule. The encoder caches are
 computed once beforehand with transformers' forward (the training stage reads them from shards). One warm-up
 step, then --repeats timed steps; "seconds" is the fastest step. The checkpoint is
-the mamba-130m architecture with random weights (created by Benchmarks/baselines/encode.py's recipe if missing).
-Prints one JSON line.
+the mamba-130m architecture with random weights (created by Benchmarks/baselines/encode.py's recipe if missing),
+or the mamba2-130m one: a Mamba-2 decoder runs transformers' own Mamba2ForCausalLM forward from a copy of the
+encoder's cache object (its chunked scan starts from the cache's state: the same construction, checked equal by
+make_training_fixtures.py). Prints one JSON line.
 """
 import argparse
+import copy
 import importlib.util
 import json
 import os
@@ -25,9 +28,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "Tests", "Fixtures", "training
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402  (after OMP_WAIT_POLICY)
-from transformers import get_scheduler  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from transformers import Mamba2ForCausalLM, get_scheduler  # noqa: E402
 
-from make_training_fixtures import autoencoder_loss, encoder_caches, no_decay  # noqa: E402
+from make_training_fixtures import autoencoder_loss, encoder_caches, next_token_loss, no_decay  # noqa: E402
 
 torch.use_deterministic_algorithms(False)  # the fixture module turns it on; the baseline runs as users do
 
@@ -54,7 +58,18 @@ def main():
     decoder.train()
     torch.manual_seed(0)
     tokens = torch.randint(1, decoder.config.vocab_size, (args.batch_size, args.length))
-    conv, ssm, _ = encoder_caches(encoder, tokens)
+    if isinstance(decoder, Mamba2ForCausalLM):
+        with torch.no_grad():
+            cache = encoder(input_ids=tokens, use_cache=True).cache
+        ids = F.pad(tokens, (1, 1), value=decoder.config.eos_token_id)
+
+        def loss_of_batch():
+            return next_token_loss(decoder(input_ids=ids, cache=copy.deepcopy(cache)).logits, ids)
+    else:
+        conv, ssm, _ = encoder_caches(encoder, tokens)
+
+        def loss_of_batch():
+            return autoencoder_loss(decoder, tokens, conv, ssm)
     del encoder
 
     params = list(decoder.named_parameters())
@@ -65,7 +80,7 @@ def main():
 
     def step():
         optimizer.zero_grad()
-        loss = autoencoder_loss(decoder, tokens, conv, ssm)
+        loss = loss_of_batch()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)
         optimizer.step()
