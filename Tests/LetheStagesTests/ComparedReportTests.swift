@@ -92,14 +92,16 @@ final class ComparedReportTests: XCTestCase {
         XCTAssertTrue(markdown.contains("| Github | this run |"), markdown)
         XCTAssertTrue(markdown.contains("| all (this report's chunks) | this run |"), markdown)
 
-        // Another architecture of the same sizes is not the paper's model (Falcon-Mamba here; mamba2-130m too is
-        // 24 × 768); the report names the architecture.
-        try sandbox.write("models/lethe-small/config.json", #"{"model_type": "falcon_mamba", "num_hidden_layers": 24, "hidden_size": 768, "state_size": 16, "vocab_size": 50280}"#)
-        let falcon = try sandbox.run("lethe-report", ["--input", "stages/annotate", "--output", "outputs-falcon"])
-        XCTAssertEqual(falcon.status, 0, falcon.error)
-        let falconMarkdown = try String(contentsOf: sandbox.path("outputs-falcon/report.md"), encoding: .utf8)
-        XCTAssertFalse(falconMarkdown.contains("Beside the paper"), falconMarkdown)
-        XCTAssertTrue(falconMarkdown.contains("Falcon-Mamba, 24 layers, d_model 768, d_state 16"), falconMarkdown)
+        // Another architecture of the same sizes is not the paper's model (mamba2-130m is 24 × 768 too); the report
+        // names the architecture.
+        for (type, name) in [("falcon_mamba", "Falcon-Mamba"), ("mamba2", "Mamba-2")] {
+            try sandbox.write("models/lethe-small/config.json", #"{"model_type": "\#(type)", "num_hidden_layers": 24, "hidden_size": 768, "state_size": 16, "vocab_size": 50280}"#)
+            let other = try sandbox.run("lethe-report", ["--input", "stages/annotate", "--output", "outputs-\(type)"])
+            XCTAssertEqual(other.status, 0, other.error)
+            let markdown = try String(contentsOf: sandbox.path("outputs-\(type)/report.md"), encoding: .utf8)
+            XCTAssertFalse(markdown.contains("Beside the paper"), markdown)
+            XCTAssertTrue(markdown.contains("\(name), 24 layers, d_model 768, d_state 16"), markdown)
+        }
     }
 
     func testLabelsMustMatchTheInputs() throws {
