@@ -24,6 +24,8 @@ GROUPS = [
     ("sgemm: packing, beta and driver", r"^sgemm_|^gemm_|blas_"),
     ("output layer's softmax (max, exp, sum; the blocked cross-entropy)", r"softmax|lmHeadCrossEntropy|BlockedLMHead|rowSumOfExp"),
     ("selective scan backward", r"selective_scan_backward|selectiveScanBackward"),
+    ("Mamba-2 scan backward", r"ssdScanBackward"),
+    ("Mamba-2 scan forward", r"ssdScanForward"),
     ("selective scan forward", r"selective_scan|selectiveScan"),
     ("causal conv forward and backward", r"causalConv1d"),
     ("AdamW update", r"AdamW"),
