@@ -4,6 +4,7 @@ in one run and prints a table of speed-ups.
 
     make bench PYTHON=/path/to/venv/bin/python        # every area that has a baseline
     python Benchmarks/run.py encode train --rounds 3
+    python Benchmarks/run.py encode train --only mamba2     # the model cases whose name contains "mamba2"
 
 Both sides print JSON lines. A line with "seconds" is a timing (lower is better; speed-up = Python / Swift); a
 line with "tokens_per_s" is a rate (higher is better; speed-up = Swift / Python). Lines are paired by "name" (or
@@ -134,6 +135,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="threads of the model areas, both sides")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the model areas; best kept")
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats of the model areas per round")
+    parser.add_argument("--only", metavar="TEXT", help="run only the model cases whose name contains TEXT (e.g. mamba2)")
     args = parser.parse_args()
     unknown = sorted(set(args.areas) - set(areas_available))
     if unknown:
@@ -146,6 +148,8 @@ def main():
         if area in CASES:
             pairs = []
             for name, options in CASES[area]:
+                if args.only and args.only not in name:
+                    continue
                 (mine, my_spread), (theirs, their_spread) = run_model_case(area, name, options, args)
                 pairs.append((mine, theirs, my_spread, their_spread))
         else:

@@ -19,10 +19,16 @@ struct Encode: ParsableCommand {
     @Option(help: "Chunks per forward pass.") var batchSize = 64
     @Option(help: "Worker threads.") var threads = 2
     @Option(help: "Timed repetitions; the best is reported.") var repeats = 2
+    @Option(help: "The vector kernels to run: \(VectorPath.allCases.map(\.rawValue).joined(separator: ", ")) (default: the widest this CPU runs), to compare them side by side.")
+    var kernels: VectorPath?
 
     func run() throws {
         BLASCore.useTheCPUsKernels()
         LetheThreads.set(threads)
+        if let kernels {
+            guard kernels.isAvailable else { throw ValidationError("this CPU does not run the \(kernels.rawValue) kernels") }
+            vectorPath = kernels
+        }
         let before = sgemmPeak(threads: threads)
 
         let loadStart = DispatchTime.now()
@@ -56,7 +62,7 @@ struct Encode: ParsableCommand {
         let (h, di) = (Double(c.hiddenSize), Double(c.intermediateSize))
         let flopsPerToken = layerMatmulFlops(c) - 2 * di * h - 2 * h * di
         printJSON([
-            "area": "encode", "impl": "lethe", "blas_core": BLASCore.current, "chunks": chunks, "length": length, "batch_size": batchSize,
+            "area": "encode", "impl": "lethe", "blas_core": BLASCore.current, "kernels": vectorPath.rawValue, "chunks": chunks, "length": length, "batch_size": batchSize,
             "threads": threads, "parameters": mamba.layout.count, "seconds": best, "all_seconds": times,
             "tokens_per_s": Double(chunks * length) / best, "load_seconds": loadSeconds, "max_rss_mb": maxRSSMegabytes(),
         ].merging(matmulShare(flops: flopsPerToken * Double(chunks * length), seconds: best, threads: threads,

@@ -33,10 +33,16 @@ struct Train: ParsableCommand {
     var activationBudgetMb = 4096
     @Flag(inversion: .prefixedNo, help: "Also time the frozen encoder before each step (--no-on-the-fly: steps only, for a profile).")
     var onTheFly = true
+    @Option(help: "The vector kernels to run: \(VectorPath.allCases.map(\.rawValue).joined(separator: ", ")) (default: the widest this CPU runs), to compare them side by side.")
+    var kernels: VectorPath?
 
     func run() throws {
         BLASCore.useTheCPUsKernels()
         LetheThreads.set(threads)
+        if let kernels {
+            guard kernels.isAvailable else { throw ValidationError("this CPU does not run the \(kernels.rawValue) kernels") }
+            vectorPath = kernels
+        }
         let peakBefore = sgemmPeak(threads: threads)
         let decoder = try MambaModel.loadOrRandomize(from: URL(fileURLWithPath: model), seed: 0).model
         let c = decoder.config
@@ -71,7 +77,7 @@ struct Train: ParsableCommand {
         // The fastest step: on a shared machine the least disturbed one (the baseline reports the same).
         let best = times.min()!
         var report: [String: Any] = [
-            "area": "train", "impl": "lethe", "blas_core": BLASCore.current, "objective": objective.rawValue, "batch_size": batchSize,
+            "area": "train", "impl": "lethe", "blas_core": BLASCore.current, "kernels": vectorPath.rawValue, "objective": objective.rawValue, "batch_size": batchSize,
             "length": length, "steps": repeats, "threads": threads, "seconds": best, "step_seconds": times,
             "losses": losses, "tokens_per_s": Double(batchSize * length) / best,
             "max_rss_mb": maxRSSMegabytes(), "activation_budget_mb": activationBudgetMb,
@@ -88,3 +94,4 @@ struct Train: ParsableCommand {
 }
 
 extension TrainingObjective: ExpressibleByArgument {}
+extension VectorPath: ExpressibleByArgument {}

@@ -1,5 +1,6 @@
 // The vector kernels with 16 lanes of AVX-512F: the selective scan (selective_scan_body.h), its backward
-// (selective_scan_backward_body.h) and the lm_head's softmax rows (softmax_rows_body.h), on AVX-512 operations.
+// (selective_scan_backward_body.h), Mamba-2's scan and its backward (ssd_scan_body.h) and the lm_head's
+// softmax rows (softmax_rows_body.h), on AVX-512 operations.
 #include "lethe_kernels.h"
 
 #if defined(__x86_64__)
@@ -35,6 +36,10 @@
 #define SCAN_BACKWARD_NAME lethe_selective_scan_backward_avx512
 TARGET static inline float v_hsum(VEC v) { return _mm512_reduce_add_ps(v); }
 #include "selective_scan_backward_body.h"
+
+#define SSD_SCAN_NAME lethe_ssd_scan_avx512
+#define SSD_SCAN_BACKWARD_NAME lethe_ssd_scan_backward_avx512
+#include "ssd_scan_body.h"
 
 #define SOFTMAX_STATISTICS_NAME lethe_softmax_statistics_avx512
 #define SOFTMAX_GRADIENT_NAME lethe_softmax_gradient_avx512

@@ -30,6 +30,10 @@ SCAN_BACKWARD(lethe_selective_scan_backward_avx2)
 SCAN_BACKWARD(lethe_selective_scan_backward_avx512)
 SOFTMAX_STATISTICS(lethe_softmax_statistics_avx2)
 SOFTMAX_STATISTICS(lethe_softmax_statistics_avx512)
+LETHE_SSD_SCAN(lethe_ssd_scan_avx2) { NEVER_CALLED; }
+LETHE_SSD_SCAN(lethe_ssd_scan_avx512) { NEVER_CALLED; }
+LETHE_SSD_SCAN_BACKWARD(lethe_ssd_scan_backward_avx2) { NEVER_CALLED; }
+LETHE_SSD_SCAN_BACKWARD(lethe_ssd_scan_backward_avx512) { NEVER_CALLED; }
 SOFTMAX_GRADIENT(lethe_softmax_gradient_avx2)
 SOFTMAX_GRADIENT(lethe_softmax_gradient_avx512)
 

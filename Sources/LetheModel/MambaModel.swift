@@ -1,6 +1,7 @@
 import Foundation
 
-/// A Mamba-1 language model in float32: its config, the parameter layout and the one parameter buffer.
+/// A Mamba-1, Falcon-Mamba or Mamba-2 language model in float32 (MambaConfig says which): its config, the parameter
+/// layout and the one parameter buffer.
 /// Load one with `MambaModel.load(from:)` (Hugging Face or original state-spaces folder), save with
 /// `save(to:dtype:)`; run it with `forward` (a batch of equal-length chunks) and `step` (one token each).
 ///

@@ -56,6 +56,10 @@ final class ForwardFixtureTests: XCTestCase {
     func testMamba2MatchesTransformers() throws {
         try checkChunks(model: "mamba2", expected: "mamba2", lengths: [1, 2, 7, 8, 9, 40])
         try checkChunks(model: "mamba2-odd", expected: "mamba2-odd", lengths: [1, 3, 5, 6, 13])
+        // The original state-spaces layout of mamba2/ (ssm_cfg.layer Mamba2, pytorch_model.bin).
+        try checkChunks(model: "mamba2-orig", expected: "mamba2", lengths: [2, 9])
+        XCTAssertEqual(try MambaModel.load(from: fixture("mamba2-orig")).config.mamba2,
+                       MambaConfig.Mamba2Heads(heads: 6, headDim: 8, groups: 2, chunkSize: 8))
         let config = try MambaModel.load(from: fixture("mamba2-odd")).config
         XCTAssertEqual(config.mamba2, MambaConfig.Mamba2Heads(heads: 7, headDim: 6, groups: 1, chunkSize: 5,
                                                                timeStepMin: 0.01, timeStepMax: 0.5))

@@ -182,32 +182,43 @@ final class KernelTests: XCTestCase {
     /// Mamba-2's scan against its Double reference: heads sharing a group's B and C (2 groups of 3 heads, and 1 of
     /// 4), strided inputs as in_proj and the conv lay them out, a non-zero initial state, Δ across softplus's
     /// threshold and clamped by a time_step_limit or not; outputs and final states within 2e-6 of their largest
-    /// magnitude, on one worker and two.
+    /// magnitude, on one worker and two, on every implementation this CPU runs (Swift SIMD, AVX2, AVX-512); state
+    /// sizes with and without a partial vector.
     func testSSDScan() {
-        withWorkers {
-            for (heads, headDim, groups, n, limit) in [(6, 5, 2, 7, (Float(0.02), Float(0.9))), (4, 8, 1, 16, (Float(0), Float.infinity))] {
-                for length in [1, 9] {
-                    let batch = 2, di = heads * headDim, channels = di + 2 * groups * n, columns = channels + 3
-                    let conv = random.floats(batch * length * columns, -2, 2)  // x | B | C, then unused columns
-                    var dt = random.floats(batch * length * (heads + 2), -6, 3)
-                    dt[0] = 25  // softplus's linear branch
-                    let dtBias = random.floats(heads, -1, 1), aLog = random.floats(heads, -2, 2.5), d = random.floats(heads, 0, 2)
-                    let initial = random.floats(batch * di * n, -1, 1)
-                    var fast = [Float](repeating: 0, count: batch * length * di), slow = fast
-                    var fastState = initial, slowState = initial
-                    ssdScanForward(y: &fast, x: conv, xStride: columns, dt: dt, dtStride: heads + 2, dtBias: dtBias,
-                                   aLog: aLog, bc: Array(conv[di...]), bcStride: columns, d: d, state: &fastState,
-                                   stateStride: di * n, batch: batch, length: length, heads: heads, headDim: headDim,
-                                   groups: groups, stateSize: n, dtMin: limit.0, dtMax: limit.1)
-                    ssdScanForwardReference(y: &slow, x: conv, xStride: columns, dt: dt, dtStride: heads + 2, dtBias: dtBias,
-                                            aLog: aLog, bc: Array(conv[di...]), bcStride: columns, d: d, state: &slowState,
-                                            stateStride: di * n, batch: batch, length: length, heads: heads, headDim: headDim,
-                                            groups: groups, stateSize: n, dtMin: limit.0, dtMax: limit.1)
-                    let what = "ssd scan \(heads) heads of \(headDim), \(groups) groups, length \(length), workers \(LetheThreads.count)"
-                    assertClose(fast, slow, relativeToMax: 2e-6, "\(what) y")
-                    assertClose(fastState, slowState, relativeToMax: 2e-6, "\(what) state")
+        let saved = vectorPath
+        defer { vectorPath = saved }
+        for path in VectorPath.allCases.filter(\.isAvailable) {
+            vectorPath = path
+            withWorkers {
+                for (heads, headDim, groups, n, limit) in [(6, 5, 2, 7, (Float(0.02), Float(0.9))), (4, 8, 1, 16, (Float(0), Float.infinity)),
+                                                           (2, 3, 1, 21, (Float(0), Float.infinity))] {
+                    for length in [1, 9] {
+                        checkSSDScan(path: path, heads: heads, headDim: headDim, groups: groups, n: n, limit: limit, length: length)
+                    }
                 }
             }
         }
+    }
+
+    private func checkSSDScan(path: VectorPath, heads: Int, headDim: Int, groups: Int, n: Int, limit: (Float, Float), length: Int) {
+        let batch = 2, di = heads * headDim, channels = di + 2 * groups * n, columns = channels + 3
+        let conv = random.floats(batch * length * columns, -2, 2)  // x | B | C, then unused columns
+        var dt = random.floats(batch * length * (heads + 2), -6, 3)
+        dt[0] = 25  // softplus's linear branch
+        let dtBias = random.floats(heads, -1, 1), aLog = random.floats(heads, -2, 2.5), d = random.floats(heads, 0, 2)
+        let initial = random.floats(batch * di * n, -1, 1)
+        var fast = [Float](repeating: 0, count: batch * length * di), slow = fast
+        var fastState = initial, slowState = initial
+        ssdScanForward(y: &fast, x: conv, xStride: columns, dt: dt, dtStride: heads + 2, dtBias: dtBias,
+                       aLog: aLog, bc: Array(conv[di...]), bcStride: columns, d: d, state: &fastState,
+                       stateStride: di * n, batch: batch, length: length, heads: heads, headDim: headDim,
+                       groups: groups, stateSize: n, dtMin: limit.0, dtMax: limit.1)
+        ssdScanForwardReference(y: &slow, x: conv, xStride: columns, dt: dt, dtStride: heads + 2, dtBias: dtBias,
+                                aLog: aLog, bc: Array(conv[di...]), bcStride: columns, d: d, state: &slowState,
+                                stateStride: di * n, batch: batch, length: length, heads: heads, headDim: headDim,
+                                groups: groups, stateSize: n, dtMin: limit.0, dtMax: limit.1)
+        let what = "ssd scan \(path) \(heads) heads of \(headDim), \(groups) groups, n \(n), length \(length), workers \(LetheThreads.count)"
+        assertClose(fast, slow, relativeToMax: 2e-6, "\(what) y")
+        assertClose(fastState, slowState, relativeToMax: 2e-6, "\(what) state")
     }
 }

@@ -67,33 +67,64 @@ final class BackwardKernelTests: XCTestCase {
     }
 
     /// Mamba-2's scan backward against its Double reference: groups of heads sharing B and C, strided rows, a
-    /// non-zero initial state (whose gradient is checked too), dt clamped and not.
+    /// non-zero initial state (whose gradient is checked too), dt clamped and not, state sizes with and without a
+    /// partial vector, heads recomputed in blocks of 3 channels; on every implementation this CPU runs, on one worker
+    /// and two (the same bits on both).
     func testSSDScanBackward() {
-        for (heads, headDim, groups, n, limit) in [(6, 3, 2, 5, (Float(0.05), Float(0.6))), (4, 4, 1, 9, (Float(0), Float.infinity))] {
-            let (batch, length, di) = (2, 7, heads * headDim)
-            let (channels, columns) = (di + 2 * groups * n, di + 2 * groups * n + 2)
-            let conv = random(batch * length * columns, seed: 11, scale: 1.5)
-            var dt = random(batch * length * heads, seed: 12, scale: 3)
-            dt[1] = 22  // softplus's linear branch
-            let dtBias = random(heads, seed: 13), aLog = random(heads, seed: 14), d = random(heads, seed: 15)
-            let state = random(batch * di * n, seed: 16), dY = random(batch * length * di, seed: 17)
-            var outputs: [[Float]] = []
-            for reference in [false, true] {
-                var dX = [Float](repeating: 0, count: batch * length * channels), dDt = [Float](repeating: 0, count: batch * length * heads)
-                var dDtBias = random(heads, seed: 18), dALog = random(heads, seed: 19), dD = random(heads, seed: 20)
-                var dState = [Float](repeating: 0, count: batch * di * n)
-                dX.withUnsafeMutableBufferPointer { dx in
-                    let call = reference ? ssdScanBackwardReference : ssdScanBackward
-                    call(dx.baseAddress!, channels, dx.baseAddress! + di, channels, &dDt, heads, &dDtBias, &dALog, &dD,
-                         &dState, di * n, dY, conv, columns, dt, heads, dtBias, aLog, Array(conv[di...]), columns, d,
-                         state, di * n, batch, length, heads, headDim, groups, n, limit.0, limit.1)
+        let (savedThreads, savedPath) = (LetheThreads.count, vectorPath)
+        defer { LetheThreads.set(savedThreads); vectorPath = savedPath }
+        let names = ["dX and dBC", "dDt", "dDtBias", "dALog", "dD", "dState"]
+        for (heads, headDim, groups, n, limit) in [(6, 3, 2, 5, (Float(0.05), Float(0.6))), (4, 4, 1, 9, (Float(0), Float.infinity)),
+                                                   (2, 20, 1, 16, (Float(0), Float.infinity))] {
+            let reference = ssdBackward(heads, headDim, groups, n, limit, reference: true)
+            for path in VectorPath.allCases where path.isAvailable {
+                vectorPath = path
+                var byThreads: [[[Float]]] = []
+                for threads in [1, 2] {
+                    LetheThreads.set(threads)
+                    byThreads.append(ssdBackward(heads, headDim, groups, n, limit, reference: false))
+                    for (i, name) in names.enumerated() {
+                        assertClose(byThreads.last![i], reference[i], "\(path) \(groups) groups n \(n) threads \(threads) \(name)")
+                    }
                 }
-                outputs.append(contentsOf: [dX, dDt, dDtBias, dALog, dD, dState])
-            }
-            for (i, name) in ["dX and dBC", "dDt", "dDtBias", "dALog", "dD", "dState"].enumerated() {
-                assertClose(outputs[i], outputs[i + 6], "\(groups) groups \(name)")
+                XCTAssert(byThreads[0] == byThreads[1], "\(path): the same bits on one worker and two")
             }
         }
+    }
+
+    /// The outputs of one call of ssdScanBackward (or its reference) on fixed random inputs: dX | dBC, dDt,
+    /// dDtBias, dALog, dD, dState.
+    private func ssdBackward(_ heads: Int, _ headDim: Int, _ groups: Int, _ n: Int, _ limit: (Float, Float),
+                             reference: Bool) -> [[Float]] {
+        let (batch, length, di) = (2, 7, heads * headDim)
+        let (channels, columns) = (di + 2 * groups * n, di + 2 * groups * n + 2)
+        let conv = random(batch * length * columns, seed: 11, scale: 1.5)
+        var dt = random(batch * length * heads, seed: 12, scale: 3)
+        dt[1] = 22  // softplus's linear branch
+        let dtBias = random(heads, seed: 13), aLog = random(heads, seed: 14), d = random(heads, seed: 15)
+        let state = random(batch * di * n, seed: 16), dY = random(batch * length * di, seed: 17)
+        var dX = [Float](repeating: 0, count: batch * length * channels), dDt = [Float](repeating: 0, count: batch * length * heads)
+        var dDtBias = random(heads, seed: 18), dALog = random(heads, seed: 19), dD = random(heads, seed: 20)
+        var dState = [Float](repeating: 0, count: batch * di * n)
+        dX.withUnsafeMutableBufferPointer { dx in
+            if reference {
+                ssdScanBackwardReference(dX: dx.baseAddress!, dxStride: channels, dBC: dx.baseAddress! + di, dbcStride: channels,
+                                         dDt: &dDt, dDtStride: heads, dDtBias: &dDtBias, dALog: &dALog, dD: &dD, dState: &dState,
+                                         dStateStride: di * n, dY: dY, x: conv, xStride: columns, dt: dt, dtStride: heads,
+                                         dtBias: dtBias, aLog: aLog, bc: Array(conv[di...]), bcStride: columns, d: d, state: state,
+                                         stateStride: di * n, batch: batch, length: length, heads: heads, headDim: headDim,
+                                         groups: groups, stateSize: n, dtMin: limit.0, dtMax: limit.1)
+            } else {
+                // Blocks of 3 channels: several per head, the last one partial.
+                ssdScanBackward(dX: dx.baseAddress!, dxStride: channels, dBC: dx.baseAddress! + di, dbcStride: channels,
+                                dDt: &dDt, dDtStride: heads, dDtBias: &dDtBias, dALog: &dALog, dD: &dD, dState: &dState,
+                                dStateStride: di * n, dY: dY, x: conv, xStride: columns, dt: dt, dtStride: heads,
+                                dtBias: dtBias, aLog: aLog, bc: Array(conv[di...]), bcStride: columns, d: d, state: state,
+                                stateStride: di * n, batch: batch, length: length, heads: heads, headDim: headDim,
+                                groups: groups, stateSize: n, dtMin: limit.0, dtMax: limit.1, channelBlock: 3)
+            }
+        }
+        return [dX, dDt, dDtBias, dALog, dD, dState]
     }
 
     func testConv1dBackward() {

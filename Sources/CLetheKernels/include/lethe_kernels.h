@@ -47,6 +47,29 @@ void lethe_selective_scan_backward_avx512(
     long bc_stride, const float *a_log, const float *d, const float *state, long state_stride, long batch,
     long length, long channels, long state_size, long unit_channels, long unit_begin, long unit_end);
 
+/// Mamba-2's scan, LetheModel's ssdScanForward (same arguments and layout, see SSDScan.swift), for work units
+/// [unit_begin, unit_end) of one sequence and one head (unit = b * heads + h).
+#define LETHE_SSD_SCAN(name)                                                                                        \
+    void name(float *y, const float *x, long x_stride, const float *dt, long dt_stride, const float *dt_bias,       \
+              const float *a_log, const float *bc, long bc_stride, const float *d, float *state, long state_stride, \
+              long length, long heads, long head_dim, long groups, long state_size, float dt_min, float dt_max,     \
+              long unit_begin, long unit_end)
+LETHE_SSD_SCAN(lethe_ssd_scan_avx2);
+LETHE_SSD_SCAN(lethe_ssd_scan_avx512);
+
+/// Its backward, LetheModel's ssdScanBackward, for work units [unit_begin, unit_end) of one sequence and one group
+/// (unit = b * groups + g): writes the unit's dx, B and C columns of dbc, ddt and (when not NULL) d_state, and
+/// each of its heads' sums (dDtBias, dA, dD) to partial + (unit * heads / groups + head in group) * 3. States are
+/// recomputed `block` channels of a head at a time.
+#define LETHE_SSD_SCAN_BACKWARD(name)                                                                               \
+    void name(float *dx, long dx_stride, float *dbc, long dbc_stride, float *ddt, long ddt_stride, float *partial, \
+              float *d_state, long d_state_stride, const float *dy, const float *x, long x_stride, const float *dt, \
+              long dt_stride, const float *dt_bias, const float *a_log, const float *bc, long bc_stride,            \
+              const float *d, const float *state, long state_stride, long length, long heads, long head_dim,        \
+              long groups, long state_size, float dt_min, float dt_max, long block, long unit_begin, long unit_end)
+LETHE_SSD_SCAN_BACKWARD(lethe_ssd_scan_backward_avx2);
+LETHE_SSD_SCAN_BACKWARD(lethe_ssd_scan_backward_avx512);
+
 /// The elementwise half of LetheModel's blockedLMHeadCrossEntropy (see softmax_rows_body.h): for each of `rows`
 /// rows of `count` logits in z, updates the row's running maximum and sum of exp(z - maximum) with them.
 void lethe_softmax_statistics_avx2(const float *z, long rows, long count, float *maximum, float *sum);

@@ -48,7 +48,7 @@ extension MambaModel {
             throw ModelError("\(head.file): tensor 'lm_head.weight' has shape \(head.shape), the config needs \([config.vocabSize, config.hiddenSize])")
         }
         if let extra = stored.values.sorted(by: { $0.name < $1.name }).first {
-            throw ModelError("\(extra.file): unexpected tensor '\(extra.name)' (not part of a Mamba-1 model with this config.json)")
+            throw ModelError("\(extra.file): unexpected tensor '\(extra.name)' (not part of a model with this config.json)")
         }
         withExtendedLifetime(keepAlive) {}
         return model

@@ -1,3 +1,4 @@
+import CLetheKernels
 import Foundation
 
 // The scan of Mamba-2 (state space duality, SSD), as its recurrence:
@@ -16,13 +17,26 @@ import Foundation
 ///   `dt = F.softplus(dt + dt_bias)`, clamped to time_step_limit;  `dA = torch.exp(dt * A)`
 ///   `ssm_states = state * dA + (dt * B)[..., None, :] * hidden_states[..., None]`
 ///   `out = ssm_states @ C` (bmm over n);  `out = out + hidden_states * D`
-/// Parallel over (sequence, head); the heads of a group read the same B and C.
+/// Parallel over (sequence, head); the heads of a group read the same B and C. Runs the AVX-512 or AVX2+FMA C kernel
+/// (Sources/CLetheKernels/ssd_scan_body.h, vectors over the state index) as `vectorPath` says, else the Swift one.
 public func ssdScanForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, xStride: Int,
                            dt: UnsafePointer<Float>, dtStride: Int, dtBias: UnsafePointer<Float>,
                            aLog: UnsafePointer<Float>, bc: UnsafePointer<Float>, bcStride: Int, d: UnsafePointer<Float>,
                            state: UnsafeMutablePointer<Float>, stateStride: Int, batch: Int, length: Int,
                            heads: Int, headDim: Int, groups: Int, stateSize: Int, dtMin: Float, dtMax: Float) {
     let (p, n, headsPerGroup) = (headDim, stateSize, heads / groups)
+    let kernel: ((Range<Int>) -> Void)?
+    switch vectorPath {
+    case .avx512:
+        kernel = { lethe_ssd_scan_avx512(y, x, xStride, dt, dtStride, dtBias, aLog, bc, bcStride, d, state, stateStride,
+                                         length, heads, headDim, groups, stateSize, dtMin, dtMax, $0.lowerBound, $0.upperBound) }
+    case .avx2:
+        kernel = { lethe_ssd_scan_avx2(y, x, xStride, dt, dtStride, dtBias, aLog, bc, bcStride, d, state, stateStride,
+                                       length, heads, headDim, groups, stateSize, dtMin, dtMax, $0.lowerBound, $0.upperBound) }
+    case .swiftSIMD:
+        kernel = nil
+    }
+    if let kernel { return LetheThreads.parallelFor(batch * heads, chunksPerWorker: 4, kernel) }
     LetheThreads.parallelFor(batch * heads, chunksPerWorker: 4) { units in
         for unit in units {
             let (b, h) = (unit / heads, unit % heads)
@@ -100,7 +114,8 @@ public func ssdScanForwardReference(y: UnsafeMutablePointer<Float>, x: UnsafePoi
 /// rows `dDtStride`), and when given dState (B) × (H, P, N): the gradient of the initial state. Accumulated:
 /// dDtBias, dALog, dD (H). Each (sequence, group) recomputes its heads' states with the forward's operations,
 /// keeping them, then runs backwards in time; units of one group write its B and C columns alone, and the
-/// per-head sums of each unit are added in unit order (the same bits on any number of workers).
+/// per-head sums of each unit are added in unit order (the same bits on any number of workers). The C kernels
+/// (`vectorPath`) recompute a head's states `channelBlock` channels at a time, so that every step's stay in cache.
 public func ssdScanBackward(dX: UnsafeMutablePointer<Float>, dxStride: Int, dBC: UnsafeMutablePointer<Float>,
                             dbcStride: Int, dDt: UnsafeMutablePointer<Float>, dDtStride: Int,
                             dDtBias: UnsafeMutablePointer<Float>, dALog: UnsafeMutablePointer<Float>,
@@ -109,12 +124,43 @@ public func ssdScanBackward(dX: UnsafeMutablePointer<Float>, dxStride: Int, dBC:
                             dt: UnsafePointer<Float>, dtStride: Int, dtBias: UnsafePointer<Float>,
                             aLog: UnsafePointer<Float>, bc: UnsafePointer<Float>, bcStride: Int, d: UnsafePointer<Float>,
                             state: UnsafePointer<Float>, stateStride: Int, batch: Int, length: Int,
-                            heads: Int, headDim: Int, groups: Int, stateSize: Int, dtMin: Float, dtMax: Float) {
+                            heads: Int, headDim: Int, groups: Int, stateSize: Int, dtMin: Float, dtMax: Float,
+                            channelBlock: Int? = nil) {
     let (p, n, headsPerGroup, units) = (headDim, stateSize, heads / groups, batch * groups)
     // Per unit and head of its group: dDtBias, dA, dD.
     let partial = UnsafeMutablePointer<Float>.allocate(capacity: units * headsPerGroup * 3)
     defer { partial.deallocate() }
     partial.initialize(repeating: 0, count: units * headsPerGroup * 3)
+    defer {
+        for unit in 0..<units {
+            let g = unit % groups
+            for local in 0..<headsPerGroup {
+                let h = g * headsPerGroup + local, share = partial + (unit * headsPerGroup + local) * 3
+                dDtBias[h] += share[0]
+                dALog[h] += share[1] * -exp(aLog[h])  // dA_log = dA · A
+                dD[h] += share[2]
+            }
+        }
+    }
+    // The C kernels' channels per block (`channelBlock`, else those whose states over every step fill about
+    // 512 KB, a core's share of cache).
+    let block = max(1, min(p, channelBlock ?? (1 << 17) / ((length + 1) * n)))
+    let kernel: ((Range<Int>) -> Void)?
+    switch vectorPath {
+    case .avx512:
+        kernel = { lethe_ssd_scan_backward_avx512(dX, dxStride, dBC, dbcStride, dDt, dDtStride, partial, dState, dStateStride,
+                                                  dY, x, xStride, dt, dtStride, dtBias, aLog, bc, bcStride, d, state,
+                                                  stateStride, length, heads, headDim, groups, stateSize, dtMin, dtMax,
+                                                  block, $0.lowerBound, $0.upperBound) }
+    case .avx2:
+        kernel = { lethe_ssd_scan_backward_avx2(dX, dxStride, dBC, dbcStride, dDt, dDtStride, partial, dState, dStateStride,
+                                                dY, x, xStride, dt, dtStride, dtBias, aLog, bc, bcStride, d, state,
+                                                stateStride, length, heads, headDim, groups, stateSize, dtMin, dtMax,
+                                                block, $0.lowerBound, $0.upperBound) }
+    case .swiftSIMD:
+        kernel = nil
+    }
+    if let kernel { return LetheThreads.parallelFor(units, kernel) }
     LetheThreads.parallelFor(units) { range in
         // Every state s_0 ... s_L of one head, and its Δ and decays.
         let states = UnsafeMutablePointer<Float>.allocate(capacity: (length + 1) * p * n + 2 * length + p * n)
@@ -186,15 +232,6 @@ public func ssdScanBackward(dX: UnsafeMutablePointer<Float>, dxStride: Int, dBC:
                 let share = partial + (unit * headsPerGroup + local) * 3
                 (share[0], share[1], share[2]) = (dBias, dA, dSkip)
             }
-        }
-    }
-    for unit in 0..<units {
-        let g = unit % groups
-        for local in 0..<headsPerGroup {
-            let h = g * headsPerGroup + local, share = partial + (unit * headsPerGroup + local) * 3
-            dDtBias[h] += share[0]
-            dALog[h] += share[1] * -exp(aLog[h])  // dA_log = dA · A
-            dD[h] += share[2]
         }
     }
 }

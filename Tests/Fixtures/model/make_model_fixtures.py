@@ -24,6 +24,7 @@ Models (random weights, perturbed from their init so that no A_log, D, dt bias o
   mamba2-odd/      hidden 21, 3 layers, 7 heads of 6, 1 group, state 4, conv 4, vocab 53, chunk_size 5,
                    time_step_limit (0.01, 0.5) (dt clamped), tied, eos_token_id 0
   mamba2-decoder/  mamba2-odd's sizes, other weights, no time_step_limit (transformers' one-token step ignores it)
+  mamba2-orig/     mamba2/ in the original state-spaces layout (ssm_cfg.layer Mamba2, pytorch_model.bin)
 
 Expected outputs in expected/<model>/ (float32 .npy; tokens int32):
   len<L>.tokens.npy [B, L]; len<L>.logits.npy [B, L, V]; len<L>.ssm.npy [B, n_layer, d_inner, d_state];
@@ -273,6 +274,20 @@ def make_mamba2():
     mamba2_odd = build(MAMBA2_ODD, 80)
     mamba2_odd.save_pretrained(fresh(os.path.join(HERE, "mamba2-odd")))
     dump_chunks(mamba2_odd, os.path.join(EXPECTED, "mamba2-odd"), [1, 3, 5, 6, 13], 2, 81)
+    # The same model in the original state-spaces layout: ssm_cfg.layer Mamba2, pytorch_model.bin with
+    # backbone.embedding.weight (it reads back as mamba2/, so expected/mamba2/ is its oracle too)
+    path = fresh(os.path.join(HERE, "mamba2-orig"))
+    state = collections.OrderedDict((k.replace("backbone.embeddings.", "backbone.embedding."), v)
+                                    for k, v in mamba2.state_dict().items())
+    torch.save(state, os.path.join(path, "pytorch_model.bin"))
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump({"d_model": MAMBA2["hidden_size"], "d_intermediate": 0, "n_layer": MAMBA2["num_hidden_layers"],
+                   "vocab_size": MAMBA2["vocab_size"],
+                   "ssm_cfg": {"layer": "Mamba2", "d_state": MAMBA2["state_size"], "d_conv": MAMBA2["conv_kernel"],
+                               "expand": 2, "headdim": MAMBA2["head_dim"], "ngroups": MAMBA2["n_groups"],
+                               "chunk_size": MAMBA2["chunk_size"]},
+                   "attn_layer_idx": [], "attn_cfg": {}, "rms_norm": True, "residual_in_fp32": True,
+                   "fused_add_norm": True, "pad_vocab_size_multiple": 1, "tie_embeddings": False}, f, indent=2)
     mamba2_decoder = build(MAMBA2_DECODER, 90)
     mamba2_decoder.save_pretrained(fresh(os.path.join(HERE, "mamba2-decoder")))
     dump_decode(mamba2_odd, mamba2_decoder, os.path.join(EXPECTED, "mamba2-decode"), 91)
