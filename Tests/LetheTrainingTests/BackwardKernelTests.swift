@@ -92,6 +92,58 @@ final class BackwardKernelTests: XCTestCase {
         }
     }
 
+    /// Mamba-2's scan and its backward against transformers' own chunked scan and its autograd
+    /// (make_training_fixtures.py ssd-scan): outputs, final states, and the gradient of every input, the initial
+    /// state's included, within 1e-4 of each tensor's largest magnitude (the chunked form sums in another order).
+    func testSSDScanMatchesTransformersChunkedScan() throws {
+        let tensors = try readSafetensors(trainingFixtures.appendingPathComponent("ssd_scan.safetensors"))
+        let cases = try loadJSON("ssd_scan.json")["cases"] as! [[String: Any]]
+        XCTAssertEqual(cases.count, 2)
+        for c in cases {
+            let name = c["name"] as! String
+            func t(_ key: String) -> [Float] { tensors["\(name).\(key)"]!.values }
+            let (b, l, heads, p, groups, n) = (c["batch"] as! Int, c["length"] as! Int, c["heads"] as! Int,
+                                               c["head_dim"] as! Int, c["groups"] as! Int, c["state_size"] as! Int)
+            let (dtMin, dtMax) = (Float(c["dt_min"] as! Double), (c["dt_max"] as? Double).map(Float.init) ?? .infinity)
+            let (rows, di, gn) = (b * l, heads * p, groups * n)
+            // Lethe's layout: each row's B then C.
+            let (bIn, cIn) = (t("B"), t("C"))
+            var bc: [Float] = []
+            for r in 0..<rows {
+                bc += bIn[r * gn ..< (r + 1) * gn]
+                bc += cIn[r * gn ..< (r + 1) * gn]
+            }
+            var y = [Float](repeating: 0, count: rows * di), state = t("state")
+            ssdScanForward(y: &y, x: t("x"), xStride: di, dt: t("dt"), dtStride: heads, dtBias: t("dt_bias"), aLog: t("A_log"),
+                           bc: bc, bcStride: 2 * gn, d: t("D"), state: &state, stateStride: di * n, batch: b, length: l,
+                           heads: heads, headDim: p, groups: groups, stateSize: n, dtMin: dtMin, dtMax: dtMax)
+            BackwardKernelTests.assertMatches(y, t("y"), "\(name) y")
+            BackwardKernelTests.assertMatches(state, t("final"), "\(name) final state")
+            var dX = [Float](repeating: 0, count: rows * di), dBC = [Float](repeating: 0, count: rows * 2 * gn)
+            var dDt = [Float](repeating: 0, count: rows * heads), dState = [Float](repeating: 0, count: b * di * n)
+            var (dDtBias, dALog, dD) = ([Float](repeating: 0, count: heads), [Float](repeating: 0, count: heads), [Float](repeating: 0, count: heads))
+            ssdScanBackward(dX: &dX, dxStride: di, dBC: &dBC, dbcStride: 2 * gn, dDt: &dDt, dDtStride: heads, dDtBias: &dDtBias,
+                            dALog: &dALog, dD: &dD, dState: &dState, dStateStride: di * n, dY: t("dy"), x: t("x"), xStride: di,
+                            dt: t("dt"), dtStride: heads, dtBias: t("dt_bias"), aLog: t("A_log"), bc: bc, bcStride: 2 * gn,
+                            d: t("D"), state: t("state"), stateStride: di * n, batch: b, length: l, heads: heads, headDim: p,
+                            groups: groups, stateSize: n, dtMin: dtMin, dtMax: dtMax)
+            var (dB, dC): ([Float], [Float]) = ([], [])
+            for r in 0..<rows {
+                dB += dBC[2 * r * gn ..< (2 * r + 1) * gn]
+                dC += dBC[(2 * r + 1) * gn ..< (2 * r + 2) * gn]
+            }
+            for (mine, key) in [(dX, "x"), (dDt, "dt"), (dDtBias, "dt_bias"), (dALog, "A_log"), (dD, "D"), (dB, "B"), (dC, "C"),
+                                (dState, "state")] {
+                BackwardKernelTests.assertMatches(mine, t("grad.\(key)"), "\(name) d\(key)")
+            }
+        }
+    }
+
+    static func assertMatches(_ got: [Float], _ want: [Float], _ name: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(got.count, want.count, name, file: file, line: line)
+        XCTAssertLessThanOrEqual(relativeError(got, want), 1e-4, name, file: file, line: line)
+    }
+
     /// The outputs of one call of ssdScanBackward (or its reference) on fixed random inputs: dX | dBC, dDt,
     /// dDtBias, dALog, dD, dState.
     private func ssdBackward(_ heads: Int, _ headDim: Int, _ groups: Int, _ n: Int, _ limit: (Float, Float),

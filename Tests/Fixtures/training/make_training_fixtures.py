@@ -20,6 +20,8 @@ Tests/Fixtures/training/<name>/:
     lm_grads.safetensors            d(LM loss)/d(every decoder parameter), by HF name
     adamw_final.safetensors         decoder parameters after the 5 AdamW steps
     expected.json           losses, the AdamW run's settings and its per-step loss / lr / grad norm
+Tests/Fixtures/training/ssd_scan.safetensors and ssd_scan.json: Mamba-2's scan alone and the gradient of each of its
+inputs, its initial state's included, by transformers' chunked scan (make_ssd_scan_fixture);
 and Tests/Fixtures/training/optim.json: transformers' schedules, torch.optim.AdamW on two small tensors (one
 decayed, one not) and torch.nn.utils.clip_grad_norm_.
 
@@ -255,6 +257,40 @@ def make_model_fixture(name, config_kwargs, batch, length, settings, seed):
     print(name, "loss", ae_loss.item(), "lm", lm.loss.item(), "adamw", losses, "norms", norms)
 
 
+def make_ssd_scan_fixture():
+    """Mamba-2's scan alone against transformers' own chunked scan (mamba2_chunk_scan, with an initial state and its
+    final state returned), whose autograd gives the gradient of every input, the initial state's included: two
+    cases (2 groups of 3 heads with dt clamped, chunk 4 across a length of 9; 1 group of 2 heads, chunk 16 beyond
+    it). Writes ssd_scan.safetensors: per case c, c.x [B, L, H, P], c.dt [B, L, H], c.dt_bias, c.A_log, c.D [H],
+    c.B, c.C [B, L, G, N], c.state [B, H, P, N], c.dy [B, L, H, P] (the loss is sum(y · dy)), c.y, c.final
+    [B, H, P, N] and c.grad.<input> for every input; ssd_scan.json the sizes."""
+    from transformers.models.mamba2.modeling_mamba2 import mamba2_chunk_scan
+    g = torch.Generator().manual_seed(59)
+    tensors, cases = {}, []
+    for name, (b, L, H, P, G, N, chunk, limit) in {"grouped": (2, 9, 6, 3, 2, 5, 4, (0.05, 0.6)),
+                                                     "single": (2, 7, 2, 4, 1, 9, 16, (0.0, float("inf")))}.items():
+        def rand(*shape, scale=1.0):
+            return (scale * torch.randn(*shape, generator=g)).requires_grad_(True)
+        inputs = dict(x=rand(b, L, H, P), dt=rand(b, L, H, scale=2.0), dt_bias=rand(H), A_log=rand(H),
+                      D=rand(H), B=rand(b, L, G, N), C=rand(b, L, G, N), state=rand(b, H, P, N))
+        y, final = mamba2_chunk_scan(inputs["x"], inputs["dt"], -torch.exp(inputs["A_log"]), inputs["B"], inputs["C"],
+                                     chunk_size=chunk, D=inputs["D"], dt_bias=inputs["dt_bias"],
+                                     initial_states=inputs["state"], dt_softplus=True, dt_limit=limit,
+                                     return_final_states=True)
+        dy = torch.randn(y.shape, generator=g)
+        (y * dy).sum().backward()
+        for key, value in inputs.items():
+            tensors[f"{name}.{key}"] = value.detach().contiguous()
+            tensors[f"{name}.grad.{key}"] = value.grad.contiguous()
+        tensors.update({f"{name}.dy": dy, f"{name}.y": y.detach().contiguous(),
+                        f"{name}.final": final.detach().contiguous()})
+        cases.append(dict(name=name, batch=b, length=L, heads=H, head_dim=P, groups=G, state_size=N,
+                          dt_min=limit[0], dt_max=limit[1] if math.isfinite(limit[1]) else None))
+    save_file(tensors, os.path.join(HERE, "ssd_scan.safetensors"))
+    with open(os.path.join(HERE, "ssd_scan.json"), "w") as f:
+        json.dump({"cases": cases}, f, indent=1)
+
+
 def make_optim_fixture():
     """Schedules (transformers' get_scheduler), AdamW (torch.optim.AdamW) and clip_grad_norm_ on small tensors."""
     schedules = []
@@ -338,6 +374,7 @@ def main():
             lr=5e-3, weight_decay=0.1, clip=1.0, schedule="cosine", warmup=2, total_steps=5, steps=5)),
         "mamba2-odd": lambda: make_model_fixture("mamba2-odd", mamba2_odd, batch=2, length=2, seed=53, settings=dict(
             lr=5e-3, weight_decay=0.05, clip=0.25, schedule="linear", warmup=1, total_steps=5, steps=5)),
+        "ssd-scan": make_ssd_scan_fixture,
         "optim": make_optim_fixture,
     }
     for name in sys.argv[1:] or fixtures:
