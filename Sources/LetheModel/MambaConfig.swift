@@ -149,7 +149,7 @@ public struct MambaConfig: Equatable, Sendable {
             vocabSize: keys.int("vocab_size"), layerNormEpsilon: Float(keys.double("layer_norm_epsilon", default: 1e-5)),
             tieWordEmbeddings: keys.bool("tie_word_embeddings", default: !isMamba2),
             mixerRMSEpsilon: modelType == "falcon_mamba" ? Float(keys.double("mixer_rms_eps", default: 1e-6)) : nil,
-            eosTokenID: Int32(clamping: keys.int("eos_token_id", default: isMamba2 ? 2 : 0)), mamba2: mamba2
+            eosTokenID: Int32(clamping: keys.firstInt("eos_token_id", default: isMamba2 ? 2 : 0)), mamba2: mamba2
         ).validated(keys.file)
     }
 
@@ -233,7 +233,8 @@ public struct MambaConfig: Equatable, Sendable {
 
     // MARK: Writing config.json
 
-    /// A `config.json` that transformers' `MambaForCausalLM.from_pretrained` (`FalconMambaForCausalLM`) loads.
+    /// A `config.json` that transformers' `MambaForCausalLM.from_pretrained` (`FalconMambaForCausalLM`,
+    /// `Mamba2ForCausalLM`) loads. Initialisation settings (time_step_min, …) and bos/pad ids are not kept.
     public func hfConfigJSON(dtype: String = "float32") throws -> Data {
         guard intermediateSize % hiddenSize == 0 else {
             throw ModelError("cannot write config.json: intermediate_size \(intermediateSize) is not a multiple of hidden_size \(hiddenSize)")
@@ -289,6 +290,16 @@ struct ConfigKeys {
     }
 
     func int(_ key: String, default fallback: Int) throws -> Int { try optionalInt(key) ?? fallback }
+
+    /// An integer, or the first of a list of them (transformers allows `eos_token_id: [2, 32000]`).
+    func firstInt(_ key: String, default fallback: Int) throws -> Int {
+        if let list = json[key] as? [Any] {
+            guard let number = list.first as? NSNumber, !ConfigKeys.isBoolean(number),
+                  let first = Int(exactly: number.doubleValue) else { throw wrong(key, "an integer or a list of integers") }
+            return first
+        }
+        return try int(key, default: fallback)
+    }
 
     func double(_ key: String, default fallback: Double) throws -> Double {
         guard let value = json[key], !(value is NSNull) else { return fallback }

@@ -97,7 +97,8 @@ public struct MemberDescription: Sendable, Equatable {
     /// The encoder's final SSM state per layer (Mamba-2's by head).
     public static let ssm = MemberDescription(ext: "ssm.npy", dtypes: [.float32, .float16], shape: ["n_layer", "d_inner", "d_state"],
                                               otherShape: ["n_layer", "heads", "head_dim", "d_state"])
-    /// The encoder's final convolution window per layer (Mamba-2's channels are x, B and C: d_inner + 2·groups·d_state).
+    /// The encoder's final convolution window per layer (Mamba-2's channels are x, B and C: d_inner + 2·groups·d_state,
+    /// still named d_inner here).
     public static let conv = MemberDescription(ext: "conv.npy", dtypes: [.float32, .float16], shape: ["n_layer", "d_inner", "conv_kernel"])
     /// The encoder's surprisal of each token, -log p(token | the tokens before it) in nats; NaN for token 0
     /// (lethe-encode --surprisal).

@@ -34,7 +34,7 @@ struct LetheEncode: StageCommand {
         conv [n_layer, d_inner + 2·n_groups·d_state, conv_kernel] (the conv runs over x, B and C).
         States are float32, or float16 with --state-dtype float16 (half the disk; the train and reconstruct \
         stages read both). Mamba-130m's states are 2.9 MB per chunk in float32, whatever the chunk's length; \
-        mamba2-130m's (d_state 128) are 19 MB.
+        mamba2-130m's (d_state 128) are 19.6 MB.
 
         --model is a Hugging Face folder (config.json + model.safetensors or sharded safetensors; F32, F16 or \
         BF16, computed in float32) of a Mamba, Falcon-Mamba or Mamba-2 model such as \

@@ -20,7 +20,8 @@ struct LetheTrain: StageCommand {
         chunk's tokens and its stored state (KEY.ssm.npy, KEY.conv.npy). The decoder reads [eos] + chunk + [eos] \
         (eos: the eos_token_id of --init's config.json, 0 for Mamba) starting from that state in every layer \
         and learns to predict each next token (the auto-encoder of Hossain et al., AACL 2025). --init is a \
-        Hugging Face Mamba or Falcon-Mamba folder; the decoder starts from its weights \
+        Hugging Face Mamba, Falcon-Mamba or Mamba-2 folder, or an original state-spaces one; the decoder starts \
+        from its weights \
         (usually the encoder's), or from random weights when the folder holds only config.json. Chunks of \
         different lengths are batched by length: no padding. Each pass over the chunks is a new random order: \
         no chunk repeats before every chunk has been seen; the log says which pass each step belongs to.

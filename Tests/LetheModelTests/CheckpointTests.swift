@@ -53,6 +53,10 @@ final class CheckpointTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         assertThrows(try MambaConfig.read(contentsOf: dir.appendingPathComponent("config.json")), containing: "'mixer_rms_eps'")
         XCTAssertNil(try MambaConfig.read(contentsOf: fixture("configs/mamba-130m-hf.json")).mixerRMSEpsilon, "Mamba-1 has no mixer norm")
+        // eos_token_id as a list: the first frames the chunks.
+        let listed = try writeConfig(#"{\#(base), "eos_token_id": [7, 9]}"#)
+        defer { try? FileManager.default.removeItem(at: listed) }
+        XCTAssertEqual(try MambaConfig.read(contentsOf: listed.appendingPathComponent("config.json")).eosTokenID, 7)
     }
 
     /// An original state-spaces Mamba-2 config of mamba2-130m's sizes (mamba_ssm's Mamba2 defaults: d_state 128,
@@ -97,6 +101,8 @@ final class CheckpointTests: XCTestCase {
             (#"{"model_type": "mamba", "hidden_size": 64, "vocab_size": 10}"#, ["missing key 'num_hidden_layers'"]),
             (#"{"model_type": "mamba", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, "eos_token_id": 10}"#,
              ["'eos_token_id' 10 is outside the vocabulary 0..<10"]),
+            (#"{"model_type": "mamba", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, "eos_token_id": ["end"]}"#,
+             ["'eos_token_id' must be an integer or a list of integers"]),
             (#"{"model_type": "falcon_mamba", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, "mixer_rms_eps": "small"}"#,
              ["'mixer_rms_eps' must be a number"]),
             (#"{"model_type": "mamba", "hidden_size": "wide", "num_hidden_layers": 2, "vocab_size": 10}"#,

@@ -296,6 +296,16 @@ final class InitializationTests: XCTestCase {
     /// conv and out_proj within their kaiming bounds, softplus(dt_bias) in [time_step_min, time_step_max], in_proj
     /// normal(0, initializer_range).
     func testRandomMamba2WeightsFollowTransformersInit() throws {
+        // A config-only folder as Python's json module writes it (a bare Infinity in time_step_limit) loads too.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-mamba2-init-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let text = #"{"model_type": "mamba2", "hidden_size": 8, "num_hidden_layers": 1, "num_heads": 4, "head_dim": 4, "n_groups": 2, "state_size": 3, "vocab_size": 11, "time_step_limit": [0.0, Infinity]}"#
+        try text.write(to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        let (scratch, random) = try MambaModel.loadOrRandomize(from: folder, seed: 1)
+        XCTAssertTrue(random)
+        XCTAssertEqual(scratch.config.mamba2?.timeStepMax, .infinity)
+
         let config = try MambaConfig.read(contentsOf: trainingFixtures.appendingPathComponent("mamba2/decoder/config.json"))
         let model = MambaModel(config: config)
         MambaInitialization().randomize(model, seed: 4)
