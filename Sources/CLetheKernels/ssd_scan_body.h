@@ -57,11 +57,11 @@ TARGET void SSD_SCAN_NAME(float *y, const float *x, long x_stride, const float *
     free(db);
 }
 
-// Units [unit_begin, unit_end) of (sequence, group): unit = b * groups + g; each writes its group's B and C
-// gradient columns of its rows, the dX and dDt of its heads, d_state's of its heads (when not NULL), and its
-// heads' (dDtBias, dA, dD) to partial + (unit * heads / groups + local head) * 3. The states of one head are
-// recomputed `block` channels at a time, so that those of every step stay in cache.
-TARGET void SSD_SCAN_BACKWARD_NAME(float *dx, long dx_stride, float *dbc, long dbc_stride, float *ddt, long ddt_stride,
+// Units [unit_begin, unit_end) of (sequence, head): unit = b * heads + h. Each writes its head's dx, ddt and (when
+// d_state is not NULL) d_state, its share of its group's B and C gradients to partial_bc + unit * length * 2n
+// (row t: dB then dC), and its (dDtBias, dA, dD) to partial + unit * 3. The states of the head are recomputed
+// `block` channels at a time, so that those of every step stay in cache.
+TARGET void SSD_SCAN_BACKWARD_NAME(float *dx, long dx_stride, float *partial_bc, float *ddt, long ddt_stride,
                                    float *partial, float *d_state, long d_state_stride, const float *dy,
                                    const float *x, long x_stride, const float *dt, long dt_stride,
                                    const float *dt_bias, const float *a_log, const float *bc, long bc_stride,
@@ -75,113 +75,108 @@ TARGET void SSD_SCAN_BACKWARD_NAME(float *dx, long dx_stride, float *dbc, long d
     float *deltas = states + (length + 1) * block * n, *decays = deltas + length;
     float *d_delta = decays + length, *d_decay = d_delta + length, *ds = d_decay + length;
     for (long unit = unit_begin; unit < unit_end; unit++) {
-        const long b = unit / groups, g = unit % groups;
-        const long b_offset = g * n, c_offset = (groups + g) * n;
-        for (long row = b * length; row < (b + 1) * length; row++) {
-            memset(dbc + row * dbc_stride + b_offset, 0, sizeof(float) * n);
-            memset(dbc + row * dbc_stride + c_offset, 0, sizeof(float) * n);
+        const long b = unit / heads, h = unit % heads;
+        const long b_offset = (h / per_group) * n, c_offset = groups * n + b_offset;
+        float *unit_bc = partial_bc + unit * length * 2 * n;
+        memset(unit_bc, 0, sizeof(float) * length * 2 * n);
+        const float a = -expf(a_log[h]);
+        for (long t = 0; t < length; t++) {
+            const long row = b * length + t;
+            deltas[t] = ssd_time_step(dt[row * dt_stride + h] + dt_bias[h], dt_min, dt_max);
+            decays[t] = expf(deltas[t] * a);
+            d_delta[t] = 0.0f;
+            d_decay[t] = 0.0f;
         }
-        for (long local = 0; local < per_group; local++) {
-            const long h = g * per_group + local;
-            const float a = -expf(a_log[h]);
+        float d_skip = 0.0f;
+        for (long c0 = 0; c0 < head_dim; c0 += block) {
+            const long channels = head_dim - c0 < block ? head_dim - c0 : block;
+            memcpy(states, state + b * state_stride + (h * head_dim + c0) * n, sizeof(float) * channels * n);
+            // The forward again, keeping s_t of these channels for every t.
             for (long t = 0; t < length; t++) {
                 const long row = b * length + t;
-                deltas[t] = ssd_time_step(dt[row * dt_stride + h] + dt_bias[h], dt_min, dt_max);
-                decays[t] = expf(deltas[t] * a);
-                d_delta[t] = 0.0f;
-                d_decay[t] = 0.0f;
-            }
-            float d_skip = 0.0f;
-            for (long c0 = 0; c0 < head_dim; c0 += block) {
-                const long channels = head_dim - c0 < block ? head_dim - c0 : block;
-                memcpy(states, state + b * state_stride + (h * head_dim + c0) * n, sizeof(float) * channels * n);
-                // The forward again, keeping s_t of these channels for every t.
-                for (long t = 0; t < length; t++) {
-                    const long row = b * length + t;
-                    const float *bt = bc + row * bc_stride + b_offset, *xt = x + row * x_stride + h * head_dim + c0;
-                    const VEC delta = V_SET1(deltas[t]), decay = V_SET1(decays[t]);
-                    const float *previous = states + t * block * n;
-                    float *next = states + (t + 1) * block * n;
-                    for (long c = 0; c < channels; c++) {
-                        const VEC xv = V_SET1(xt[c]);
-                        for (long j = 0; j < whole; j += LANES) {
-                            const VEC updated = V_FMADD(V_MUL(delta, V_LOADU(bt + j)), xv,
-                                                        V_MUL(V_LOADU(previous + c * n + j), decay));
-                            V_STOREU(next + c * n + j, updated);
-                        }
-                        if (tail) {
-                            const VEC updated = V_FMADD(V_MUL(delta, V_LOAD_MASKED(bt + whole, tail_mask)), xv,
-                                                        V_MUL(V_LOAD_MASKED(previous + c * n + whole, tail_mask), decay));
-                            V_STORE_MASKED(next + c * n + whole, tail_mask, updated);
-                        }
+                const float *bt = bc + row * bc_stride + b_offset, *xt = x + row * x_stride + h * head_dim + c0;
+                const VEC delta = V_SET1(deltas[t]), decay = V_SET1(decays[t]);
+                const float *previous = states + t * block * n;
+                float *next = states + (t + 1) * block * n;
+                for (long c = 0; c < channels; c++) {
+                    const VEC xv = V_SET1(xt[c]);
+                    for (long j = 0; j < whole; j += LANES) {
+                        const VEC updated = V_FMADD(V_MUL(delta, V_LOADU(bt + j)), xv,
+                                                    V_MUL(V_LOADU(previous + c * n + j), decay));
+                        V_STOREU(next + c * n + j, updated);
+                    }
+                    if (tail) {
+                        const VEC updated = V_FMADD(V_MUL(delta, V_LOAD_MASKED(bt + whole, tail_mask)), xv,
+                                                    V_MUL(V_LOAD_MASKED(previous + c * n + whole, tail_mask), decay));
+                        V_STORE_MASKED(next + c * n + whole, tail_mask, updated);
                     }
                 }
-                memset(ds, 0, sizeof(float) * channels * n);
-                for (long t = length - 1; t >= 0; t--) {
-                    const long row = b * length + t;
-                    const float *bt = bc + row * bc_stride + b_offset, *ct = bc + row * bc_stride + c_offset;
-                    float *dbt = dbc + row * dbc_stride + b_offset, *dct = dbc + row * dbc_stride + c_offset;
-                    const float *xt = x + row * x_stride + h * head_dim + c0;
-                    const float *dyt = dy + row * heads * head_dim + h * head_dim + c0;
-                    float *dxt = dx + row * dx_stride + h * head_dim + c0;
-                    const float *previous = states + t * block * n, *current = states + (t + 1) * block * n;
-                    const float delta = deltas[t];
-                    const VEC decay = V_SET1(decays[t]);
-                    VEC delta_sum = V_SET1(0.0f), decay_sum = V_SET1(0.0f);
-                    for (long c = 0; c < channels; c++) {
-                        const float dyc = dyt[c], xc = xt[c];
-                        d_skip += dyc * xc;
-                        const VEC dyv = V_SET1(dyc), xv = V_SET1(xc), delta_x = V_SET1(delta * xc);
-                        VEC dx_sum = V_SET1(0.0f);
-                        float *dsc = ds + c * n;
-                        const float *cur = current + c * n, *prev = previous + c * n;
-                        for (long j = 0; j < n; j += LANES) {
-                            const int full = j + LANES <= n;
-                            const VEC cv = full ? V_LOADU(ct + j) : V_LOAD_MASKED(ct + j, tail_mask);
-                            const VEC bv = full ? V_LOADU(bt + j) : V_LOAD_MASKED(bt + j, tail_mask);
-                            const VEC dsv = V_FMADD(dyv, cv, full ? V_LOADU(dsc + j) : V_LOAD_MASKED(dsc + j, tail_mask));
-                            const VEC dc_new = V_FMADD(dyv, full ? V_LOADU(cur + j) : V_LOAD_MASKED(cur + j, tail_mask),
-                                                       full ? V_LOADU(dct + j) : V_LOAD_MASKED(dct + j, tail_mask));
-                            const VEC db_new = V_FMADD(dsv, delta_x, full ? V_LOADU(dbt + j) : V_LOAD_MASKED(dbt + j, tail_mask));
-                            const VEC sb = V_MUL(dsv, bv);
-                            delta_sum = V_FMADD(sb, xv, delta_sum);
-                            decay_sum = V_FMADD(dsv, full ? V_LOADU(prev + j) : V_LOAD_MASKED(prev + j, tail_mask), decay_sum);
-                            dx_sum = V_ADD(dx_sum, sb);
-                            if (full) {
-                                V_STOREU(dct + j, dc_new);
-                                V_STOREU(dbt + j, db_new);
-                                V_STOREU(dsc + j, V_MUL(dsv, decay));
-                            } else {
-                                V_STORE_MASKED(dct + j, tail_mask, dc_new);
-                                V_STORE_MASKED(dbt + j, tail_mask, db_new);
-                                V_STORE_MASKED(dsc + j, tail_mask, V_MUL(dsv, decay));
-                            }
-                        }
-                        dxt[c] = dyc * d[h] + delta * v_hsum(dx_sum);
-                    }
-                    d_delta[t] += v_hsum(delta_sum);
-                    d_decay[t] += v_hsum(decay_sum);
-                }
-                if (d_state) memcpy(d_state + b * d_state_stride + (h * head_dim + c0) * n, ds, sizeof(float) * channels * n);
             }
-            float d_bias = 0.0f, d_a = 0.0f;
-            for (long t = 0; t < length; t++) {
+            memset(ds, 0, sizeof(float) * channels * n);
+            for (long t = length - 1; t >= 0; t--) {
                 const long row = b * length + t;
-                d_a += deltas[t] * decays[t] * d_decay[t];
-                // Δ = clamp(softplus(z)): the gradient passes where min <= softplus(z) <= max (torch.clamp).
-                const float biased = dt[row * dt_stride + h] + dt_bias[h];
-                const float softplus = biased > 20.0f ? biased : log1pf(expf(biased));
-                const int passes = softplus >= dt_min && softplus <= dt_max;
-                const float slope = biased > 20.0f ? 1.0f : 1.0f / (1.0f + expf(-biased));
-                const float d_biased = passes ? (d_delta[t] + a * decays[t] * d_decay[t]) * slope : 0.0f;
-                ddt[row * ddt_stride + h] = d_biased;
-                d_bias += d_biased;
+                const float *bt = bc + row * bc_stride + b_offset, *ct = bc + row * bc_stride + c_offset;
+                float *dbt = unit_bc + t * 2 * n, *dct = dbt + n;
+                const float *xt = x + row * x_stride + h * head_dim + c0;
+                const float *dyt = dy + row * heads * head_dim + h * head_dim + c0;
+                float *dxt = dx + row * dx_stride + h * head_dim + c0;
+                const float *previous = states + t * block * n, *current = states + (t + 1) * block * n;
+                const float delta = deltas[t];
+                const VEC decay = V_SET1(decays[t]);
+                VEC delta_sum = V_SET1(0.0f), decay_sum = V_SET1(0.0f);
+                for (long c = 0; c < channels; c++) {
+                    const float dyc = dyt[c], xc = xt[c];
+                    d_skip += dyc * xc;
+                    const VEC dyv = V_SET1(dyc), xv = V_SET1(xc), delta_x = V_SET1(delta * xc);
+                    VEC dx_sum = V_SET1(0.0f);
+                    float *dsc = ds + c * n;
+                    const float *cur = current + c * n, *prev = previous + c * n;
+                    for (long j = 0; j < n; j += LANES) {
+                        const int full = j + LANES <= n;
+                        const VEC cv = full ? V_LOADU(ct + j) : V_LOAD_MASKED(ct + j, tail_mask);
+                        const VEC bv = full ? V_LOADU(bt + j) : V_LOAD_MASKED(bt + j, tail_mask);
+                        const VEC dsv = V_FMADD(dyv, cv, full ? V_LOADU(dsc + j) : V_LOAD_MASKED(dsc + j, tail_mask));
+                        const VEC dc_new = V_FMADD(dyv, full ? V_LOADU(cur + j) : V_LOAD_MASKED(cur + j, tail_mask),
+                                                   full ? V_LOADU(dct + j) : V_LOAD_MASKED(dct + j, tail_mask));
+                        const VEC db_new = V_FMADD(dsv, delta_x, full ? V_LOADU(dbt + j) : V_LOAD_MASKED(dbt + j, tail_mask));
+                        const VEC sb = V_MUL(dsv, bv);
+                        delta_sum = V_FMADD(sb, xv, delta_sum);
+                        decay_sum = V_FMADD(dsv, full ? V_LOADU(prev + j) : V_LOAD_MASKED(prev + j, tail_mask), decay_sum);
+                        dx_sum = V_ADD(dx_sum, sb);
+                        if (full) {
+                            V_STOREU(dct + j, dc_new);
+                            V_STOREU(dbt + j, db_new);
+                            V_STOREU(dsc + j, V_MUL(dsv, decay));
+                        } else {
+                            V_STORE_MASKED(dct + j, tail_mask, dc_new);
+                            V_STORE_MASKED(dbt + j, tail_mask, db_new);
+                            V_STORE_MASKED(dsc + j, tail_mask, V_MUL(dsv, decay));
+                        }
+                    }
+                    dxt[c] = dyc * d[h] + delta * v_hsum(dx_sum);
+                }
+                d_delta[t] += v_hsum(delta_sum);
+                d_decay[t] += v_hsum(decay_sum);
             }
-            float *share = partial + (unit * per_group + local) * 3;
-            share[0] = d_bias;
-            share[1] = d_a;
-            share[2] = d_skip;
+            if (d_state) memcpy(d_state + b * d_state_stride + (h * head_dim + c0) * n, ds, sizeof(float) * channels * n);
         }
+        float d_bias = 0.0f, d_a = 0.0f;
+        for (long t = 0; t < length; t++) {
+            const long row = b * length + t;
+            d_a += deltas[t] * decays[t] * d_decay[t];
+            // Δ = clamp(softplus(z)): the gradient passes where min <= softplus(z) <= max (torch.clamp).
+            const float biased = dt[row * dt_stride + h] + dt_bias[h];
+            const float softplus = biased > 20.0f ? biased : log1pf(expf(biased));
+            const int passes = softplus >= dt_min && softplus <= dt_max;
+            const float slope = biased > 20.0f ? 1.0f : 1.0f / (1.0f + expf(-biased));
+            const float d_biased = passes ? (d_delta[t] + a * decays[t] * d_decay[t]) * slope : 0.0f;
+            ddt[row * ddt_stride + h] = d_biased;
+            d_bias += d_biased;
+        }
+        float *share = partial + unit * 3;
+        share[0] = d_bias;
+        share[1] = d_a;
+        share[2] = d_skip;
     }
     free(states);
 }

@@ -57,12 +57,12 @@ void lethe_selective_scan_backward_avx512(
 LETHE_SSD_SCAN(lethe_ssd_scan_avx2);
 LETHE_SSD_SCAN(lethe_ssd_scan_avx512);
 
-/// Its backward, LetheModel's ssdScanBackward, for work units [unit_begin, unit_end) of one sequence and one group
-/// (unit = b * groups + g): writes the unit's dx, B and C columns of dbc, ddt and (when not NULL) d_state, and
-/// each of its heads' sums (dDtBias, dA, dD) to partial + (unit * heads / groups + head in group) * 3. States are
-/// recomputed `block` channels of a head at a time.
+/// Its backward, LetheModel's ssdScanBackward, for work units [unit_begin, unit_end) of one sequence and one head
+/// (unit = b * heads + h): writes the unit's dx, ddt and (when not NULL) d_state, its share of dB and dC to
+/// partial_bc + unit * length * 2 * state_size (row t: dB then dC), and its (dDtBias, dA, dD) to partial + unit * 3.
+/// States are recomputed `block` channels of the head at a time.
 #define LETHE_SSD_SCAN_BACKWARD(name)                                                                               \
-    void name(float *dx, long dx_stride, float *dbc, long dbc_stride, float *ddt, long ddt_stride, float *partial, \
+    void name(float *dx, long dx_stride, float *partial_bc, float *ddt, long ddt_stride, float *partial,           \
               float *d_state, long d_state_stride, const float *dy, const float *x, long x_stride, const float *dt, \
               long dt_stride, const float *dt_bias, const float *a_log, const float *bc, long bc_stride,            \
               const float *d, const float *state, long state_stride, long length, long heads, long head_dim,        \

@@ -114,8 +114,10 @@ public func ssdScanForwardReference(y: UnsafeMutablePointer<Float>, x: UnsafePoi
 /// rows `dDtStride`), and when given dState (B) × (H, P, N): the gradient of the initial state. Accumulated:
 /// dDtBias, dALog, dD (H). Each (sequence, group) recomputes its heads' states with the forward's operations,
 /// keeping them, then runs backwards in time; units of one group write its B and C columns alone, and the
-/// per-head sums of each unit are added in unit order (the same bits on any number of workers). The C kernels
-/// (`vectorPath`) recompute a head's states `channelBlock` channels at a time, so that every step's stay in cache.
+/// per-head sums are added in head order (the same bits on any number of workers). The C kernels (`vectorPath`)
+/// take one unit per (sequence, head), so that a model with one group keeps every core busy; each head's share of
+/// dB and dC is summed per group in head order, and its states are recomputed `channelBlock` channels at a time,
+/// so that every step's stay in cache.
 public func ssdScanBackward(dX: UnsafeMutablePointer<Float>, dxStride: Int, dBC: UnsafeMutablePointer<Float>,
                             dbcStride: Int, dDt: UnsafeMutablePointer<Float>, dDtStride: Int,
                             dDtBias: UnsafeMutablePointer<Float>, dALog: UnsafeMutablePointer<Float>,
@@ -127,15 +129,14 @@ public func ssdScanBackward(dX: UnsafeMutablePointer<Float>, dxStride: Int, dBC:
                             heads: Int, headDim: Int, groups: Int, stateSize: Int, dtMin: Float, dtMax: Float,
                             channelBlock: Int? = nil) {
     let (p, n, headsPerGroup, units) = (headDim, stateSize, heads / groups, batch * groups)
-    // Per unit and head of its group: dDtBias, dA, dD.
-    let partial = UnsafeMutablePointer<Float>.allocate(capacity: units * headsPerGroup * 3)
+    // Per (sequence, head): dDtBias, dA, dD, added in that order at the end.
+    let partial = UnsafeMutablePointer<Float>.allocate(capacity: batch * heads * 3)
     defer { partial.deallocate() }
-    partial.initialize(repeating: 0, count: units * headsPerGroup * 3)
+    partial.initialize(repeating: 0, count: batch * heads * 3)
     defer {
-        for unit in 0..<units {
-            let g = unit % groups
-            for local in 0..<headsPerGroup {
-                let h = g * headsPerGroup + local, share = partial + (unit * headsPerGroup + local) * 3
+        for b in 0..<batch {
+            for h in 0..<heads {
+                let share = partial + (b * heads + h) * 3
                 dDtBias[h] += share[0]
                 dALog[h] += share[1] * -exp(aLog[h])  // dA_log = dA · A
                 dD[h] += share[2]
@@ -145,22 +146,47 @@ public func ssdScanBackward(dX: UnsafeMutablePointer<Float>, dxStride: Int, dBC:
     // The C kernels' channels per block (`channelBlock`, else those whose states over every step fill about
     // 512 KB, a core's share of cache).
     let block = max(1, min(p, channelBlock ?? (1 << 17) / ((length + 1) * n)))
-    let kernel: ((Range<Int>) -> Void)?
+    let kernel: ((UnsafeMutablePointer<Float>, Range<Int>) -> Void)?
     switch vectorPath {
     case .avx512:
-        kernel = { lethe_ssd_scan_backward_avx512(dX, dxStride, dBC, dbcStride, dDt, dDtStride, partial, dState, dStateStride,
+        kernel = { lethe_ssd_scan_backward_avx512(dX, dxStride, $0, dDt, dDtStride, partial, dState, dStateStride,
                                                   dY, x, xStride, dt, dtStride, dtBias, aLog, bc, bcStride, d, state,
                                                   stateStride, length, heads, headDim, groups, stateSize, dtMin, dtMax,
-                                                  block, $0.lowerBound, $0.upperBound) }
+                                                  block, $1.lowerBound, $1.upperBound) }
     case .avx2:
-        kernel = { lethe_ssd_scan_backward_avx2(dX, dxStride, dBC, dbcStride, dDt, dDtStride, partial, dState, dStateStride,
+        kernel = { lethe_ssd_scan_backward_avx2(dX, dxStride, $0, dDt, dDtStride, partial, dState, dStateStride,
                                                 dY, x, xStride, dt, dtStride, dtBias, aLog, bc, bcStride, d, state,
                                                 stateStride, length, heads, headDim, groups, stateSize, dtMin, dtMax,
-                                                block, $0.lowerBound, $0.upperBound) }
+                                                block, $1.lowerBound, $1.upperBound) }
     case .swiftSIMD:
         kernel = nil
     }
-    if let kernel { return LetheThreads.parallelFor(units, kernel) }
+    if let kernel {
+        // Units of (sequence, head), each with its share of its group's dB and dC (L rows of dB | dC), summed
+        // per group in head order: as many units as heads, whatever the groups.
+        let rowFloats = 2 * n, share = length * rowFloats
+        let partialBC = UnsafeMutablePointer<Float>.allocate(capacity: max(1, batch * heads * share))
+        defer { partialBC.deallocate() }
+        LetheThreads.parallelFor(batch * heads) { kernel(partialBC, $0) }
+        LetheThreads.parallelFor(units) { range in
+            for unit in range {
+                let (b, g) = (unit / groups, unit % groups)
+                for t in 0..<length {
+                    let dbt = dBC + (b * length + t) * dbcStride + g * n, dct = dBC + (b * length + t) * dbcStride + (groups + g) * n
+                    dbt.update(repeating: 0, count: n)
+                    dct.update(repeating: 0, count: n)
+                    for local in 0..<headsPerGroup {
+                        let row = partialBC + (b * heads + g * headsPerGroup + local) * share + t * rowFloats
+                        for j in 0..<n {
+                            dbt[j] += row[j]
+                            dct[j] += row[n + j]
+                        }
+                    }
+                }
+            }
+        }
+        return
+    }
     LetheThreads.parallelFor(units) { range in
         // Every state s_0 ... s_L of one head, and its Δ and decays.
         let states = UnsafeMutablePointer<Float>.allocate(capacity: (length + 1) * p * n + 2 * length + p * n)
@@ -229,7 +255,7 @@ public func ssdScanBackward(dX: UnsafeMutablePointer<Float>, dxStride: Int, dBC:
                     dBias += dBiased
                 }
                 if let dState { (dState + b * dStateStride + h * p * n).update(from: ds, count: p * n) }
-                let share = partial + (unit * headsPerGroup + local) * 3
+                let share = partial + (b * heads + h) * 3
                 (share[0], share[1], share[2]) = (dBias, dA, dSkip)
             }
         }
