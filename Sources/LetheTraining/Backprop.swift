@@ -46,6 +46,11 @@ public final class Backprop {
     public let gradients: ParameterBuffer
     /// Bytes that every layer's intermediate tensors may take before the backward pass recomputes them instead.
     public var activationBudget = 4 << 30
+    /// Whether `lossAndGradients` also gives d(loss)/d(the initial states), in `stateGradients`.
+    public var computesStateGradients = false
+    /// d(mean loss)/d(the initial ssm and conv states: the encoder's, for the auto-encoder) of the last
+    /// `lossAndGradients` with `computesStateGradients`, laid out as MambaCache (B, n_layer, ...).
+    public private(set) var stateGradients: (ssm: [Float], conv: [Float])?
 
     private var activations: MambaActivations?
 
@@ -141,34 +146,47 @@ public final class Backprop {
         rmsNormBackward(dInput: dHidden, dWeight: g.normF, dOut: scratch.dNormed.pointer,
                         input: acts.hidden[c.numLayers].pointer, weight: w.normF,
                         rstd: acts.normFRstd.pointer, rows: m, width: h)
+        var (dSSM, dConv) = computesStateGradients
+            ? ([Float](repeating: 0, count: initial.ssm.count), [Float](repeating: 0, count: initial.conv.count)) : ([], [])
         initial.ssm.withUnsafeBufferPointer { ssm in
             initial.conv.withUnsafeBufferPointer { conv in
-                for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
-                    if !acts.keepsEveryLayer {
-                        // Recompute this block's tensors up to the gate; its output is already in hidden[l + 1].
-                        model.recomputeLayer(l, activations: acts, initial: initial, extent: .gated)
+                dSSM.withUnsafeMutableBufferPointer { dSSM in
+                    dConv.withUnsafeMutableBufferPointer { dConv in
+                        for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
+                            if !acts.keepsEveryLayer {
+                                // Recompute this block's tensors up to the gate; its output is already in hidden[l + 1].
+                                model.recomputeLayer(l, activations: acts, initial: initial, extent: .gated)
+                            }
+                            let (ssmAt, convAt) = (l * c.ssmCountPerLayer, l * c.convCountPerLayer)
+                            let states = LayerStates(ssm: ssm.baseAddress! + ssmAt, ssmStride: initial.ssmCountPerSequence,
+                                                     conv: conv.baseAddress! + convAt, convStride: initial.convCountPerSequence,
+                                                     // (an empty array's buffer may have a base address all the same)
+                                                     dSSM: computesStateGradients ? dSSM.baseAddress! + ssmAt : nil,
+                                                     dConv: computesStateGradients ? dConv.baseAddress! + convAt : nil)
+                            let layerBackward = c.isMamba2 ? mamba2LayerBackward : mambaLayerBackward
+                            layerBackward(l, acts, scratch, states, batch.batchSize, length)
+                            // The block's input norm: hidden_states = residual + mixer(norm(residual)).
+                            rmsNormBackward(dInput: dHidden, dWeight: g.layers[l].norm, dOut: scratch.dNormed.pointer,
+                                            input: acts.hidden[l].pointer, weight: w.layers[l].norm,
+                                            rstd: acts.layer(l).rstd.pointer, rows: m, width: h)
+                        }
                     }
-                    let states = LayerStates(ssm: ssm.baseAddress! + l * c.ssmCountPerLayer, ssmStride: initial.ssmCountPerSequence,
-                                             conv: conv.baseAddress! + l * c.convCountPerLayer, convStride: initial.convCountPerSequence)
-                    let layerBackward = c.isMamba2 ? mamba2LayerBackward : mambaLayerBackward
-                    layerBackward(l, acts, scratch, states, batch.batchSize, length)
-                    // The block's input norm: hidden_states = residual + mixer(norm(residual)).
-                    rmsNormBackward(dInput: dHidden, dWeight: g.layers[l].norm, dOut: scratch.dNormed.pointer,
-                                    input: acts.hidden[l].pointer, weight: w.layers[l].norm,
-                                    rstd: acts.layer(l).rstd.pointer, rows: m, width: h)
                 }
             }
         }
+        stateGradients = computesStateGradients ? (dSSM, dConv) : nil
         input.withUnsafeBufferPointer { ids in
             embeddingBackward(dWeight: g.embeddings, dOut: dHidden, tokens: ids.baseAddress!, count: m, hidden: h)
         }
         return total / Double(predictions)
     }
 
-    /// One layer's initial states (the first sequence's; the next ones a stride apart), read by its backward pass.
+    /// One layer's initial states (the first sequence's; the next ones a stride apart), read by its backward pass,
+    /// and where their gradients go (the same layout), if they are wanted.
     struct LayerStates {
         let ssm: UnsafePointer<Float>, ssmStride: Int
         let conv: UnsafePointer<Float>, convStride: Int
+        let dSSM: UnsafeMutablePointer<Float>?, dConv: UnsafeMutablePointer<Float>?
     }
 
     /// A Mamba-1 (or Falcon-Mamba) mixer backward, from dHidden (the block output's gradient) to dNormed (its input
@@ -187,7 +205,7 @@ public final class Backprop {
                      y: a.y.pointer, z: a.xz.pointer + di, zStride: 2 * di, rows: m, channels: di)
         selectiveScanBackward(
             dU: s.dU.pointer, dDt: s.dDt.pointer, dBC: s.dSSMParameters.pointer + r, dbcStride: xps,
-            dDtBias: lg.dtProjBias, dALog: lg.aLog, dD: lg.d, dState: nil, dStateStride: 0,
+            dDtBias: lg.dtProjBias, dALog: lg.aLog, dD: lg.d, dState: states.dSSM, dStateStride: states.ssmStride,
             dY: s.dY.pointer, u: a.u.pointer, dt: a.dt.pointer, dtBias: lw.dtProjBias,
             bc: a.ssmParameters.pointer + r, bcStride: xps, aLog: lw.aLog, d: lw.d,
             state: states.ssm, stateStride: states.ssmStride, batch: batchSize, length: length, channels: di, stateSize: n)
@@ -212,7 +230,8 @@ public final class Backprop {
         siluBackward(dInput: s.dConvOut.pointer, dOut: s.dU.pointer, input: a.convOut.pointer, count: m * di)
         causalConv1dBackward(
             dInput: s.dXZ.pointer, dInputStride: 2 * di, dWeight: lg.convWeight, dBias: lg.convBias,
-            dOut: s.dConvOut.pointer, input: a.xz.pointer, inputStride: 2 * di, weight: lw.convWeight,
+            dState: states.dConv, dStateStride: states.convStride, dOut: s.dConvOut.pointer, input: a.xz.pointer,
+            inputStride: 2 * di, weight: lw.convWeight,
             state: states.conv, stateStride: states.convStride, batch: batchSize, length: length, channels: di, kernel: k)
         linearBackward(dInput: s.dNormed.pointer, dInputStride: h, dWeight: lg.inProj,
                        dOut: s.dXZ.pointer, dOutStride: 2 * di, input: a.normed.pointer, inputStride: h,
@@ -243,7 +262,8 @@ public final class Backprop {
                      y: a.y.pointer, z: a.xz.pointer, zStride: columns, rows: m, channels: di)
         ssdScanBackward(dX: s.dU.pointer, dxStride: channels, dBC: s.dU.pointer + di, dbcStride: channels,
                         dDt: s.dXZ.pointer + di + channels, dDtStride: columns, dDtBias: lg.dtProjBias, dALog: lg.aLog,
-                        dD: lg.d, dState: nil, dStateStride: 0, dY: s.dY.pointer, x: a.u.pointer, xStride: channels,
+                        dD: lg.d, dState: states.dSSM, dStateStride: states.ssmStride, dY: s.dY.pointer, x: a.u.pointer,
+                        xStride: channels,
                         dt: a.xz.pointer + di + channels, dtStride: columns, dtBias: lw.dtProjBias, aLog: lw.aLog,
                         bc: a.u.pointer + di, bcStride: channels, d: lw.d, state: states.ssm, stateStride: states.ssmStride,
                         batch: batchSize, length: length, heads: heads.heads, headDim: heads.headDim,
@@ -251,7 +271,8 @@ public final class Backprop {
         siluBackward(dInput: s.dConvOut.pointer, dOut: s.dU.pointer, input: a.convOut.pointer, count: m * channels)
         causalConv1dBackward(
             dInput: s.dXZ.pointer + di, dInputStride: columns, dWeight: lg.convWeight, dBias: lg.convBias,
-            dOut: s.dConvOut.pointer, input: a.xz.pointer + di, inputStride: columns, weight: lw.convWeight,
+            dState: states.dConv, dStateStride: states.convStride, dOut: s.dConvOut.pointer, input: a.xz.pointer + di,
+            inputStride: columns, weight: lw.convWeight,
             state: states.conv, stateStride: states.convStride, batch: batchSize, length: length, channels: channels,
             kernel: c.convKernel)
         linearBackward(dInput: s.dNormed.pointer, dInputStride: h, dWeight: lg.inProj,

@@ -188,14 +188,21 @@ final class BackwardKernelTests: XCTestCase {
             var dInput = [Float](repeating: .nan, count: m * stride), dInputRef = dInput
             var dWeight = random(channels * kernel, seed: 5), dWeightRef = dWeight
             var dBias = random(channels, seed: 6), dBiasRef = dBias
-            causalConv1dBackward(dInput: &dInput, dInputStride: stride, dWeight: &dWeight, dBias: &dBias, dOut: dOut,
+            // The initial state's gradient into one layer of a (B, 2 layers, C, K) buffer.
+            var dState = [Float](repeating: .nan, count: batch * 2 * channels * kernel), dStateRef = dState
+            causalConv1dBackward(dInput: &dInput, dInputStride: stride, dWeight: &dWeight, dBias: &dBias,
+                                 dState: &dState, dStateStride: 2 * channels * kernel, dOut: dOut,
                                  input: input, inputStride: stride, weight: weight, state: state,
                                  stateStride: 5 * channels * kernel, batch: batch, length: length,
                                  channels: channels, kernel: kernel)
             causalConv1dBackwardReference(dInput: &dInputRef, dInputStride: stride, dWeight: &dWeightRef,
-                                          dBias: &dBiasRef, dOut: dOut, input: input, inputStride: stride,
+                                          dBias: &dBiasRef, dState: &dStateRef, dStateStride: 2 * channels * kernel,
+                                          dOut: dOut, input: input, inputStride: stride,
                                           weight: weight, state: state, stateStride: 5 * channels * kernel,
                                           batch: batch, length: length, channels: channels, kernel: kernel)
+            let layer = { (a: [Float]) in (0..<batch * channels * kernel).map { a[($0 / (channels * kernel)) * 2 * channels * kernel + $0 % (channels * kernel)] } }
+            assertClose(layer(dState), layer(dStateRef), "dState L=\(length)")
+            XCTAssert(dState.enumerated().allSatisfy { ($0.offset / (channels * kernel)) % 2 == 0 || $0.element.isNaN }, "wrote past the layer")
             let firstHalf = { (a: [Float]) in (0..<m * channels).map { a[($0 / channels) * stride + $0 % channels] } }
             assertClose(firstHalf(dInput), firstHalf(dInputRef), "dInput L=\(length)")
             XCTAssert((0..<m * stride).allSatisfy { $0 % stride < channels || dInput[$0].isNaN }, "wrote past x")

@@ -3,7 +3,7 @@ import LetheModel
 import LetheShards
 @testable import LetheTraining
 
-/// The whole decoder's loss and every parameter's gradient against PyTorch (make_training_fixtures.py: the
+/// The whole decoder's loss, every parameter's gradient and the encoder states' gradient against PyTorch (make_training_fixtures.py: the
 /// reference's decoder construction on transformers' Mamba modules), for four configs: small, odd sizes (a chunk
 /// shorter than the conv kernel), an untied lm_head with one layer and a batch of one, a Falcon-Mamba (its
 /// weightless norms of dt, B and C), and two Mamba-2s (heads in groups, dt clamped or not; the LM gradients from
@@ -48,6 +48,16 @@ final class GradientTests: XCTestCase {
             XCTAssertEqual(loss, expectedLoss, accuracy: 1e-5 * expectedLoss, name)
             assertTensorsMatch(backprop.gradients, try f.grads("autoencoder_grads.safetensors"), tolerance: 1e-4,
                                "\(name) autoencoder")
+            XCTAssertNil(backprop.stateGradients, "only when asked")
+            // d(loss)/d(the encoder's states), asked for: the parameters' gradients are the same bits.
+            let withStates = Backprop(model: f.model, objective: .autoencoder)
+            withStates.computesStateGradients = true
+            XCTAssertEqual(try withStates.lossAndGradients(f.batch), loss, name)
+            XCTAssert(values(withStates.gradients) == values(backprop.gradients), "\(name): the parameters' gradients unchanged")
+            let expectedStates = try f.grads("autoencoder_state_grads.safetensors")
+            let states = try XCTUnwrap(withStates.stateGradients)
+            XCTAssertLessThanOrEqual(relativeError(states.ssm, expectedStates["ssm"]!.values), 1e-4, "\(name) d(encoder ssm state)")
+            XCTAssertLessThanOrEqual(relativeError(states.conv, expectedStates["conv"]!.values), 1e-4, "\(name) d(encoder conv state)")
             let forwardOnly = try backprop.loss(f.batch)
             XCTAssertEqual(forwardOnly.predictions, f.batch.batchSize * (f.batch.length + 1))
             XCTAssertEqual(forwardOnly.total / Double(forwardOnly.predictions), loss, accuracy: 1e-7 * loss)

@@ -73,10 +73,13 @@ public func causalConv1dForwardReference(out: UnsafeMutablePointer<Float>, input
 /// With full = cat(state, x) and out[t] = bias + Σ_k w[k] · full[t + 1 + k]:
 ///   dBias[d] += Σ_t dOut[t, d];   dWeight[d, k] += Σ_t dOut[t, d] · full[t + 1 + k, d]
 ///   dInput[s, d] = Σ_k dOut[s + K - 1 - k, d] · w[d, k]   (written; row stride `dInputStride`)
-/// `state` is the initial conv state the forward pass read (the encoder's, or zeros); it receives no gradient
-/// (the encoder is frozen). Parallel over channel blocks of 8, so dWeight and dBias sum in a fixed order.
+/// `state` is the initial conv state the forward pass read (the encoder's, or zeros). With `dState`, its gradient
+/// is written there, (B) × (C, K) `dStateStride` floats apart: dState[k] = Σ dOut[t] · w[k'] over t + 1 + k' = k
+/// (entry 0, which no output reads, gets 0). Parallel over channel blocks of 8, so dWeight and dBias sum in a
+/// fixed order.
 public func causalConv1dBackward(dInput: UnsafeMutablePointer<Float>, dInputStride: Int,
                                  dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
+                                 dState: UnsafeMutablePointer<Float>? = nil, dStateStride: Int = 0,
                                  dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, inputStride: Int,
                                  weight: UnsafePointer<Float>, state: UnsafePointer<Float>, stateStride: Int,
                                  batch: Int, length: Int, channels: Int, kernel: Int) {
@@ -112,6 +115,17 @@ public func causalConv1dBackward(dInput: UnsafeMutablePointer<Float>, dInputStri
                         }
                         storeLanes(acc, dInput + (b * length + s) * dInputStride + c0, lanes)
                     }
+                    if let dState {
+                        // State entry s (of K) is full[s]: read by the outputs t = s - 1 - k.
+                        for s in 0..<kernel {
+                            var acc = Float8()
+                            for k in 0..<kernel {
+                                let t = s - 1 - k
+                                if t >= 0, t < length { acc += w[k] * loadLanes(dOut + (b * length + t) * channels + c0, lanes) }
+                            }
+                            scatterLanes(acc, dState + b * dStateStride + c0 * kernel + s, stride: kernel, lanes)
+                        }
+                    }
                 }
                 storeLanes(loadLanes(dBias + c0, lanes) + db, dBias + c0, lanes)
                 for k in 0..<kernel {
@@ -126,6 +140,7 @@ public func causalConv1dBackward(dInput: UnsafeMutablePointer<Float>, dInputStri
 /// Naive reference of `causalConv1dBackward` (sums in Double).
 public func causalConv1dBackwardReference(dInput: UnsafeMutablePointer<Float>, dInputStride: Int,
                                           dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
+                                          dState: UnsafeMutablePointer<Float>? = nil, dStateStride: Int = 0,
                                           dOut: UnsafePointer<Float>, input: UnsafePointer<Float>,
                                           inputStride: Int, weight: UnsafePointer<Float>,
                                           state: UnsafePointer<Float>, stateStride: Int,
@@ -146,6 +161,7 @@ public func causalConv1dBackwardReference(dInput: UnsafeMutablePointer<Float>, d
                 }
             }
             for s in 0..<length { dInput[(b * length + s) * dInputStride + d] = Float(dFull[kernel + s]) }
+            for s in 0..<kernel { dState?[b * dStateStride + d * kernel + s] = Float(dFull[s]) }
         }
         dBias[d] += Float(db)
         for k in 0..<kernel { dWeight[d * kernel + k] += Float(dw[k]) }

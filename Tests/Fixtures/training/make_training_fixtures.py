@@ -18,6 +18,8 @@ Tests/Fixtures/training/<name>/:
                             the last conv_kernel pre-conv inputs, zero-padded on the left for short chunks)
     autoencoder_grads.safetensors   d(auto-encoder loss)/d(every decoder parameter), by HF name
     lm_grads.safetensors            d(LM loss)/d(every decoder parameter), by HF name
+    autoencoder_state_grads.safetensors   d(auto-encoder loss)/d(encoder states): "ssm" and "conv", shaped as the
+                            two .npy files above (make_state_gradients; `state-gradients` writes them alone)
     adamw_final.safetensors         decoder parameters after the 5 AdamW steps
     expected.json           losses, the AdamW run's settings and its per-step loss / lr / grad norm
 Tests/Fixtures/training/ssd_scan.safetensors and ssd_scan.json: Mamba-2's scan alone and the gradient of each of its
@@ -257,6 +259,27 @@ def make_model_fixture(name, config_kwargs, batch, length, settings, seed):
     print(name, "loss", ae_loss.item(), "lm", lm.loss.item(), "adamw", losses, "norms", norms)
 
 
+MODEL_FIXTURES = ["small", "odd", "untied", "falcon", "mamba2", "mamba2-odd"]
+
+
+def make_state_gradients(name):
+    """d(auto-encoder loss)/d(the encoder's states), from the fixture's committed decoder, tokens and states (so
+    that nothing else of the fixture is rewritten): autoencoder_state_grads.safetensors with "ssm" and "conv",
+    shaped as encoder_ssm.npy and encoder_conv.npy."""
+    from transformers import AutoModelForCausalLM
+    folder = os.path.join(HERE, name)
+    decoder = AutoModelForCausalLM.from_pretrained(os.path.join(folder, "decoder"), dtype=torch.float32)
+    tokens = torch.from_numpy(np.load(os.path.join(folder, "tokens.npy"))).long()
+    ssm_all = torch.from_numpy(np.load(os.path.join(folder, "encoder_ssm.npy")))
+    conv_all = torch.from_numpy(np.load(os.path.join(folder, "encoder_conv.npy")))
+    ssm = [ssm_all[:, i].clone().requires_grad_(True) for i in range(ssm_all.shape[1])]
+    conv = [conv_all[:, i].clone().requires_grad_(True) for i in range(conv_all.shape[1])]
+    autoencoder_loss(decoder, tokens, conv, ssm).backward()
+    save_file({"ssm": torch.stack([s.grad for s in ssm], dim=1).contiguous(),
+               "conv": torch.stack([c.grad for c in conv], dim=1).contiguous()},
+              os.path.join(folder, "autoencoder_state_grads.safetensors"))
+
+
 def make_ssd_scan_fixture():
     """Mamba-2's scan alone against transformers' own chunked scan (mamba2_chunk_scan, with an initial state and its
     final state returned), whose autograd gives the gradient of every input, the initial state's included: two
@@ -362,6 +385,7 @@ def main():
                       conv_kernel=3, expand=2, layer_norm_epsilon=1e-6, chunk_size=3, use_bias=False, use_conv_bias=True,
                       tie_word_embeddings=False)
     fixtures = {
+        "state-gradients": lambda: [make_state_gradients(name) for name in MODEL_FIXTURES],
         "small": lambda: make_model_fixture("small", small, batch=3, length=9, seed=11, settings=dict(
             lr=5e-3, weight_decay=0.1, clip=1.0, schedule="cosine", warmup=2, total_steps=5, steps=5)),
         "odd": lambda: make_model_fixture("odd", odd, batch=2, length=2, seed=23, settings=dict(
@@ -379,6 +403,8 @@ def main():
     }
     for name in sys.argv[1:] or fixtures:
         fixtures[name]()
+        if name in MODEL_FIXTURES:
+            make_state_gradients(name)
 
 
 if __name__ == "__main__":
