@@ -19,16 +19,12 @@ struct Encode: ParsableCommand {
     @Option(help: "Chunks per forward pass.") var batchSize = 64
     @Option(help: "Worker threads.") var threads = 2
     @Option(help: "Timed repetitions; the best is reported.") var repeats = 2
-    @Option(help: "The vector kernels to run: \(VectorPath.allCases.map(\.rawValue).joined(separator: ", ")) (default: the widest this CPU runs), to compare them side by side.")
-    var kernels: VectorPath?
+    @OptionGroup var kernels: KernelChoice
 
     func run() throws {
         BLASCore.useTheCPUsKernels()
         LetheThreads.set(threads)
-        if let kernels {
-            guard kernels.isAvailable else { throw ValidationError("this CPU does not run the \(kernels.rawValue) kernels") }
-            vectorPath = kernels
-        }
+        try kernels.apply()
         let before = sgemmPeak(threads: threads)
 
         let loadStart = DispatchTime.now()

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import LetheAnalysis
+import LetheModel
 import LetheShards
 import LetheText
 
@@ -15,6 +16,21 @@ struct LetheBench: ParsableCommand {
         subcommands: [Analysis.self, ShardsBench.self, TokenizerBench.self, CorpusBench.self, TokenizeStageBench.self,
                       CountBench.self, AnnotateBench.self, Encode.self, Kernels.self, Reconstruct.self, Train.self])
 }
+
+/// `--kernels`: which vector kernels the model benchmarks run, to compare them side by side.
+struct KernelChoice: ParsableArguments {
+    @Option(help: "The vector kernels to run: \(VectorPath.allCases.map(\.rawValue).joined(separator: ", ")) (default: the widest this CPU runs), to compare them side by side.")
+    var kernels: VectorPath?
+
+    /// Makes them the kernels every model kernel runs; refuses ones this CPU does not have.
+    func apply() throws {
+        guard let kernels else { return }
+        guard kernels.isAvailable else { throw ValidationError("this CPU does not run the \(kernels.rawValue) kernels") }
+        vectorPath = kernels
+    }
+}
+
+extension VectorPath: ExpressibleByArgument {}
 
 /// Wall-clock seconds since `start`.
 func elapsed(since start: DispatchTime) -> Double {

@@ -33,16 +33,12 @@ struct Train: ParsableCommand {
     var activationBudgetMb = 4096
     @Flag(inversion: .prefixedNo, help: "Also time the frozen encoder before each step (--no-on-the-fly: steps only, for a profile).")
     var onTheFly = true
-    @Option(help: "The vector kernels to run: \(VectorPath.allCases.map(\.rawValue).joined(separator: ", ")) (default: the widest this CPU runs), to compare them side by side.")
-    var kernels: VectorPath?
+    @OptionGroup var kernels: KernelChoice
 
     func run() throws {
         BLASCore.useTheCPUsKernels()
         LetheThreads.set(threads)
-        if let kernels {
-            guard kernels.isAvailable else { throw ValidationError("this CPU does not run the \(kernels.rawValue) kernels") }
-            vectorPath = kernels
-        }
+        try kernels.apply()
         let peakBefore = sgemmPeak(threads: threads)
         let decoder = try MambaModel.loadOrRandomize(from: URL(fileURLWithPath: model), seed: 0).model
         let c = decoder.config
@@ -94,4 +90,3 @@ struct Train: ParsableCommand {
 }
 
 extension TrainingObjective: ExpressibleByArgument {}
-extension VectorPath: ExpressibleByArgument {}

@@ -108,18 +108,24 @@ public struct MambaConfig: Equatable, Sendable {
     /// Reads `config.json` of a Hugging Face folder (`model_type` "mamba", "falcon_mamba" or "mamba2") or of an
     /// original state-spaces folder (`d_model`, `n_layer`, `ssm_cfg`, `pad_vocab_size_multiple`).
     public static func read(contentsOf url: URL) throws -> MambaConfig {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelError("\(url.path): cannot read (\(error.localizedDescription))")
-        }
-        // JSONValue reads Python's Infinity, which Mamba-2 configs may hold (time_step_limit).
-        guard let json = (try? JSONValue.parse(Array(data)))?.foundationObject as? [String: Any] else {
-            throw ModelError("\(url.path): not a JSON object")
-        }
+        let json = try jsonObject(contentsOf: url)
         let keys = ConfigKeys(json: json, file: url.path)
         if json["model_type"] != nil { return try hfConfig(keys) }
         if json["d_model"] != nil { return try originalConfig(keys) }
         throw ModelError("\(url.path): neither a Hugging Face Mamba config (no 'model_type') nor an original state-spaces config (no 'd_model')")
+    }
+
+    /// A config.json as Foundation objects (as JSONSerialization gives them), read with JSONValue, which takes
+    /// Python's Infinity (a Mamba-2's time_step_limit, as Python's json module writes it).
+    public static func jsonObject(contentsOf url: URL) throws -> [String: Any] {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelError("\(url.path): cannot read (\(error.localizedDescription))")
+        }
+        guard let json = (try? JSONValue.parse(Array(data)))?.foundationObject as? [String: Any] else {
+            throw ModelError("\(url.path): not a JSON object")
+        }
+        return json
     }
 
     static func hfConfig(_ keys: ConfigKeys) throws -> MambaConfig {

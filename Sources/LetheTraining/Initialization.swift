@@ -1,6 +1,5 @@
 import Foundation
 import LetheModel
-import LetheShards
 
 /// Random weights for a model trained from scratch (`--init` a folder holding only config.json), distributed as
 /// transformers' MambaPreTrainedModel._init_weights draws them (with its default rescale_prenorm_residual=False;
@@ -24,12 +23,7 @@ public struct MambaInitialization: Equatable, Sendable {
 
     /// The initialisation settings of a Hugging Face config.json (transformers' defaults where absent).
     public init(configJSON url: URL) throws {
-        let object: Any
-        // JSONValue, as MambaConfig.read: it reads Python's Infinity (a Mamba-2's time_step_limit).
-        do { object = try JSONValue.parse(Array(Data(contentsOf: url))).foundationObject } catch {
-            throw TrainingError("\(url.path): cannot read (\(error))")
-        }
-        guard let json = object as? [String: Any] else { throw TrainingError("\(url.path): not a JSON object") }
+        let json = try MambaConfig.jsonObject(contentsOf: url)
         func number(_ key: String, _ fallback: Double) throws -> Double {
             guard let value = json[key] else { return fallback }
             guard let n = value as? NSNumber else { throw TrainingError("\(url.path): '\(key)' must be a number") }

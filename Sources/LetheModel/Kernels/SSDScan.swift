@@ -63,12 +63,15 @@ public func ssdScanForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Floa
     }
 }
 
-/// Δ from the biased dt: `torch.clamp(F.softplus(dt), *time_step_limit)` (softplus with PyTorch's threshold 20).
+/// Δ from the biased dt: `torch.clamp(F.softplus(dt), *time_step_limit)`.
 @inline(__always)
 func ssdTimeStep(_ biased: Float, min low: Float, max high: Float) -> Float {
-    let softplus = biased > 20 ? biased : log1p(exp(biased))
-    return Swift.min(Swift.max(softplus, low), high)
+    Swift.min(Swift.max(ssdSoftplus(biased), low), high)
 }
+
+/// `F.softplus` with PyTorch's threshold 20, on one value.
+@inline(__always)
+func ssdSoftplus(_ x: Float) -> Float { x > 20 ? x : log1p(exp(x)) }
 
 /// Naive reference of `ssdScanForward` (sums in Double, one (sequence, head, channel, state) at a time).
 public func ssdScanForwardReference(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, xStride: Int,
@@ -248,7 +251,7 @@ public func ssdScanBackward(dX: UnsafeMutablePointer<Float>, dxStride: Int, dBC:
                     dA += delta * decay * decaySum
                     // Δ = clamp(softplus(z)): the clamp passes the gradient where min <= Δ <= max (torch.clamp).
                     let biased = dt[row * dtStride + h] + dtBias[h]
-                    let softplus = biased > 20 ? biased : log1p(exp(biased))
+                    let softplus = ssdSoftplus(biased)
                     let passes = softplus >= dtMin && softplus <= dtMax
                     let dBiased = passes ? (dDelta.sum() + a * decay * decaySum) * (biased > 20 ? 1 : 1 / (1 + exp(-biased))) : 0
                     dDt[row * dDtStride + h] = dBiased
