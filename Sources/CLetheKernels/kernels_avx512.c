@@ -1,6 +1,6 @@
 // The vector kernels with 16 lanes of AVX-512F: the selective scan (selective_scan_body.h), its backward
-// (selective_scan_backward_body.h), Mamba-2's scan and its backward (ssd_scan_body.h) and the lm_head's
-// softmax rows (softmax_rows_body.h), on AVX-512 operations.
+// (selective_scan_backward_body.h), Mamba-2's scan and its backward (ssd_scan_body.h), the causal conv with its
+// SiLU (causal_conv_body.h) and the lm_head's softmax rows (softmax_rows_body.h), on AVX-512 operations.
 #include "lethe_kernels.h"
 
 #if defined(__x86_64__)
@@ -40,6 +40,10 @@ TARGET static inline float v_hsum(VEC v) { return _mm512_reduce_add_ps(v); }
 #define SSD_SCAN_NAME lethe_ssd_scan_avx512
 #define SSD_SCAN_BACKWARD_NAME lethe_ssd_scan_backward_avx512
 #include "ssd_scan_body.h"
+
+#define CONV_SILU_NAME lethe_causal_conv1d_silu_avx512
+#define CONV_UNIT lethe_causal_conv1d_silu_unit_avx512
+#include "causal_conv_body.h"
 
 #define SOFTMAX_STATISTICS_NAME lethe_softmax_statistics_avx512
 #define SOFTMAX_GRADIENT_NAME lethe_softmax_gradient_avx512

@@ -9,10 +9,6 @@ int lethe_avx512_available(void) { return 0; }
 
 #define NEVER_CALLED __builtin_trap()
 
-#define SCAN(name)                                                                                                   \
-    void name(float *y, const float *u, const float *dt, const float *dt_bias, const float *bc, long bc_stride,      \
-              const float *a_log, const float *d, float *state, long state_stride, long length, long channels,       \
-              long state_size, long unit_begin, long unit_end) { NEVER_CALLED; }
 #define SCAN_BACKWARD(name)                                                                                          \
     void name(float *du, float *ddt, float *partial_bc, float *ddt_bias, float *da_log, float *dd, float *d_state,  \
               long d_state_stride, const float *dy, const float *u, const float *dt, const float *dt_bias,           \
@@ -24,12 +20,14 @@ int lethe_avx512_available(void) { return 0; }
 #define SOFTMAX_GRADIENT(name) \
     void name(float *z, long rows, long count, const float *maximum, const float *factor) { NEVER_CALLED; }
 
-SCAN(lethe_selective_scan_avx2)
-SCAN(lethe_selective_scan_avx512)
+LETHE_SELECTIVE_SCAN(lethe_selective_scan_avx2) { NEVER_CALLED; }
+LETHE_SELECTIVE_SCAN(lethe_selective_scan_avx512) { NEVER_CALLED; }
 SCAN_BACKWARD(lethe_selective_scan_backward_avx2)
 SCAN_BACKWARD(lethe_selective_scan_backward_avx512)
 SOFTMAX_STATISTICS(lethe_softmax_statistics_avx2)
 SOFTMAX_STATISTICS(lethe_softmax_statistics_avx512)
+LETHE_CAUSAL_CONV1D_SILU(lethe_causal_conv1d_silu_avx2) { NEVER_CALLED; }
+LETHE_CAUSAL_CONV1D_SILU(lethe_causal_conv1d_silu_avx512) { NEVER_CALLED; }
 LETHE_SSD_SCAN(lethe_ssd_scan_avx2) { NEVER_CALLED; }
 LETHE_SSD_SCAN(lethe_ssd_scan_avx512) { NEVER_CALLED; }
 LETHE_SSD_SCAN_BACKWARD(lethe_ssd_scan_backward_avx2) { NEVER_CALLED; }

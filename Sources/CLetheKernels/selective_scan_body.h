@@ -10,9 +10,12 @@
 // V_STORE_MASKED(p, mask, v), V_GT_SELECT(x, threshold, a, b) = x > threshold ? a : b per lane; and the
 // functions of vector_math.h (include this after it).
 
-TARGET void SCAN_NAME(float *y, const float *u, const float *dt, const float *dt_bias, const float *bc,
-                      long bc_stride, const float *a_log, const float *d, float *state, long state_stride,
-                      long length, long channels, long n, long unit_begin, long unit_end) {
+// Tokens ahead that the scan prefetches its rows.
+#define SCAN_PREFETCH 6
+
+TARGET LETHE_SELECTIVE_SCAN(SCAN_NAME) {
+    const long n = state_size;
+    const VEC zero = V_SET1(0.0f), one = V_SET1(1.0f);
     const long blocks = (channels + LANES - 1) / LANES;
     VEC a[n], h[n];  // A·log2(e) and the state of one unit's channels, per state index
     float lane[LANES];
@@ -30,6 +33,15 @@ TARGET void SCAN_NAME(float *y, const float *u, const float *dt, const float *dt
         const VEC bias = V_LOAD_MASKED(dt_bias + c0, mask), skip = V_LOAD_MASKED(d + c0, mask);
         for (long t = 0; t < length; t++) {
             const long m = b * length + t;
+            // The unit's rows are a row of the batch apart, too far for the prefetchers: ask for those a few
+            // tokens ahead (a prefetch past the end of the sequence loads a line it does not need, nothing more).
+            __builtin_prefetch(dt + (m + SCAN_PREFETCH) * channels + c0);
+            __builtin_prefetch(u + (m + SCAN_PREFETCH) * channels + c0);
+            __builtin_prefetch(y + (m + SCAN_PREFETCH) * channels + c0, 1);
+            if (gated) {
+                __builtin_prefetch(z + (m + SCAN_PREFETCH) * z_stride + c0);
+                __builtin_prefetch(gated + (m + SCAN_PREFETCH) * channels + c0, 1);
+            }
             // Masked moves only for a last partial block: they are slow on some CPUs.
             const VEC pre = lanes == LANES ? V_LOADU(dt + m * channels + c0) : V_LOAD_MASKED(dt + m * channels + c0, mask);
             const VEC delta = v_softplus(V_ADD(pre, bias));
@@ -44,6 +56,14 @@ TARGET void SCAN_NAME(float *y, const float *u, const float *dt, const float *dt
             }
             if (lanes == LANES) V_STOREU(y + m * channels + c0, out);
             else V_STORE_MASKED(y + m * channels + c0, mask, out);
+            if (gated) {
+                // scan_output * F.silu(z), with silu(z) = z / (1 + e^-z): gateForward's operations.
+                const float *z_row = z + m * z_stride + c0;
+                const VEC zz = lanes == LANES ? V_LOADU(z_row) : V_LOAD_MASKED(z_row, mask);
+                const VEC g = V_MUL(out, V_DIV(zz, V_ADD(one, v_exp_unfused(V_SUB(zero, zz)))));
+                if (lanes == LANES) V_STOREU(gated + m * channels + c0, g);
+                else V_STORE_MASKED(gated + m * channels + c0, mask, g);
+            }
         }
         for (long j = 0; j < n; j++) {
             V_STOREU(lane, h[j]);

@@ -2,23 +2,30 @@
 // (kernels_avx2.c, kernels_avx512.c; see selective_scan_body.h for the list, plus V_POW2(shifted) = 2^n from the
 // bits of shifted = n + 1.5·2^23). The same polynomials as FastMath.swift's Swift SIMD functions.
 
-// e^x, Cephes expf: x clamped to [-87.3, 88].
-TARGET static inline VEC v_exp(VEC x) {
-    x = V_MIN(V_MAX(x, V_SET1(-87.3f)), V_SET1(88.0f));
-    const VEC shifter = V_SET1(12582912.0f);
-    VEC shifted = V_FMADD(x, V_SET1(1.44269504f), shifter);
-    VEC n = V_SUB(shifted, shifter);
-    VEC r = V_FNMADD(n, V_SET1(0.693359375f), x);
-    r = V_FMADD(n, V_SET1(2.12194440e-4f), r);
-    VEC p = V_SET1(1.9875691500e-4f);
-    p = V_FMADD(p, r, V_SET1(1.3981999507e-3f));
-    p = V_FMADD(p, r, V_SET1(8.3334519073e-3f));
-    p = V_FMADD(p, r, V_SET1(4.1665795894e-2f));
-    p = V_FMADD(p, r, V_SET1(1.6666665459e-1f));
-    p = V_FMADD(p, r, V_SET1(5.0000001201e-1f));
-    VEC er = V_ADD(V_FMADD(p, V_MUL(r, r), r), V_SET1(1.0f));
-    return V_MUL(er, V_POW2(shifted));
-}
+// e^x, Cephes expf: x clamped to [-87.3, 88]. Written once for two ways of multiplying and adding: MADD(a, b, c)
+// = a*b+c and NMADD(a, b, c) = c-a*b, fused (v_exp) or a rounded product then a sum (v_exp_unfused: FastMath.swift's
+// fastExp operation for operation, so that a C kernel using it gives the Swift kernel's bits).
+#define LETHE_DEFINE_EXP(name, MADD, NMADD)                                   \
+    TARGET static inline VEC name(VEC x) {                                    \
+        x = V_MIN(V_MAX(x, V_SET1(-87.3f)), V_SET1(88.0f));                   \
+        const VEC shifter = V_SET1(12582912.0f);                              \
+        VEC shifted = MADD(x, V_SET1(1.44269504f), shifter);                  \
+        VEC n = V_SUB(shifted, shifter);                                      \
+        VEC r = NMADD(n, V_SET1(0.693359375f), x);                            \
+        r = MADD(n, V_SET1(2.12194440e-4f), r);                               \
+        VEC p = V_SET1(1.9875691500e-4f);                                     \
+        p = MADD(p, r, V_SET1(1.3981999507e-3f));                             \
+        p = MADD(p, r, V_SET1(8.3334519073e-3f));                             \
+        p = MADD(p, r, V_SET1(4.1665795894e-2f));                             \
+        p = MADD(p, r, V_SET1(1.6666665459e-1f));                             \
+        p = MADD(p, r, V_SET1(5.0000001201e-1f));                             \
+        VEC er = V_ADD(MADD(p, V_MUL(r, r), r), V_SET1(1.0f));                \
+        return V_MUL(er, V_POW2(shifted));                                    \
+    }
+#define V_MUL_ADD(a, b, c) V_ADD(V_MUL(a, b), c)
+#define V_MUL_SUB_FROM(a, b, c) V_SUB(c, V_MUL(a, b))
+LETHE_DEFINE_EXP(v_exp, V_FMADD, V_FNMADD)
+LETHE_DEFINE_EXP(v_exp_unfused, V_MUL_ADD, V_MUL_SUB_FROM)
 
 // 2^t for t <= 0 (fastExp2NonPositive): t < -127 gives 0.
 TARGET static inline VEC v_exp2_nonpositive(VEC t) {

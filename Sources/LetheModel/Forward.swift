@@ -107,10 +107,9 @@ extension MambaModel {
                        rows: m, width: h, epsilon: c.layerNormEpsilon)
         linearForward(out: a.xz.pointer, outStride: 2 * di, input: a.normed.pointer, inputStride: h,
                       weight: lw.inProj, rows: m, inFeatures: h, outFeatures: extent == .state ? di : 2 * di)
-        causalConv1dForward(out: a.convOut.pointer, input: a.xz.pointer, inputStride: 2 * di,
-                            weight: lw.convWeight, bias: lw.convBias, state: convState, stateStride: convStateStride,
-                            batch: batchSize, length: length, channels: di, kernel: k)
-        siluForward(out: a.u.pointer, input: a.convOut.pointer, count: m * di)
+        causalConv1dSiLUForward(out: a.convOut.pointer, activated: a.u.pointer, input: a.xz.pointer, inputStride: 2 * di,
+                                weight: lw.convWeight, bias: lw.convBias, state: convState, stateStride: convStateStride,
+                                batch: batchSize, length: length, channels: di, kernel: k)
         linearForward(out: a.xProj.pointer, outStride: c.xProjSize, input: a.u.pointer, inputStride: di,
                       weight: lw.xProj, rows: m, inFeatures: di, outFeatures: c.xProjSize)
         if let epsilon = c.mixerRMSEpsilon {
@@ -123,14 +122,13 @@ extension MambaModel {
         }
         linearForward(out: a.dt.pointer, outStride: di, input: a.ssmParameters.pointer, inputStride: c.xProjSize,
                       weight: lw.dtProjWeight, rows: m, inFeatures: r, outFeatures: di)
+        // The state needs no gate: in_proj left z out.
+        let gate = extent == .state ? nil : ScanGate(z: a.xz.pointer + di, zStride: 2 * di, out: a.gated.pointer)
         selectiveScanForward(y: a.y.pointer, u: a.u.pointer, dt: a.dt.pointer, dtBias: lw.dtProjBias,
                              bc: a.ssmParameters.pointer + r, bcStride: c.xProjSize, aLog: lw.aLog, d: lw.d,
                              state: ssmState, stateStride: ssmStateStride,
-                             batch: batchSize, length: length, channels: di, stateSize: n)
-        if extent == .state { return }
-        gateForward(out: a.gated.pointer, y: a.y.pointer, z: a.xz.pointer + di, zStride: 2 * di,
-                    rows: m, channels: di)
-        if extent == .gated { return }
+                             batch: batchSize, length: length, channels: di, stateSize: n, gate: gate)
+        if extent != .output { return }
         if UnsafePointer(output) != input { output.update(from: input, count: m * h) }
         linearForward(out: output, outStride: h, input: a.gated.pointer, inputStride: di,
                       weight: lw.outProj, rows: m, inFeatures: di, outFeatures: h, accumulate: true)
@@ -154,10 +152,10 @@ extension MambaModel {
         let skipped = extent == .state ? di : 0
         linearForward(out: a.xz.pointer + skipped, outStride: columns, input: a.normed.pointer, inputStride: h,
                       weight: lw.inProj + skipped * h, rows: m, inFeatures: h, outFeatures: columns - skipped)
-        causalConv1dForward(out: a.convOut.pointer, input: a.xz.pointer + di, inputStride: columns,
-                            weight: lw.convWeight, bias: lw.convBias, state: convState, stateStride: convStateStride,
-                            batch: batchSize, length: length, channels: channels, kernel: c.convKernel)
-        siluForward(out: a.u.pointer, input: a.convOut.pointer, count: m * channels)
+        causalConv1dSiLUForward(out: a.convOut.pointer, activated: a.u.pointer, input: a.xz.pointer + di,
+                                inputStride: columns, weight: lw.convWeight, bias: lw.convBias, state: convState,
+                                stateStride: convStateStride, batch: batchSize, length: length, channels: channels,
+                                kernel: c.convKernel)
         ssdScanForward(y: a.y.pointer, x: a.u.pointer, xStride: channels, dt: a.xz.pointer + di + channels,
                        dtStride: columns, dtBias: lw.dtProjBias, aLog: lw.aLog, bc: a.u.pointer + di, bcStride: channels,
                        d: lw.d, state: ssmState, stateStride: ssmStateStride, batch: batchSize, length: length,

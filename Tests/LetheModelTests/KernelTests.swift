@@ -112,6 +112,49 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// The conv with its SiLU in one pass, on every implementation this CPU runs: the same bits as the two Swift
+    /// kernels one after the other (conv output, activation and final state), with and without the conv output
+    /// kept; channels that leave partial AVX2 and AVX-512 vectors, K = 4 (the unrolled case) and 3, inputs that
+    /// reach the exp's clamp.
+    func testCausalConv1dSiLUIsTheConvThenTheSiLU() {
+        let saved = vectorPath
+        defer { vectorPath = saved }
+        for path in VectorPath.allCases.filter(\.isAvailable) {
+            vectorPath = path
+            withWorkers {
+                for (channels, kernel) in [(37, 4), (16, 4), (21, 3), (1_792, 4)] {
+                    for length in [1, 2, 9] {
+                        let batch = 3, stride = 2 * channels + 5
+                        var x = random.floats(batch * length * stride, -4, 4)
+                        x[0] = 60; x[stride + 1] = -60
+                        let w = random.floats(channels * kernel), bias = random.floats(channels)
+                        let initial = random.floats(batch * channels * kernel)
+                        let count = batch * length * channels
+                        var conv = [Float](repeating: 0, count: count), act = conv, state = initial
+                        causalConv1dForward(out: &conv, input: x, inputStride: stride, weight: w, bias: bias, state: &state,
+                                            stateStride: channels * kernel, batch: batch, length: length,
+                                            channels: channels, kernel: kernel)
+                        siluForward(out: &act, input: conv, count: count)
+                        let what = "\(path) \(channels)/\(kernel) length \(length) workers \(LetheThreads.count)"
+                        for keepsConv in [true, false] {
+                            var fusedConv = [Float](repeating: .nan, count: count), fusedAct = fusedConv
+                            var fusedState = initial
+                            fusedConv.withUnsafeMutableBufferPointer { convOut in
+                                causalConv1dSiLUForward(out: keepsConv ? convOut.baseAddress! : nil, activated: &fusedAct,
+                                                        input: x, inputStride: stride, weight: w, bias: bias,
+                                                        state: &fusedState, stateStride: channels * kernel, batch: batch,
+                                                        length: length, channels: channels, kernel: kernel)
+                            }
+                            XCTAssertEqual(fusedAct.map(\.bitPattern), act.map(\.bitPattern), "activation \(what)")
+                            XCTAssertEqual(fusedState, state, "state \(what)")
+                            if keepsConv { XCTAssertEqual(fusedConv.map(\.bitPattern), conv.map(\.bitPattern), "conv \(what)") }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Elementwise kernels: relative error per element (plus 1e-30 absolute for values that are ~0).
     private func assertElementwise(_ fast: [Float], _ slow: [Float], _ bound: Float, _ what: String) {
         for (i, (f, s)) in zip(fast, slow).enumerated() where !(abs(f - s) <= bound * abs(s) + 1e-30) {
@@ -173,6 +216,48 @@ final class KernelTests: XCTestCase {
                         let what = "scan \(path) \(channels)x\(n) length \(length) workers \(LetheThreads.count)"
                         assertClose(fast, slow, relativeToMax: 2e-6, "\(what) y")
                         assertClose(fastState, slowState, relativeToMax: 2e-6, "\(what) state")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The scan with its gate, on every implementation this CPU runs, lengths 1 (the recurrent step) and longer:
+    /// y, the gate and the final state have the bits of the scan followed by `gateForward`.
+    func testSelectiveScanWithItsGateIsTheScanThenTheGate() {
+        let saved = vectorPath
+        defer { vectorPath = saved }
+        for path in VectorPath.allCases.filter(\.isAvailable) {
+            vectorPath = path
+            withWorkers {
+                for (channels, n) in [(37, 5), (32, 16)] {
+                    for length in [1, 9] {
+                        let batch = 2, r = 3, bcStride = r + 2 * n, zStride = 2 * channels + 3, rows = batch * length
+                        let u = random.floats(rows * channels, -2, 2), dt = random.floats(rows * channels, -6, 3)
+                        var z = random.floats(rows * zStride, -8, 8)
+                        z[0] = 95; z[1] = -95  // the exp's clamp
+                        let dtBias = random.floats(channels, -1, 1), bc = random.floats(rows * bcStride, -1, 1)
+                        let aLog = random.floats(channels * n, -2, 2.5), d = random.floats(channels, 0, 2)
+                        let initial = random.floats(batch * channels * n, -1, 1)
+                        func scan(gated: Bool) -> (y: [Float], gate: [Float], state: [Float]) {
+                            var y = [Float](repeating: .nan, count: rows * channels), out = y, state = initial
+                            out.withUnsafeMutableBufferPointer { out in
+                                z.withUnsafeBufferPointer { z in
+                                    let gate = gated ? ScanGate(z: z.baseAddress!, zStride: zStride, out: out.baseAddress!) : nil
+                                    selectiveScanForward(y: &y, u: u, dt: dt, dtBias: dtBias, bc: bc, bcStride: bcStride,
+                                                         aLog: aLog, d: d, state: &state, stateStride: channels * n,
+                                                         batch: batch, length: length, channels: channels, stateSize: n,
+                                                         gate: gate)
+                                }
+                            }
+                            if !gated { gateForward(out: &out, y: y, z: z, zStride: zStride, rows: rows, channels: channels) }
+                            return (y, out, state)
+                        }
+                        let (fused, apart) = (scan(gated: true), scan(gated: false))
+                        let what = "\(path) \(channels)x\(n) length \(length) workers \(LetheThreads.count)"
+                        XCTAssertEqual(fused.y.map(\.bitPattern), apart.y.map(\.bitPattern), "y \(what)")
+                        XCTAssertEqual(fused.gate.map(\.bitPattern), apart.gate.map(\.bitPattern), "gate \(what)")
+                        XCTAssertEqual(fused.state.map(\.bitPattern), apart.state.map(\.bitPattern), "state \(what)")
                     }
                 }
             }

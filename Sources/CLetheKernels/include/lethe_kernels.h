@@ -19,15 +19,16 @@ const char *lethe_blas_core_for_cpu(void);
 
 /// The selective scan of LetheModel's selectiveScanForward (same arguments and layout, see SelectiveScan.swift)
 /// for work units [unit_begin, unit_end), a unit being one sequence and one block of 8 channels
-/// (unit = b * ceil(channels / 8) + block).
-void lethe_selective_scan_avx2(float *y, const float *u, const float *dt, const float *dt_bias, const float *bc,
-                               long bc_stride, const float *a_log, const float *d, float *state, long state_stride,
-                               long length, long channels, long state_size, long unit_begin, long unit_end);
-
+/// (unit = b * ceil(channels / 8) + block). When `gated` is not NULL, also writes the gate y · SiLU(z) there
+/// (gateForward's operations; z rows `z_stride` floats apart).
+#define LETHE_SELECTIVE_SCAN(name)                                                                                  \
+    void name(float *y, float *gated, const float *z, long z_stride, const float *u, const float *dt,            \
+              const float *dt_bias, const float *bc, long bc_stride, const float *a_log, const float *d,          \
+              float *state, long state_stride, long length, long channels, long state_size, long unit_begin,      \
+              long unit_end)
+LETHE_SELECTIVE_SCAN(lethe_selective_scan_avx2);
 /// The same with units of 16 channels (unit = b * ceil(channels / 16) + block).
-void lethe_selective_scan_avx512(float *y, const float *u, const float *dt, const float *dt_bias, const float *bc,
-                                 long bc_stride, const float *a_log, const float *d, float *state, long state_stride,
-                                 long length, long channels, long state_size, long unit_begin, long unit_end);
+LETHE_SELECTIVE_SCAN(lethe_selective_scan_avx512);
 
 /// The backward of the scan, LetheModel's selectiveScanBackward (same arguments and layout, see SelectiveScan.swift),
 /// for work units [unit_begin, unit_end) of `unit_channels` channels each (a multiple of the lanes, 8 or 16).
@@ -69,6 +70,17 @@ LETHE_SSD_SCAN(lethe_ssd_scan_avx512);
               long groups, long state_size, float dt_min, float dt_max, long block, long unit_begin, long unit_end)
 LETHE_SSD_SCAN_BACKWARD(lethe_ssd_scan_backward_avx2);
 LETHE_SSD_SCAN_BACKWARD(lethe_ssd_scan_backward_avx512);
+
+/// LetheModel's causalConv1dSiLUForward (same arguments and layout, see Conv1d.swift): the causal conv1d written to
+/// `out` (skipped when NULL) and its SiLU to `activated`, the conv state read and updated, for work units
+/// [unit_begin, unit_end) of one sequence and 8 vectors of channels (64 channels with AVX2, 128 with AVX-512; unit =
+/// b * ceil(channels / (8 * lanes)) + its place).
+#define LETHE_CAUSAL_CONV1D_SILU(name)                                                                              \
+    void name(float *out, float *activated, const float *input, long input_stride, const float *weight,           \
+              const float *bias, float *state, long state_stride, long length, long channels, long kernel,        \
+              long unit_begin, long unit_end)
+LETHE_CAUSAL_CONV1D_SILU(lethe_causal_conv1d_silu_avx2);
+LETHE_CAUSAL_CONV1D_SILU(lethe_causal_conv1d_silu_avx512);
 
 /// The elementwise half of LetheModel's blockedLMHeadCrossEntropy (see softmax_rows_body.h): for each of `rows`
 /// rows of `count` logits in z, updates the row's running maximum and sum of exp(z - maximum) with them.

@@ -1,3 +1,5 @@
+import CLetheKernels
+
 // Depthwise causal conv1d over time, per sequence and channel, with the conv state (transformers' cache
 // convention: the last K inputs). Shapes: input (B·L, DI) with row stride `inputStride` (the x half of
 // in_proj's output); out (B·L, DI); weight (DI, 1, K); bias (DI); state (B) × (DI, K) with `stateStride`
@@ -48,6 +50,38 @@ public func causalConv1dForward(out: UnsafeMutablePointer<Float>, input: UnsafeP
             }
         }
     }
+}
+
+/// `causalConv1dForward` into `out` (when given: the backward pass reads it), then `siluForward` of it into
+/// `activated`, as the block runs them:
+///   PyTorch (MambaMixer.slow_forward): `hidden_states = self.act(self.conv1d(hidden_states)[..., :seq_len])`
+/// With the AVX-512 or AVX2 C kernels (`vectorPath`) in one pass over the tokens, the SiLU taken while the conv's
+/// output is in registers, with the Swift kernels' operations: the same bits either way. The C kernels' work units
+/// span 8 vectors of channels, so that each token's row is read in runs the prefetchers follow.
+public func causalConv1dSiLUForward(out: UnsafeMutablePointer<Float>?, activated: UnsafeMutablePointer<Float>,
+                                    input: UnsafePointer<Float>, inputStride: Int, weight: UnsafePointer<Float>,
+                                    bias: UnsafePointer<Float>, state: UnsafeMutablePointer<Float>, stateStride: Int,
+                                    batch: Int, length: Int, channels: Int, kernel: Int) {
+    let fused: ((Range<Int>) -> Void)?
+    switch vectorPath {
+    case .avx512:
+        fused = { lethe_causal_conv1d_silu_avx512(out, activated, input, inputStride, weight, bias, state, stateStride,
+                                                  length, channels, kernel, $0.lowerBound, $0.upperBound) }
+    case .avx2:
+        fused = { lethe_causal_conv1d_silu_avx2(out, activated, input, inputStride, weight, bias, state, stateStride,
+                                                length, channels, kernel, $0.lowerBound, $0.upperBound) }
+    case .swiftSIMD:
+        fused = nil
+    }
+    if let fused, length > 1 {
+        let unitChannels = 8 * vectorPath.lanes  // CONV_UNIT_VECTORS in causal_conv_body.h
+        LetheThreads.parallelFor(batch * ((channels + unitChannels - 1) / unitChannels), chunksPerWorker: 4, fused)
+        return
+    }
+    let convOut = out ?? activated  // without `out`, the SiLU runs in place
+    causalConv1dForward(out: convOut, input: input, inputStride: inputStride, weight: weight, bias: bias, state: state,
+                        stateStride: stateStride, batch: batch, length: length, channels: channels, kernel: kernel)
+    siluForward(out: activated, input: convOut, count: batch * length * channels)
 }
 
 /// Naive reference of `causalConv1dForward`: builds `full` per sequence and channel, as PyTorch does.

@@ -21,32 +21,63 @@ import Foundation
 /// Parallel over (sequence, block of 8 channels); Δ's softplus, the exp and the update are fused so that
 /// the (B, DI, L, N) tensors PyTorch materialises never exist. Runs the AVX-512 or AVX2+FMA C kernel
 /// (Sources/CLetheKernels) when the CPU has it, else the Swift SIMD kernel below: `vectorPath`.
+///
+/// With `gate`, also `gateForward(out: gate.out, y: y, z: gate.z, ...)`: the C kernels take the gate while the
+/// scan's output is in registers, with gateForward's operations (the same bits either way).
 public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>, dt: UnsafePointer<Float>,
                                  dtBias: UnsafePointer<Float>, bc: UnsafePointer<Float>, bcStride: Int,
                                  aLog: UnsafePointer<Float>, d: UnsafePointer<Float>,
                                  state: UnsafeMutablePointer<Float>, stateStride: Int,
-                                 batch: Int, length: Int, channels: Int, stateSize: Int) {
-    if length == 1 {  // the recurrent step (RecurrentStep.swift)
-        return selectiveScanStep(y: y, u: u, dt: dt, dtBias: dtBias, bc: bc, bcStride: bcStride, aLog: aLog, d: d,
-                                 state: state, stateStride: stateStride, batch: batch, channels: channels, stateSize: stateSize)
-    }
-    let n = stateSize
+                                 batch: Int, length: Int, channels: Int, stateSize: Int, gate: ScanGate? = nil) {
     let kernel: ((Range<Int>) -> Void)?
+    let (gated, z, zStride) = (gate?.out, gate?.z, gate?.zStride ?? 0)
     switch vectorPath {
     case .avx512:
-        kernel = { lethe_selective_scan_avx512(y, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride, length,
-                                               channels, stateSize, $0.lowerBound, $0.upperBound) }
+        kernel = { lethe_selective_scan_avx512(y, gated, z, zStride, u, dt, dtBias, bc, bcStride, aLog, d, state,
+                                               stateStride, length, channels, stateSize, $0.lowerBound, $0.upperBound) }
     case .avx2:
-        kernel = { lethe_selective_scan_avx2(y, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride, length,
-                                             channels, stateSize, $0.lowerBound, $0.upperBound) }
+        kernel = { lethe_selective_scan_avx2(y, gated, z, zStride, u, dt, dtBias, bc, bcStride, aLog, d, state,
+                                             stateStride, length, channels, stateSize, $0.lowerBound, $0.upperBound) }
     case .swiftSIMD:
         kernel = nil
     }
-    if let kernel {
+    if let kernel, length > 1 {
         let lanes = vectorPath.lanes
         LetheThreads.parallelFor(batch * ((channels + lanes - 1) / lanes), chunksPerWorker: 4, kernel)
         return
     }
+    if length == 1 {  // the recurrent step (RecurrentStep.swift)
+        selectiveScanStep(y: y, u: u, dt: dt, dtBias: dtBias, bc: bc, bcStride: bcStride, aLog: aLog, d: d,
+                          state: state, stateStride: stateStride, batch: batch, channels: channels, stateSize: stateSize)
+    } else {
+        selectiveScanForwardSIMD(y: y, u: u, dt: dt, dtBias: dtBias, bc: bc, bcStride: bcStride, aLog: aLog, d: d,
+                                 state: state, stateStride: stateStride, batch: batch, length: length,
+                                 channels: channels, stateSize: stateSize)
+    }
+    if let gate {
+        gateForward(out: gate.out, y: y, z: gate.z, zStride: gate.zStride, rows: batch * length, channels: channels)
+    }
+}
+
+/// Where `selectiveScanForward` writes the gate y · SiLU(z) beside y: z (B·L, DI) with row stride `zStride` (the z
+/// half of in_proj's output), out (B·L, DI).
+public struct ScanGate {
+    public let z: UnsafePointer<Float>
+    public let zStride: Int
+    public let out: UnsafeMutablePointer<Float>
+
+    public init(z: UnsafePointer<Float>, zStride: Int, out: UnsafeMutablePointer<Float>) {
+        (self.z, self.zStride, self.out) = (z, zStride, out)
+    }
+}
+
+/// The scan of `selectiveScanForward` in Swift SIMD, 8 channels per work unit: the portable path.
+private func selectiveScanForwardSIMD(y: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>, dt: UnsafePointer<Float>,
+                                      dtBias: UnsafePointer<Float>, bc: UnsafePointer<Float>, bcStride: Int,
+                                      aLog: UnsafePointer<Float>, d: UnsafePointer<Float>,
+                                      state: UnsafeMutablePointer<Float>, stateStride: Int,
+                                      batch: Int, length: Int, channels: Int, stateSize: Int) {
+    let n = stateSize
     let blocks = (channels + 7) / 8
     LetheThreads.parallelFor(batch * blocks, chunksPerWorker: 4) { units in
         withUnsafeTemporaryAllocation(of: Float8.self, capacity: 2 * n) { scratch in
