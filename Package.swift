@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "CLetheKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "LetheModel", dependencies: ["CBLAS", "CArchive", "CLetheKernels", "LetheShards"],
                 swiftSettings: fast),
-        .target(name: "LetheTraining", dependencies: ["LetheModel", "LetheSamples", "LetheShards", "CBLAS"], swiftSettings: fast),
+        .target(name: "LetheTraining", dependencies: ["LetheModel", "LetheSamples", "LetheShards", "CBLAS", "CLetheKernels"], swiftSettings: fast),
         // Text segmentation as NLTK does it (Punkt sentences, Treebank words, nltk.word_tokenize), for the count
         // and annotate stages; the Punkt model is a data file (Resources/), checked by its digest when loaded.
         .target(name: "LetheText", dependencies: ["LetheShards", "CZstd"],

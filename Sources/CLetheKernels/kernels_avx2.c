@@ -1,6 +1,7 @@
 // The vector kernels with 8 lanes of AVX2+FMA: the selective scan (selective_scan_body.h), its backward
 // (selective_scan_backward_body.h), Mamba-2's scan and its backward (ssd_scan_body.h), the causal conv with its
-// SiLU (causal_conv_body.h) and the lm_head's softmax rows (softmax_rows_body.h), on AVX2 operations.
+// SiLU (causal_conv_body.h) and the lm_head's softmax rows (softmax_rows_body.h), on AVX2 operations; and the
+// gradient norm's sums of squares (AVX2 only: CPUs with AVX-512 run it too).
 #include "lethe_kernels.h"
 
 #if defined(__x86_64__)
@@ -59,6 +60,50 @@ TARGET static inline float v_hmax(VEC v) {
     return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
 }
 #include "softmax_rows_body.h"
+
+// Squares added in double as LetheTraining's globalGradientNorm adds them, element i into running sum i mod 4: four
+// of those sums are one vector of four doubles, a product then a sum (no fused multiply-add), in the same order.
+TARGET static inline __m256d add_squares(__m256d sums, const float *x) {
+    const __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x));
+    return _mm256_add_pd(sums, _mm256_mul_pd(v, v));
+}
+
+// (s0 + s1) + (s2 + s3), the elements past the last multiple of 4 first added into s0.
+TARGET static inline double finish_block(__m256d sums, const float *tail, long tail_count) {
+    double s[4];
+    _mm256_storeu_pd(s, sums);
+    for (long i = 0; i < tail_count; i++) s[0] += (double)tail[i] * (double)tail[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+TARGET void lethe_block_sums_of_squares_avx2(const float *x, long count, long block, long block_begin, long block_end,
+                                             double *sums) {
+    long b = block_begin;
+    // Four whole blocks at a time: four independent chains of additions, where one would wait on each sum.
+    for (; b + 4 <= block_end && (b + 4) * block <= count; b += 4) {
+        const float *x0 = x + b * block, *x1 = x0 + block, *x2 = x1 + block, *x3 = x2 + block;
+        __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+        long i = 0;
+        for (; i + 4 <= block; i += 4) {
+            s0 = add_squares(s0, x0 + i);
+            s1 = add_squares(s1, x1 + i);
+            s2 = add_squares(s2, x2 + i);
+            s3 = add_squares(s3, x3 + i);
+        }
+        sums[b] = finish_block(s0, x0 + i, block - i);
+        sums[b + 1] = finish_block(s1, x1 + i, block - i);
+        sums[b + 2] = finish_block(s2, x2 + i, block - i);
+        sums[b + 3] = finish_block(s3, x3 + i, block - i);
+    }
+    for (; b < block_end; b++) {
+        const float *xb = x + b * block;
+        const long length = count - b * block < block ? count - b * block : block;
+        __m256d s = _mm256_setzero_pd();
+        long i = 0;
+        for (; i + 4 <= length; i += 4) s = add_squares(s, xb + i);
+        sums[b] = finish_block(s, xb + i, length - i);
+    }
+}
 
 int lethe_avx2_available(void) {
     __builtin_cpu_init();

@@ -32,6 +32,8 @@ LETHE_SSD_SCAN(lethe_ssd_scan_avx2) { NEVER_CALLED; }
 LETHE_SSD_SCAN(lethe_ssd_scan_avx512) { NEVER_CALLED; }
 LETHE_SSD_SCAN_BACKWARD(lethe_ssd_scan_backward_avx2) { NEVER_CALLED; }
 LETHE_SSD_SCAN_BACKWARD(lethe_ssd_scan_backward_avx512) { NEVER_CALLED; }
+void lethe_block_sums_of_squares_avx2(const float *x, long count, long block, long block_begin, long block_end,
+                                      double *sums) { NEVER_CALLED; }
 SOFTMAX_GRADIENT(lethe_softmax_gradient_avx2)
 SOFTMAX_GRADIENT(lethe_softmax_gradient_avx512)
 

@@ -5,7 +5,8 @@
 // Sources/LetheModel/Kernels/SelectiveScan.swift, which states the equations: each group of LANES channels
 // recomputes its states for one sequence, keeping them and exp(Δ·A), then runs backwards in time; dB and dC
 // (sums over channels) gather in one vector per (t, n) for the whole unit and are reduced across lanes once per
-// unit and sequence.
+// unit and sequence. Rows are prefetched SCAN_PREFETCH tokens ahead, as the forward kernel does (include this after
+// selective_scan_body.h).
 
 #include <stdlib.h>
 
@@ -61,6 +62,9 @@ TARGET void SCAN_BACKWARD_NAME(float *du, float *ddt, float *partial_bc, float *
                 // Forward, as the forward kernel computes it, keeping every state.
                 for (long t = 0; t < length; t++) {
                     const long m = b * length + t;
+                    const long ahead = t + SCAN_PREFETCH < length ? m + SCAN_PREFETCH : m;
+                    __builtin_prefetch(dt + ahead * channels + c0);
+                    __builtin_prefetch(u + ahead * channels + c0);
                     const VEC delta = v_softplus(V_ADD(LOAD(dt + m * channels + c0), bias));
                     const VEC delta_x = V_MUL(delta, LOAD(u + m * channels + c0));
                     const float *b_row = bc + m * bc_stride;
@@ -76,6 +80,12 @@ TARGET void SCAN_BACKWARD_NAME(float *du, float *ddt, float *partial_bc, float *
                 for (long j = 0; j < n; j++) g[j] = zero;
                 for (long t = length - 1; t >= 0; t--) {
                     const long m = b * length + t;
+                    const long behind = t >= SCAN_PREFETCH ? m - SCAN_PREFETCH : m;
+                    __builtin_prefetch(dy + behind * channels + c0);
+                    __builtin_prefetch(u + behind * channels + c0);
+                    __builtin_prefetch(dt + behind * channels + c0);
+                    __builtin_prefetch(du + behind * channels + c0, 1);
+                    __builtin_prefetch(ddt + behind * channels + c0, 1);
                     const VEC dyt = LOAD(dy + m * channels + c0), x = LOAD(u + m * channels + c0);
                     const VEC delta = deltas[t], delta_x = V_MUL(delta, x);
                     const float *b_row = bc + m * bc_stride, *c_row = b_row + n;

@@ -34,13 +34,14 @@ TARGET LETHE_SELECTIVE_SCAN(SCAN_NAME) {
         for (long t = 0; t < length; t++) {
             const long m = b * length + t;
             // The unit's rows are a row of the batch apart, too far for the prefetchers: ask for those a few
-            // tokens ahead (a prefetch past the end of the sequence loads a line it does not need, nothing more).
-            __builtin_prefetch(dt + (m + SCAN_PREFETCH) * channels + c0);
-            __builtin_prefetch(u + (m + SCAN_PREFETCH) * channels + c0);
-            __builtin_prefetch(y + (m + SCAN_PREFETCH) * channels + c0, 1);
+            // tokens ahead.
+            const long ahead = t + SCAN_PREFETCH < length ? m + SCAN_PREFETCH : m;
+            __builtin_prefetch(dt + ahead * channels + c0);
+            __builtin_prefetch(u + ahead * channels + c0);
+            __builtin_prefetch(y + ahead * channels + c0, 1);
             if (gated) {
-                __builtin_prefetch(z + (m + SCAN_PREFETCH) * z_stride + c0);
-                __builtin_prefetch(gated + (m + SCAN_PREFETCH) * channels + c0, 1);
+                __builtin_prefetch(z + ahead * z_stride + c0);
+                __builtin_prefetch(gated + ahead * channels + c0, 1);
             }
             // Masked moves only for a last partial block: they are slow on some CPUs.
             const VEC pre = lanes == LANES ? V_LOADU(dt + m * channels + c0) : V_LOAD_MASKED(dt + m * channels + c0, mask);

@@ -1,4 +1,5 @@
 import XCTest
+import LetheModel
 @testable import LetheTraining
 
 /// Schedules, AdamW and clipping against transformers' get_scheduler, torch.optim.AdamW and
@@ -61,5 +62,29 @@ final class OptimizerTests: XCTestCase {
         let values = (0 ..< 300_001).map { Float(sin(Double($0) * 0.37)) }
         let expected = values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
         XCTAssertEqual(globalGradientNorm(values, count: values.count), expected, accuracy: 1e-9 * expected)
+    }
+
+    /// The C kernel's norm has the Swift loop's bits: whole groups of four blocks, a remainder of blocks, a short
+    /// last block with elements past a multiple of 4, on one worker and two.
+    func testGlobalNormHasTheSameBitsOnEveryPath() {
+        let (savedPath, savedThreads) = (vectorPath, LetheThreads.count)
+        defer { vectorPath = savedPath; LetheThreads.set(savedThreads) }
+        for count in [3, 65_536, 65_536 * 4, 65_536 * 9 + 7, 65_536 * 6 + 2] {
+            let values: [Float] = (0 ..< count).map { (i: Int) -> Float in
+                let wave = Float(sin(Double(i) * 0.37 + 1))
+                return wave * Float(1 + i % 13)
+            }
+            vectorPath = .swiftSIMD
+            LetheThreads.set(1)
+            let swift = globalGradientNorm(values, count: count)
+            for path in VectorPath.allCases.filter(\.isAvailable) {
+                for threads in [1, 2] {
+                    vectorPath = path
+                    LetheThreads.set(threads)
+                    XCTAssertEqual(globalGradientNorm(values, count: count).bitPattern, swift.bitPattern,
+                                   "\(count) floats, \(path), \(threads) workers")
+                }
+            }
+        }
     }
 }

@@ -91,6 +91,12 @@ void lethe_softmax_statistics_avx512(const float *z, long rows, long count, floa
 void lethe_softmax_gradient_avx2(float *z, long rows, long count, const float *maximum, const float *factor);
 void lethe_softmax_gradient_avx512(float *z, long rows, long count, const float *maximum, const float *factor);
 
+/// LetheTraining's globalGradientNorm per block: for the blocks [block_begin, block_end) of `block` floats of x (`count`
+/// floats in all, the last block possibly shorter), sums[b] = block b's sum of squares in double, added in
+/// globalGradientNorm's order (the same bits), four blocks at a time. AVX2; CPUs with AVX-512 run it too.
+void lethe_block_sums_of_squares_avx2(const float *x, long count, long block, long block_begin, long block_end,
+                                      double *sums);
+
 #ifdef __cplusplus
 }
 #endif
