@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Where a training step's time goes, by kernel: `perf record` of `lethe-bench train --no-on-the-fly` (steps only),
 its samples grouped by what the symbol is. Model loading and random initialisation are left out and the rest is
-given as shares of the steps' samples, as the README's profile tables.
+given as shares of the steps' samples, as the README's profile tables. With `encode` first, the same for
+`lethe-bench encode` (the encoding benchmark's forward passes).
 
     python3 Benchmarks/profile.py --model models/lethe-small --batch-size 32 --length 16 --repeats 30
     python3 Benchmarks/profile.py --model .build/bench-cache/mamba-130m-config --batch-size 4 --length 64 --repeats 12
+    python3 Benchmarks/profile.py encode --repeats 6
 
-Needs Linux perf. The arguments after the script's own are lethe-bench train's (--threads defaults to 2 there).
+Needs Linux perf. The arguments after the script's own are lethe-bench train's, or encode's (--threads defaults to 2 there).
 """
 import os
 import re
@@ -26,10 +28,10 @@ GROUPS = [
     ("selective scan backward", r"selective_scan_backward|selectiveScanBackward"),
     ("Mamba-2 scan backward", r"ssdScanBackward"),
     ("Mamba-2 scan forward", r"ssdScanForward"),
-    ("selective scan forward", r"selective_scan|selectiveScan"),
-    ("causal conv forward and backward", r"causalConv1d"),
+    ("selective scan forward (with the gate, in the fused kernel)", r"selective_scan|selectiveScan"),
+    ("causal conv forward and backward (with the SiLU in the fused kernel)", r"causalConv1d|causal_conv1d"),
     ("AdamW update", r"AdamW"),
-    ("gradient norm (clipping)", r"globalGradientNorm|GradientNorm"),
+    ("gradient norm (clipping)", r"globalGradientNorm|GradientNorm|block_sums_of_squares"),
     ("gates, SiLU, RMSNorm, softplus, embedding", r"gate|silu|rmsNorm|softplus|embedding|Embedding"),
     ("memset and memmove (zeroing, copies)", r"memset|memmove|memcpy|clear_page"),
     ("operating system (page faults, scheduling, threads)", r"^\[k\]|dispatch|sched|futex|pthread"),
@@ -41,9 +43,10 @@ def main():
     if any(a in ("-h", "--help") for a in arguments):
         print(__doc__)
         return
+    command = ["encode"] + arguments[1:] if arguments[:1] == ["encode"] else ["train", "--no-on-the-fly"] + arguments
     with tempfile.TemporaryDirectory() as scratch:
         data = os.path.join(scratch, "perf.data")
-        subprocess.run(["perf", "record", "-F", "999", "-o", data, "--", BENCH, "train", "--no-on-the-fly"] + arguments,
+        subprocess.run(["perf", "record", "-F", "999", "-o", data, "--", BENCH] + command,
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         report = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "symbol", "--stdio",
                                  "-g", "none", "--percent-limit", "0"], check=True, stdout=subprocess.PIPE,
@@ -58,8 +61,8 @@ def main():
         group = next((g for g, pattern in GROUPS if re.search(pattern, name)), "the rest")
         shares[group] = shares.get(group, 0) + percent
     steps = sum(v for g, v in shares.items() if g != "setup")
-    print(f"lethe-bench train {' '.join(arguments)}: {shares.get('setup', 0):.0f}% of the samples were setup (left out)\n")
-    print("| part of a training step | share |")
+    print(f"lethe-bench {' '.join(command)}: {shares.get('setup', 0):.0f}% of the samples were setup (left out)\n")
+    print("| part of the work | share |")
     print("| --- | ---: |")
     for group, value in sorted(((g, v) for g, v in shares.items() if g != "setup"), key=lambda item: -item[1]):
         print(f"| {group} | {100 * value / steps:.0f}% |")
