@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Python baseline for `lethe-bench analysis`: the same work with NLTK, rouge-score and SciPy.
 
-Prints one JSON line per measurement, as lethe-bench does. The Punkt English model is read from Lethe's
-Sources/LetheAnalysis/PunktEnglishModel.swift (NLTK's punkt_tab data cannot be downloaded here).
+Prints one JSON line per measurement, as lethe-bench does. The Punkt English model is read from Lethe's data file
+Sources/LetheText/Resources/punkt-english.tsv.zst (NLTK's punkt_tab data cannot be downloaded here).
 """
 import argparse
 import json
@@ -19,7 +19,7 @@ from rouge_score import rouge_scorer
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "Tests", "Fixtures", "analysis"))
-from make_analysis_fixtures import read_model_swift  # noqa: E402
+from make_analysis_fixtures import read_model  # noqa: E402
 
 
 def fastest(repeats, body):
@@ -46,7 +46,7 @@ def main():
         obj = json.loads(line)
         texts += [obj["question"], obj["answer"]]
     punkt = PunktSentenceTokenizer()
-    punkt._params = read_model_swift()
+    punkt._params = read_model()
     nltk.tokenize._get_punkt_tokenizer = lambda language="english": punkt
     report("word_tokenize", len(texts), fastest(args.repeats, lambda: [nltk.word_tokenize(t) for t in texts]))
 
