@@ -1,7 +1,8 @@
-// The vector kernels with 8 lanes of AVX2+FMA: the selective scan (selective_scan_body.h), its backward
-// (selective_scan_backward_body.h), Mamba-2's scan and its backward (ssd_scan_body.h), the causal conv with its
-// SiLU (causal_conv_body.h) and the lm_head's softmax rows (softmax_rows_body.h), on AVX2 operations; and the
-// gradient norm's sums of squares (AVX2 only: CPUs with AVX-512 run it too).
+// The vector kernels with 8 lanes of AVX2+FMA: the selective scan (selective_scan_body.h), its one-token step
+// (selective_scan_step_body.h), its backward (selective_scan_backward_body.h), Mamba-2's scan and its backward
+// (ssd_scan_body.h), the causal conv with its SiLU (causal_conv_body.h) and the lm_head's softmax rows
+// (softmax_rows_body.h), on AVX2 operations; and the gradient norm's sums of squares (AVX2 only: CPUs with
+// AVX-512 run it too).
 #include "lethe_kernels.h"
 
 #if defined(__x86_64__)
@@ -41,6 +42,9 @@ TARGET static inline float v_hsum(VEC v) {
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 #include "selective_scan_backward_body.h"
+
+#define STEP_NAME lethe_selective_scan_step_avx2
+#include "selective_scan_step_body.h"
 
 #define SSD_SCAN_NAME lethe_ssd_scan_avx2
 #define SSD_SCAN_BACKWARD_NAME lethe_ssd_scan_backward_avx2

@@ -1,6 +1,7 @@
-// The vector kernels with 16 lanes of AVX-512F: the selective scan (selective_scan_body.h), its backward
-// (selective_scan_backward_body.h), Mamba-2's scan and its backward (ssd_scan_body.h), the causal conv with its
-// SiLU (causal_conv_body.h) and the lm_head's softmax rows (softmax_rows_body.h), on AVX-512 operations.
+// The vector kernels with 16 lanes of AVX-512F: the selective scan (selective_scan_body.h), its one-token step
+// (selective_scan_step_body.h), its backward (selective_scan_backward_body.h), Mamba-2's scan and its backward
+// (ssd_scan_body.h), the causal conv with its SiLU (causal_conv_body.h) and the lm_head's softmax rows
+// (softmax_rows_body.h), on AVX-512 operations.
 #include "lethe_kernels.h"
 
 #if defined(__x86_64__)
@@ -36,6 +37,9 @@
 #define SCAN_BACKWARD_NAME lethe_selective_scan_backward_avx512
 TARGET static inline float v_hsum(VEC v) { return _mm512_reduce_add_ps(v); }
 #include "selective_scan_backward_body.h"
+
+#define STEP_NAME lethe_selective_scan_step_avx512
+#include "selective_scan_step_body.h"
 
 #define SSD_SCAN_NAME lethe_ssd_scan_avx512
 #define SSD_SCAN_BACKWARD_NAME lethe_ssd_scan_backward_avx512

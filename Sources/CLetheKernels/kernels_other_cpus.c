@@ -22,6 +22,8 @@ int lethe_avx512_available(void) { return 0; }
 
 LETHE_SELECTIVE_SCAN(lethe_selective_scan_avx2) { NEVER_CALLED; }
 LETHE_SELECTIVE_SCAN(lethe_selective_scan_avx512) { NEVER_CALLED; }
+LETHE_SELECTIVE_SCAN_STEP(lethe_selective_scan_step_avx2) { NEVER_CALLED; }
+LETHE_SELECTIVE_SCAN_STEP(lethe_selective_scan_step_avx512) { NEVER_CALLED; }
 SCAN_BACKWARD(lethe_selective_scan_backward_avx2)
 SCAN_BACKWARD(lethe_selective_scan_backward_avx512)
 SOFTMAX_STATISTICS(lethe_softmax_statistics_avx2)

@@ -37,9 +37,20 @@ final class RecurrentStepTests: XCTestCase {
         }
     }
 
+    /// On every implementation this CPU runs (the Swift SIMD kernel, the AVX2 and AVX-512 C kernels): state sizes
+    /// of one partial vector, whole vectors and whole vectors plus a partial one, for 8 and 16 lanes.
     func testScanStepMatchesTheReference() {
+        let saved = vectorPath
+        defer { vectorPath = saved }
+        for path in VectorPath.allCases.filter(\.isAvailable) {
+            vectorPath = path
+            checkScanStep(path)
+        }
+    }
+
+    private func checkScanStep(_ path: VectorPath) {
         withWorkers {
-            for (batch, channels, n) in [(5, 13, 13), (9, 24, 16), (3, 9, 5), (2, 8, 1)] {
+            for (batch, channels, n) in [(5, 13, 13), (9, 24, 16), (3, 9, 5), (2, 8, 1), (4, 37, 21), (3, 17, 32)] {
                 let r = 2, bcStride = r + 2 * n + 3
                 let u = random.floats(batch * channels, -2, 2)
                 var dt = random.floats(batch * channels, -6, 3)
@@ -55,7 +66,7 @@ final class RecurrentStepTests: XCTestCase {
                 selectiveScanForwardReference(y: &slow, u: u, dt: dt, dtBias: dtBias, bc: Array(bc[r...]), bcStride: bcStride,
                                               aLog: aLog, d: d, state: &slowState, stateStride: channels * n, batch: batch,
                                               length: 1, channels: channels, stateSize: n)
-                let what = "scan step \(batch)x\(channels)x\(n) workers \(LetheThreads.count)"
+                let what = "scan step \(path) \(batch)x\(channels)x\(n) workers \(LetheThreads.count)"
                 assertClose(fast, slow, relativeToMax: 2e-6, "\(what) y")
                 assertClose(fastState, slowState, relativeToMax: 2e-6, "\(what) state")
             }

@@ -30,6 +30,16 @@ LETHE_SELECTIVE_SCAN(lethe_selective_scan_avx2);
 /// The same with units of 16 channels (unit = b * ceil(channels / 16) + block).
 LETHE_SELECTIVE_SCAN(lethe_selective_scan_avx512);
 
+/// The scan for one token per sequence, LetheModel's selectiveScanStep (RecurrentStep.swift; the arguments of
+/// selectiveScanForward with length 1, row b = sequence b), for work units [unit_begin, unit_end) of one block of
+/// 8 channels (AVX2) or 16 (AVX-512) for every sequence (unit = block).
+#define LETHE_SELECTIVE_SCAN_STEP(name)                                                                             \
+    void name(float *y, const float *u, const float *dt, const float *dt_bias, const float *bc, long bc_stride,   \
+              const float *a_log, const float *d, float *state, long state_stride, long batch, long channels,     \
+              long state_size, long unit_begin, long unit_end)
+LETHE_SELECTIVE_SCAN_STEP(lethe_selective_scan_step_avx2);
+LETHE_SELECTIVE_SCAN_STEP(lethe_selective_scan_step_avx512);
+
 /// The backward of the scan, LetheModel's selectiveScanBackward (same arguments and layout, see SelectiveScan.swift),
 /// for work units [unit_begin, unit_end) of `unit_channels` channels each (a multiple of the lanes, 8 or 16).
 /// Writes du, ddt and, when d_state is not NULL, d_state; adds into ddt_bias, da_log and dd (the unit's own

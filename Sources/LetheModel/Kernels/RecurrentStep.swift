@@ -1,3 +1,5 @@
+import CLetheKernels
+
 // The conv and the scan for ONE token per sequence (L = 1): what every step of greedy decoding runs.
 // `causalConv1dForward` and `selectiveScanForward` hand length-1 batches to these. Their own work units (a block
 // of channels of one sequence) spend far more on gathering the block's state across channels, and on exp(A_log),
@@ -35,11 +37,29 @@ func causalConv1dStep(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Flo
 ///   `ssm_state = ssm_state * dA + (dt[..., None] * B[:, None, :]) * x[..., None]`
 ///   `out = (ssm_state @ C[..., None]).squeeze(-1) + x * D`
 /// Parallel over blocks of 8 channels; each block takes exp(A_log) once, then steps every sequence, the state
-/// of a channel (N values, contiguous) in vectors of 8. The same fast exp, exp2 and softplus as the scan.
+/// of a channel (N values, contiguous) in vectors of 8. The same fast exp, exp2 and softplus as the scan. Runs
+/// the AVX-512 or AVX2+FMA C kernel (Sources/CLetheKernels/selective_scan_step_body.h: blocks of 16 or 8 channels,
+/// the states in vectors of as many) when the CPU has it, else the Swift SIMD kernel below: `vectorPath`.
 func selectiveScanStep(y: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>, dt: UnsafePointer<Float>,
                        dtBias: UnsafePointer<Float>, bc: UnsafePointer<Float>, bcStride: Int,
                        aLog: UnsafePointer<Float>, d: UnsafePointer<Float>, state: UnsafeMutablePointer<Float>,
                        stateStride: Int, batch: Int, channels: Int, stateSize n: Int) {
+    let kernel: ((Range<Int>) -> Void)?
+    switch vectorPath {
+    case .avx512:
+        kernel = { lethe_selective_scan_step_avx512(y, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride, batch,
+                                                    channels, n, $0.lowerBound, $0.upperBound) }
+    case .avx2:
+        kernel = { lethe_selective_scan_step_avx2(y, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride, batch,
+                                                  channels, n, $0.lowerBound, $0.upperBound) }
+    case .swiftSIMD:
+        kernel = nil
+    }
+    if let kernel {
+        let lanes = vectorPath.lanes
+        LetheThreads.parallelFor((channels + lanes - 1) / lanes, chunksPerWorker: 4, kernel)
+        return
+    }
     let blocks = (channels + 7) / 8, groups = (n + 7) / 8
     LetheThreads.parallelFor(blocks, chunksPerWorker: 4) { units in
         withUnsafeTemporaryAllocation(of: Float8.self, capacity: 8 * groups) { scratch in
