@@ -20,12 +20,13 @@ struct Encode: ParsableCommand {
     @Option(help: "Worker threads.") var threads = 2
     @Option(help: "Timed repetitions; the best is reported.") var repeats = 2
     @OptionGroup var kernels: KernelChoice
+    @OptionGroup var limit: SgemmLimitChoice
 
     func run() throws {
         BLASCore.useTheCPUsKernels()
         LetheThreads.set(threads)
         try kernels.apply()
-        let before = sgemmPeak(threads: threads)
+        let before = limit.peakBefore(threads: threads)
 
         let loadStart = DispatchTime.now()
         let mamba = try MambaModel.load(from: URL(fileURLWithPath: model))

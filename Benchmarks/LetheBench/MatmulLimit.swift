@@ -1,3 +1,4 @@
+import ArgumentParser
 import CBLAS
 import Dispatch
 import LetheModel
@@ -50,11 +51,23 @@ func layerMatmulFlops(_ c: MambaConfig) -> Double {
 /// Forward FLOPs per token of the output layer (hidden @ lm_head.T over the vocabulary).
 func outputLayerFlops(_ c: MambaConfig) -> Double { 2 * Double(c.hiddenSize) * Double(c.vocabSize) }
 
+/// Whether a model benchmark measures the sgemm peak (before and after its timed work) and its share of it.
+struct SgemmLimitChoice: ParsableArguments {
+    @Flag(inversion: .prefixedNo, help: "Measure the machine's sgemm peak before and after the timed work and report the share of it (--no-sgemm-limit: the work alone, for a profile).")
+    var sgemmLimit = true
+
+    /// The peak before the timed work, or nil when it is not measured.
+    func peakBefore(threads: Int) -> (openblasThreads: Double, split: Double)? {
+        sgemmLimit ? sgemmPeak(threads: threads) : nil
+    }
+}
+
 /// The JSON fields of a measurement's share of the matrix-product limit: `flops` of matrix products done in
-/// `seconds`, against the sgemm peak measured before (`peakBefore`) and now. "limit_tokens_per_s" follows from
-/// "tokens_per_s" / "fraction_of_sgemm_peak".
+/// `seconds`, against the sgemm peak measured before (`peakBefore`) and now; none without `peakBefore`.
+/// "limit_tokens_per_s" follows from "tokens_per_s" / "fraction_of_sgemm_peak".
 func matmulShare(flops: Double, seconds: Double, threads: Int,
-                 peakBefore: (openblasThreads: Double, split: Double)) -> [String: Any] {
+                 peakBefore: (openblasThreads: Double, split: Double)?) -> [String: Any] {
+    guard let peakBefore else { return [:] }
     let after = sgemmPeak(threads: threads)
     let openblasThreads = max(peakBefore.openblasThreads, after.openblasThreads)
     let split = max(peakBefore.split, after.split)

@@ -34,12 +34,13 @@ struct Train: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Also time the frozen encoder before each step (--no-on-the-fly: steps only, for a profile).")
     var onTheFly = true
     @OptionGroup var kernels: KernelChoice
+    @OptionGroup var limit: SgemmLimitChoice
 
     func run() throws {
         BLASCore.useTheCPUsKernels()
         LetheThreads.set(threads)
         try kernels.apply()
-        let peakBefore = sgemmPeak(threads: threads)
+        let peakBefore = limit.peakBefore(threads: threads)
         let decoder = try MambaModel.loadOrRandomize(from: URL(fileURLWithPath: model), seed: 0).model
         let c = decoder.config
         var random = Xoshiro256(seed: 0)

@@ -4,10 +4,10 @@
 // SiLU.swift), one by one and in their order, with no fused multiply-add: the same bits as the Swift kernels, in
 // one pass over the tokens instead of two. See Conv1d.swift for the PyTorch lines it implements.
 
-// Vectors of LANES channels per work unit: a unit reads CONV_UNIT_VECTORS * LANES consecutive floats of each token's
-// row (rows are far apart: in_proj's output), so that the prefetchers follow it, where one vector per unit would
-// miss the cache on every token.
-#define CONV_UNIT_VECTORS 8
+// A work unit spans LETHE_CONV_UNIT_VECTORS vectors of LANES channels (lethe_kernels.h): it reads that many
+// consecutive floats of each token's row (rows are far apart: in_proj's output), so that the prefetchers follow it,
+// where one vector per unit would miss the cache on every token.
+#define CONV_UNIT_VECTORS LETHE_CONV_UNIT_VECTORS
 
 // One work unit: sequence b, channels first ..< first + CONV_UNIT_VECTORS * LANES (fewer in the last unit, its last
 // vector masked). `kernel` is a constant where this is inlined for K = 4, so that the window's loop unrolls.
@@ -20,7 +20,6 @@ TARGET static inline __attribute__((always_inline)) void CONV_UNIT(
     const long vectors = (count + LANES - 1) / LANES;
     const int tail = (int)(count - (vectors - 1) * LANES);  // channels in the last vector
     const MASK tail_mask = V_MASK_FIRST(tail);
-    const VEC zero = V_SET1(0.0f), one = V_SET1(1.0f);
     // Per vector, the last `kernel` inputs as a ring kept twice over (slots j and j + kernel hold the same input),
     // so that the window, oldest first, is always the contiguous slots newest + 1 ... newest + kernel: no shifting.
     VEC w[CONV_UNIT_VECTORS][kernel], ring[CONV_UNIT_VECTORS][2 * kernel], bias_lanes[CONV_UNIT_VECTORS];
@@ -51,8 +50,7 @@ TARGET static inline __attribute__((always_inline)) void CONV_UNIT(
             const VEC *window = ring[v] + newest + 1;
             VEC acc = bias_lanes[v];
             for (long k = 0; k < kernel; k++) acc = V_ADD(acc, V_MUL(w[v][k], window[k]));
-            // F.silu: x / (1 + e^-x)
-            const VEC act = V_DIV(acc, V_ADD(one, v_exp_unfused(V_SUB(zero, acc))));
+            const VEC act = v_silu_unfused(acc);
             if (partial) {
                 if (out) V_STORE_MASKED(out + row + c0, tail_mask, acc);
                 V_STORE_MASKED(activated + row + c0, tail_mask, act);
@@ -71,9 +69,7 @@ TARGET static inline __attribute__((always_inline)) void CONV_UNIT(
     }
 }
 
-TARGET void CONV_SILU_NAME(float *out, float *activated, const float *input, long input_stride, const float *weight,
-                           const float *bias, float *state, long state_stride, long length, long channels, long kernel,
-                           long unit_begin, long unit_end) {
+TARGET LETHE_CAUSAL_CONV1D_SILU(CONV_SILU_NAME) {
     for (long unit = unit_begin; unit < unit_end; unit++) {
         if (kernel == 4)
             CONV_UNIT(out, activated, input, input_stride, weight, bias, state, state_stride, length, channels, 4, unit);

@@ -66,7 +66,8 @@ TARGET static inline float v_hmax(VEC v) {
 #include "softmax_rows_body.h"
 
 // Squares added in double as LetheTraining's globalGradientNorm adds them, element i into running sum i mod 4: four
-// of those sums are one vector of four doubles, a product then a sum (no fused multiply-add), in the same order.
+// of those sums are one vector of four doubles, in the same order. A float times a float is exact in double, so the
+// product rounds the same whether or not it is fused with the sum.
 TARGET static inline __m256d add_squares(__m256d sums, const float *x) {
     const __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x));
     return _mm256_add_pd(sums, _mm256_mul_pd(v, v));
@@ -80,8 +81,7 @@ TARGET static inline double finish_block(__m256d sums, const float *tail, long t
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
-TARGET void lethe_block_sums_of_squares_avx2(const float *x, long count, long block, long block_begin, long block_end,
-                                             double *sums) {
+TARGET LETHE_BLOCK_SUMS_OF_SQUARES(lethe_block_sums_of_squares_avx2) {
     long b = block_begin;
     // Four whole blocks at a time: four independent chains of additions, where one would wait on each sum.
     for (; b + 4 <= block_end && (b + 4) * block <= count; b += 4) {

@@ -10,11 +10,8 @@
 
 #include <stdlib.h>
 
-TARGET void SCAN_BACKWARD_NAME(float *du, float *ddt, float *partial_bc, float *ddt_bias, float *da_log, float *dd,
-                               float *d_state, long d_state_stride, const float *dy, const float *u, const float *dt,
-                               const float *dt_bias, const float *bc, long bc_stride, const float *a_log,
-                               const float *d, const float *state, long state_stride, long batch, long length,
-                               long channels, long n, long unit_channels, long unit_begin, long unit_end) {
+TARGET LETHE_SELECTIVE_SCAN_BACKWARD(SCAN_BACKWARD_NAME) {
+    const long n = state_size;
     const long groups_per_unit = unit_channels / LANES, rows = batch * length;
     // Per group: h_t and exp(Δ_t·A) (length, n), Δ_t (length); per unit: dB | dC lanes (length, 2n); per group
     // of the unit: A, A·log2(e), dA (n each), d(bias) and dD.

@@ -15,7 +15,6 @@
 
 TARGET LETHE_SELECTIVE_SCAN(SCAN_NAME) {
     const long n = state_size;
-    const VEC zero = V_SET1(0.0f), one = V_SET1(1.0f);
     const long blocks = (channels + LANES - 1) / LANES;
     VEC a[n], h[n];  // A·log2(e) and the state of one unit's channels, per state index
     float lane[LANES];
@@ -58,10 +57,9 @@ TARGET LETHE_SELECTIVE_SCAN(SCAN_NAME) {
             if (lanes == LANES) V_STOREU(y + m * channels + c0, out);
             else V_STORE_MASKED(y + m * channels + c0, mask, out);
             if (gated) {
-                // scan_output * F.silu(z), with silu(z) = z / (1 + e^-z): gateForward's operations.
+                // scan_output * F.silu(z): gateForward's operations.
                 const float *z_row = z + m * z_stride + c0;
-                const VEC zz = lanes == LANES ? V_LOADU(z_row) : V_LOAD_MASKED(z_row, mask);
-                const VEC g = V_MUL(out, V_DIV(zz, V_ADD(one, v_exp_unfused(V_SUB(zero, zz)))));
+                const VEC g = V_MUL(out, v_silu_unfused(lanes == LANES ? V_LOADU(z_row) : V_LOAD_MASKED(z_row, mask)));
                 if (lanes == LANES) V_STOREU(gated + m * channels + c0, g);
                 else V_STORE_MASKED(gated + m * channels + c0, mask, g);
             }

@@ -2,8 +2,9 @@
 // against the vector operations V_* of the including file, the functions of vector_math.h and v_hsum(VEC) -> float
 // (include this after them). The algorithm of selectiveScanStep in Sources/LetheModel/Kernels/RecurrentStep.swift
 // (see it for the PyTorch lines): each channel's state is read where it lies, N contiguous floats, in vectors over
-// the state index, and exp(A_log) is taken once per block of channels for the whole batch; the operations are the
-// scan kernel's (selective_scan_body.h), fused multiply-adds included.
+// the state index, and exp(A_log) is taken once per block of channels for the whole batch. The state update is the
+// scan kernel's (selective_scan_body.h), fused multiply-adds included; y's sum over the states is not: it gathers
+// in a vector of LANES, then across it, so its rounding differs from the scan's and between AVX2 and AVX-512.
 
 TARGET LETHE_SELECTIVE_SCAN_STEP(STEP_NAME) {
     const long n = state_size, vectors = (n + LANES - 1) / LANES;

@@ -10,7 +10,7 @@
 
 #include <math.h>
 
-TARGET void SOFTMAX_STATISTICS_NAME(const float *z, long rows, long count, float *maximum, float *sum) {
+TARGET LETHE_SOFTMAX_STATISTICS(SOFTMAX_STATISTICS_NAME) {
     const long full = count / LANES * LANES;
     const int tail = (int)(count - full);
     const MASK mask = V_MASK_FIRST(tail);
@@ -37,7 +37,7 @@ TARGET void SOFTMAX_STATISTICS_NAME(const float *z, long rows, long count, float
     }
 }
 
-TARGET void SOFTMAX_GRADIENT_NAME(float *z, long rows, long count, const float *maximum, const float *factor) {
+TARGET LETHE_SOFTMAX_GRADIENT(SOFTMAX_GRADIENT_NAME) {
     const long full = count / LANES * LANES;
     const int tail = (int)(count - full);
     const MASK mask = V_MASK_FIRST(tail);

@@ -27,6 +27,11 @@
 LETHE_DEFINE_EXP(v_exp, V_FMADD, V_FNMADD)
 LETHE_DEFINE_EXP(v_exp_unfused, V_MUL_ADD, V_MUL_SUB_FROM)
 
+// F.silu(x) = x / (1 + e^-x), as SiLU.swift's silu computes it (operation for operation: the same bits).
+TARGET static inline VEC v_silu_unfused(VEC x) {
+    return V_DIV(x, V_ADD(V_SET1(1.0f), v_exp_unfused(V_SUB(V_SET1(0.0f), x))));
+}
+
 // 2^t for t <= 0 (fastExp2NonPositive): t < -127 gives 0.
 TARGET static inline VEC v_exp2_nonpositive(VEC t) {
     t = V_MAX(t, V_SET1(-127.0f));

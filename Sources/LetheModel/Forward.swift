@@ -107,7 +107,9 @@ extension MambaModel {
                        rows: m, width: h, epsilon: c.layerNormEpsilon)
         linearForward(out: a.xz.pointer, outStride: 2 * di, input: a.normed.pointer, inputStride: h,
                       weight: lw.inProj, rows: m, inFeatures: h, outFeatures: extent == .state ? di : 2 * di)
-        causalConv1dSiLUForward(out: a.convOut.pointer, activated: a.u.pointer, input: a.xz.pointer, inputStride: 2 * di,
+        // The conv's output before the SiLU is for the backward pass: the state alone needs none.
+        let convOut = extent == .state ? nil : a.convOut.pointer
+        causalConv1dSiLUForward(out: convOut, activated: a.u.pointer, input: a.xz.pointer, inputStride: 2 * di,
                                 weight: lw.convWeight, bias: lw.convBias, state: convState, stateStride: convStateStride,
                                 batch: batchSize, length: length, channels: di, kernel: k)
         linearForward(out: a.xProj.pointer, outStride: c.xProjSize, input: a.u.pointer, inputStride: di,
@@ -152,8 +154,8 @@ extension MambaModel {
         let skipped = extent == .state ? di : 0
         linearForward(out: a.xz.pointer + skipped, outStride: columns, input: a.normed.pointer, inputStride: h,
                       weight: lw.inProj + skipped * h, rows: m, inFeatures: h, outFeatures: columns - skipped)
-        causalConv1dSiLUForward(out: a.convOut.pointer, activated: a.u.pointer, input: a.xz.pointer + di,
-                                inputStride: columns, weight: lw.convWeight, bias: lw.convBias, state: convState,
+        causalConv1dSiLUForward(out: extent == .state ? nil : a.convOut.pointer, activated: a.u.pointer,
+                                input: a.xz.pointer + di, inputStride: columns, weight: lw.convWeight, bias: lw.convBias, state: convState,
                                 stateStride: convStateStride, batch: batchSize, length: length, channels: channels,
                                 kernel: c.convKernel)
         ssdScanForward(y: a.y.pointer, x: a.u.pointer, xStride: channels, dt: a.xz.pointer + di + channels,

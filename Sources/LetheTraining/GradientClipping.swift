@@ -7,14 +7,13 @@ import LetheModel
 /// in float32, then takes the norm of the norms; the two agree to float32 rounding.) On CPUs with AVX2 a C kernel
 /// adds in the same order four blocks at a time (the same bits; the loop below waits on each sum it adds to).
 public func globalGradientNorm(_ gradients: UnsafePointer<Float>, count: Int) -> Double {
-    let blockSize = 1 << 16
-    let blocks = reductionBlocks(count: count, size: blockSize)
+    let blocks = reductionBlocks(count: count)
     var partial = [Double](repeating: 0, count: blocks.count)
     partial.withUnsafeMutableBufferPointer { sums in
         let sums = sums.baseAddress!
         LetheThreads.parallelFor(blocks.count) { range in
             if vectorPath != .swiftSIMD {
-                lethe_block_sums_of_squares_avx2(gradients, count, blockSize, range.lowerBound, range.upperBound, sums)
+                lethe_block_sums_of_squares_avx2(gradients, count, reductionBlockSize, range.lowerBound, range.upperBound, sums)
                 return
             }
             for block in range {
@@ -58,8 +57,11 @@ public func clipCoefficient(norm: Double, maxNorm: Double) -> Float {
     min(1, Float(maxNorm) / (Float(norm) + 1e-6))
 }
 
+/// Floats per slice of `reductionBlocks` (64 Ki).
+let reductionBlockSize = 1 << 16
+
 /// Fixed-size slices of a buffer for data-parallel loops: the same slicing on every machine and thread count,
 /// so reductions are bit-reproducible.
-func reductionBlocks(count: Int, size: Int = 1 << 16) -> [Range<Int>] {
+func reductionBlocks(count: Int, size: Int = reductionBlockSize) -> [Range<Int>] {
     stride(from: 0, to: count, by: size).map { $0 ..< min($0 + size, count) }
 }

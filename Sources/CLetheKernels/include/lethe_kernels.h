@@ -1,7 +1,9 @@
 // C kernels of LetheModel that need vector instructions Swift cannot select at run time: Swift compiles for
 // the baseline ISA (SSE2 on x86-64), so these functions carry their own AVX2+FMA or AVX-512 code and are
 // called only when the CPU has it (lethe_avx2_available, lethe_avx512_available). The Swift kernel beside
-// each one (Sources/LetheModel/Kernels) is the portable path; all are tested against one naive reference.
+// each one (Sources/LetheModel/Kernels, and LetheTraining's gradient norm) is the portable path. The kernels are
+// tested against the naive references, and those that fuse Swift kernels (the conv with its SiLU, the scan with its
+// gate, the gradient norm) against the Swift kernels, bit for bit.
 #ifndef LETHE_KERNELS_H
 #define LETHE_KERNELS_H
 
@@ -45,18 +47,16 @@ LETHE_SELECTIVE_SCAN_STEP(lethe_selective_scan_step_avx512);
 /// Writes du, ddt and, when d_state is not NULL, d_state; adds into ddt_bias, da_log and dd (the unit's own
 /// channels); writes the unit's share of dB | dC to partial_bc + unit * batch * length * 2 * state_size, laid out
 /// (row, 2 * state_size).
-void lethe_selective_scan_backward_avx2(
-    float *du, float *ddt, float *partial_bc, float *ddt_bias, float *da_log, float *dd, float *d_state,
-    long d_state_stride, const float *dy, const float *u, const float *dt, const float *dt_bias, const float *bc,
-    long bc_stride, const float *a_log, const float *d, const float *state, long state_stride, long batch,
-    long length, long channels, long state_size, long unit_channels, long unit_begin, long unit_end);
+#define LETHE_SELECTIVE_SCAN_BACKWARD(name)                                                                         \
+    void name(float *du, float *ddt, float *partial_bc, float *ddt_bias, float *da_log, float *dd, float *d_state,  \
+              long d_state_stride, const float *dy, const float *u, const float *dt, const float *dt_bias,           \
+              const float *bc, long bc_stride, const float *a_log, const float *d, const float *state,              \
+              long state_stride, long batch, long length, long channels, long state_size, long unit_channels,      \
+              long unit_begin, long unit_end)
+LETHE_SELECTIVE_SCAN_BACKWARD(lethe_selective_scan_backward_avx2);
 
 /// The same with 16 lanes of AVX-512F.
-void lethe_selective_scan_backward_avx512(
-    float *du, float *ddt, float *partial_bc, float *ddt_bias, float *da_log, float *dd, float *d_state,
-    long d_state_stride, const float *dy, const float *u, const float *dt, const float *dt_bias, const float *bc,
-    long bc_stride, const float *a_log, const float *d, const float *state, long state_stride, long batch,
-    long length, long channels, long state_size, long unit_channels, long unit_begin, long unit_end);
+LETHE_SELECTIVE_SCAN_BACKWARD(lethe_selective_scan_backward_avx512);
 
 /// Mamba-2's scan, LetheModel's ssdScanForward (same arguments and layout, see SSDScan.swift), for work units
 /// [unit_begin, unit_end) of one sequence and one head (unit = b * heads + h).
@@ -83,8 +83,9 @@ LETHE_SSD_SCAN_BACKWARD(lethe_ssd_scan_backward_avx512);
 
 /// LetheModel's causalConv1dSiLUForward (same arguments and layout, see Conv1d.swift): the causal conv1d written to
 /// `out` (skipped when NULL) and its SiLU to `activated`, the conv state read and updated, for work units
-/// [unit_begin, unit_end) of one sequence and 8 vectors of channels (64 channels with AVX2, 128 with AVX-512; unit =
-/// b * ceil(channels / (8 * lanes)) + its place).
+/// [unit_begin, unit_end) of one sequence and LETHE_CONV_UNIT_VECTORS vectors of channels (64 channels with AVX2, 128
+/// with AVX-512; unit = b * ceil(channels / (LETHE_CONV_UNIT_VECTORS * lanes)) + its place).
+#define LETHE_CONV_UNIT_VECTORS 8
 #define LETHE_CAUSAL_CONV1D_SILU(name)                                                                              \
     void name(float *out, float *activated, const float *input, long input_stride, const float *weight,           \
               const float *bias, float *state, long state_stride, long length, long channels, long kernel,        \
@@ -94,18 +95,22 @@ LETHE_CAUSAL_CONV1D_SILU(lethe_causal_conv1d_silu_avx512);
 
 /// The elementwise half of LetheModel's blockedLMHeadCrossEntropy (see softmax_rows_body.h): for each of `rows`
 /// rows of `count` logits in z, updates the row's running maximum and sum of exp(z - maximum) with them.
-void lethe_softmax_statistics_avx2(const float *z, long rows, long count, float *maximum, float *sum);
-void lethe_softmax_statistics_avx512(const float *z, long rows, long count, float *maximum, float *sum);
+#define LETHE_SOFTMAX_STATISTICS(name) void name(const float *z, long rows, long count, float *maximum, float *sum)
+LETHE_SOFTMAX_STATISTICS(lethe_softmax_statistics_avx2);
+LETHE_SOFTMAX_STATISTICS(lethe_softmax_statistics_avx512);
 
 /// z[r, i] = exp(z[r, i] - maximum[r]) · factor[r] for `rows` rows of `count` logits, in place.
-void lethe_softmax_gradient_avx2(float *z, long rows, long count, const float *maximum, const float *factor);
-void lethe_softmax_gradient_avx512(float *z, long rows, long count, const float *maximum, const float *factor);
+#define LETHE_SOFTMAX_GRADIENT(name) \
+    void name(float *z, long rows, long count, const float *maximum, const float *factor)
+LETHE_SOFTMAX_GRADIENT(lethe_softmax_gradient_avx2);
+LETHE_SOFTMAX_GRADIENT(lethe_softmax_gradient_avx512);
 
 /// LetheTraining's globalGradientNorm per block: for the blocks [block_begin, block_end) of `block` floats of x (`count`
 /// floats in all, the last block possibly shorter), sums[b] = block b's sum of squares in double, added in
 /// globalGradientNorm's order (the same bits), four blocks at a time. AVX2; CPUs with AVX-512 run it too.
-void lethe_block_sums_of_squares_avx2(const float *x, long count, long block, long block_begin, long block_end,
-                                      double *sums);
+#define LETHE_BLOCK_SUMS_OF_SQUARES(name) \
+    void name(const float *x, long count, long block, long block_begin, long block_end, double *sums)
+LETHE_BLOCK_SUMS_OF_SQUARES(lethe_block_sums_of_squares_avx2);
 
 #ifdef __cplusplus
 }

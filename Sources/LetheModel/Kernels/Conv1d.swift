@@ -57,7 +57,7 @@ public func causalConv1dForward(out: UnsafeMutablePointer<Float>, input: UnsafeP
 ///   PyTorch (MambaMixer.slow_forward): `hidden_states = self.act(self.conv1d(hidden_states)[..., :seq_len])`
 /// With the AVX-512 or AVX2 C kernels (`vectorPath`) in one pass over the tokens, the SiLU taken while the conv's
 /// output is in registers, with the Swift kernels' operations: the same bits either way. The C kernels' work units
-/// span 8 vectors of channels, so that each token's row is read in runs the prefetchers follow.
+/// span LETHE_CONV_UNIT_VECTORS vectors of channels, so that each token's row is read in runs the prefetchers follow.
 public func causalConv1dSiLUForward(out: UnsafeMutablePointer<Float>?, activated: UnsafeMutablePointer<Float>,
                                     input: UnsafePointer<Float>, inputStride: Int, weight: UnsafePointer<Float>,
                                     bias: UnsafePointer<Float>, state: UnsafeMutablePointer<Float>, stateStride: Int,
@@ -74,7 +74,7 @@ public func causalConv1dSiLUForward(out: UnsafeMutablePointer<Float>?, activated
         fused = nil
     }
     if let fused, length > 1 {
-        let unitChannels = 8 * vectorPath.lanes  // CONV_UNIT_VECTORS in causal_conv_body.h
+        let unitChannels = Int(LETHE_CONV_UNIT_VECTORS) * vectorPath.lanes
         LetheThreads.parallelFor(batch * ((channels + unitChannels - 1) / unitChannels), chunksPerWorker: 4, fused)
         return
     }

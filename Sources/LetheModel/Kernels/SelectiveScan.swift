@@ -22,8 +22,9 @@ import Foundation
 /// the (B, DI, L, N) tensors PyTorch materialises never exist. Runs the AVX-512 or AVX2+FMA C kernel
 /// (Sources/CLetheKernels) when the CPU has it, else the Swift SIMD kernel below: `vectorPath`.
 ///
-/// With `gate`, also `gateForward(out: gate.out, y: y, z: gate.z, ...)`: the C kernels take the gate while the
-/// scan's output is in registers, with gateForward's operations (the same bits either way).
+/// With `gate`, also `gateForward(out: gate.out, y: y, z: gate.z, ...)`: the C kernels of L > 1 take the gate while
+/// the scan's output is in registers, with gateForward's operations (the same bits either way); the one-token step
+/// and the Swift path run gateForward after the scan.
 public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>, dt: UnsafePointer<Float>,
                                  dtBias: UnsafePointer<Float>, bc: UnsafePointer<Float>, bcStride: Int,
                                  aLog: UnsafePointer<Float>, d: UnsafePointer<Float>,

@@ -1,12 +1,14 @@
 import CLetheKernels
 
-/// The implementations of the vectorised kernels (the selective scan and its backward, the blocked lm_head's
-/// softmax): the C kernels of Sources/CLetheKernels with AVX-512F or AVX2+FMA, or the portable Swift SIMD ones.
-/// Tests and benchmarks switch between them.
+/// The implementations of the vectorised kernels (the selective scan, its one-token step and its backward, Mamba-2's
+/// scan and its backward, the causal conv with its SiLU, the blocked lm_head's softmax, the gradient norm): the C
+/// kernels of Sources/CLetheKernels with AVX-512F or AVX2+FMA, or the portable Swift SIMD ones. Tests and benchmarks
+/// switch between them.
 public enum VectorPath: String, Sendable, CaseIterable {
     case swiftSIMD, avx2, avx512
 
-    /// Floats per vector, the channels of one work unit of the scan.
+    /// Floats per vector: the channels of one work unit of the scan and its step (the conv's units span
+    /// LETHE_CONV_UNIT_VECTORS vectors).
     var lanes: Int { self == .avx512 ? 16 : 8 }
 
     /// Whether this CPU runs it.
