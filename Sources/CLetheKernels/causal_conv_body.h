@@ -7,14 +7,13 @@
 // A work unit spans LETHE_CONV_UNIT_VECTORS vectors of LANES channels (lethe_kernels.h): it reads that many
 // consecutive floats of each token's row (rows are far apart: in_proj's output), so that the prefetchers follow it,
 // where one vector per unit would miss the cache on every token.
-#define CONV_UNIT_VECTORS LETHE_CONV_UNIT_VECTORS
 
-// One work unit: sequence b, channels first ..< first + CONV_UNIT_VECTORS * LANES (fewer in the last unit, its last
+// One work unit: sequence b, channels first ..< first + LETHE_CONV_UNIT_VECTORS * LANES (fewer in the last unit, its last
 // vector masked). `kernel` is a constant where this is inlined for K = 4, so that the window's loop unrolls.
 TARGET static inline __attribute__((always_inline)) void CONV_UNIT(
     float *out, float *activated, const float *input, long input_stride, const float *weight, const float *bias,
     float *state, long state_stride, long length, long channels, const long kernel, long unit) {
-    const long span = CONV_UNIT_VECTORS * LANES, units_per_sequence = (channels + span - 1) / span;
+    const long span = LETHE_CONV_UNIT_VECTORS * LANES, units_per_sequence = (channels + span - 1) / span;
     const long b = unit / units_per_sequence, first = (unit % units_per_sequence) * span;
     const long count = channels - first < span ? channels - first : span;
     const long vectors = (count + LANES - 1) / LANES;
@@ -22,7 +21,7 @@ TARGET static inline __attribute__((always_inline)) void CONV_UNIT(
     const MASK tail_mask = V_MASK_FIRST(tail);
     // Per vector, the last `kernel` inputs as a ring kept twice over (slots j and j + kernel hold the same input),
     // so that the window, oldest first, is always the contiguous slots newest + 1 ... newest + kernel: no shifting.
-    VEC w[CONV_UNIT_VECTORS][kernel], ring[CONV_UNIT_VECTORS][2 * kernel], bias_lanes[CONV_UNIT_VECTORS];
+    VEC w[LETHE_CONV_UNIT_VECTORS][kernel], ring[LETHE_CONV_UNIT_VECTORS][2 * kernel], bias_lanes[LETHE_CONV_UNIT_VECTORS];
     float lane[LANES];
     float *s = state + b * state_stride + first * kernel;
     for (long v = 0; v < vectors; v++) {

@@ -188,10 +188,8 @@ private func isBetter(_ value: Float, than current: Float) -> Bool {
 /// -infinity is a row not yet seen). The C kernel of `vectorPath` (softmax_rows_body.h) or the Swift SIMD one.
 func softmaxStatistics(_ z: UnsafePointer<Float>, rows: Int, count: Int, maximum: UnsafeMutablePointer<Float>,
                        sum: UnsafeMutablePointer<Float>) {
-    switch vectorPath {
-    case .avx512: return lethe_softmax_statistics_avx512(z, rows, count, maximum, sum)
-    case .avx2: return lethe_softmax_statistics_avx2(z, rows, count, maximum, sum)
-    case .swiftSIMD: break
+    if let kernel = vectorPath.cKernel(avx512: lethe_softmax_statistics_avx512, avx2: lethe_softmax_statistics_avx2) {
+        return kernel(z, rows, count, maximum, sum)
     }
     for r in 0..<rows {
         let row = z + r * count
@@ -215,10 +213,8 @@ func softmaxStatistics(_ z: UnsafePointer<Float>, rows: Int, count: Int, maximum
 /// `vectorPath` or the Swift SIMD one.
 func softmaxGradient(_ z: UnsafeMutablePointer<Float>, rows: Int, count: Int, maximum: UnsafePointer<Float>,
                      factor: UnsafePointer<Float>) {
-    switch vectorPath {
-    case .avx512: return lethe_softmax_gradient_avx512(z, rows, count, maximum, factor)
-    case .avx2: return lethe_softmax_gradient_avx2(z, rows, count, maximum, factor)
-    case .swiftSIMD: break
+    if let kernel = vectorPath.cKernel(avx512: lethe_softmax_gradient_avx512, avx2: lethe_softmax_gradient_avx2) {
+        return kernel(z, rows, count, maximum, factor)
     }
     for r in 0..<rows {
         let row = z + r * count, shift = maximum[r], scale = factor[r]

@@ -62,20 +62,13 @@ public func causalConv1dSiLUForward(out: UnsafeMutablePointer<Float>?, activated
                                     input: UnsafePointer<Float>, inputStride: Int, weight: UnsafePointer<Float>,
                                     bias: UnsafePointer<Float>, state: UnsafeMutablePointer<Float>, stateStride: Int,
                                     batch: Int, length: Int, channels: Int, kernel: Int) {
-    let fused: ((Range<Int>) -> Void)?
-    switch vectorPath {
-    case .avx512:
-        fused = { lethe_causal_conv1d_silu_avx512(out, activated, input, inputStride, weight, bias, state, stateStride,
-                                                  length, channels, kernel, $0.lowerBound, $0.upperBound) }
-    case .avx2:
-        fused = { lethe_causal_conv1d_silu_avx2(out, activated, input, inputStride, weight, bias, state, stateStride,
-                                                length, channels, kernel, $0.lowerBound, $0.upperBound) }
-    case .swiftSIMD:
-        fused = nil
-    }
-    if let fused, length > 1 {
+    if length > 1, let fused = vectorPath.cKernel(avx512: lethe_causal_conv1d_silu_avx512,
+                                                  avx2: lethe_causal_conv1d_silu_avx2) {
         let unitChannels = Int(LETHE_CONV_UNIT_VECTORS) * vectorPath.lanes
-        LetheThreads.parallelFor(batch * ((channels + unitChannels - 1) / unitChannels), chunksPerWorker: 4, fused)
+        LetheThreads.parallelFor(batch * ((channels + unitChannels - 1) / unitChannels), chunksPerWorker: 4) {
+            fused(out, activated, input, inputStride, weight, bias, state, stateStride, length, channels, kernel,
+                  $0.lowerBound, $0.upperBound)
+        }
         return
     }
     let convOut = out ?? activated  // without `out`, the SiLU runs in place

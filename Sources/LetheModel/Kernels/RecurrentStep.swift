@@ -44,20 +44,12 @@ func selectiveScanStep(y: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>, 
                        dtBias: UnsafePointer<Float>, bc: UnsafePointer<Float>, bcStride: Int,
                        aLog: UnsafePointer<Float>, d: UnsafePointer<Float>, state: UnsafeMutablePointer<Float>,
                        stateStride: Int, batch: Int, channels: Int, stateSize n: Int) {
-    let kernel: ((Range<Int>) -> Void)?
-    switch vectorPath {
-    case .avx512:
-        kernel = { lethe_selective_scan_step_avx512(y, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride, batch,
-                                                    channels, n, $0.lowerBound, $0.upperBound) }
-    case .avx2:
-        kernel = { lethe_selective_scan_step_avx2(y, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride, batch,
-                                                  channels, n, $0.lowerBound, $0.upperBound) }
-    case .swiftSIMD:
-        kernel = nil
-    }
-    if let kernel {
+    if let kernel = vectorPath.cKernel(avx512: lethe_selective_scan_step_avx512, avx2: lethe_selective_scan_step_avx2) {
         let lanes = vectorPath.lanes
-        LetheThreads.parallelFor((channels + lanes - 1) / lanes, chunksPerWorker: 4, kernel)
+        LetheThreads.parallelFor((channels + lanes - 1) / lanes, chunksPerWorker: 4) {
+            kernel(y, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride, batch, channels, n, $0.lowerBound,
+                   $0.upperBound)
+        }
         return
     }
     let blocks = (channels + 7) / 8, groups = (n + 7) / 8

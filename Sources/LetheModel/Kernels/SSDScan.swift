@@ -25,18 +25,12 @@ public func ssdScanForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Floa
                            state: UnsafeMutablePointer<Float>, stateStride: Int, batch: Int, length: Int,
                            heads: Int, headDim: Int, groups: Int, stateSize: Int, dtMin: Float, dtMax: Float) {
     let (p, n, headsPerGroup) = (headDim, stateSize, heads / groups)
-    let kernel: ((Range<Int>) -> Void)?
-    switch vectorPath {
-    case .avx512:
-        kernel = { lethe_ssd_scan_avx512(y, x, xStride, dt, dtStride, dtBias, aLog, bc, bcStride, d, state, stateStride,
-                                         length, heads, headDim, groups, stateSize, dtMin, dtMax, $0.lowerBound, $0.upperBound) }
-    case .avx2:
-        kernel = { lethe_ssd_scan_avx2(y, x, xStride, dt, dtStride, dtBias, aLog, bc, bcStride, d, state, stateStride,
-                                       length, heads, headDim, groups, stateSize, dtMin, dtMax, $0.lowerBound, $0.upperBound) }
-    case .swiftSIMD:
-        kernel = nil
+    if let kernel = vectorPath.cKernel(avx512: lethe_ssd_scan_avx512, avx2: lethe_ssd_scan_avx2) {
+        return LetheThreads.parallelFor(batch * heads, chunksPerWorker: 4) {
+            kernel(y, x, xStride, dt, dtStride, dtBias, aLog, bc, bcStride, d, state, stateStride, length, heads, headDim,
+                   groups, stateSize, dtMin, dtMax, $0.lowerBound, $0.upperBound)
+        }
     }
-    if let kernel { return LetheThreads.parallelFor(batch * heads, chunksPerWorker: 4, kernel) }
     LetheThreads.parallelFor(batch * heads, chunksPerWorker: 4) { units in
         for unit in units {
             let (b, h) = (unit / heads, unit % heads)
@@ -149,28 +143,17 @@ public func ssdScanBackward(dX: UnsafeMutablePointer<Float>, dxStride: Int, dBC:
     // The C kernels' channels per block (`channelBlock`, else those whose states over every step fill about
     // 512 KB, a core's share of cache).
     let block = max(1, min(p, channelBlock ?? (1 << 17) / ((length + 1) * n)))
-    let kernel: ((UnsafeMutablePointer<Float>, Range<Int>) -> Void)?
-    switch vectorPath {
-    case .avx512:
-        kernel = { lethe_ssd_scan_backward_avx512(dX, dxStride, $0, dDt, dDtStride, partial, dState, dStateStride,
-                                                  dY, x, xStride, dt, dtStride, dtBias, aLog, bc, bcStride, d, state,
-                                                  stateStride, length, heads, headDim, groups, stateSize, dtMin, dtMax,
-                                                  block, $1.lowerBound, $1.upperBound) }
-    case .avx2:
-        kernel = { lethe_ssd_scan_backward_avx2(dX, dxStride, $0, dDt, dDtStride, partial, dState, dStateStride,
-                                                dY, x, xStride, dt, dtStride, dtBias, aLog, bc, bcStride, d, state,
-                                                stateStride, length, heads, headDim, groups, stateSize, dtMin, dtMax,
-                                                block, $1.lowerBound, $1.upperBound) }
-    case .swiftSIMD:
-        kernel = nil
-    }
-    if let kernel {
+    if let kernel = vectorPath.cKernel(avx512: lethe_ssd_scan_backward_avx512, avx2: lethe_ssd_scan_backward_avx2) {
         // Units of (sequence, head), each with its share of its group's dB and dC (L rows of dB | dC), summed
         // per group in head order: as many units as heads, whatever the groups.
         let rowFloats = 2 * n, share = length * rowFloats
         let partialBC = UnsafeMutablePointer<Float>.allocate(capacity: max(1, batch * heads * share))
         defer { partialBC.deallocate() }
-        LetheThreads.parallelFor(batch * heads) { kernel(partialBC, $0) }
+        LetheThreads.parallelFor(batch * heads) {
+            kernel(dX, dxStride, partialBC, dDt, dDtStride, partial, dState, dStateStride, dY, x, xStride, dt, dtStride,
+                   dtBias, aLog, bc, bcStride, d, state, stateStride, length, heads, headDim, groups, stateSize, dtMin,
+                   dtMax, block, $0.lowerBound, $0.upperBound)
+        }
         LetheThreads.parallelFor(units) { range in
             for unit in range {
                 let (b, g) = (unit / groups, unit % groups)

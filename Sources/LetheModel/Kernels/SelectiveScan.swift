@@ -30,21 +30,13 @@ public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointe
                                  aLog: UnsafePointer<Float>, d: UnsafePointer<Float>,
                                  state: UnsafeMutablePointer<Float>, stateStride: Int,
                                  batch: Int, length: Int, channels: Int, stateSize: Int, gate: ScanGate? = nil) {
-    let kernel: ((Range<Int>) -> Void)?
-    let (gated, z, zStride) = (gate?.out, gate?.z, gate?.zStride ?? 0)
-    switch vectorPath {
-    case .avx512:
-        kernel = { lethe_selective_scan_avx512(y, gated, z, zStride, u, dt, dtBias, bc, bcStride, aLog, d, state,
-                                               stateStride, length, channels, stateSize, $0.lowerBound, $0.upperBound) }
-    case .avx2:
-        kernel = { lethe_selective_scan_avx2(y, gated, z, zStride, u, dt, dtBias, bc, bcStride, aLog, d, state,
-                                             stateStride, length, channels, stateSize, $0.lowerBound, $0.upperBound) }
-    case .swiftSIMD:
-        kernel = nil
-    }
-    if let kernel, length > 1 {
+    if length > 1, let kernel = vectorPath.cKernel(avx512: lethe_selective_scan_avx512,
+                                                   avx2: lethe_selective_scan_avx2) {
         let lanes = vectorPath.lanes
-        LetheThreads.parallelFor(batch * ((channels + lanes - 1) / lanes), chunksPerWorker: 4, kernel)
+        LetheThreads.parallelFor(batch * ((channels + lanes - 1) / lanes), chunksPerWorker: 4) {
+            kernel(y, gate?.out, gate?.z, gate?.zStride ?? 0, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride,
+                   length, channels, stateSize, $0.lowerBound, $0.upperBound)
+        }
         return
     }
     if length == 1 {  // the recurrent step (RecurrentStep.swift)
@@ -188,15 +180,14 @@ public func selectiveScanBackward(dU: UnsafeMutablePointer<Float>, dDt: UnsafeMu
     let partials = UnsafeMutablePointer<Float>.allocate(capacity: units * partialStride)
     defer { partials.deallocate() }
 
-    switch vectorPath {
-    case .avx512, .avx2:
-        let kernel = vectorPath == .avx512 ? lethe_selective_scan_backward_avx512 : lethe_selective_scan_backward_avx2
+    if let kernel = vectorPath.cKernel(avx512: lethe_selective_scan_backward_avx512,
+                                       avx2: lethe_selective_scan_backward_avx2) {
         LetheThreads.parallelFor(units) { range in
             kernel(dU, dDt, partials, dDtBias, dALog, dD, dState, dStateStride, dY, u, dt, dtBias, bc, bcStride, aLog,
                    d, state, stateStride, batch, length, channels, n, scanBackwardUnitChannels, range.lowerBound,
                    range.upperBound)
         }
-    case .swiftSIMD:
+    } else {
         LetheThreads.parallelFor(units) { range in
             scanBackwardUnits(range, dU: dU, dDt: dDt, partials: partials, dDtBias: dDtBias, dALog: dALog, dD: dD,
                               dState: dState, dStateStride: dStateStride, dY: dY, u: u, dt: dt, dtBias: dtBias,

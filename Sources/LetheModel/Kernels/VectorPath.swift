@@ -11,6 +11,16 @@ public enum VectorPath: String, Sendable, CaseIterable {
     /// LETHE_CONV_UNIT_VECTORS vectors).
     var lanes: Int { self == .avx512 ? 16 : 8 }
 
+    /// This path's build of a C kernel, given its AVX-512 and AVX2 builds (same signature); nil on the Swift SIMD
+    /// path. A call site then writes the kernel's arguments once.
+    func cKernel<Kernel>(avx512: Kernel, avx2: Kernel) -> Kernel? {
+        switch self {
+        case .avx512: return avx512
+        case .avx2: return avx2
+        case .swiftSIMD: return nil
+        }
+    }
+
     /// Whether this CPU runs it.
     public var isAvailable: Bool {
         switch self {
