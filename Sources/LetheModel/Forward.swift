@@ -154,10 +154,10 @@ extension MambaModel {
         let skipped = extent == .state ? di : 0
         linearForward(out: a.xz.pointer + skipped, outStride: columns, input: a.normed.pointer, inputStride: h,
                       weight: lw.inProj + skipped * h, rows: m, inFeatures: h, outFeatures: columns - skipped)
-        causalConv1dSiLUForward(out: extent == .state ? nil : a.convOut.pointer, activated: a.u.pointer,
-                                input: a.xz.pointer + di, inputStride: columns, weight: lw.convWeight, bias: lw.convBias, state: convState,
-                                stateStride: convStateStride, batch: batchSize, length: length, channels: channels,
-                                kernel: c.convKernel)
+        let convOut = extent == .state ? nil : a.convOut.pointer  // for the backward pass only
+        causalConv1dSiLUForward(out: convOut, activated: a.u.pointer, input: a.xz.pointer + di, inputStride: columns,
+                                weight: lw.convWeight, bias: lw.convBias, state: convState, stateStride: convStateStride,
+                                batch: batchSize, length: length, channels: channels, kernel: c.convKernel)
         ssdScanForward(y: a.y.pointer, x: a.u.pointer, xStride: channels, dt: a.xz.pointer + di + channels,
                        dtStride: columns, dtBias: lw.dtProjBias, aLog: lw.aLog, bc: a.u.pointer + di, bcStride: channels,
                        d: lw.d, state: ssmState, stateStride: ssmStateStride, batch: batchSize, length: length,
