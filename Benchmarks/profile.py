@@ -8,7 +8,8 @@ given as shares of the steps' samples, as the README's profile tables. With `enc
     python3 Benchmarks/profile.py --model .build/bench-cache/mamba-130m-config --batch-size 4 --length 64 --repeats 12
     python3 Benchmarks/profile.py encode --repeats 6
 
-Needs Linux perf. The arguments after the script's own are lethe-bench train's, or encode's (--threads defaults to 2 there).
+Needs Linux perf. LETHE_BENCH=path profiles another build of lethe-bench (a copy of an earlier one, for a side by
+side). The arguments after the script's own are lethe-bench train's, or encode's (--threads defaults to 2 there).
 """
 import os
 import re
@@ -17,7 +18,8 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(ROOT, ".build", "release", "lethe-bench")
+# LETHE_BENCH: another build of lethe-bench, to profile two builds side by side.
+BENCH = os.environ.get("LETHE_BENCH", os.path.join(ROOT, ".build", "release", "lethe-bench"))
 
 # Matched in order against the symbol (Swift symbols mangled: the names still read inside them).
 GROUPS = [

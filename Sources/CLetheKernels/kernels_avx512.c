@@ -31,6 +31,9 @@
 #define V_POW2(shifted) \
     _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(0x4B400000 - 127)), 23))
 
+#define V_ROUND_NEAREST(t) _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define V_SCALE_WHERE_ABOVE_MINUS_127(p, n) \
+    _mm512_maskz_scalef_ps(_mm512_cmp_ps_mask(n, _mm512_set1_ps(-127.0f), _CMP_GT_OQ), p, n)
 #include "vector_math.h"
 #include "selective_scan_body.h"
 

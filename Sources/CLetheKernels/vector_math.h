@@ -1,6 +1,7 @@
 // Elementary functions on vectors, written once against the vector operations V_* of the including file
 // (kernels_avx2.c, kernels_avx512.c; see selective_scan_body.h for the list, plus V_POW2(shifted) = 2^n from the
-// bits of shifted = n + 1.5·2^23). The same polynomials as FastMath.swift's Swift SIMD functions.
+// bits of shifted = n + 1.5·2^23, and optionally V_ROUND_NEAREST(t) and V_SCALE_WHERE_ABOVE_MINUS_127(p, n) = n > -127 ?
+// p·2^n : 0). The same polynomials as FastMath.swift's Swift SIMD functions.
 
 // e^x, Cephes expf: x clamped to [-87.3, 88]. Written once for two ways of multiplying and adding: MADD(a, b, c)
 // = a*b+c and NMADD(a, b, c) = c-a*b, fused (v_exp) or a rounded product then a sum (v_exp_unfused: FastMath.swift's
@@ -32,20 +33,34 @@ TARGET static inline VEC v_silu_unfused(VEC x) {
     return V_DIV(x, V_ADD(V_SET1(1.0f), v_exp_unfused(V_SUB(V_SET1(0.0f), x))));
 }
 
-// 2^t for t <= 0 (fastExp2NonPositive): t < -127 gives 0.
-TARGET static inline VEC v_exp2_nonpositive(VEC t) {
-    t = V_MAX(t, V_SET1(-127.0f));
-    const VEC shifter = V_SET1(12582912.0f);
-    VEC shifted = V_ADD(t, shifter);
-    VEC r = V_SUB(t, V_SUB(shifted, shifter));
+// 2^r for r in [-1/2, 1/2]: the polynomial of fastExp2NonPositive.
+TARGET static inline VEC v_exp2_fraction(VEC r) {
     VEC p = V_SET1(1.32647e-3f);
     p = V_FMADD(p, r, V_SET1(9.67151e-3f));
     p = V_FMADD(p, r, V_SET1(5.550734e-2f));
     p = V_FMADD(p, r, V_SET1(2.4022242e-1f));
     p = V_FMADD(p, r, V_SET1(6.9314698e-1f));
-    p = V_FMADD(p, r, V_SET1(1.0f));
-    return V_MUL(p, V_POW2(shifted));
+    return V_FMADD(p, r, V_SET1(1.0f));
 }
+
+// 2^t for t <= 0 (fastExp2NonPositive): 2^r · 2^n with n = t rounded to nearest even, r = t - n; t rounding to
+// -127 or below gives 0.
+#ifdef V_ROUND_NEAREST
+// One rounding and one scaling instruction (AVX-512) where the shifter takes an add, two subtractions, two integer
+// operations and a multiplication: the same numbers (p·2^n is exact, or rounds alike into the subnormals), and
+// the zeros where n <= -127 kept by the mask.
+TARGET static inline VEC v_exp2_nonpositive(VEC t) {
+    const VEC n = V_ROUND_NEAREST(t);
+    return V_SCALE_WHERE_ABOVE_MINUS_127(v_exp2_fraction(V_SUB(t, n)), n);
+}
+#else
+TARGET static inline VEC v_exp2_nonpositive(VEC t) {
+    t = V_MAX(t, V_SET1(-127.0f));
+    const VEC shifter = V_SET1(12582912.0f);
+    VEC shifted = V_ADD(t, shifter);
+    return V_MUL(v_exp2_fraction(V_SUB(t, V_SUB(shifted, shifter))), V_POW2(shifted));
+}
+#endif
 
 // log(1 + y) for y in [0, 1] (fastLog1p).
 TARGET static inline VEC v_log1p(VEC y) {

@@ -56,7 +56,8 @@ extension MambaModel {
                                  output: acts.hidden(enteringLayer: l + 1).pointer, activations: acts.layer(l),
                                  convState: conv.baseAddress! + l * c.convCountPerLayer, convStateStride: cache.convCountPerSequence,
                                  ssmState: ssm.baseAddress! + l * c.ssmCountPerLayer, ssmStateStride: cache.ssmCountPerSequence,
-                                 batchSize: batchSize, length: length, extent: cacheOnly ? .state : .output)
+                                 batchSize: batchSize, length: length, extent: cacheOnly ? .state : .output,
+                                 keepsBackwardTensors: acts.keepsEveryLayer)
                 }
             }
         }
@@ -91,15 +92,17 @@ extension MambaModel {
     /// does not keep every layer's). `output` may be `input` (updated in place). `convState` and `ssmState` point
     /// at this layer's states of the first sequence, the next sequences `…Stride` floats apart: read as the
     /// initial state, overwritten with the final one. `extent` stops earlier (see LayerExtent); `output` is
-    /// written only for `.output`.
+    /// written only for `.output`. `keepsBackwardTensors` false: the tensors that only a backward pass reads
+    /// (the conv's output before its SiLU, Mamba-1's scan output before the gate) may be left unwritten.
     public func layerForward(_ l: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                              activations a: LayerActivations, convState: UnsafeMutablePointer<Float>,
                              convStateStride: Int, ssmState: UnsafeMutablePointer<Float>, ssmStateStride: Int,
-                             batchSize: Int, length: Int, extent: LayerExtent = .output) {
+                             batchSize: Int, length: Int, extent: LayerExtent = .output, keepsBackwardTensors: Bool = true) {
         if config.isMamba2 {
             return mamba2LayerForward(l, input: input, output: output, activations: a, convState: convState,
                                       convStateStride: convStateStride, ssmState: ssmState, ssmStateStride: ssmStateStride,
-                                      batchSize: batchSize, length: length, extent: extent)
+                                      batchSize: batchSize, length: length, extent: extent,
+                                      keepsBackwardTensors: keepsBackwardTensors)
         }
         let c = config, lw = weights.layers[l], m = batchSize * length
         let (h, di, n, k, r) = (c.hiddenSize, c.intermediateSize, c.stateSize, c.convKernel, c.timeStepRank)
@@ -107,8 +110,8 @@ extension MambaModel {
                        rows: m, width: h, epsilon: c.layerNormEpsilon)
         linearForward(out: a.xz.pointer, outStride: 2 * di, input: a.normed.pointer, inputStride: h,
                       weight: lw.inProj, rows: m, inFeatures: h, outFeatures: extent == .state ? di : 2 * di)
-        // The conv's output before the SiLU is for the backward pass: the state alone needs none.
-        let convOut = extent == .state ? nil : a.convOut.pointer
+        // The conv's output before the SiLU is for the backward pass only.
+        let convOut = extent == .state || !keepsBackwardTensors ? nil : a.convOut.pointer
         causalConv1dSiLUForward(out: convOut, activated: a.u.pointer, input: a.xz.pointer, inputStride: 2 * di,
                                 weight: lw.convWeight, bias: lw.convBias, state: convState, stateStride: convStateStride,
                                 batch: batchSize, length: length, channels: di, kernel: k)
@@ -125,7 +128,8 @@ extension MambaModel {
         linearForward(out: a.dt.pointer, outStride: di, input: a.ssmParameters.pointer, inputStride: c.xProjSize,
                       weight: lw.dtProjWeight, rows: m, inFeatures: r, outFeatures: di)
         // The state needs no gate: in_proj left z out.
-        let gate = extent == .state ? nil : ScanGate(z: a.xz.pointer + di, zStride: 2 * di, out: a.gated.pointer)
+        let gate = extent == .state ? nil : ScanGate(z: a.xz.pointer + di, zStride: 2 * di, out: a.gated.pointer,
+                                                     keepsScanOutput: keepsBackwardTensors)
         selectiveScanForward(y: a.y.pointer, u: a.u.pointer, dt: a.dt.pointer, dtBias: lw.dtProjBias,
                              bc: a.ssmParameters.pointer + r, bcStride: c.xProjSize, aLog: lw.aLog, d: lw.d,
                              state: ssmState, stateStride: ssmStateStride,
@@ -145,7 +149,7 @@ extension MambaModel {
     private func mamba2LayerForward(_ l: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                                     activations a: LayerActivations, convState: UnsafeMutablePointer<Float>,
                                     convStateStride: Int, ssmState: UnsafeMutablePointer<Float>, ssmStateStride: Int,
-                                    batchSize: Int, length: Int, extent: LayerExtent) {
+                                    batchSize: Int, length: Int, extent: LayerExtent, keepsBackwardTensors: Bool) {
         let c = config, heads = c.mamba2!, lw = weights.layers[l], m = batchSize * length
         let (h, di, n, channels, columns) = (c.hiddenSize, c.intermediateSize, c.stateSize, c.convChannels, c.inProjSize)
         rmsNormForward(out: a.normed.pointer, rstd: a.rstd.pointer, input: input, weight: lw.norm,
@@ -154,7 +158,7 @@ extension MambaModel {
         let skipped = extent == .state ? di : 0
         linearForward(out: a.xz.pointer + skipped, outStride: columns, input: a.normed.pointer, inputStride: h,
                       weight: lw.inProj + skipped * h, rows: m, inFeatures: h, outFeatures: columns - skipped)
-        let convOut = extent == .state ? nil : a.convOut.pointer  // for the backward pass only
+        let convOut = extent == .state || !keepsBackwardTensors ? nil : a.convOut.pointer  // for the backward pass only
         causalConv1dSiLUForward(out: convOut, activated: a.u.pointer, input: a.xz.pointer + di, inputStride: columns,
                                 weight: lw.convWeight, bias: lw.convBias, state: convState, stateStride: convStateStride,
                                 batch: batchSize, length: length, channels: channels, kernel: c.convKernel)

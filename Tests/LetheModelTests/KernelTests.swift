@@ -223,8 +223,10 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// The scan with its gate, on every implementation this CPU runs, lengths 1 (the recurrent step) and longer:
-    /// y, the gate and the final state have the bits of the scan followed by `gateForward`.
+    /// The scan with its gate, on every implementation this CPU runs, lengths 1 (the recurrent step) and longer (one
+    /// tile of the C kernels' passes, and three with a partial one): y, the gate and the final state have the bits of
+    /// the scan followed by `gateForward`; without `keepsScanOutput` the gate and the state are the same bits and
+    /// the C kernels leave y unwritten.
     func testSelectiveScanWithItsGateIsTheScanThenTheGate() {
         let saved = vectorPath
         defer { vectorPath = saved }
@@ -232,7 +234,7 @@ final class KernelTests: XCTestCase {
             vectorPath = path
             withWorkers {
                 for (channels, n) in [(37, 5), (32, 16)] {
-                    for length in [1, 9] {
+                    for length in [1, 9, 40] {
                         let batch = 2, r = 3, bcStride = r + 2 * n, zStride = 2 * channels + 3, rows = batch * length
                         let u = random.floats(rows * channels, -2, 2), dt = random.floats(rows * channels, -6, 3)
                         var z = random.floats(rows * zStride, -8, 8)
@@ -240,11 +242,12 @@ final class KernelTests: XCTestCase {
                         let dtBias = random.floats(channels, -1, 1), bc = random.floats(rows * bcStride, -1, 1)
                         let aLog = random.floats(channels * n, -2, 2.5), d = random.floats(channels, 0, 2)
                         let initial = random.floats(batch * channels * n, -1, 1)
-                        func scan(gated: Bool) -> (y: [Float], gate: [Float], state: [Float]) {
+                        func scan(gated: Bool, keepsScanOutput: Bool = true) -> (y: [Float], gate: [Float], state: [Float]) {
                             var y = [Float](repeating: .nan, count: rows * channels), out = y, state = initial
                             out.withUnsafeMutableBufferPointer { out in
                                 z.withUnsafeBufferPointer { z in
-                                    let gate = gated ? ScanGate(z: z.baseAddress!, zStride: zStride, out: out.baseAddress!) : nil
+                                    let gate = gated ? ScanGate(z: z.baseAddress!, zStride: zStride, out: out.baseAddress!,
+                                                                keepsScanOutput: keepsScanOutput) : nil
                                     selectiveScanForward(y: &y, u: u, dt: dt, dtBias: dtBias, bc: bc, bcStride: bcStride,
                                                          aLog: aLog, d: d, state: &state, stateStride: channels * n,
                                                          batch: batch, length: length, channels: channels, stateSize: n,
@@ -259,7 +262,55 @@ final class KernelTests: XCTestCase {
                         XCTAssertEqual(fused.y.map(\.bitPattern), apart.y.map(\.bitPattern), "y \(what)")
                         XCTAssertEqual(fused.gate.map(\.bitPattern), apart.gate.map(\.bitPattern), "gate \(what)")
                         XCTAssertEqual(fused.state.map(\.bitPattern), apart.state.map(\.bitPattern), "state \(what)")
+                        let gateOnly = scan(gated: true, keepsScanOutput: false)
+                        XCTAssertEqual(gateOnly.gate.map(\.bitPattern), apart.gate.map(\.bitPattern), "gate only, \(what)")
+                        XCTAssertEqual(gateOnly.state.map(\.bitPattern), apart.state.map(\.bitPattern), "state, gate only, \(what)")
+                        if path != .swiftSIMD && length > 1 { XCTAssert(gateOnly.y.allSatisfy(\.isNaN), "y written, \(what)") }
                     }
+                }
+            }
+        }
+    }
+
+    /// The AVX-512 scan rounds and scales its 2^t with AVX-512's own instructions (vrndscaleps, vscalefps), the AVX2
+    /// scan with the shifter's additions and exponent bits; both run the recurrence in tiles of tokens, unrolled for
+    /// 16 states. Their outputs, gates and final states are the same bits, for Δ·A from 0 down past the exponent's
+    /// floor (2^-126 and below, where the floats become subnormal, then 0; with B and D at 0, so that nothing
+    /// absorbs those decays), 5 and 16 states, a partial last vector and lengths across tiles. Skipped on a CPU
+    /// without AVX-512.
+    func testSelectiveScanHasTheSameBitsOnAVX2AndAVX512() throws {
+        try XCTSkipUnless(VectorPath.avx512.isAvailable, "this CPU has no AVX-512")
+        let saved = vectorPath
+        defer { vectorPath = saved }
+        for (channels, n) in [(37, 5), (48, 16)] {
+            for (length, decayOnly) in [(2, true), (16, false), (41, false), (41, true)] {
+                let batch = 3, r = 2, bcStride = r + 2 * n, zStride = 2 * channels, rows = batch * length
+                let u = random.floats(rows * channels, -2, 2), dt = random.floats(rows * channels, -8, 40)
+                let z = random.floats(rows * zStride, -9, 9), dtBias = random.floats(channels, -1, 1)
+                var bc = random.floats(rows * bcStride, -1, 1), d = random.floats(channels, 0, 2)
+                if decayOnly {
+                    // B = 0 and D = 0: the state is the initial one times the decays 2^t, subnormal ones included,
+                    // with no larger term to absorb them.
+                    for m in 0..<rows { for j in 0..<n { bc[m * bcStride + r + j] = 0 } }
+                    d = [Float](repeating: 0, count: channels)
+                }
+                let aLog = random.floats(channels * n, -3, 1.6), initial = random.floats(batch * channels * n, -1, 1)
+                func scan(_ path: VectorPath) -> [[UInt32]] {
+                    vectorPath = path
+                    var y = [Float](repeating: 0, count: rows * channels), out = y, state = initial
+                    out.withUnsafeMutableBufferPointer { out in
+                        z.withUnsafeBufferPointer { z in
+                            selectiveScanForward(y: &y, u: u, dt: dt, dtBias: dtBias, bc: bc, bcStride: bcStride, aLog: aLog,
+                                                 d: d, state: &state, stateStride: channels * n, batch: batch,
+                                                 length: length, channels: channels, stateSize: n,
+                                                 gate: ScanGate(z: z.baseAddress!, zStride: zStride, out: out.baseAddress!))
+                        }
+                    }
+                    return [y, out, state].map { $0.map(\.bitPattern) }
+                }
+                let (avx2, avx512) = (scan(.avx2), scan(.avx512))
+                for (part, name) in ["y", "gate", "state"].enumerated() {
+                    XCTAssertEqual(avx512[part], avx2[part], "\(name), \(channels)x\(n) length \(length) decay only \(decayOnly)")
                 }
             }
         }

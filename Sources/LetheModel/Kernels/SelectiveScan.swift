@@ -24,7 +24,7 @@ import Foundation
 ///
 /// With `gate`, also `gateForward(out: gate.out, y: y, z: gate.z, ...)`: the C kernels of L > 1 take the gate while
 /// the scan's output is in registers, with gateForward's operations (the same bits either way); the one-token step
-/// and the Swift path run gateForward after the scan.
+/// and the Swift path run gateForward after the scan. `gate.keepsScanOutput` false: y's contents are unspecified.
 public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>, dt: UnsafePointer<Float>,
                                  dtBias: UnsafePointer<Float>, bc: UnsafePointer<Float>, bcStride: Int,
                                  aLog: UnsafePointer<Float>, d: UnsafePointer<Float>,
@@ -34,7 +34,7 @@ public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointe
                                                    avx2: lethe_selective_scan_avx2) {
         let lanes = vectorPath.lanes
         LetheThreads.parallelFor(batch * ((channels + lanes - 1) / lanes), chunksPerWorker: 4) {
-            kernel(y, gate?.out, gate?.z, gate?.zStride ?? 0, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride,
+            kernel(gate?.keepsScanOutput == false ? nil : y, gate?.out, gate?.z, gate?.zStride ?? 0, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride,
                    length, channels, stateSize, $0.lowerBound, $0.upperBound)
         }
         return
@@ -58,9 +58,12 @@ public struct ScanGate {
     public let z: UnsafePointer<Float>
     public let zStride: Int
     public let out: UnsafeMutablePointer<Float>
+    /// False when nothing reads y after the gate (a forward pass without backward): the C kernels then leave y
+    /// unwritten, a fifth of the rows the scan moves.
+    public let keepsScanOutput: Bool
 
-    public init(z: UnsafePointer<Float>, zStride: Int, out: UnsafeMutablePointer<Float>) {
-        (self.z, self.zStride, self.out) = (z, zStride, out)
+    public init(z: UnsafePointer<Float>, zStride: Int, out: UnsafeMutablePointer<Float>, keepsScanOutput: Bool = true) {
+        (self.z, self.zStride, self.out, self.keepsScanOutput) = (z, zStride, out, keepsScanOutput)
     }
 }
 
