@@ -35,14 +35,14 @@ struct Encode: ParsableCommand {
 
         var random = SystemRandomNumberGenerator()
         let tokens = (0..<chunks * length).map { _ in Int32.random(in: 0..<Int32(c.vocabSize), using: &random) }
-        let activations = MambaActivations(config: c, batchSize: batchSize, length: length)
+        // The encode stage's own path: ChunkEncoder, its activations and cache reused from batch to batch.
+        let encoder = ChunkEncoder(model: mamba)
+        let sequences = (0..<chunks).map { Array(tokens[$0 * length ..< ($0 + 1) * length]) }
         func encodeAll() throws {
             var start = 0
             while start < chunks {
                 let b = min(batchSize, chunks - start)
-                let cache = MambaCache(config: c, batchSize: b)
-                try mamba.forward(tokens: Array(tokens[start * length ..< (start + b) * length]), batchSize: b,
-                                  cache: cache, activations: b == batchSize ? activations : nil)
+                _ = try encoder.finalCache(Array(sequences[start ..< start + b]), length: length)
                 start += b
             }
         }

@@ -19,9 +19,10 @@
 // (more than its reorder window). Per element the operations are the same, so the bits are.
 #define SCAN_TILE 16
 
-// The rows of the tile that comes next, asked for while this tile's recurrence runs, a token's rows per token:
-// row i of array k at first[k] + i * stride[k]. A unit's rows are a row of the batch apart, too far for the
-// hardware prefetchers.
+// The rows of the tile that comes next, asked for in this tile's first pass (a token's rows per token) so that
+// they arrive while its recurrence runs: row i of array k at first[k] + i * stride[k]. A unit's rows are a row of
+// the batch apart, too far for the hardware prefetchers. (Asking during the recurrence, or for z and the gate
+// during the gate's pass, measured slower.)
 typedef struct {
     const float *first[5];
     long stride[5];
@@ -43,7 +44,7 @@ TARGET static inline VEC scan_state_update(VEC *h, VEC a, VEC delta, VEC delta_x
 // The recurrence over `count` tokens of one unit (rows of B and C `bc_stride` floats apart from `b_row`), adding
 // to `out`.
 TARGET static void scan_recurrence(long n, long count, const VEC *a, VEC *h, const VEC *delta, const VEC *delta_x,
-                                   VEC *out, const float *b_row, long bc_stride, const scan_next_rows *next) {
+                                   VEC *out, const float *b_row, long bc_stride) {
     for (long i = 0; i < count; i++, b_row += bc_stride) {
         VEC o = out[i];
         for (long j = 0; j < n; j++) o = scan_state_update(&h[j], a[j], delta[i], delta_x[i], b_row[j], b_row[n + j], o);
@@ -53,7 +54,7 @@ TARGET static void scan_recurrence(long n, long count, const VEC *a, VEC *h, con
 
 // The same for 16 states (every Mamba-1 checkpoint): the states in registers, the loop over them unrolled.
 TARGET static void scan_recurrence_16(long count, const VEC *a, VEC *state, const VEC *delta, const VEC *delta_x,
-                                      VEC *out, const float *b_row, long bc_stride, const scan_next_rows *next) {
+                                      VEC *out, const float *b_row, long bc_stride) {
     VEC h[16];
     for (int j = 0; j < 16; j++) h[j] = state[j];
     for (long i = 0; i < count; i++, b_row += bc_stride) {
@@ -116,8 +117,8 @@ TARGET LETHE_SELECTIVE_SCAN(SCAN_NAME) {
                 delta_x[i] = V_MUL(delta[i], x);
                 out[i] = V_MUL(skip, x);
             }
-            if (n == 16) scan_recurrence_16(count, a, h, delta, delta_x, out, bc + m0 * bc_stride, bc_stride, &next);
-            else scan_recurrence(n, count, a, h, delta, delta_x, out, bc + m0 * bc_stride, bc_stride, &next);
+            if (n == 16) scan_recurrence_16(count, a, h, delta, delta_x, out, bc + m0 * bc_stride, bc_stride);
+            else scan_recurrence(n, count, a, h, delta, delta_x, out, bc + m0 * bc_stride, bc_stride);
             for (long i = 0; i < count; i++) {
                 const long m = m0 + i;
                 if (y) SCAN_STORE(y + m * channels + c0, out[i]);
