@@ -69,7 +69,7 @@ struct Encode: ParsableCommand {
 
 struct Kernels: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Milliseconds of each forward kernel for one mamba-130m layer over a batch (a profile of encode).")
+        abstract: "Milliseconds of each forward kernel for one mamba-130m layer over a batch, as encoding runs them (a profile of encode).")
 
     @Option(help: "Tokens in the batch (B·L).") var tokens = 4096
     @Option(help: "Sequence length L.") var length = 64
@@ -86,7 +86,7 @@ struct Kernels: ParsableCommand {
             for i in 0..<count { p[i] = Float.random(in: -scale...scale, using: &random) }
             return p
         }
-        let x = buffer(m * h), normed = buffer(m * h), xz = buffer(m * 2 * di), conv = buffer(m * di)
+        let x = buffer(m * h), normed = buffer(m * h), xz = buffer(m * 2 * di), gated = buffer(m * di)
         let u = buffer(m * di), xProj = buffer(m * (r + 2 * n)), dt = buffer(m * di), y = buffer(m * di)
         let inProj = buffer(2 * di * h, 0.05), convW = buffer(di * k), bias = buffer(di), xProjW = buffer((r + 2 * n) * di, 0.05)
         let dtW = buffer(di * r, 0.1), aLog = buffer(di * n), d = buffer(di), outProj = buffer(h * di, 0.05), w = buffer(h)
@@ -108,11 +108,11 @@ struct Kernels: ParsableCommand {
             linearForward(out: xz, outStride: 2 * di, input: normed, inputStride: h, weight: inProj, rows: m,
                           inFeatures: h, outFeatures: 2 * di)
         }
-        time("conv1d") {
-            causalConv1dForward(out: conv, input: xz, inputStride: 2 * di, weight: convW, bias: bias, state: convState,
-                                stateStride: di * k, batch: b, length: length, channels: di, kernel: k)
+        // The conv with its SiLU, and the scan with its gate, as encoding runs them: no backward to keep tensors for.
+        time("conv1d+silu") {
+            causalConv1dSiLUForward(out: nil, activated: u, input: xz, inputStride: 2 * di, weight: convW, bias: bias,
+                                    state: convState, stateStride: di * k, batch: b, length: length, channels: di, kernel: k)
         }
-        time("silu") { siluForward(out: u, input: conv, count: m * di) }
         time("x_proj") {
             linearForward(out: xProj, outStride: r + 2 * n, input: u, inputStride: di, weight: xProjW, rows: m,
                           inFeatures: di, outFeatures: r + 2 * n)
@@ -121,22 +121,18 @@ struct Kernels: ParsableCommand {
             linearForward(out: dt, outStride: di, input: xProj, inputStride: r + 2 * n, weight: dtW, rows: m,
                           inFeatures: r, outFeatures: di)
         }
-        time("scan-\(vectorPath.rawValue)") {
-            selectiveScanForward(y: y, u: u, dt: dt, dtBias: bias, bc: xProj + r, bcStride: r + 2 * n, aLog: aLog, d: d,
-                                 state: ssmState, stateStride: di * n, batch: b, length: length, channels: di, stateSize: n)
-        }
         let fastest = vectorPath
-        for path in VectorPath.allCases where path.isAvailable && path != fastest {
+        for path in [fastest] + VectorPath.allCases.filter({ $0.isAvailable && $0 != fastest }) {
             vectorPath = path
-            time("scan-\(path.rawValue)") {
+            time("scan+gate-\(path.rawValue)") {
                 selectiveScanForward(y: y, u: u, dt: dt, dtBias: bias, bc: xProj + r, bcStride: r + 2 * n, aLog: aLog, d: d,
-                                     state: ssmState, stateStride: di * n, batch: b, length: length, channels: di, stateSize: n)
+                                     state: ssmState, stateStride: di * n, batch: b, length: length, channels: di, stateSize: n,
+                                     gate: ScanGate(z: xz + di, zStride: 2 * di, out: gated, keepsScanOutput: false))
             }
         }
         vectorPath = fastest
-        time("gate") { gateForward(out: conv, y: y, z: xz + di, zStride: 2 * di, rows: m, channels: di) }
         time("out_proj") {
-            linearForward(out: x, outStride: h, input: conv, inputStride: di, weight: outProj, rows: m, inFeatures: di,
+            linearForward(out: x, outStride: h, input: gated, inputStride: di, weight: outProj, rows: m, inFeatures: di,
                           outFeatures: h, accumulate: true)
         }
     }
