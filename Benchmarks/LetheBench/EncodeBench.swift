@@ -16,7 +16,7 @@ struct Encode: ParsableCommand {
     var model = ".build/bench-cache/mamba-130m-random"
     @Option(help: "Number of chunks.") var chunks = 64
     @Option(help: "Tokens per chunk.") var length = 64
-    @Option(help: "Chunks per forward pass.") var batchSize = 64
+    @Option(help: "Chunks per batch (a forward pass of up to 8,192 tokens: longer batches run in segments, as lethe-encode's).") var batchSize = 64
     @Option(help: "Worker threads.") var threads = 2
     @Option(help: "Timed repetitions; the best is reported.") var repeats = 2
     @OptionGroup var kernels: KernelChoice
@@ -35,7 +35,7 @@ struct Encode: ParsableCommand {
 
         var random = SystemRandomNumberGenerator()
         let tokens = (0..<chunks * length).map { _ in Int32.random(in: 0..<Int32(c.vocabSize), using: &random) }
-        // The encode stage's own path: ChunkEncoder, its activations and cache reused from batch to batch.
+        // The encode stage's own path: ChunkEncoder (its activations reused from batch to batch).
         let encoder = ChunkEncoder(model: mamba)
         let sequences = (0..<chunks).map { Array(tokens[$0 * length ..< ($0 + 1) * length]) }
         func encodeAll() throws {

@@ -8,7 +8,7 @@
 // consecutive floats of each token's row (rows are far apart: in_proj's output), so that the prefetchers follow it,
 // where one vector per unit would miss the cache on every token. Each row starts a new page, where the prefetchers
 // start over: the unit asks for its rows CONV_PREFETCH tokens ahead (a 64 x 64 batch of mamba-130m's conv on
-// AVX-512: 10 -> 6.8 ns a vector of a token, the speed it has on rows already in the cache).
+// AVX-512: 33 -> 11-13.5 ns a token and vector, its speed on rows already in the cache; Benchmarks/kernel_rows.c).
 #define CONV_PREFETCH 2
 
 // One work unit: sequence b, channels first ..< first + LETHE_CONV_UNIT_VECTORS * LANES (fewer in the last unit, its last

@@ -5,8 +5,8 @@
 // Sources/LetheModel/Kernels/SelectiveScan.swift, which states the equations: each group of LANES channels
 // recomputes its states for one sequence, keeping them and exp(Δ·A), then runs backwards in time; dB and dC
 // (sums over channels) gather in one vector per (t, n) for the whole unit and are reduced across lanes once per
-// unit and sequence. Rows are prefetched SCAN_PREFETCH tokens ahead, as the forward kernel does (include this after
-// selective_scan_body.h).
+// unit and sequence. Rows are prefetched SCAN_PREFETCH tokens ahead (include this after selective_scan_body.h, which
+// defines it).
 
 #include <stdlib.h>
 

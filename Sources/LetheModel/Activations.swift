@@ -1,12 +1,14 @@
 /// The intermediate tensors of one layer's forward pass over M = B·L tokens, sequence-major rows
 /// (row m = b·L + t). A backward pass reads them; inference reuses one set for every layer. Mamba-2's in
-/// brackets where they differ (C = DI + 2·G·N conv channels, H heads).
+/// brackets where they differ (C = DI + 2·G·N conv channels, H heads). * Written only when a backward pass will read
+/// them: by a forward pass keeping every layer (retention `everything`) or by `recomputeLayer` (Mamba-2's y, which
+/// its gate reads, always).
 public final class LayerActivations {
     public let normed: FloatBuffer  // (M, H)       RMSNorm(hidden) · norm.weight
     public let rstd: FloatBuffer  // (M)            1/sqrt(mean(hidden²) + eps)
     public let xz: FloatBuffer  // (M, 2·DI)        in_proj output: x = columns 0..<DI, gate z = DI..<2·DI
                                 //                  [(M, DI + C + H): z | xBC | dt]
-    public let convOut: FloatBuffer  // (M, DI)     conv1d(x), before SiLU [(M, C): conv1d(xBC)]
+    public let convOut: FloatBuffer  // (M, DI)     conv1d(x), before SiLU [(M, C): conv1d(xBC)]; backward only *
     public let u: FloatBuffer  // (M, DI)           SiLU(convOut): the scan input [(M, C): x | B | C]
     public let xProj: FloatBuffer  // (M, R + 2N)   x_proj(u): dt (low rank) | B | C [none]
     /// (M, R + 2N) what dt_proj and the scan read: `xProj` itself for Mamba-1 (the same buffer); for Falcon-Mamba
@@ -14,7 +16,7 @@ public final class LayerActivations {
     public let ssmParameters: FloatBuffer
     public let mixerRstd: FloatBuffer
     public let dt: FloatBuffer  // (M, DI)          dt_proj.weight @ dt_low (bias and softplus are in the scan) [none]
-    public let y: FloatBuffer  // (M, DI)           scan output with the D skip, before the gate
+    public let y: FloatBuffer  // (M, DI)           scan output with the D skip, before the gate; backward only *
     public let gated: FloatBuffer  // (M, DI)       y · SiLU(z): out_proj's input [the gated norm's input]
     /// Mamba-2: (M, DI) the gated norm's output, out_proj's input, and (G, M) its 1/rms per group; else empty.
     public let gatedNormed: FloatBuffer

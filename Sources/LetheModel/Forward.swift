@@ -19,7 +19,8 @@ extension MambaModel {
     ///
     /// `cache` holds, on entry, the state the sequences continue from (a fresh `MambaCache` is the empty
     /// state: the start of a sequence) and on return their final state. Returns the requested logits
-    /// (nil for `.none`). `activations` (shape B, L) keeps the intermediate tensors; nil allocates scratch.
+    /// (nil for `.none`). `activations` (shape B, L) keeps the intermediate tensors (those only a backward pass
+    /// reads when it keeps every layer's: see LayerActivations); nil allocates scratch.
     @discardableResult
     public func forward(tokens: [Int32], batchSize: Int, cache: MambaCache, logits request: LogitsRequest = .none,
                         activations: MambaActivations? = nil) throws -> [Float]? {
