@@ -6,7 +6,7 @@
 // recomputes its states for one sequence, keeping them and exp(Δ·A), then runs backwards in time; dB and dC
 // (sums over channels) gather in one vector per (t, n) for the whole unit and are reduced across lanes once per
 // unit and sequence. Rows are prefetched SCAN_PREFETCH tokens ahead (include this after selective_scan_body.h, which
-// defines it).
+// defines it and the row moves SCAN_LOAD and SCAN_STORE).
 
 #include <stdlib.h>
 
@@ -23,9 +23,6 @@ TARGET LETHE_SELECTIVE_SCAN_BACKWARD(SCAN_BACKWARD_NAME) {
     VEC g[n], initial_h[n];
     float lane[LANES];
     const VEC zero = V_SET1(0.0f), one = V_SET1(1.0f);
-// Masked moves only for a last partial group: they are slow on some CPUs.
-#define LOAD(p) (lanes == LANES ? V_LOADU(p) : V_LOAD_MASKED(p, mask))
-#define STORE(p, v) do { if (lanes == LANES) V_STOREU(p, v); else V_STORE_MASKED(p, mask, v); } while (0)
     for (long unit = unit_begin; unit < unit_end; unit++) {
         const long u0 = unit * unit_channels, u1 = u0 + unit_channels < channels ? u0 + unit_channels : channels;
         const long groups = (u1 - u0 + LANES - 1) / LANES;
@@ -62,8 +59,8 @@ TARGET LETHE_SELECTIVE_SCAN_BACKWARD(SCAN_BACKWARD_NAME) {
                     const long ahead = t + SCAN_PREFETCH < length ? m + SCAN_PREFETCH : m;
                     __builtin_prefetch(dt + ahead * channels + c0);
                     __builtin_prefetch(u + ahead * channels + c0);
-                    const VEC delta = v_softplus(V_ADD(LOAD(dt + m * channels + c0), bias));
-                    const VEC delta_x = V_MUL(delta, LOAD(u + m * channels + c0));
+                    const VEC delta = v_softplus(V_ADD(SCAN_LOAD(dt + m * channels + c0), bias));
+                    const VEC delta_x = V_MUL(delta, SCAN_LOAD(u + m * channels + c0));
                     const float *b_row = bc + m * bc_stride;
                     for (long j = 0; j < n; j++) {
                         const VEC decay = v_exp2_nonpositive(V_MUL(delta, a2k[j]));
@@ -83,7 +80,7 @@ TARGET LETHE_SELECTIVE_SCAN_BACKWARD(SCAN_BACKWARD_NAME) {
                     __builtin_prefetch(dt + behind * channels + c0);
                     __builtin_prefetch(du + behind * channels + c0, 1);
                     __builtin_prefetch(ddt + behind * channels + c0, 1);
-                    const VEC dyt = LOAD(dy + m * channels + c0), x = LOAD(u + m * channels + c0);
+                    const VEC dyt = SCAN_LOAD(dy + m * channels + c0), x = SCAN_LOAD(u + m * channels + c0);
                     const VEC delta = deltas[t], delta_x = V_MUL(delta, x);
                     const float *b_row = bc + m * bc_stride, *c_row = b_row + n;
                     const VEC *previous = t > 0 ? states + (t - 1) * n : initial_h;
@@ -103,11 +100,11 @@ TARGET LETHE_SELECTIVE_SCAN_BACKWARD(SCAN_BACKWARD_NAME) {
                         dut = V_FMADD(gj, V_MUL(delta, b_j), dut);
                         g[j] = V_MUL(gj, decays[t * n + j]);
                     }
-                    STORE(du + m * channels + c0, dut);
+                    SCAN_STORE(du + m * channels + c0, dut);
                     // softplus'(x) = sigmoid(x)
-                    const VEC pre = V_ADD(LOAD(dt + m * channels + c0), bias);
+                    const VEC pre = V_ADD(SCAN_LOAD(dt + m * channels + c0), bias);
                     const VEC d_pre = V_MUL(d_delta, V_DIV(one, V_ADD(one, v_exp(V_SUB(zero, pre)))));
-                    STORE(ddt + m * channels + c0, d_pre);
+                    SCAN_STORE(ddt + m * channels + c0, d_pre);
                     dbias[k] = V_ADD(dbias[k], d_pre);
                 }
                 if (d_state) {
@@ -133,7 +130,5 @@ TARGET LETHE_SELECTIVE_SCAN_BACKWARD(SCAN_BACKWARD_NAME) {
             }
         }
     }
-#undef LOAD
-#undef STORE
     free(states);
 }

@@ -67,7 +67,8 @@ TARGET static void scan_recurrence_16(long count, const VEC *a, VEC *state, cons
     for (int j = 0; j < 16; j++) state[j] = h[j];
 }
 
-// Loads and stores of a unit's row: masked only for a last partial block (they are slow on some CPUs).
+// Loads and stores of a unit's row, with `lanes` and `mask` in scope: masked only for a last partial block (they
+// are slow on some CPUs). The backward kernel's body uses them too.
 #define SCAN_LOAD(p) (lanes == LANES ? V_LOADU(p) : V_LOAD_MASKED(p, mask))
 #define SCAN_STORE(p, v)                      \
     do {                                      \
@@ -134,5 +135,3 @@ TARGET LETHE_SELECTIVE_SCAN(SCAN_NAME) {
     }
 }
 
-#undef SCAN_LOAD
-#undef SCAN_STORE
