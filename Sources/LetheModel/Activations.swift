@@ -74,6 +74,9 @@ public final class MambaActivations {
 
     public var tokens: Int { batchSize * length }
     public var keepsEveryLayer: Bool { retention == .everything }
+    /// A pass that keeps tensors for a backward pass is training's, whose backward products are split among the
+    /// workers: its forward products are too. Encoding and decoding keep nothing and split by shape alone.
+    public var productSplit: ProductSplit { retention == .none ? .byShape : .byWorkers }
 
     public init(config: MambaConfig, tokenCapacity m: Int, retention: Retention) {
         self.config = config

@@ -58,7 +58,7 @@ extension MambaModel {
                                  convState: conv.baseAddress! + l * c.convCountPerLayer, convStateStride: cache.convCountPerSequence,
                                  ssmState: ssm.baseAddress! + l * c.ssmCountPerLayer, ssmStateStride: cache.ssmCountPerSequence,
                                  batchSize: batchSize, length: length, extent: cacheOnly ? .state : .output,
-                                 keepsBackwardTensors: acts.keepsEveryLayer)
+                                 keepsBackwardTensors: acts.keepsEveryLayer, split: acts.productSplit)
                 }
             }
         }
@@ -94,30 +94,32 @@ extension MambaModel {
     /// at this layer's states of the first sequence, the next sequences `…Stride` floats apart: read as the
     /// initial state, overwritten with the final one. `extent` stops earlier (see LayerExtent); `output` is
     /// written only for `.output`. `keepsBackwardTensors` false: the tensors that only a backward pass reads
-    /// (the conv's output before its SiLU, Mamba-1's scan output before the gate) may be left unwritten.
+    /// (the conv's output before its SiLU, Mamba-1's scan output before the gate) may be left unwritten. `split`:
+    /// how the matrix products are cut among the workers (see ProductSplit).
     public func layerForward(_ l: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                              activations a: LayerActivations, convState: UnsafeMutablePointer<Float>,
                              convStateStride: Int, ssmState: UnsafeMutablePointer<Float>, ssmStateStride: Int,
-                             batchSize: Int, length: Int, extent: LayerExtent = .output, keepsBackwardTensors: Bool = true) {
+                             batchSize: Int, length: Int, extent: LayerExtent = .output, keepsBackwardTensors: Bool = true,
+                             split: ProductSplit = .byShape) {
         if config.isMamba2 {
             return mamba2LayerForward(l, input: input, output: output, activations: a, convState: convState,
                                       convStateStride: convStateStride, ssmState: ssmState, ssmStateStride: ssmStateStride,
                                       batchSize: batchSize, length: length, extent: extent,
-                                      keepsBackwardTensors: keepsBackwardTensors)
+                                      keepsBackwardTensors: keepsBackwardTensors, split: split)
         }
         let c = config, lw = weights.layers[l], m = batchSize * length
         let (h, di, n, k, r) = (c.hiddenSize, c.intermediateSize, c.stateSize, c.convKernel, c.timeStepRank)
         rmsNormForward(out: a.normed.pointer, rstd: a.rstd.pointer, input: input, weight: lw.norm,
                        rows: m, width: h, epsilon: c.layerNormEpsilon)
         linearForward(out: a.xz.pointer, outStride: 2 * di, input: a.normed.pointer, inputStride: h,
-                      weight: lw.inProj, rows: m, inFeatures: h, outFeatures: extent == .state ? di : 2 * di)
+                      weight: lw.inProj, rows: m, inFeatures: h, outFeatures: extent == .state ? di : 2 * di, split: split)
         // The conv's output before the SiLU is for the backward pass only.
         let convOut = extent == .state || !keepsBackwardTensors ? nil : a.convOut.pointer
         causalConv1dSiLUForward(out: convOut, activated: a.u.pointer, input: a.xz.pointer, inputStride: 2 * di,
                                 weight: lw.convWeight, bias: lw.convBias, state: convState, stateStride: convStateStride,
                                 batch: batchSize, length: length, channels: di, kernel: k)
         linearForward(out: a.xProj.pointer, outStride: c.xProjSize, input: a.u.pointer, inputStride: di,
-                      weight: lw.xProj, rows: m, inFeatures: di, outFeatures: c.xProjSize)
+                      weight: lw.xProj, rows: m, inFeatures: di, outFeatures: c.xProjSize, split: split)
         if let epsilon = c.mixerRMSEpsilon {
             // FalconMambaMixer.forward: `time_step = self.dt_layernorm(time_step)`, then b_layernorm(B), c_layernorm(C)
             for (part, (offset, width)) in c.xProjParts.enumerated() {
@@ -127,7 +129,7 @@ extension MambaModel {
             }
         }
         linearForward(out: a.dt.pointer, outStride: di, input: a.ssmParameters.pointer, inputStride: c.xProjSize,
-                      weight: lw.dtProjWeight, rows: m, inFeatures: r, outFeatures: di)
+                      weight: lw.dtProjWeight, rows: m, inFeatures: r, outFeatures: di, split: split)
         // The state needs no gate: in_proj left z out.
         let gate = extent == .state ? nil : ScanGate(z: a.xz.pointer + di, zStride: 2 * di, out: a.gated.pointer,
                                                      keepsScanOutput: keepsBackwardTensors)
@@ -138,7 +140,7 @@ extension MambaModel {
         if extent != .output { return }
         if UnsafePointer(output) != input { output.update(from: input, count: m * h) }
         linearForward(out: output, outStride: h, input: a.gated.pointer, inputStride: di,
-                      weight: lw.outProj, rows: m, inFeatures: di, outFeatures: h, accumulate: true)
+                      weight: lw.outProj, rows: m, inFeatures: di, outFeatures: h, accumulate: true, split: split)
     }
 
     /// `layerForward` of a Mamba-2 block (transformers' Mamba2Mixer.forward, torch path):
@@ -150,7 +152,8 @@ extension MambaModel {
     private func mamba2LayerForward(_ l: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                                     activations a: LayerActivations, convState: UnsafeMutablePointer<Float>,
                                     convStateStride: Int, ssmState: UnsafeMutablePointer<Float>, ssmStateStride: Int,
-                                    batchSize: Int, length: Int, extent: LayerExtent, keepsBackwardTensors: Bool) {
+                                    batchSize: Int, length: Int, extent: LayerExtent, keepsBackwardTensors: Bool,
+                                    split: ProductSplit) {
         let c = config, heads = c.mamba2!, lw = weights.layers[l], m = batchSize * length
         let (h, di, n, channels, columns) = (c.hiddenSize, c.intermediateSize, c.stateSize, c.convChannels, c.inProjSize)
         rmsNormForward(out: a.normed.pointer, rstd: a.rstd.pointer, input: input, weight: lw.norm,
@@ -158,7 +161,7 @@ extension MambaModel {
         // The state needs the xBC and dt columns only: rows DI..< of in_proj's weight.
         let skipped = extent == .state ? di : 0
         linearForward(out: a.xz.pointer + skipped, outStride: columns, input: a.normed.pointer, inputStride: h,
-                      weight: lw.inProj + skipped * h, rows: m, inFeatures: h, outFeatures: columns - skipped)
+                      weight: lw.inProj + skipped * h, rows: m, inFeatures: h, outFeatures: columns - skipped, split: split)
         let convOut = extent == .state || !keepsBackwardTensors ? nil : a.convOut.pointer  // for the backward pass only
         causalConv1dSiLUForward(out: convOut, activated: a.u.pointer, input: a.xz.pointer + di, inputStride: columns,
                                 weight: lw.convWeight, bias: lw.convBias, state: convState, stateStride: convStateStride,
@@ -179,7 +182,7 @@ extension MambaModel {
         if extent == .gated { return }
         if UnsafePointer(output) != input { output.update(from: input, count: m * h) }
         linearForward(out: output, outStride: h, input: a.gatedNormed.pointer, inputStride: di,
-                      weight: lw.outProj, rows: m, inFeatures: di, outFeatures: h, accumulate: true)
+                      weight: lw.outProj, rows: m, inFeatures: di, outFeatures: h, accumulate: true, split: split)
     }
 
     /// Block `l` again over the pass `acts` last held, from `initial`'s states (left untouched), keeping its tensors
@@ -199,7 +202,7 @@ extension MambaModel {
                 layerForward(l, input: acts.hidden(enteringLayer: l).pointer, output: acts.hidden(enteringLayer: l + 1).pointer,
                              activations: acts.layer(l), convState: conv.baseAddress!, convStateStride: convCount,
                              ssmState: ssm.baseAddress!, ssmStateStride: ssmCount, batchSize: acts.batchSize,
-                             length: acts.length, extent: extent)
+                             length: acts.length, extent: extent, split: acts.productSplit)
             }
         }
     }

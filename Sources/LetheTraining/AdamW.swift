@@ -32,9 +32,11 @@ public struct AdamW: Equatable, Sendable {
 
     /// One update with learning rate `lr`: torch's _single_tensor_adam with decoupled weight decay, line by line.
     /// The gradients are read multiplied by `gradientScale` (clipping's coefficient: the same float product as
-    /// clip_grad_norm_'s in-place `grad.mul_(clip_coef_clamped)`, without a separate pass over them).
-    public mutating func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
-                                gradientScale: Float = 1, learningRate lr: Double) {
+    /// clip_grad_norm_'s in-place `grad.mul_(clip_coef_clamped)`, without a separate pass over them). With
+    /// `clearingGradients`, each gradient is set to 0 once read (the next step's `zero_grad`, in the same pass over
+    /// memory instead of one more: this pass runs at the memory's bandwidth).
+    public mutating func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>,
+                                gradientScale: Float = 1, learningRate lr: Double, clearingGradients: Bool = false) {
         step += 1
         // bias_correction1 = 1 - beta1 ** step; step_size = lr / bias_correction1
         // bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
@@ -56,6 +58,7 @@ public struct AdamW: Equatable, Sendable {
                         var i = slice.lowerBound
                         while i + 8 <= slice.upperBound {
                             let g = SIMD8<Float>(load: gradients + i) * gradientScale
+                            if clearingGradients { SIMD8<Float>().store(to: gradients + i) }
                             let p = SIMD8<Float>(load: parameters + i)
                             let (newP, newM, newV) = adamW(p, g, SIMD8<Float>(load: m + i), SIMD8<Float>(load: v + i),
                                                            decayFactor: factor)
@@ -71,6 +74,7 @@ public struct AdamW: Equatable, Sendable {
                                 (p[k], g[k], mi[k], vi[k]) = (parameters[i + k], gradients[i + k], m[i + k], v[i + k])
                             }
                             let (newP, newM, newV) = adamW(p, g * gradientScale, mi, vi, decayFactor: factor)
+                            if clearingGradients { (gradients + i).update(repeating: 0, count: lanes) }
                             for k in 0..<lanes { (parameters[i + k], m[i + k], v[i + k]) = (newP[k], newM[k], newV[k]) }
                         }
                     }

@@ -52,6 +52,10 @@ public final class Backprop {
     /// `lossAndGradients` with `computesStateGradients`, laid out as MambaCache (B, n_layer, ...).
     public private(set) var stateGradients: (ssm: [Float], conv: [Float])?
 
+    /// `gradients` holds zeros only: a new buffer, or an update that cleared them as it read them (Trainer), so
+    /// `lossAndGradients` need not zero them (a pass over the whole buffer, 4% of a mamba-130m step at 4 × 64).
+    var gradientsAreZero = true
+
     private var activations: MambaActivations?
 
     public init(model: MambaModel, objective: TrainingObjective) {
@@ -133,7 +137,8 @@ public final class Backprop {
         let initial = try initialCache(batch)
         let acts = activations(tokens: input.count)
         try forward(input, batchSize: batch.batchSize, acts, initial: initial)
-        gradients.buffer.update(repeating: 0)
+        if !gradientsAreZero { gradients.buffer.update(repeating: 0) }
+        gradientsAreZero = false
 
         let c = model.config
         let (m, h) = (input.count, c.hiddenSize)

@@ -75,7 +75,8 @@ public final class Trainer {
         let scale = settings.clipNorm.map { clipCoefficient(norm: norm, maxNorm: $0) } ?? 1
         let lr = settings.learningRate.rate(atStep: optimizer.step)
         optimizer.update(parameters: model.parameters.pointer, gradients: gradients.pointer, gradientScale: scale,
-                         learningRate: lr)
+                         learningRate: lr, clearingGradients: true)
+        backprop.gradientsAreZero = true
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return StepRecord(step: optimizer.step, loss: loss, lr: lr, gradNorm: norm,
                           tokensPerSecond: Double(batch.tokens.count) / max(seconds, 1e-9))

@@ -100,8 +100,10 @@ final class ForwardFixtureTests: XCTestCase {
         let keptCache = MambaCache(config: model.config, batchSize: batch)
         let keptLogits = try model.forward(tokens: tokens, batchSize: batch, cache: keptCache, logits: .allTokens,
                                            activations: kept)!
-        XCTAssertEqual(keptLogits, all)
-        XCTAssertEqual(keptCache.ssm, reference.ssm)
+        // Keeping tensors for a backward pass makes it training's, whose products are cut among the workers
+        // (ProductSplit.byWorkers) into other calls than encoding's, which OpenBLAS may round otherwise.
+        assertClose(keptLogits, all, relativeToMax: 1e-6, "logits of the pass that keeps its tensors")
+        assertClose(keptCache.ssm, reference.ssm, relativeToMax: 1e-6, "states of the pass that keeps its tensors")
         // The kept residual streams differ layer to layer (each layer adds its mixer output).
         XCTAssertNotEqual(kept.hidden[0].array, kept.hidden[1].array)
     }

@@ -68,21 +68,26 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// Both ways of splitting the sgemm (row blocks for many rows, output-column blocks for few), strided
-    /// input and output, with and without accumulation.
+    /// Both ways of splitting the sgemm (row blocks for many rows, output-column blocks for few), by shape and by
+    /// workers (1 to 3: a column block per worker, and a last block wider than the others), strided input and
+    /// output, with and without accumulation.
     func testLinear() {
-        withWorkers {
-            for (rows, k, n) in [(3, 37, 11), (5, 16, 200), (300, 48, 50)] {
+        withWorkers([1, 2, 3]) {
+            for (rows, k, n) in [(3, 37, 11), (5, 16, 200), (300, 48, 50), (40, 24, 230)] {
                 let (inStride, outStride) = (k + 3, n + 2)
                 let x = random.floats(rows * inStride), w = random.floats(n * k)
                 let start = random.floats(rows * outStride)
                 for accumulate in [false, true] {
-                    var fast = start, slow = start
-                    linearForward(out: &fast, outStride: outStride, input: x, inputStride: inStride, weight: w,
-                                  rows: rows, inFeatures: k, outFeatures: n, accumulate: accumulate)
+                    var slow = start
                     linearForwardReference(out: &slow, outStride: outStride, input: x, inputStride: inStride, weight: w,
                                            rows: rows, inFeatures: k, outFeatures: n, accumulate: accumulate)
-                    assertClose(fast, slow, relativeToMax: 1e-5, "linear \(rows)x\(k)x\(n) accumulate \(accumulate)")
+                    for split in [ProductSplit.byShape, .byWorkers] {
+                        var fast = start
+                        linearForward(out: &fast, outStride: outStride, input: x, inputStride: inStride, weight: w,
+                                      rows: rows, inFeatures: k, outFeatures: n, accumulate: accumulate, split: split)
+                        assertClose(fast, slow, relativeToMax: 1e-5,
+                                    "linear \(rows)x\(k)x\(n) accumulate \(accumulate) \(split), \(LetheThreads.count) workers")
+                    }
                 }
             }
         }

@@ -244,24 +244,31 @@ final class BackwardKernelTests: XCTestCase {
     }
 
     func testLinearBackward() {
-        // Both ways of splitting dWeight (more outputs than inputs, and fewer), strided input and dOut.
-        for (inFeatures, outFeatures) in [(13, 40), (40, 11)] {
-            let rows = 150, inputStride = inFeatures + 3, dOutStride = outFeatures + 2
-            let input = random(rows * inputStride, seed: 1), weight = random(outFeatures * inFeatures, seed: 2)
-            let dOut = random(rows * dOutStride, seed: 3)
-            for accumulate in [false, true] {
-                var dInput = random(rows * inputStride, seed: 4), dInputRef = dInput
-                var dWeight = random(outFeatures * inFeatures, seed: 5), dWeightRef = dWeight
-                linearBackward(dInput: &dInput, dInputStride: inputStride, accumulateInput: accumulate,
-                               dWeight: &dWeight, dOut: dOut, dOutStride: dOutStride, input: input,
-                               inputStride: inputStride, weight: weight, rows: rows, inFeatures: inFeatures,
-                               outFeatures: outFeatures)
-                linearBackwardReference(dInput: &dInputRef, dInputStride: inputStride, accumulateInput: accumulate,
-                                        dWeight: &dWeightRef, dOut: dOut, dOutStride: dOutStride, input: input,
-                                        inputStride: inputStride, weight: weight, rows: rows,
-                                        inFeatures: inFeatures, outFeatures: outFeatures)
-                assertClose(dInput, dInputRef, "dInput \(inFeatures)->\(outFeatures) accumulate \(accumulate)")
-                assertClose(dWeight, dWeightRef, "dWeight \(inFeatures)->\(outFeatures)")
+        // Both ways of splitting dWeight (more outputs than inputs, and fewer) and dInput (rows, and columns in
+        // blocks of 64 when there are more input features than rows: 200, a wider last block), strided input and
+        // dOut, on 1 to 3 workers.
+        let saved = LetheThreads.count
+        defer { LetheThreads.set(saved) }
+        for workers in [1, 2, 3] {
+            LetheThreads.set(workers)
+            for (inFeatures, outFeatures) in [(13, 40), (40, 11), (200, 40)] {
+                let rows = 150, inputStride = inFeatures + 3, dOutStride = outFeatures + 2
+                let input = random(rows * inputStride, seed: 1), weight = random(outFeatures * inFeatures, seed: 2)
+                let dOut = random(rows * dOutStride, seed: 3)
+                for accumulate in [false, true] {
+                    var dInput = random(rows * inputStride, seed: 4), dInputRef = dInput
+                    var dWeight = random(outFeatures * inFeatures, seed: 5), dWeightRef = dWeight
+                    linearBackward(dInput: &dInput, dInputStride: inputStride, accumulateInput: accumulate,
+                                   dWeight: &dWeight, dOut: dOut, dOutStride: dOutStride, input: input,
+                                   inputStride: inputStride, weight: weight, rows: rows, inFeatures: inFeatures,
+                                   outFeatures: outFeatures)
+                    linearBackwardReference(dInput: &dInputRef, dInputStride: inputStride, accumulateInput: accumulate,
+                                            dWeight: &dWeightRef, dOut: dOut, dOutStride: dOutStride, input: input,
+                                            inputStride: inputStride, weight: weight, rows: rows,
+                                            inFeatures: inFeatures, outFeatures: outFeatures)
+                    assertClose(dInput, dInputRef, "dInput \(inFeatures)->\(outFeatures) accumulate \(accumulate), \(workers) workers")
+                    assertClose(dWeight, dWeightRef, "dWeight \(inFeatures)->\(outFeatures), \(workers) workers")
+                }
             }
         }
     }

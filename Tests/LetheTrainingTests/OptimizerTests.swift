@@ -31,9 +31,9 @@ final class OptimizerTests: XCTestCase {
         for case let step as [String: Any] in fixture["steps"] as! [Any] {
             let grads = (step["grads"] as! [Any]).map(floats)
             let expected = (step["params"] as! [Any]).map(floats)
-            let gradients = grads[0] + grads[1]
+            var gradients = grads[0] + grads[1]
             parameters.withUnsafeMutableBufferPointer { p in
-                optimizer.update(parameters: p.baseAddress!, gradients: gradients, learningRate: step["lr"] as! Double)
+                optimizer.update(parameters: p.baseAddress!, gradients: &gradients, learningRate: step["lr"] as! Double)
             }
             // The same float operations in the same order as torch: equal up to 2e-7 relative per element.
             for (i, (got, want)) in zip(parameters, expected[0] + expected[1]).enumerated() {
@@ -41,6 +41,30 @@ final class OptimizerTests: XCTestCase {
             }
         }
         XCTAssertEqual(optimizer.step, 5)
+    }
+
+    /// Clearing the gradients as the update reads them changes no bit of the update (elements in whole vectors
+    /// and in a partial last one, a decayed range and one not) and leaves every gradient 0.
+    func testAdamWClearingItsGradientsUpdatesTheSame() {
+        let count = 8 * 40 + 5
+        let parameters: [Float] = (0..<count).map { Float(sin(Double($0) * 0.7)) }
+        let gradients: [Float] = (0..<count).map { Float(cos(Double($0) * 0.3)) * 0.1 + 0.01 }
+        var kept = (parameters, gradients, AdamW(parameterCount: count, decayed: [0 ..< 203], weightDecay: 0.1))
+        var cleared = kept
+        for step in 1...3 {
+            kept.0.withUnsafeMutableBufferPointer { p in
+                kept.2.update(parameters: p.baseAddress!, gradients: &kept.1, gradientScale: 0.5, learningRate: 1e-3)
+            }
+            cleared.1 = gradients
+            cleared.0.withUnsafeMutableBufferPointer { p in
+                cleared.2.update(parameters: p.baseAddress!, gradients: &cleared.1, gradientScale: 0.5, learningRate: 1e-3,
+                                 clearingGradients: true)
+            }
+            XCTAssertEqual(kept.1, gradients, "step \(step): gradients read only")
+            XCTAssertEqual(cleared.1, [Float](repeating: 0, count: count), "step \(step): gradients cleared")
+            XCTAssertEqual(cleared.0.map(\.bitPattern), kept.0.map(\.bitPattern), "step \(step): parameters")
+            XCTAssertEqual(cleared.2, kept.2, "step \(step): moments")
+        }
     }
 
     func testClippingMatchesTorch() throws {

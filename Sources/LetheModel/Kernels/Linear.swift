@@ -3,29 +3,52 @@ import CBLAS
 // Linear layer without bias, over all tokens at once. Shapes: input (M, K) with row stride `inputStride`,
 // weight (N, K) as PyTorch stores it, out (M, N) with row stride `outStride`.
 
+/// How `linearForward` cuts a product among the workers of `LetheThreads`.
+public enum ProductSplit: Sendable {
+    /// Blocks from the shape alone, never from the number of workers, so that `--threads` changes no bit of the
+    /// output (encoding, decoding): on OpenBLAS's Haswell kernels a dot product's rounding depends on the shape of
+    /// the call computing it (README, Performance).
+    case byShape
+    /// One block per worker, of rows or of columns, whichever packs less: fewer and larger calls. For training,
+    /// whose backward products are split among the workers too (its bytes are the same for the same `--threads`).
+    case byWorkers
+}
+
 /// PyTorch: `F.linear(input, weight)` i.e. `out = input @ weight.T`   (in_proj, x_proj, dt_proj, out_proj,
 /// lm_head). With `accumulate`, `out += input @ weight.T` (the residual add after out_proj).
 ///
 /// cblas_sgemm on blocks of rows or on blocks of output columns, the blocks shared out among the workers of
 /// `LetheThreads`; each sgemm runs single-threaded inside OpenBLAS. Every call packs (copies into its own
 /// layout) the whole weight when blocks are rows, the whole input when blocks are columns: the split that
-/// copies less is taken, rows for a batch of tokens through a layer, columns for one token per sequence (the
-/// recurrent step) and for the lm_head.
+/// copies less is taken, rows when there are more rows than output features (a batch of tokens through a
+/// layer), columns otherwise (one token per sequence in the recurrent step, the lm_head, training's small
+/// batches).
 ///
-/// The blocks depend on the shape only, never on the number of workers, so `--threads` does not change a bit
-/// of the output: OpenBLAS rounds a dot product differently depending on the shape of the call computing it.
-/// Column blocks are at least 64 wide: in calls of 32 columns or more (Debian's OpenBLAS 0.3.21) a column
-/// comes out the same whatever the call's width and offset, so computing only the x half of in_proj
-/// (encoding's last layer) gives the full product's numbers when both take the same split.
+/// `.byShape` (the default): the blocks depend on the shape only, never on the number of workers, so `--threads`
+/// does not change a bit of the output. Column blocks are at least 64 wide: in calls of 32 columns or more
+/// (Debian's OpenBLAS 0.3.21) a column comes out the same whatever the call's width and offset, so computing only
+/// the x half of in_proj (encoding's last layer) gives the full product's numbers when both take the same split.
 public func linearForward(out: UnsafeMutablePointer<Float>, outStride: Int,
                           input: UnsafePointer<Float>, inputStride: Int, weight: UnsafePointer<Float>,
-                          rows: Int, inFeatures: Int, outFeatures: Int, accumulate: Bool = false) {
+                          rows: Int, inFeatures: Int, outFeatures: Int, accumulate: Bool = false,
+                          split: ProductSplit = .byShape) {
     guard rows > 0, outFeatures > 0 else { return }
     LetheThreads.prepareBLAS()
     let beta: Float = accumulate ? 1 : 0
-    // 128 to 512 rows per row block, 8 blocks or more when there are enough rows; up to 16 column blocks.
-    let rowBlocks = max((rows + 511) / 512, min(8, rows / 128)), columnBlocks = max(1, min(16, outFeatures / 64))
-    let splitRows = rowBlocks > 1 && (columnBlocks == 1 || rowBlocks * outFeatures + rows < columnBlocks * rows + outFeatures)
+    let rowBlocks: Int, columnBlocks: Int, splitRows: Bool
+    switch split {
+    case .byShape:
+        // 128 to 512 rows per row block, 8 blocks or more when there are enough rows; up to 16 column blocks.
+        rowBlocks = max((rows + 511) / 512, min(8, rows / 128))
+        columnBlocks = max(1, min(16, outFeatures / 64))
+        splitRows = rowBlocks > 1 && (columnBlocks == 1 || rowBlocks * outFeatures + rows < columnBlocks * rows + outFeatures)
+    case .byWorkers:
+        // Rows: each worker packs the whole weight; columns: the whole input. Blocks of 16 rows or 64 columns at least.
+        let workers = LetheThreads.count
+        rowBlocks = max(1, min(workers, rows / 16))
+        columnBlocks = max(1, min(workers, outFeatures / 64))
+        splitRows = columnBlocks == 1 || (rowBlocks > 1 && rows > outFeatures)
+    }
     if splitRows {
         LetheThreads.parallelFor(rowBlocks) { range in
             for b in range {
@@ -74,10 +97,20 @@ public func linearBackward(dInput: UnsafeMutablePointer<Float>?, dInputStride: I
     LetheThreads.prepareBLAS()
     if let dInput {
         let beta: Float = accumulateInput ? 1 : 0
-        LetheThreads.parallelFor(rows) { r in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(r.count), Int32(inFeatures),
-                        Int32(outFeatures), 1, dOut + r.lowerBound * dOutStride, Int32(dOutStride),
-                        weight, Int32(inFeatures), beta, dInput + r.lowerBound * dInputStride, Int32(dInputStride))
+        // Blocks of rows pack the whole weight each, blocks of columns the whole dOut: the one that packs less.
+        if rows >= inFeatures || inFeatures < 128 {
+            LetheThreads.parallelFor(rows) { r in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(r.count), Int32(inFeatures),
+                            Int32(outFeatures), 1, dOut + r.lowerBound * dOutStride, Int32(dOutStride),
+                            weight, Int32(inFeatures), beta, dInput + r.lowerBound * dInputStride, Int32(dInputStride))
+            }
+        } else {
+            LetheThreads.parallelFor(inFeatures / 64) { blocks in
+                let k = blocks.lowerBound * 64, count = blocks.upperBound == inFeatures / 64 ? inFeatures - k : blocks.count * 64
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(count),
+                            Int32(outFeatures), 1, dOut, Int32(dOutStride),
+                            weight + k, Int32(inFeatures), beta, dInput + k, Int32(dInputStride))
+            }
         }
     }
     // dWeight's rows are output features; when there are few (x_proj), split its columns instead.
