@@ -27,16 +27,23 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(fast, slow)
     }
 
+    /// Against the reference, and the same bits on 1, 2 and 3 workers (rows shared out among them).
     func testRMSNorm() {
         for width in [5, 37, 768] {
-            let rows = 6
+            let rows = 7
             let x = random.floats(rows * width, -3, 3), w = random.floats(width, 0.5, 1.5)
-            var fast = [Float](repeating: 0, count: rows * width), slow = fast
-            var fastR = [Float](repeating: 0, count: rows), slowR = fastR
-            rmsNormForward(out: &fast, rstd: &fastR, input: x, weight: w, rows: rows, width: width, epsilon: 1e-5)
+            var slow = [Float](repeating: 0, count: rows * width), slowR = [Float](repeating: 0, count: rows)
             rmsNormForwardReference(out: &slow, rstd: &slowR, input: x, weight: w, rows: rows, width: width, epsilon: 1e-5)
-            assertClose(fast, slow, relativeToMax: 1e-6, "rmsnorm width \(width)")
-            assertClose(fastR, slowR, relativeToMax: 1e-6, "rstd width \(width)")
+            var results: [[Float]] = []
+            withWorkers([1, 2, 3]) {
+                var fast = [Float](repeating: 0, count: rows * width), fastR = [Float](repeating: 0, count: rows)
+                rmsNormForward(out: &fast, rstd: &fastR, input: x, weight: w, rows: rows, width: width, epsilon: 1e-5)
+                assertClose(fast, slow, relativeToMax: 1e-6, "rmsnorm width \(width), \(LetheThreads.count) workers")
+                assertClose(fastR, slowR, relativeToMax: 1e-6, "rstd width \(width), \(LetheThreads.count) workers")
+                results.append(fast + fastR)
+            }
+            XCTAssertEqual(results[1].map(\.bitPattern), results[0].map(\.bitPattern), "rmsnorm width \(width): 2 workers")
+            XCTAssertEqual(results[2].map(\.bitPattern), results[0].map(\.bitPattern), "rmsnorm width \(width): 3 workers")
         }
     }
 

@@ -12,21 +12,24 @@ public func rmsNormForward(out: UnsafeMutablePointer<Float>, outStride: Int? = n
                            input: UnsafePointer<Float>, inputStride: Int? = nil, weight: UnsafePointer<Float>?,
                            rows: Int, width: Int, epsilon: Float) {
     let (inStride, outStride) = (inputStride ?? width, outStride ?? width)
-    for m in 0..<rows {
-        let x = input + m * inStride, y = out + m * outStride
-        var sum = Float8()
-        forEachGroupOf8(width) { i, lanes in
-            let v = loadLanes(x + i, lanes)
-            sum += v * v
-        }
-        let r = 1 / (sum.sum() / Float(width) + epsilon).squareRoot()
-        rstd?[m] = r
-        if let weight {
+    // Rows are independent: shared among the workers, the same bits on any number of them.
+    LetheThreads.parallelFor(rows) { range in
+        for m in range {
+            let x = input + m * inStride, y = out + m * outStride
+            var sum = Float8()
             forEachGroupOf8(width) { i, lanes in
-                storeLanes(loadLanes(weight + i, lanes) * (loadLanes(x + i, lanes) * r), y + i, lanes)
+                let v = loadLanes(x + i, lanes)
+                sum += v * v
             }
-        } else {
-            forEachGroupOf8(width) { i, lanes in storeLanes(loadLanes(x + i, lanes) * r, y + i, lanes) }
+            let r = 1 / (sum.sum() / Float(width) + epsilon).squareRoot()
+            rstd?[m] = r
+            if let weight {
+                forEachGroupOf8(width) { i, lanes in
+                    storeLanes(loadLanes(weight + i, lanes) * (loadLanes(x + i, lanes) * r), y + i, lanes)
+                }
+            } else {
+                forEachGroupOf8(width) { i, lanes in storeLanes(loadLanes(x + i, lanes) * r, y + i, lanes) }
+            }
         }
     }
 }
