@@ -20,9 +20,9 @@ public enum ProductSplit: Sendable {
 /// cblas_sgemm on blocks of rows or on blocks of output columns, the blocks shared out among the workers of
 /// `LetheThreads`; each sgemm runs single-threaded inside OpenBLAS. Every call packs (copies into its own
 /// layout) the whole weight when blocks are rows, the whole input when blocks are columns: the split that
-/// copies less is taken, rows when there are more rows than output features (a batch of tokens through a
-/// layer), columns otherwise (one token per sequence in the recurrent step, the lm_head, training's small
-/// batches).
+/// copies less is taken, rows for a batch of tokens through a layer, columns for one token per sequence (the
+/// recurrent step) and for the lm_head; with `.byWorkers`, columns whenever there are more output features than
+/// rows (training's small batches).
 ///
 /// `.byShape` (the default): the blocks depend on the shape only, never on the number of workers, so `--threads`
 /// does not change a bit of the output. Column blocks are at least 64 wide: in calls of 32 columns or more
