@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Where a training step's time goes, by kernel: `perf record` of `lethe-bench train --no-on-the-fly` (steps only),
-its samples grouped by what the symbol is. Model loading and random initialisation are left out and the rest is
-given as shares of the steps' samples, as the README's profile tables. With `encode` first, the same for
-`lethe-bench encode` (the encoding benchmark's forward passes).
+its samples grouped by what the symbol is, as shares of the steps' samples, as the README's profile tables. perf
+starts with its events off and lethe-bench turns them on around its timed work only (perf's control FIFO, named to
+it in LETHE_PERF_CONTROL and LETHE_PERF_ACK), so model loading, random initialisation, the first touches of new
+memory and the warm-up are left out. With `encode` first, the same for `lethe-bench encode` (the encoding
+benchmark's forward passes).
 
     python3 Benchmarks/profile.py --model models/lethe-small --batch-size 32 --length 16 --repeats 30
     python3 Benchmarks/profile.py --model .build/bench-cache/mamba-130m-config --batch-size 4 --length 64 --repeats 12
@@ -40,21 +42,26 @@ GROUPS = [
 ]
 
 
-def main():
-    arguments = sys.argv[1:]
-    if any(a in ("-h", "--help") for a in arguments):
-        print(__doc__)
-        return
-    # --no-sgemm-limit: the peak measurement's large products would count as the work's.
-    command = (["encode"] + arguments[1:] if arguments[:1] == ["encode"] else ["train", "--no-on-the-fly"] + arguments)
-    command.append("--no-sgemm-limit")
+def record(command, window):
+    """`perf report` of lethe-bench COMMAND; with `window`, of its timed work only (perf starts with its events off,
+    lethe-bench turns them on and off through perf's control FIFO)."""
     with tempfile.TemporaryDirectory() as scratch:
-        data = os.path.join(scratch, "perf.data")
-        subprocess.run(["perf", "record", "-F", "999", "-o", data, "--", BENCH] + command,
-                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        report = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "symbol", "--stdio",
-                                 "-g", "none", "--percent-limit", "0"], check=True, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True).stdout
+        data, control, ack = (os.path.join(scratch, name) for name in ("perf.data", "control", "ack"))
+        options, environment = [], dict(os.environ)
+        if window:
+            os.mkfifo(control)
+            os.mkfifo(ack)
+            options = ["-D", "-1", "--control", f"fifo:{control},{ack}"]
+            environment.update(LETHE_PERF_CONTROL=control, LETHE_PERF_ACK=ack)
+        subprocess.run(["perf", "record"] + options + ["-F", "999", "-o", data, "--", BENCH] + command, cwd=ROOT,
+                       env=environment, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "symbol", "--stdio", "-g",
+                               "none", "--percent-limit", "0"], check=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True).stdout
+
+
+def grouped(report):
+    """Percent of the samples per group of GROUPS, from `perf report --sort symbol` output."""
     shares = {}
     for line in report.splitlines():
         match = re.match(r"\s*([\d.]+)%\s+(\[[.k]\])\s+(.*?)\s*$", line)
@@ -64,6 +71,22 @@ def main():
         name = ("[k] " if space == "[k]" else "") + symbol
         group = next((g for g, pattern in GROUPS if re.search(pattern, name)), "the rest")
         shares[group] = shares.get(group, 0) + percent
+    return shares
+
+
+def main():
+    arguments = sys.argv[1:]
+    if any(a in ("-h", "--help") for a in arguments):
+        print(__doc__)
+        return
+    # --no-sgemm-limit: the peak measurement's large products would count as the work's.
+    command = (["encode"] + arguments[1:] if arguments[:1] == ["encode"] else ["train", "--no-on-the-fly"] + arguments)
+    command.append("--no-sgemm-limit")
+    shares = grouped(record(command, window=True))
+    if not shares:
+        # An earlier build (LETHE_BENCH) that does not turn perf on: record the whole run, setup left out by name.
+        print("lethe-bench never turned perf's events on (a build before the profiled window): recording the whole run")
+        shares = grouped(record(command, window=False))
     steps = sum(v for g, v in shares.items() if g != "setup")
     print(f"lethe-bench {' '.join(command)}: {shares.get('setup', 0):.0f}% of the samples were setup (left out)\n")
     print("| part of the work | share |")

@@ -48,10 +48,12 @@ struct Encode: ParsableCommand {
         }
         try encodeAll()  // warm-up: page in the weights and activations
         var times: [Double] = []
-        for _ in 0..<repeats {
-            let t = DispatchTime.now()
-            try encodeAll()
-            times.append(elapsed(since: t))
+        try profiled {
+            for _ in 0..<repeats {
+                let t = DispatchTime.now()
+                try encodeAll()
+                times.append(elapsed(since: t))
+            }
         }
         let best = times.min()!
         // Matrix-product work per token: the layers' products without the last layer's out_proj and the z half

@@ -37,6 +37,27 @@ func elapsed(since start: DispatchTime) -> Double {
     Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
 }
 
+/// Runs `body` with `perf record`'s events on, when Benchmarks/profile.py runs this process: it starts perf with its
+/// events off and names perf's control FIFO and its acknowledgement FIFO in LETHE_PERF_CONTROL and LETHE_PERF_ACK,
+/// so that a profile holds the timed work only, not the loading, the random initialisation, the first touches of
+/// new memory or the warm-up. Without them, just runs `body`.
+func profiled<T>(_ body: () throws -> T) rethrows -> T {
+    perfControl("enable")
+    defer { perfControl("disable") }
+    return try body()
+}
+
+/// Sends perf one control command and waits for its acknowledgement.
+private func perfControl(_ command: String) {
+    let environment = ProcessInfo.processInfo.environment
+    guard let control = environment["LETHE_PERF_CONTROL"], let ack = environment["LETHE_PERF_ACK"],
+          let commands = FileHandle(forWritingAtPath: control), let answers = FileHandle(forReadingAtPath: ack) else { return }
+    commands.write(Data((command + "\n").utf8))
+    _ = answers.readData(ofLength: 4)  // "ack\n"
+    try? commands.close()
+    try? answers.close()
+}
+
 /// Prints one JSON line with sorted keys.
 func printJSON(_ object: [String: Any]) {
     print(String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))

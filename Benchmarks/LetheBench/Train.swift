@@ -61,15 +61,17 @@ struct Train: ParsableCommand {
         trainer.backprop.activationBudget = activationBudgetMb << 20
         _ = try trainer.train(batch)  // warm-up: allocates the activations, pages in the moments
         var times: [Double] = [], losses: [Double] = [], encoderTimes: [Double] = []
-        for _ in 0..<repeats {
-            if objective == .autoencoder && onTheFly {
-                let encodeStart = DispatchTime.now()
-                _ = try encode()
-                encoderTimes.append(elapsed(since: encodeStart))
+        try profiled {
+            for _ in 0..<repeats {
+                if objective == .autoencoder && onTheFly {
+                    let encodeStart = DispatchTime.now()
+                    _ = try encode()
+                    encoderTimes.append(elapsed(since: encodeStart))
+                }
+                let start = DispatchTime.now()
+                losses.append(try trainer.train(batch).loss)
+                times.append(elapsed(since: start))
             }
-            let start = DispatchTime.now()
-            losses.append(try trainer.train(batch).loss)
-            times.append(elapsed(since: start))
         }
         // The fastest step: on a shared machine the least disturbed one (the baseline reports the same).
         let best = times.min()!
