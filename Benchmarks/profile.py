@@ -3,15 +3,17 @@
 its samples grouped by what the symbol is, as shares of the steps' samples, as the README's profile tables. perf
 starts with its events off and lethe-bench turns them on around its timed work only (perf's control FIFO, named to
 it in LETHE_PERF_CONTROL and LETHE_PERF_ACK), so model loading, random initialisation, the first touches of new
-memory and the warm-up are left out. With `encode` first, the same for `lethe-bench encode` (the encoding
-benchmark's forward passes).
+memory and the warm-up are left out. With `encode` or `reconstruct` first, the same for that lethe-bench area (the
+encoding benchmark's forward passes, the reconstruction benchmark's greedy decoding).
 
     python3 Benchmarks/profile.py --model models/lethe-small --batch-size 32 --length 16 --repeats 30
     python3 Benchmarks/profile.py --model .build/bench-cache/mamba-130m-config --batch-size 4 --length 64 --repeats 12
     python3 Benchmarks/profile.py encode --repeats 6
+    python3 Benchmarks/profile.py reconstruct --repeats 1
 
 Needs Linux perf. LETHE_BENCH=path profiles another build of lethe-bench (a copy of an earlier one, for a side by
-side). The arguments after the script's own are lethe-bench train's, or encode's (--threads defaults to 2 there).
+side). The arguments after the script's own are lethe-bench train's, or encode's or reconstruct's (--threads
+defaults to 2 there).
 """
 import os
 import re
@@ -80,7 +82,7 @@ def main():
         print(__doc__)
         return
     # --no-sgemm-limit: the peak measurement's large products would count as the work's.
-    command = (["encode"] + arguments[1:] if arguments[:1] == ["encode"] else ["train", "--no-on-the-fly"] + arguments)
+    command = (arguments if arguments[:1] in (["encode"], ["reconstruct"]) else ["train", "--no-on-the-fly"] + arguments)
     command.append("--no-sgemm-limit")
     shares = grouped(record(command, window=True))
     if not shares:

@@ -21,11 +21,12 @@ struct Reconstruct: ParsableCommand {
     @Option(help: "Chunks decoded together.") var batchSize = 64
     @Option(help: "Worker threads.") var threads = 2
     @Option(help: "Timed repetitions; the best is reported.") var repeats = 2
+    @OptionGroup var limit: SgemmLimitChoice
 
     func run() throws {
         BLASCore.useTheCPUsKernels()
         LetheThreads.set(threads)
-        let peakBefore = sgemmPeak(threads: threads)
+        let peakBefore = limit.peakBefore(threads: threads)
         let mamba = try MambaModel.load(from: URL(fileURLWithPath: model))
         let c = mamba.config
         // The baseline's chunks: token t of chunk i.
@@ -38,10 +39,12 @@ struct Reconstruct: ParsableCommand {
         let decoder = try GreedyDecoder(model: mamba, batchSize: batchSize)
         var results: [DecodedSequence] = []
         var times: [Double] = []
-        for _ in 0..<repeats {
-            let start = DispatchTime.now()
-            results = try decoder.decode(requests)
-            times.append(elapsed(since: start))
+        try profiled {
+            for _ in 0..<repeats {
+                let start = DispatchTime.now()
+                results = try decoder.decode(requests)
+                times.append(elapsed(since: start))
+            }
         }
         let steps = results.reduce(0) { $0 + $1.tokens.count + ($1.stop == .eos ? 1 : 0) }
         let best = times.min()!
