@@ -84,10 +84,15 @@ def main():
     # --no-sgemm-limit: the peak measurement's large products would count as the work's.
     command = (arguments if arguments[:1] in (["encode"], ["reconstruct"]) else ["train", "--no-on-the-fly"] + arguments)
     command.append("--no-sgemm-limit")
-    shares = grouped(record(command, window=True))
+    try:
+        shares = grouped(record(command, window=True))
+    except subprocess.CalledProcessError:
+        shares = {}  # a perf without -D -1 or --control
     if not shares:
-        # An earlier build (LETHE_BENCH) that does not turn perf on: record the whole run, setup left out by name.
-        print("lethe-bench never turned perf's events on (a build before the profiled window): recording the whole run")
+        # An earlier build (LETHE_BENCH) that does not turn perf on, or a perf that cannot be told to: record the
+        # whole run, setup left out by name.
+        print("no samples of the timed work alone (a lethe-bench before the profiled window, or an older perf): "
+              "recording the whole run")
         shares = grouped(record(command, window=False))
     steps = sum(v for g, v in shares.items() if g != "setup")
     print(f"lethe-bench {' '.join(command)}: {shares.get('setup', 0):.0f}% of the samples were setup (left out)\n")

@@ -47,14 +47,17 @@ func profiled<T>(_ body: () throws -> T) rethrows -> T {
     return try body()
 }
 
-/// Sends perf one control command and waits for its acknowledgement.
+/// Sends perf one control command and waits for its acknowledgement. The control FIFO is opened without waiting:
+/// when no perf holds it (it ended, or the variables are stale) the open fails and nothing is sent.
 private func perfControl(_ command: String) {
     let environment = ProcessInfo.processInfo.environment
-    guard let control = environment["LETHE_PERF_CONTROL"], let ack = environment["LETHE_PERF_ACK"],
-          let commands = FileHandle(forWritingAtPath: control), let answers = FileHandle(forReadingAtPath: ack) else { return }
-    commands.write(Data((command + "\n").utf8))
+    guard let control = environment["LETHE_PERF_CONTROL"], let ack = environment["LETHE_PERF_ACK"] else { return }
+    let commands = open(control, O_WRONLY | O_NONBLOCK)
+    guard commands >= 0 else { return }
+    defer { close(commands) }
+    let line = Array((command + "\n").utf8)
+    guard write(commands, line, line.count) == line.count, let answers = FileHandle(forReadingAtPath: ack) else { return }
     _ = answers.readData(ofLength: 4)  // "ack\n"
-    try? commands.close()
     try? answers.close()
 }
 

@@ -42,7 +42,8 @@ public struct TrainingError: Error, CustomStringConvertible {
 public final class Backprop {
     public let model: MambaModel
     public let objective: TrainingObjective
-    /// d(loss)/d(parameter), in the parameter layout (the tied lm_head's share is in the embeddings).
+    /// d(loss)/d(parameter), in the parameter layout (the tied lm_head's share is in the embeddings), as the last
+    /// `lossAndGradients` left them; after `Trainer.train` zeros (its AdamW update clears them as it reads them).
     public let gradients: ParameterBuffer
     /// Bytes that every layer's intermediate tensors may take before the backward pass recomputes them instead.
     public var activationBudget = 4 << 30

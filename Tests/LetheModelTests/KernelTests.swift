@@ -76,11 +76,11 @@ final class KernelTests: XCTestCase {
     }
 
     /// Both ways of splitting the sgemm (row blocks for many rows, output-column blocks for few), by shape and by
-    /// workers (1 to 3: a column block per worker, and a last block wider than the others), strided input and
-    /// output, with and without accumulation.
+    /// workers (1 to 3: a column block per worker, and a last block wider than the others; rows where columns could
+    /// be split too), strided input and output, with and without accumulation.
     func testLinear() {
         withWorkers([1, 2, 3]) {
-            for (rows, k, n) in [(3, 37, 11), (5, 16, 200), (300, 48, 50), (40, 24, 230)] {
+            for (rows, k, n) in [(3, 37, 11), (5, 16, 200), (300, 48, 50), (40, 24, 230), (300, 24, 130)] {
                 let (inStride, outStride) = (k + 3, n + 2)
                 let x = random.floats(rows * inStride), w = random.floats(n * k)
                 let start = random.floats(rows * outStride)
