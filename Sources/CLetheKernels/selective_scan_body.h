@@ -61,7 +61,8 @@ TARGET static void scan_recurrence_16(long count, const VEC *a, VEC *state, cons
     for (long i = 0; i < count; i++, b_row += bc_stride) {
         VEC o = out[i];
 #pragma clang loop unroll(full)
-        for (int j = 0; j < 16; j++) o = scan_state_update(&h[j], a[j], delta[i], delta_x[i], b_row[j], b_row[16 + j], o);
+        for (int j = 0; j < 16; j++)
+            o = scan_state_update(&h[j], a[j], delta[i], delta_x[i], b_row[j], b_row[16 + j], o);
         out[i] = o;
     }
     for (int j = 0; j < 16; j++) state[j] = h[j];
@@ -125,7 +126,8 @@ TARGET LETHE_SELECTIVE_SCAN(SCAN_NAME) {
                 const long m = m0 + i;
                 if (y) SCAN_STORE(y + m * channels + c0, out[i]);
                 // scan_output * F.silu(z): gateForward's operations.
-                if (gated) SCAN_STORE(gated + m * channels + c0, V_MUL(out[i], v_silu_unfused(SCAN_LOAD(z + m * z_stride + c0))));
+                if (gated)
+                    SCAN_STORE(gated + m * channels + c0, V_MUL(out[i], v_silu_unfused(SCAN_LOAD(z + m * z_stride + c0))));
             }
         }
         for (long j = 0; j < n; j++) {
@@ -134,4 +136,3 @@ TARGET LETHE_SELECTIVE_SCAN(SCAN_NAME) {
         }
     }
 }
-

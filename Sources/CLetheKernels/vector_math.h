@@ -1,7 +1,7 @@
 // Elementary functions on vectors, written once against the vector operations V_* of the including file
 // (kernels_avx2.c, kernels_avx512.c; see selective_scan_body.h for the list, plus V_POW2(shifted) = 2^n from the
-// bits of shifted = n + 1.5·2^23, and optionally V_ROUND_NEAREST(t) and V_SCALE_WHERE_ABOVE_MINUS_127(p, n) = n > -127 ?
-// p·2^n : 0). The same polynomials as FastMath.swift's Swift SIMD functions.
+// bits of shifted = n + 1.5·2^23, and optionally V_ROUND_NEAREST(t) and V_SCALE_WHERE_ABOVE_MINUS_127(p, n) =
+// n > -127 ? p·2^n : 0). The same polynomials as FastMath.swift's Swift SIMD functions.
 
 // e^x, Cephes expf: x clamped to [-87.3, 88]. Written once for two ways of multiplying and adding: MADD(a, b, c)
 // = a*b+c and NMADD(a, b, c) = c-a*b, fused (v_exp) or a rounded product then a sum (v_exp_unfused: FastMath.swift's

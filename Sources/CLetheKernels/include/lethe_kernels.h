@@ -21,8 +21,9 @@ const char *lethe_blas_core_for_cpu(void);
 
 /// The selective scan of LetheModel's selectiveScanForward (same arguments and layout, see SelectiveScan.swift)
 /// for work units [unit_begin, unit_end), a unit being one sequence and one block of 8 channels
-/// (unit = b * ceil(channels / 8) + block; 16 for the AVX-512 kernel, below). When `gated` is not NULL, also writes the gate y · SiLU(z) there
-/// (gateForward's operations; z rows `z_stride` floats apart), and then `y` may be NULL: y is not written.
+/// (unit = b * ceil(channels / 8) + block; 16 for the AVX-512 kernel, below). When `gated` is not NULL, also
+/// writes the gate y · SiLU(z) there (gateForward's operations; z rows `z_stride` floats apart), and then `y` may
+/// be NULL: y is not written.
 #define LETHE_SELECTIVE_SCAN(name)                                                                                  \
     void name(float *y, float *gated, const float *z, long z_stride, const float *u, const float *dt,            \
               const float *dt_bias, const float *bc, long bc_stride, const float *a_log, const float *d,          \

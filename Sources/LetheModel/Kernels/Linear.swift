@@ -105,9 +105,10 @@ public func linearBackward(dInput: UnsafeMutablePointer<Float>?, dInputStride: I
                             weight, Int32(inFeatures), beta, dInput + r.lowerBound * dInputStride, Int32(dInputStride))
             }
         } else {
-            LetheThreads.parallelFor(inFeatures / 64) { blocks in
-                let k = blocks.lowerBound * 64, count = blocks.upperBound == inFeatures / 64 ? inFeatures - k : blocks.count * 64
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(count),
+            let blocks = inFeatures / 64  // of 64 columns, the last one taking the columns past a multiple of 64
+            LetheThreads.parallelFor(blocks) { range in
+                let k = range.lowerBound * 64, end = range.upperBound == blocks ? inFeatures : range.upperBound * 64
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(end - k),
                             Int32(outFeatures), 1, dOut, Int32(dOutStride),
                             weight + k, Int32(inFeatures), beta, dInput + k, Int32(dInputStride))
             }

@@ -18,13 +18,14 @@ import Foundation
 ///   `deltaB_u = (dt[:, :, :, None] * B[:, None, :, :]) * hidden_states[:, :, :, None]`
 ///   `ssm_state = discrete_A[:, :, i] * ssm_state + deltaB_u[:, :, i]`
 ///   `scan_output = ssm_state @ C[:, i, :].unsqueeze(-1)`;  `scan_output + hidden_states * D[None, :, None]`
-/// Parallel over (sequence, block of 8 or 16 channels: the vector's lanes); Δ's softplus, the exp and the update are fused so that
-/// the (B, DI, L, N) tensors PyTorch materialises never exist. Runs the AVX-512 or AVX2+FMA C kernel
+/// Parallel over (sequence, block of 8 or 16 channels: the vector's lanes); Δ's softplus, the exp and the update
+/// are fused so that the (B, DI, L, N) tensors PyTorch materialises never exist. Runs the AVX-512 or AVX2+FMA C kernel
 /// (Sources/CLetheKernels) when the CPU has it, else the Swift SIMD kernel below: `vectorPath`.
 ///
 /// With `gate`, also `gateForward(out: gate.out, y: y, z: gate.z, ...)`: the C kernels of L > 1 take the gate while
-/// the scan's output is in the cache (a tile of tokens at a time), with gateForward's operations (the same bits either way); the one-token step
-/// and the Swift path run gateForward after the scan. `gate.keepsScanOutput` false: y's contents are unspecified.
+/// the scan's output is in the cache (a tile of tokens at a time), with gateForward's operations (the same bits
+/// either way); the one-token step and the Swift path run gateForward after the scan. `gate.keepsScanOutput` false:
+/// y's contents are unspecified.
 public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>, dt: UnsafePointer<Float>,
                                  dtBias: UnsafePointer<Float>, bc: UnsafePointer<Float>, bcStride: Int,
                                  aLog: UnsafePointer<Float>, d: UnsafePointer<Float>,
@@ -34,8 +35,8 @@ public func selectiveScanForward(y: UnsafeMutablePointer<Float>, u: UnsafePointe
                                                    avx2: lethe_selective_scan_avx2) {
         let lanes = vectorPath.lanes
         LetheThreads.parallelFor(batch * ((channels + lanes - 1) / lanes), chunksPerWorker: 4) {
-            kernel(gate?.keepsScanOutput == false ? nil : y, gate?.out, gate?.z, gate?.zStride ?? 0, u, dt, dtBias, bc, bcStride, aLog, d, state, stateStride,
-                   length, channels, stateSize, $0.lowerBound, $0.upperBound)
+            kernel(gate?.keepsScanOutput == false ? nil : y, gate?.out, gate?.z, gate?.zStride ?? 0, u, dt, dtBias, bc,
+                   bcStride, aLog, d, state, stateStride, length, channels, stateSize, $0.lowerBound, $0.upperBound)
         }
         return
     }
