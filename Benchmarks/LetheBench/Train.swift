@@ -29,7 +29,7 @@ struct Train: ParsableCommand {
     @Option(help: "Timed training steps; the fastest is reported.") var repeats = 3
     @Option(help: "Worker threads.") var threads = 2
     @Option(help: "autoencoder or lm.") var objective = TrainingObjective.autoencoder
-    @Option(help: "Megabytes that every layer's activations may take; above, the backward pass recomputes them.")
+    @Option(help: "Megabytes that every layer's activations may take; above, the backward pass recomputes them. The output layer's logits are kept in what they leave.")
     var activationBudgetMb = 4096
     @Flag(inversion: .prefixedNo, help: "Also time the frozen encoder before each step (--no-on-the-fly: steps only, for a profile).")
     var onTheFly = true

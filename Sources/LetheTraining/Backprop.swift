@@ -38,14 +38,16 @@ public struct TrainingError: Error, CustomStringConvertible {
 /// the backward kernels layer by layer in reverse, accumulating into `gradients`, a buffer with the parameters'
 /// layout. Activation memory is bounded: when every layer's intermediate tensors would exceed
 /// `activationBudget`, only each layer's input is kept and the backward pass recomputes one layer at a time
-/// (one extra forward pass, the same numbers).
+/// (one extra forward pass, the same numbers). What the budget leaves keeps the output layer's logits, block by
+/// block of the vocabulary, for its backward to read instead of recomputing (the same numbers too).
 public final class Backprop {
     public let model: MambaModel
     public let objective: TrainingObjective
     /// d(loss)/d(parameter), in the parameter layout (the tied lm_head's share is in the embeddings), as the last
     /// `lossAndGradients` left them; after `Trainer.train` zeros (its AdamW update clears them as it reads them).
     public let gradients: ParameterBuffer
-    /// Bytes that every layer's intermediate tensors may take before the backward pass recomputes them instead.
+    /// Bytes that every layer's intermediate tensors may take before the backward pass recomputes them instead;
+    /// the output layer's logits take what they leave.
     public var activationBudget = 4 << 30
     /// Whether `lossAndGradients` also gives d(loss)/d(the initial states), in `stateGradients`.
     public var computesStateGradients = false
@@ -58,6 +60,8 @@ public final class Backprop {
     var gradientsAreZero = true
 
     private var activations: MambaActivations?
+    /// The output layer's logits kept between its forward and its backward (`blockedLMHeadCrossEntropy`).
+    private var keptLogits: FloatBuffer?
 
     public init(model: MambaModel, objective: TrainingObjective) {
         self.model = model
@@ -112,8 +116,15 @@ public final class Backprop {
             MambaActivations.bytesPerLayer(c, tokens: capacity) * c.numLayers <= activationBudget ? .everything : .residualStream
         if let a = activations, a.tokenCapacity == capacity, a.retention == retention { return a }
         activations = nil  // free the old buffers before allocating the new ones
+        keptLogits = nil
         let a = MambaActivations(config: c, tokenCapacity: capacity, retention: retention)
         activations = a
+        // The logits' room: all of them, or what the budget leaves after the layers' tensors (or, recomputing
+        // those, after one layer's and the residual stream).
+        let layerBytes = MambaActivations.bytesPerLayer(c, tokens: capacity)
+        let taken = retention == .everything ? layerBytes * c.numLayers : layerBytes + 4 * capacity * c.hiddenSize * (c.numLayers + 1)
+        let floats = min(blockedLMHeadKeptLogitsFloats(rows: capacity, vocab: c.vocabSize), max(0, activationBudget - taken) / 4)
+        keptLogits = floats > 0 ? FloatBuffer(count: floats) : nil
         return a
     }
 
@@ -298,7 +309,8 @@ public final class Backprop {
                                   losses: &losses, dHidden: dNormF,
                                   dWeight: dNormF == nil ? nil : gradients.weights.lmHead, rows: targets.count,
                                   hiddenSize: model.config.hiddenSize, vocab: model.config.vocabSize,
-                                  scale: 1 / Float(predictions))
+                                  scale: 1 / Float(predictions),
+                                  keptLogits: keptLogits.map { UnsafeMutableBufferPointer(start: $0.pointer, count: $0.count) })
         return (losses.reduce(0.0) { $0 + Double($1) }, predictions)
     }
 }

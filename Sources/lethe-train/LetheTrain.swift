@@ -90,7 +90,7 @@ struct LetheTrain: StageCommand {
     @Flag(help: "Continue the run in --output from its newest checkpoint.") var resume = false
     @Option(help: "How final/model.safetensors stores the weights: float32, float16 or bfloat16 (step-N/ stays float32).")
     var finalDtype = StoredDType.float32
-    @Option(help: "Megabytes all layers' activations may take before the backward pass recomputes them layer by layer.")
+    @Option(help: "Megabytes all layers' activations may take before the backward pass recomputes them layer by layer; the output layer keeps its logits in what they leave (else recomputes them).")
     var activationBudgetMb = 4096
 
     func validate() throws {

@@ -336,6 +336,25 @@ final class BackwardKernelTests: XCTestCase {
                                               dHidden: nil, dWeight: &dWeightOnly, rows: rows, hiddenSize: h, vocab: vocab,
                                               scale: scale, vocabBlock: vocabBlock, rowBlock: rowBlock)
                     XCTAssertEqual(dWeightOnly, dWeight, "dWeight alone is the same, " + label)
+
+                    // Logits kept for the backward instead of recomputed: all of them, some (each part its first
+                    // blocks), or room for less than one block (none kept); the same bits as recomputing them.
+                    let all = blockedLMHeadKeptLogitsFloats(rows: rows, vocab: vocab, vocabBlock: vocabBlock, rowBlock: rowBlock)
+                    for room in [all, all / 3, min(rows, rowBlock) * vocabBlock - 1] {
+                        var keptLosses = [Float](repeating: .nan, count: rows), keptDHidden = [Float](repeating: .nan, count: rows * h)
+                        var keptDWeight = dWeightStart, kept = [Float](repeating: .nan, count: room)
+                        kept.withUnsafeMutableBufferPointer { kept in
+                            blockedLMHeadCrossEntropy(hidden: hidden, weight: weight, targets: targets, losses: &keptLosses,
+                                                      dHidden: &keptDHidden, dWeight: &keptDWeight, rows: rows, hiddenSize: h,
+                                                      vocab: vocab, scale: scale, keptLogits: kept, vocabBlock: vocabBlock,
+                                                      rowBlock: rowBlock)
+                        }
+                        let keptLabel = "room for \(room) of \(all) logits kept, " + label
+                        XCTAssertEqual(keptLosses, losses, "losses, " + keptLabel)
+                        XCTAssertEqual(keptDHidden, dHidden, "dHidden, " + keptLabel)
+                        XCTAssertEqual(keptDWeight, dWeight, "dWeight, " + keptLabel)
+                        if room == all { XCTAssert(kept.contains { !$0.isNaN }, "the room is used, " + keptLabel) }
+                    }
                 }
             }
         }

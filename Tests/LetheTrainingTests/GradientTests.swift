@@ -64,8 +64,8 @@ final class GradientTests: XCTestCase {
         }
     }
 
-    /// With no room for every layer's activations the backward pass recomputes each layer: the same gradients,
-    /// bit for bit.
+    /// With no room for every layer's activations the backward pass recomputes each layer, and the output layer
+    /// its logits: the same gradients, bit for bit.
     func testRecomputingLayersGivesTheSameGradients() throws {
         for name in GradientTests.fixtures {
             let f = try Fixture(name)

@@ -6,7 +6,10 @@ import Foundation
 // of the vocabulary at a time, so that the (M, V) logits never exist: at V = 50,280 they are 200 KB per row,
 // and writing them, reading them for the maximum, exponentiating, normalising and reading them again for the
 // gradient is memory traffic that costs more than the matrix products themselves. A block's logits (M, B) stay
-// in cache; the backward recomputes them (one more product of the lm_head's size) instead of storing them.
+// in cache; the backward recomputes them (one more product of the lm_head's size), except the blocks whose
+// logits the caller gives room for (`keptLogits`): pass 1 writes those there and pass 2 reads them back, which
+// costs far less than the product (at H = 128 a logit is 256 floating-point operations for 4 bytes written and
+// read once). The same sgemm calls either way, so the same bits.
 // Workers take contiguous ranges of blocks; their per-row statistics are merged in a fixed order, so results
 // depend on the number of threads (as the matrix products' do) and on nothing else.
 
@@ -18,20 +21,33 @@ import Foundation
 ///   dHidden  = g @ weight            (M, H)   written
 ///   dWeight += g.T @ hidden          (V, H)   accumulated (the tied embedding's gradient, when tied)
 /// `losses` gets loss_m (unscaled). Blocks of `vocabBlock` logits; rows are taken `rowBlock` at a time.
+/// `keptLogits`: room for some blocks' logits, which pass 2 then reads instead of recomputing (each worker keeps
+/// the same number of its first blocks; `blockedLMHeadKeptLogitsFloats` is the room for all of them); the
+/// results are the same to the bit with or without it.
 public func blockedLMHeadCrossEntropy(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                       targets: UnsafePointer<Int32>, losses: UnsafeMutablePointer<Float>,
                                       dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
                                       rows: Int, hiddenSize h: Int, vocab: Int, scale: Float,
+                                      keptLogits: UnsafeMutableBufferPointer<Float>? = nil,
                                       vocabBlock: Int = 512, rowBlock: Int = 1024) {
     guard rows > 0 else { return }
     LetheThreads.prepareBLAS()
     let blocks = VocabularyBlocks(vocab: vocab, size: vocabBlock)
+    let wantsGradient = dHidden != nil || dWeight != nil
     for start in stride(from: 0, to: rows, by: rowBlock) {
         let m = min(rowBlock, rows - start)
+        let kept = wantsGradient ? KeptLogits(room: keptLogits, rows: m, blocks: blocks) : nil
         lmHeadCrossEntropyRows(hidden: hidden + start * h, weight: weight, targets: targets + start,
                                losses: losses + start, dHidden: dHidden.map { $0 + start * h }, dWeight: dWeight,
-                               rows: m, h: h, scale: scale, blocks: blocks)
+                               rows: m, h: h, scale: scale, blocks: blocks, kept: kept)
     }
+}
+
+/// The floats of `keptLogits` that keep every block's logits of `blockedLMHeadCrossEntropy` over `rows` rows
+/// (of its largest row block): no logits recomputed.
+public func blockedLMHeadKeptLogitsFloats(rows: Int, vocab: Int, vocabBlock: Int = 512, rowBlock: Int = 1024) -> Int {
+    let blocks = VocabularyBlocks(vocab: vocab, size: vocabBlock)
+    return min(rows, rowBlock) * blocks.size * blocks.count
 }
 
 /// The vocabulary cut into blocks of `size` words (rows of the lm_head's weight), shared out among the workers in
@@ -60,11 +76,33 @@ private struct VocabularyBlocks {
     }
 }
 
+/// Where the blocks whose logits pass 1 keeps for pass 2 go: each part's first `perPart` blocks, in slots of
+/// one block's (rows, block size) floats, part after part.
+private struct KeptLogits {
+    let room: UnsafeMutablePointer<Float>
+    let perPart, slotFloats: Int
+
+    init?(room: UnsafeMutableBufferPointer<Float>?, rows m: Int, blocks: VocabularyBlocks) {
+        let slotFloats = m * blocks.size
+        guard let room, let base = room.baseAddress else { return nil }
+        perPart = min(room.count / slotFloats / blocks.parts, (blocks.count + blocks.parts - 1) / blocks.parts)
+        guard perPart > 0 else { return nil }
+        self.room = base
+        self.slotFloats = slotFloats
+    }
+
+    /// The slot of `block`, if its logits are kept.
+    func slot(ofBlock block: Int, part: Int, blocks: VocabularyBlocks) -> UnsafeMutablePointer<Float>? {
+        let index = block - blocks.range(ofPart: part).lowerBound
+        return index < perPart ? room + (part * perPart + index) * slotFloats : nil
+    }
+}
+
 /// One block of rows of `blockedLMHeadCrossEntropy`.
 private func lmHeadCrossEntropyRows(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                     targets: UnsafePointer<Int32>, losses: UnsafeMutablePointer<Float>,
                                     dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
-                                    rows m: Int, h: Int, scale: Float, blocks: VocabularyBlocks) {
+                                    rows m: Int, h: Int, scale: Float, blocks: VocabularyBlocks, kept: KeptLogits?) {
     let parts = blocks.parts
     // Per part: each row's running maximum and sum of exp(z - maximum) over the part's blocks.
     let maxima = FloatBuffer(count: parts * m), sums = FloatBuffer(count: parts * m)
@@ -74,19 +112,20 @@ private func lmHeadCrossEntropyRows(hidden: UnsafePointer<Float>, weight: Unsafe
     }
 
     LetheThreads.parallelFor(parts) { range in
-        let z = FloatBuffer(count: m * blocks.size)
+        let scratch = FloatBuffer(count: m * blocks.size)
         for part in range {
             let maximum = maxima.pointer + part * m, sum = sums.pointer + part * m
             maximum.update(repeating: -.infinity, count: m)
             sum.update(repeating: 0, count: m)
             for block in blocks.range(ofPart: part) {
-                logitsOfBlock(block, into: z.pointer)
+                let z = kept?.slot(ofBlock: block, part: part, blocks: blocks) ?? scratch.pointer
+                logitsOfBlock(block, into: z)
                 let (first, count) = blocks.columns(block)
                 for r in 0..<m {
                     let target = Int(targets[r])
-                    if target >= first && target < first + count { targetLogits.pointer[r] = z.pointer[r * count + target - first] }
+                    if target >= first && target < first + count { targetLogits.pointer[r] = z[r * count + target - first] }
                 }
-                softmaxStatistics(z.pointer, rows: m, count: count, maximum: maximum, sum: sum)
+                softmaxStatistics(z, rows: m, count: count, maximum: maximum, sum: sum)
             }
         }
     }
@@ -110,25 +149,31 @@ private func lmHeadCrossEntropyRows(hidden: UnsafePointer<Float>, weight: Unsafe
     // part's own vocabulary rows.
     let partialInputs = FloatBuffer(count: dHidden == nil ? 0 : parts * m * h)
     LetheThreads.parallelFor(parts) { range in
-        let z = FloatBuffer(count: m * blocks.size)
+        let scratch = FloatBuffer(count: m * blocks.size)
         for part in range {
             let partial = partialInputs.pointer + part * m * h
             if dHidden != nil { partial.update(repeating: 0, count: m * h) }
             for block in blocks.range(ofPart: part) {
-                logitsOfBlock(block, into: z.pointer)
+                let z: UnsafeMutablePointer<Float>
+                if let slot = kept?.slot(ofBlock: block, part: part, blocks: blocks) {
+                    z = slot
+                } else {
+                    z = scratch.pointer
+                    logitsOfBlock(block, into: z)
+                }
                 let (first, count) = blocks.columns(block)
-                softmaxGradient(z.pointer, rows: m, count: count, maximum: maxima.pointer, factor: factors.pointer)
+                softmaxGradient(z, rows: m, count: count, maximum: maxima.pointer, factor: factors.pointer)
                 for r in 0..<m {
                     let target = Int(targets[r])
-                    if target >= first && target < first + count { z.pointer[r * count + target - first] -= scale }
+                    if target >= first && target < first + count { z[r * count + target - first] -= scale }
                 }
                 if let dWeight {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(count), Int32(h), Int32(m), 1, z.pointer,
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(count), Int32(h), Int32(m), 1, z,
                                 Int32(count), hidden, Int32(h), 1, dWeight + first * h, Int32(h))
                 }
                 if dHidden != nil {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(h), Int32(count), 1,
-                                z.pointer, Int32(count), weight + first * h, Int32(h), 1, partial, Int32(h))
+                                z, Int32(count), weight + first * h, Int32(h), 1, partial, Int32(h))
                 }
             }
         }
