@@ -51,7 +51,7 @@ extension MambaModel {
         cache.ssm.withUnsafeMutableBufferPointer { ssm in
             cache.conv.withUnsafeMutableBufferPointer { conv in
                 for l in 0..<c.numLayers {
-                    // Encoding wants only the cache: the last layer needs neither its gate half z nor its output.
+                    // Encoding wants only the cache: the last layer needs neither its gate nor its output.
                     let cacheOnly = request == .none && acts.retention == .none && l == c.numLayers - 1
                     layerForward(l, input: acts.hidden(enteringLayer: l).pointer,
                                  output: acts.hidden(enteringLayer: l + 1).pointer, activations: acts.layer(l),
@@ -79,8 +79,10 @@ extension MambaModel {
 
     /// How much of a block `layerForward` computes.
     public enum LayerExtent: Sendable {
-        /// What the final cache needs: the x half of in_proj (Mamba-2: its xBC and dt columns), the conv and the
-        /// scan (encoding's last layer).
+        /// What the final cache needs: in_proj, the conv and the scan without its gate (encoding's last layer).
+        /// in_proj is computed whole, z included, though the state reads only x (Mamba-2: xBC and dt): a product
+        /// of fewer columns can round differently (OpenBLAS's kernels for small products, and its Haswell kernels
+        /// at any size), and the state must be the same bytes as a full forward pass's.
         case state
         /// Every tensor a backward pass reads, up to the gate; no out_proj (training recomputing a block).
         case gated
@@ -112,7 +114,7 @@ extension MambaModel {
         rmsNormForward(out: a.normed.pointer, rstd: a.rstd.pointer, input: input, weight: lw.norm,
                        rows: m, width: h, epsilon: c.layerNormEpsilon)
         linearForward(out: a.xz.pointer, outStride: 2 * di, input: a.normed.pointer, inputStride: h,
-                      weight: lw.inProj, rows: m, inFeatures: h, outFeatures: extent == .state ? di : 2 * di, split: split)
+                      weight: lw.inProj, rows: m, inFeatures: h, outFeatures: 2 * di, split: split)
         // The conv's output before the SiLU is for the backward pass only.
         let convOut = extent == .state || !keepsBackwardTensors ? nil : a.convOut.pointer
         causalConv1dSiLUForward(out: convOut, activated: a.u.pointer, input: a.xz.pointer, inputStride: 2 * di,
@@ -130,7 +132,7 @@ extension MambaModel {
         }
         linearForward(out: a.dt.pointer, outStride: di, input: a.ssmParameters.pointer, inputStride: c.xProjSize,
                       weight: lw.dtProjWeight, rows: m, inFeatures: r, outFeatures: di, split: split)
-        // The state needs no gate: in_proj left z out.
+        // The state needs no gate.
         let gate = extent == .state ? nil : ScanGate(z: a.xz.pointer + di, zStride: 2 * di, out: a.gated.pointer,
                                                      keepsScanOutput: keepsBackwardTensors)
         selectiveScanForward(y: a.y.pointer, u: a.u.pointer, dt: a.dt.pointer, dtBias: lw.dtProjBias,
@@ -158,10 +160,8 @@ extension MambaModel {
         let (h, di, n, channels, columns) = (c.hiddenSize, c.intermediateSize, c.stateSize, c.convChannels, c.inProjSize)
         rmsNormForward(out: a.normed.pointer, rstd: a.rstd.pointer, input: input, weight: lw.norm,
                        rows: m, width: h, epsilon: c.layerNormEpsilon)
-        // The state needs the xBC and dt columns only: rows DI..< of in_proj's weight.
-        let skipped = extent == .state ? di : 0
-        linearForward(out: a.xz.pointer + skipped, outStride: columns, input: a.normed.pointer, inputStride: h,
-                      weight: lw.inProj + skipped * h, rows: m, inFeatures: h, outFeatures: columns - skipped, split: split)
+        linearForward(out: a.xz.pointer, outStride: columns, input: a.normed.pointer, inputStride: h,
+                      weight: lw.inProj, rows: m, inFeatures: h, outFeatures: columns, split: split)
         let convOut = extent == .state || !keepsBackwardTensors ? nil : a.convOut.pointer  // for the backward pass only
         causalConv1dSiLUForward(out: convOut, activated: a.u.pointer, input: a.xz.pointer + di, inputStride: columns,
                                 weight: lw.convWeight, bias: lw.convBias, state: convState, stateStride: convStateStride,

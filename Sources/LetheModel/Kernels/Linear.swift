@@ -25,9 +25,7 @@ public enum ProductSplit: Sendable {
 /// rows (training's small batches).
 ///
 /// `.byShape` (the default): the blocks depend on the shape only, never on the number of workers, so `--threads`
-/// does not change a bit of the output. Column blocks are at least 64 wide: in calls of 32 columns or more
-/// (Debian's OpenBLAS 0.3.21) a column comes out the same whatever the call's width and offset, so computing only
-/// the x half of in_proj (encoding's last layer) gives the full product's numbers when both take the same split.
+/// does not change a bit of the output. Column blocks are at least 64 wide.
 public func linearForward(out: UnsafeMutablePointer<Float>, outStride: Int,
                           input: UnsafePointer<Float>, inputStride: Int, weight: UnsafePointer<Float>,
                           rows: Int, inFeatures: Int, outFeatures: Int, accumulate: Bool = false,
