@@ -3,13 +3,13 @@ import CLetheKernels
 import Foundation
 
 // The lm_head (logits = hidden @ weight.T over a vocabulary of V) fused with what consumes its logits, one block
-// of the vocabulary at a time, so that the (M, V) logits never exist: at V = 50,280 they are 200 KB per row,
-// and writing them, reading them for the maximum, exponentiating, normalising and reading them again for the
-// gradient is memory traffic that costs more than the matrix products themselves. A block's logits (M, B) stay
-// in cache; the backward recomputes them (one more product of the lm_head's size), except the blocks whose
-// logits the caller gives room for (`keptLogits`): pass 1 writes those there and pass 2 reads them back, which
-// costs far less than the product (at H = 128 a logit is 256 floating-point operations for 4 bytes written and
-// read once). The same sgemm calls either way, so the same bits.
+// of the vocabulary at a time, so that no (M, V) array of logits, probabilities or their gradient need exist: at
+// V = 50,280 one is 200 KB per row, and writing it, reading it for the maximum, exponentiating, normalising and
+// reading it again for the gradient is memory traffic that costs more than the matrix products themselves. A
+// block's logits (M, B) stay in cache; the backward recomputes them (one more product of the lm_head's size),
+// except the blocks whose logits the caller gives room for (`keptLogits`): pass 1 writes those there and pass 2
+// reads them back, which costs far less than the product (at H = 128 a logit is 256 floating-point operations for
+// 4 bytes written and read once). The same sgemm calls either way, so the same bits.
 // Workers take contiguous ranges of blocks; their per-row statistics are merged in a fixed order, so results
 // depend on the number of threads (as the matrix products' do) and on nothing else.
 
