@@ -114,17 +114,19 @@ public final class Backprop {
         let capacity = max(tokens, activations?.tokenCapacity ?? 0)
         let retention: MambaActivations.Retention =
             MambaActivations.bytesPerLayer(c, tokens: capacity) * c.numLayers <= activationBudget ? .everything : .residualStream
+        // The output layer's logits take all they need or what the budget leaves after the layers' tensors (every
+        // layer's, or one layer's when they are recomputed) and the residual stream.
+        let layerBytes = MambaActivations.bytesPerLayer(c, tokens: capacity)
+        let taken = layerBytes * (retention == .everything ? c.numLayers : 1) + 4 * capacity * c.hiddenSize * (c.numLayers + 2)
+        let logitFloats = min(blockedLMHeadKeptLogitsFloats(rows: capacity, vocab: c.vocabSize), max(0, activationBudget - taken) / 4)
+        if (keptLogits?.count ?? 0) != logitFloats {
+            keptLogits = nil
+            keptLogits = logitFloats > 0 ? FloatBuffer(count: logitFloats) : nil
+        }
         if let a = activations, a.tokenCapacity == capacity, a.retention == retention { return a }
         activations = nil  // free the old buffers before allocating the new ones
-        keptLogits = nil
         let a = MambaActivations(config: c, tokenCapacity: capacity, retention: retention)
         activations = a
-        // The logits' room: all of them, or what the budget leaves after the layers' tensors (or, recomputing
-        // those, after one layer's and the residual stream).
-        let layerBytes = MambaActivations.bytesPerLayer(c, tokens: capacity)
-        let taken = retention == .everything ? layerBytes * c.numLayers : layerBytes + 4 * capacity * c.hiddenSize * (c.numLayers + 1)
-        let floats = min(blockedLMHeadKeptLogitsFloats(rows: capacity, vocab: c.vocabSize), max(0, activationBudget - taken) / 4)
-        keptLogits = floats > 0 ? FloatBuffer(count: floats) : nil
         return a
     }
 

@@ -76,23 +76,28 @@ private struct VocabularyBlocks {
     }
 }
 
-/// Where the blocks whose logits pass 1 keeps for pass 2 go: each part's first `perPart` blocks, in slots of
-/// one block's (rows, block size) floats, part after part.
+/// Where the blocks whose logits pass 1 keeps for pass 2 go, in slots of one block's (rows, block size) floats:
+/// every block in its own slot when the room holds them all, else each part's first `perPart` blocks, part after
+/// part.
 private struct KeptLogits {
     let room: UnsafeMutablePointer<Float>
+    let everyBlock: Bool
     let perPart, slotFloats: Int
 
     init?(room: UnsafeMutableBufferPointer<Float>?, rows m: Int, blocks: VocabularyBlocks) {
         let slotFloats = m * blocks.size
-        guard let room, let base = room.baseAddress else { return nil }
-        perPart = min(room.count / slotFloats / blocks.parts, (blocks.count + blocks.parts - 1) / blocks.parts)
-        guard perPart > 0 else { return nil }
+        guard let room, let base = room.baseAddress, blocks.count > 0 else { return nil }
+        let slots = room.count / slotFloats
+        everyBlock = slots >= blocks.count
+        perPart = everyBlock ? 0 : slots / blocks.parts
+        guard everyBlock || perPart > 0 else { return nil }
         self.room = base
         self.slotFloats = slotFloats
     }
 
     /// The slot of `block`, if its logits are kept.
     func slot(ofBlock block: Int, part: Int, blocks: VocabularyBlocks) -> UnsafeMutablePointer<Float>? {
+        if everyBlock { return room + block * slotFloats }
         let index = block - blocks.range(ofPart: part).lowerBound
         return index < perPart ? room + (part * perPart + index) * slotFloats : nil
     }
