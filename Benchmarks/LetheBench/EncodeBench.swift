@@ -56,8 +56,8 @@ struct Encode: ParsableCommand {
             }
         }
         let best = times.min()!
-        // Matrix-product work per token: the layers' products without the last layer's out_proj and the z half
-        // of its in_proj, which are skipped when only the cache is wanted.
+        // Matrix-product work per token: the layers' products without what the cache does not need, the last
+        // layer's out_proj (skipped) and the z half of its in_proj (computed, for its bits: LayerExtent.state).
         let (h, di) = (Double(c.hiddenSize), Double(c.intermediateSize))
         let flopsPerToken = layerMatmulFlops(c) - 2 * di * h - 2 * h * di
         printJSON([

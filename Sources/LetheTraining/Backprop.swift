@@ -112,11 +112,10 @@ public final class Backprop {
     private func activations(tokens: Int) -> MambaActivations {
         let c = model.config
         let capacity = max(tokens, activations?.tokenCapacity ?? 0)
-        let retention: MambaActivations.Retention =
-            MambaActivations.bytesPerLayer(c, tokens: capacity) * c.numLayers <= activationBudget ? .everything : .residualStream
+        let layerBytes = MambaActivations.bytesPerLayer(c, tokens: capacity)
+        let retention: MambaActivations.Retention = layerBytes * c.numLayers <= activationBudget ? .everything : .residualStream
         // The output layer's logits take all they need or what the budget leaves after the layers' tensors (every
         // layer's, or one layer's when they are recomputed) and the residual stream.
-        let layerBytes = MambaActivations.bytesPerLayer(c, tokens: capacity)
         let taken = layerBytes * (retention == .everything ? c.numLayers : 1) + 4 * capacity * c.hiddenSize * (c.numLayers + 2)
         let logitFloats = min(blockedLMHeadKeptLogitsFloats(rows: capacity, vocab: c.vocabSize), max(0, activationBudget - taken) / 4)
         if (keptLogits?.count ?? 0) != logitFloats {

@@ -21,9 +21,9 @@ import Foundation
 ///   dHidden  = g @ weight            (M, H)   written
 ///   dWeight += g.T @ hidden          (V, H)   accumulated (the tied embedding's gradient, when tied)
 /// `losses` gets loss_m (unscaled). Blocks of `vocabBlock` logits; rows are taken `rowBlock` at a time.
-/// `keptLogits`: room for some blocks' logits, which pass 2 then reads instead of recomputing (each worker keeps
-/// the same number of its first blocks; `blockedLMHeadKeptLogitsFloats` is the room for all of them); the
-/// results are the same to the bit with or without it.
+/// `keptLogits`: room for some blocks' logits, which pass 2 then reads instead of recomputing (all of them when it
+/// holds `blockedLMHeadKeptLogitsFloats`, else each worker the same number of its first blocks); the results are
+/// the same to the bit with or without it.
 public func blockedLMHeadCrossEntropy(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                       targets: UnsafePointer<Int32>, losses: UnsafeMutablePointer<Float>,
                                       dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
