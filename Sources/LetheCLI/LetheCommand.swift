@@ -20,12 +20,41 @@ public protocol StageCommand: LetheCommand {
 extension StageCommand {
     public static func main() {
         if CommandLine.arguments.dropFirst().first == StageDescription.flag {
-            let data = try! JSONEncoder().encode(stageDescription)
+            var description = stageDescription
+            (description.options, description.flags) = commandLineNames()
+            let data = try! JSONEncoder().encode(description)
             print(String(decoding: data, as: UTF8.self))
             Foundation.exit(0)
         }
         runLetheMain(self)
     }
+}
+
+extension StageCommand {
+    /// The long names of this command's options that take a value and of its flags, as ArgumentParser itself lists
+    /// them (its `--experimental-dump-help` JSON), so that the runner checks a pipeline against the real parser.
+    static func commandLineNames() -> (options: [String], flags: [String]) {
+        var text = ""
+        do { _ = try parseAsRoot(["--experimental-dump-help"]) } catch { text = fullMessage(for: error) }
+        guard let dump = try? JSONDecoder().decode(ArgumentParserDump.self, from: Data(text.utf8)) else {
+            fatalError("\(Self.self): ArgumentParser gave no --experimental-dump-help JSON")
+        }
+        var options: Set<String> = [], flags: Set<String> = []
+        for argument in dump.command.arguments ?? [] {
+            for name in argument.names ?? [] where name.kind == "long" && name.name != "help" {
+                if argument.kind == "option" { options.insert(name.name) } else if argument.kind == "flag" { flags.insert(name.name) }
+            }
+        }
+        return (options.sorted(), flags.sorted())
+    }
+}
+
+/// The part of ArgumentParser's `--experimental-dump-help` JSON that names a command's arguments.
+private struct ArgumentParserDump: Decodable {
+    struct Command: Decodable { let arguments: [Argument]? }
+    struct Argument: Decodable { let kind: String; let names: [Name]? }
+    struct Name: Decodable { let kind: String; let name: String }
+    let command: Command
 }
 
 extension StageDescription {

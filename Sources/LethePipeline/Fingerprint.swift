@@ -22,14 +22,22 @@ public struct StageDescription: Codable, Equatable, Sendable {
     public var executionOnly: [String]
     /// True when the stage takes `--shard-index/--num-shards` and can run as several processes.
     public var parallel: Bool
+    /// Every long option the executable's command line takes with a value (`inputs` among them), and every flag
+    /// (an option without a value), sorted: what the runner checks a pipeline's "params" against before running
+    /// anything. Nil from an executable that does not list them (the runner then checks only `inputs`).
+    public var options: [String]?
+    public var flags: [String]?
 
-    public init(executable: String, version: String, format: Int, inputs: [String], executionOnly: [String], parallel: Bool) {
+    public init(executable: String, version: String, format: Int, inputs: [String], executionOnly: [String], parallel: Bool,
+                options: [String]? = nil, flags: [String]? = nil) {
         self.executable = executable
         self.version = version
         self.format = format
         self.inputs = inputs
         self.executionOnly = executionOnly
         self.parallel = parallel
+        self.options = options
+        self.flags = flags
     }
 
     /// The flag that makes a stage executable print its description and exit.

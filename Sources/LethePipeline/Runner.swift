@@ -123,6 +123,25 @@ public final class Runner {
         for option in stage.params.keys.sorted() where description.inputs.contains(option) {
             throw PipelineError("\(file): stages.\(stage.name).params.\(option): --\(option) is an input of \(description.executable); list it under \"files\" (a path) or \"inputs\" (a stage)")
         }
+        // An executable that lists its command line: every param must be one of its options or flags, with a
+        // value of the right kind, so that a typo stops the run before any stage starts (or any job is submitted).
+        guard let options = description.options, let flags = description.flags else { return }
+        for (option, value) in stage.params.sorted(by: { $0.key < $1.key }) {
+            let location = "\(file): stages.\(stage.name).params.\(option)"
+            let values: [JSONValue]
+            if case .array(let elements) = value { values = elements } else { values = [value] }
+            let isBool = values.allSatisfy { if case .bool = $0 { true } else { false } }
+            if flags.contains(option) {
+                if !isBool { throw PipelineError("\(location): --\(option) is a flag of \(description.executable); give true or false") }
+            } else if options.contains(option) {
+                if values.contains(where: { if case .bool = $0 { true } else { false } }) {
+                    throw PipelineError("\(location): --\(option) of \(description.executable) takes a value, not true or false")
+                }
+            } else {
+                let settable = Set(options + flags).subtracting(description.inputs).subtracting(Pipeline.runnerOptions).sorted()
+                throw PipelineError("\(location): \(description.executable) has no option --\(option)\(Pipeline.suggestion(option, among: settable)) (see \(description.executable) --help)")
+            }
+        }
     }
 
     /// Checks every stage in order; a stage that is not current makes everything downstream stale.

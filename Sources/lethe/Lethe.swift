@@ -237,7 +237,7 @@ struct Inspect: LetheCommand {
 
 struct Validate: LetheCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check pipeline.json, its executables, and the sha256 of every completed stage's files.")
+        abstract: "Check pipeline.json, its executables and every stage's options against them, and the sha256 of every completed stage's files.")
 
     @Argument(help: "The pipeline file.")
     var pipeline = Pipeline.defaultFileName

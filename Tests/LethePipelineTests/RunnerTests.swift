@@ -237,6 +237,15 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(result.error, "lethe-test-stage: nowhere: no such file or folder (input --input)\n")
     }
 
+    /// `--lethe-describe` lists the executable's options and flags as its parser has them (not a hand-kept list).
+    func testDescriptionListsTheCommandLine() throws {
+        let described = try runProduct("lethe-test-stage", [StageDescription.flag], in: FileManager.default.temporaryDirectory)
+        let description = try JSONDecoder().decode(StageDescription.self, from: Data(described.output.utf8))
+        XCTAssertEqual(description.options, ["delay-ms", "fail-on-unit", "input", "num-shards", "offset-file", "output", "progress",
+                                             "samples", "scale", "shard-index", "shard-size", "stage", "threads"])
+        XCTAssertEqual(description.flags, ["force", "write-summary"])
+    }
+
     func testBadPipelinesAndExecutablesGiveClearErrors() throws {
         let sandbox = try makeSandbox()
         defer { sandbox.cleanUp() }
@@ -249,6 +258,12 @@ final class RunnerTests: XCTestCase {
              #"lethe: pipeline.json: stages.a.params.offset-file: --offset-file is an input of lethe-test-stage; list it under "files" (a path) or "inputs" (a stage)"#),
             (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "files": {"samples": "data/offset.txt"}}}}"#,
              #"lethe: pipeline.json: stages.a.files.samples: lethe-test-stage has no input option --samples (its inputs: --input, --offset-file); other options go under "params""#),
+            (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "params": {"sampels": 30}}}}"#,
+             #"lethe: pipeline.json: stages.a.params.sampels: lethe-test-stage has no option --sampels (did you mean "samples"?) (see lethe-test-stage --help)"#),
+            (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "params": {"write-summary": "yes"}}}}"#,
+             "lethe: pipeline.json: stages.a.params.write-summary: --write-summary is a flag of lethe-test-stage; give true or false"),
+            (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "params": {"scale": true}}}}"#,
+             "lethe: pipeline.json: stages.a.params.scale: --scale of lethe-test-stage takes a value, not true or false"),
             (#"{"version": 1, "stages": {"a": {"run": "/bin/true"}}}"#,
              "lethe: pipeline.json: stages.a.run: /bin/true: is not a Lethe stage executable (it does not answer --lethe-describe)"),
         ]
@@ -258,8 +273,13 @@ final class RunnerTests: XCTestCase {
             XCTAssertEqual(result.status, 1, text)
             XCTAssertEqual(result.error, message + "\n", text)
         }
+        // A typo in the last stage's params stops the run before the first stage starts.
+        try sandbox.write("pipeline.json", pipeline(mapParams: #", "scael": 2"#))
+        var result = try lethe("run", in: sandbox)
+        XCTAssertEqual(result.error, #"lethe: pipeline.json: stages.map.params.scael: lethe-test-stage has no option --scael (did you mean "scale"?) (see lethe-test-stage --help)"# + "\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path("stages/gen").path))
         try sandbox.write("pipeline.json", pipeline())
-        let result = try lethe("run", "--stage", "mapp", in: sandbox)
+        result = try lethe("run", "--stage", "mapp", in: sandbox)
         XCTAssertEqual(result.error, #"lethe: pipeline.json: no stage named "mapp" (did you mean "map"?) (stages: gen, map)"# + "\n")
         XCTAssertEqual(try lethe("run", "missing.json", in: sandbox).error, "lethe: \(sandbox.path("missing.json").path): no such pipeline file\n")
     }
