@@ -35,7 +35,7 @@ public struct SlurmOptions: Equatable, Sendable {
 /// limit; the shell stops the stage with SIGTERM (lethe-train first writes the checkpoint of its step) and
 /// requeues the task, which then resumes from its finished shards or last checkpoint. A preempted task is
 /// requeued by Slurm itself (`--requeue`). Neither counts as a failed attempt: failures are counted in a file
-/// of the stage folder, `.slurm-JOB_TASK.failures`.
+/// of the stage folder, `.slurm-JOB_TASK.failures`, removed when the task ends (done, or out of attempts).
 public struct SlurmJobScript: Equatable, Sendable {
     public static let fileName = "slurm-job.sh"
 
@@ -130,6 +130,7 @@ public struct SlurmJobScript: Equatable, Sendable {
             "    echo \"$attempt\" >\"$failures\" && scontrol requeue \"$SLURM_JOB_ID\" && sleep 600  # the requeue ends this attempt",
             "fi",
             "[ \"$status\" -ne 0 ] && echo \"== lethe: \(what) failed with exit status $status\"",
+            "rm -f \"$failures\"  # the task ends here: its count of failed attempts goes with it",
             "exit \"$status\"",
             "",
         ]

@@ -112,6 +112,7 @@ final class SlurmScriptTests: XCTestCase {
                 echo "$attempt" >"$failures" && scontrol requeue "$SLURM_JOB_ID" && sleep 600  # the requeue ends this attempt
             fi
             [ "$status" -ne 0 ] && echo "== lethe: stage encode, task $task of 32 failed with exit status $status"
+            rm -f "$failures"  # the task ends here: its count of failed attempts goes with it
             exit "$status"
 
             """#)

@@ -216,6 +216,9 @@ final class SlurmTests: XCTestCase {
         let resumed = try XCTUnwrap(log.range(of: #"gen: worker 1/2: \d of 5 units to do \([1-4] already done, 10 in all\)"#, options: .regularExpression), log)
         XCTAssertTrue(log[..<resumed.lowerBound].contains("== lethe: stage gen, task 0 of 2, attempt 2 of 2"), log)
         XCTAssertTrue(try lethe("status", in: sandbox).output.contains("slurm job \(gen.job): 2 completed"))
+        // The failed attempt was counted in a file that the task removed when it ended.
+        let left = try FileManager.default.contentsOfDirectory(atPath: sandbox.path("stages/gen").path).filter { $0.hasSuffix(".failures") }
+        XCTAssertEqual(left, [])
         try assertSameOutput(sandbox, asLocalRunOf: pipeline())
     }
 
