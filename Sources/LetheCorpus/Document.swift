@@ -55,6 +55,10 @@ public enum CorpusFormat: String, Sendable, CaseIterable {
     /// document per row.
     case csv
 
+    /// Whether a document's text is in a named field (JSONL) or column (CSV); plain text and CoNLL have none, so
+    /// `--text-field` does not apply to them.
+    public var hasTextFields: Bool { self == .jsonl || self == .jsonlZst || self == .csv }
+
     /// The format a file name implies: `.jsonl`, `.jsonl.zst`, `.txt`, `.conll`, `.csv`, or CoNLL-2003's own names
     /// (`eng.train`, `eng.testa`, `eng.testb`, ...). Nil if the name says nothing.
     public static func detect(fileName name: String) -> CorpusFormat? {

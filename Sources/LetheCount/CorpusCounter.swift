@@ -81,16 +81,18 @@ public final class CorpusCounter: @unchecked Sendable {
         var subsets = GroupNames()
         var skipped: [CorpusError] = []
         var skippedCount = 0
-        // One pass over the file per text field (GSM8K's question and answer, a CSV's two dialect columns). With
-        // several fields a JSONL line may lack some of them (files of different kinds counted together). Every
-        // pass meets the same bad lines: the first pass counts them.
-        let optional = settings.textFields.count > 1
+        // One pass over the file per text field (GSM8K's question and answer, a CSV's two dialect columns); one pass
+        // for a file without fields (plain text, CoNLL), whatever the fields. With several fields a JSONL line may
+        // lack some of them (files of different kinds counted together). Every pass meets the same bad lines: the
+        // first pass counts them.
+        let fields = try CorpusFormat.of(file: path, given: nil).hasTextFields ? settings.textFields : [settings.textFields[0]]
+        let optional = fields.count > 1
         var firstPass: DocumentReader?
         var documents = 0, linesWithoutText = 0
         let failure: Error?
         do {
             var batch = Batch()
-            for field in settings.textFields {
+            for field in fields {
                 let reader = try DocumentReader(path: path, options: ReadOptions(skipBadLines: settings.skipBadLines, textField: field,
                                                                                  textFieldOptional: optional))
                 let isFirstPass = firstPass == nil

@@ -11,8 +11,9 @@ struct LetheCountCommand: StageCommand {
         commandName: "lethe-count",
         abstract: "Count token ids (and words) in a corpus, overall and per subset, as pretraining frequencies.",
         discussion: """
-            Reads .jsonl, .jsonl.zst (streamed: constant memory however large) and .txt \
-            files (a paragraph is a document), tokenizes every document with the \
+            Reads .jsonl, .jsonl.zst (streamed: constant memory however large), .csv \
+            (a row is a document), .txt (a paragraph is a document) and CoNLL-2003 \
+            files (a -DOCSTART- document), tokenizes every document with the \
             tokenize stage's tokenizer on all threads, and counts each token id. A JSONL \
             line's subset is read from --subset-field (the Pile's meta.pile_set_name).
 
@@ -32,12 +33,12 @@ struct LetheCountCommand: StageCommand {
               lethe-count --input pile/train --output stages/count --words
             """)
 
-    static let stageDescription = StageDescription.stage("lethe-count", format: 1, inputs: ["input", "tokenizer"])
+    static let stageDescription = StageDescription.stage("lethe-count", format: 2, inputs: ["input", "tokenizer"])
 
     @OptionGroup var stage: StageOptions
 
     @Option(name: .customLong("input"),
-            help: ArgumentHelp("A corpus file, or a folder whose corpus files (.jsonl, .jsonl.zst, .txt) are all read, in sorted order. Repeatable.",
+            help: ArgumentHelp("A corpus file, or a folder whose corpus files (.jsonl, .jsonl.zst, .csv, .txt, CoNLL) are all read, in sorted order. Repeatable.",
                                valueName: "path"))
     var inputs: [String] = []
 
@@ -53,7 +54,7 @@ struct LetheCountCommand: StageCommand {
     var skipBad = false
 
     @Option(name: .customLong("text-field"),
-            help: ArgumentHelp("The JSONL field (or CSV column) holding a document's text. Repeat it to count several fields, each as documents of its own (GSM8K: question and answer); then a line (or a CSV file) may lack some of them, but a file in which none has any is an error. (default: text)",
+            help: ArgumentHelp("The JSONL field (or CSV column) holding a document's text. Repeat it to count several fields, each as documents of its own (GSM8K: question and answer); then a line (or a CSV file) may lack some of them, but a file in which none has any is an error. Plain text and CoNLL files have no fields: they are read once, whatever the fields. (default: text)",
                                valueName: "name"))
     var textField: [String] = []
 

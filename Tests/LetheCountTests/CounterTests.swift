@@ -227,6 +227,21 @@ final class CounterTests: XCTestCase {
         XCTAssertThrowsError(try count(["text"])) { error in
             XCTAssertEqual("\(error)", "\(sandbox.path("qa.jsonl").path):1: no \"text\" field")
         }
+
+        // Files without fields (plain text, CoNLL) are read once, whatever the fields: counted as with none given.
+        try sandbox.write("plain.txt", Array("One line of plain text.\nAnd another.\n".utf8))
+        for path in [sandbox.path("plain.txt").path, Repository.root.appendingPathComponent("data/conll2003/eng.testb").path] {
+            func countFile(_ fields: [String]) throws -> FileCounts {
+                try CorpusCounter(tokenizer: neoxTokenizer, settings: CountSettings(threads: 2, countWords: true, textFields: fields))
+                    .count(file: path)
+            }
+            let once = try countFile(["text"]), several = try countFile(["question", "answer", "AAVE"])
+            XCTAssertEqual(several.documents, once.documents, path)
+            XCTAssertEqual(several.tokens, once.tokens, path)
+            XCTAssertTrue(several.groups[0].counts == once.groups[0].counts, path)
+            XCTAssertTrue(several.words == once.words, path)
+            XCTAssertGreaterThan(once.tokens, 0, path)
+        }
     }
 
     func testSubsetField() throws {
