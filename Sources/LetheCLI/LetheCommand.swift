@@ -26,6 +26,19 @@ extension StageCommand {
             print(String(decoding: data, as: UTF8.self))
             Foundation.exit(0)
         }
+        if CommandLine.arguments.dropFirst().first == StageDescription.checkFlag {
+            // A JSON array of command lines in; a JSON array of the problem with each (null: none) out.
+            let lines = CommandLine.arguments.dropFirst(2).first.flatMap { try? JSONDecoder().decode([[String]].self, from: Data($0.utf8)) }
+            guard let lines else {
+                FileHandle.standardError.write(Data("\(StageDescription.checkFlag) takes a JSON array of command lines\n".utf8))
+                Foundation.exit(1)
+            }
+            let problems: [String?] = lines.map { line in
+                do { _ = try parseAsRoot(line); return nil } catch { return message(for: error) }
+            }
+            print(String(decoding: try! JSONEncoder().encode(problems), as: UTF8.self))
+            Foundation.exit(0)
+        }
         runLetheMain(self)
     }
 }

@@ -12,6 +12,7 @@ public struct StageExecutable: Sendable {
 public final class ExecutableLocator {
     public let searchFolders: [URL]
     private var described: [String: StageExecutable] = [:]
+    private var checked: [[String]: String?] = [:]
 
     public init(searchFolders: [URL]) { self.searchFolders = searchFolders }
 
@@ -62,6 +63,57 @@ public final class ExecutableLocator {
         let executable = StageExecutable(url: url, description: description)
         described[name] = executable
         return executable
+    }
+
+    /// What `executable` says is wrong with `arguments` (its parser's message: a value of the wrong type, a choice
+    /// it does not have, a combination it refuses), or nil when it would run them. Nil also from an executable that
+    /// does not list its options (and so cannot be asked). Asked once per command line: `prepareChecks` asks for
+    /// many at once.
+    public func problem(with arguments: [String], for executable: StageExecutable) -> String? {
+        guard executable.description.options != nil else { return nil }
+        if let known = checked[checkKey(arguments, executable)] { return known }
+        prepareChecks([(executable, arguments)])
+        return checked[checkKey(arguments, executable)] ?? nil
+    }
+
+    /// Asks each executable about all of its command lines in one process, the executables side by side.
+    public func prepareChecks(_ commandLines: [(StageExecutable, [String])]) {
+        let asked = commandLines.filter { $0.0.description.options != nil && checked[checkKey($0.1, $0.0)] == nil }
+        let byExecutable = Dictionary(grouping: asked, by: { $0.0.url.path }).values.map { group in
+            (group[0].0, Array(Set(group.map(\.1))))
+        }
+        var answers = [[String?]](repeating: [], count: byExecutable.count)
+        answers.withUnsafeMutableBufferPointer { answers in
+            DispatchQueue.concurrentPerform(iterations: byExecutable.count) { i in
+                answers[i] = Self.ask(byExecutable[i].0, about: byExecutable[i].1)
+            }
+        }
+        for ((executable, lines), problems) in zip(byExecutable, answers) {
+            for (line, problem) in zip(lines, problems) { checked[checkKey(line, executable)] = .some(problem) }
+        }
+    }
+
+    private func checkKey(_ arguments: [String], _ executable: StageExecutable) -> [String] { [executable.url.path] + arguments }
+
+    /// One process of `executable` checking `lines`; a problem per line (every line's the same when the process
+    /// cannot answer).
+    private static func ask(_ executable: StageExecutable, about lines: [[String]]) -> [String?] {
+        let process = Process()
+        process.executableURL = executable.url
+        process.arguments = [StageDescription.checkFlag, String(decoding: try! JSONEncoder().encode(lines), as: UTF8.self)]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch {
+            return lines.map { _ in "cannot run \(executable.url.path) (\(error.localizedDescription))" }
+        }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let problems = try? JSONDecoder().decode([String?].self, from: data),
+              problems.count == lines.count else {
+            return lines.map { _ in "\(executable.url.path) did not answer \(StageDescription.checkFlag)" }
+        }
+        return problems
     }
 }
 

@@ -42,6 +42,10 @@ public struct StageDescription: Codable, Equatable, Sendable {
 
     /// The flag that makes a stage executable print its description and exit.
     public static let flag = "--lethe-describe"
+    /// The flag, followed by a JSON array of command lines, that makes an executable listing its `options` parse
+    /// each (values, and its own checks of them) without running it, and print a JSON array of the problem with
+    /// each: ArgumentParser's message, or null.
+    public static let checkFlag = "--lethe-check-arguments"
 }
 
 /// A stage's command line as option → values: `--chunk-size 64 --input a --input b --lower` becomes

@@ -62,10 +62,25 @@ public final class Runner {
             throw PipelineError("\(pipeline.url.lastPathComponent): stages.\(name).run: \(error.description)")
         }
         try validateOptions(of: stage, against: executable.description)
+        if let problem = locator.problem(with: commandLine(of: stage), for: executable) {
+            throw PipelineError("\(pipeline.url.lastPathComponent): stages.\(name): \(executable.description.executable) refuses its options: \(problem)")
+        }
         let folder = StageFolder(url: pipeline.outputURL(of: name))
         var manifest: StageManifest?
         var manifestProblem: String?
         do { manifest = try folder.manifest() } catch { manifestProblem = "\(error)" }
+
+        // The files a stage reads must exist now, whether or not the stages before it are to run: a model missing
+        // from the last stage stops the run before the first stage starts (or any job is submitted).
+        for option in stage.files.keys.sorted() {
+            for path in stage.files[option]! where !FileManager.default.fileExists(atPath: resolve(path, against: pipeline.base).path) {
+                let problem = "\(pipeline.url.lastPathComponent): stages.\(name).files.\(option): \(path): no such file or folder"
+                var check = StageCheck(stage: stage, executable: executable, folder: folder, manifest: manifest, expectedFingerprint: nil,
+                                       reasons: ["cannot run: \(problem)"])
+                check.inputProblem = problem
+                return check
+            }
+        }
 
         let rebuilt = stage.upstream.filter(pending.contains)
         guard rebuilt.isEmpty else {
@@ -144,8 +159,21 @@ public final class Runner {
         }
     }
 
+    /// Asks the executables about every stage's command line at once (one process per executable), before the
+    /// stages are checked one by one.
+    func prepareArgumentChecks() {
+        var lines: [(StageExecutable, [String])] = []
+        for name in pipeline.order {
+            let stage = pipeline.stages[name]!
+            guard let executable = try? locator.describe(stage.run, base: pipeline.base) else { continue }  // check() says why
+            lines.append((executable, commandLine(of: stage)))
+        }
+        locator.prepareChecks(lines)
+    }
+
     /// Checks every stage in order; a stage that is not current makes everything downstream stale.
     public func status() throws -> [StageCheck] {
+        prepareArgumentChecks()
         var pending: Set<String> = []
         return try pipeline.order.map { name in
             let check = try self.check(name, pending: pending)
@@ -160,6 +188,7 @@ public final class Runner {
         if let target, pipeline.stages[target] == nil {
             throw PipelineError("\(pipeline.url.lastPathComponent): no stage named \"\(target)\"\(Pipeline.suggestion(target, among: Array(pipeline.stages.keys))) (stages: \(pipeline.order.joined(separator: ", ")))")
         }
+        prepareArgumentChecks()
         let scope = target.map { Set(pipeline.upstream(of: $0) + [$0]) } ?? Set(pipeline.order)
         var pending: Set<String> = []
         var plans: [PlannedStage] = []

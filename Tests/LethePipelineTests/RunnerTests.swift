@@ -84,7 +84,8 @@ final class RunnerTests: XCTestCase {
     }
 
     /// `--stage` on a fresh checkout: the stages outside the selection have no folders yet, and the stages
-    /// reading them are reported stale rather than fingerprinted.
+    /// reading them are reported stale rather than fingerprinted; but a file missing from any of them, even one
+    /// after a stage still to run, stops a whole run before it starts anything.
     func testStageSelectedBeforeItsSiblingsExist() throws {
         let sandbox = try makeSandbox()
         defer { sandbox.cleanUp() }
@@ -93,7 +94,7 @@ final class RunnerTests: XCTestCase {
               "a": {"run": "lethe-test-stage", "params": {"samples": 4}},
               "b": {"run": "lethe-test-stage", "params": {"samples": 5}},
               "both": {"run": "lethe-test-stage", "inputs": {"input": ["a", "b"]}},
-              "later": {"run": "lethe-test-stage", "inputs": {"input": "a"}, "files": {"offset-file": "data/not-yet.txt"}}
+              "later": {"run": "lethe-test-stage", "inputs": {"input": "b"}, "files": {"offset-file": "data/not-yet.txt"}}
             }}
             """)
         var result = try lethe("run", "--stage", "a", in: sandbox)
@@ -103,11 +104,14 @@ final class RunnerTests: XCTestCase {
         result = try lethe("status", in: sandbox)
         XCTAssertTrue(result.output.contains("b               stale: output missing"), result.output)
         XCTAssertTrue(result.output.contains("both            stale: input stage b is rebuilt first"), result.output)
-        XCTAssertTrue(result.output.contains("later           stale: cannot run: data/not-yet.txt: no such file or folder (input --offset-file)"), result.output)
-        // A whole run checks every input before it starts anything.
-        result = try lethe("run", in: sandbox)
-        XCTAssertNotEqual(result.status, 0)
-        XCTAssertEqual(result.error, "lethe: data/not-yet.txt: no such file or folder (input --offset-file)\n")
+        let missing = "pipeline.json: stages.later.files.offset-file: data/not-yet.txt: no such file or folder"
+        XCTAssertTrue(result.output.contains("later           stale: cannot run: \(missing)"), result.output)
+        // A whole run, its dry run and validate check every stage's files before anything starts.
+        for command in [["run"], ["run", "--dry-run"], ["validate"]] {
+            result = try runProduct("lethe", command, in: sandbox.url)
+            XCTAssertEqual(result.status, 1, "\(command)")
+            XCTAssertEqual(result.error, "lethe: \(missing)\n", "\(command)")
+        }
         XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path("stages/b").path))
         try sandbox.write("data/not-yet.txt", "7")
         result = try lethe("run", in: sandbox)
@@ -264,6 +268,8 @@ final class RunnerTests: XCTestCase {
              "lethe: pipeline.json: stages.a.params.write-summary: --write-summary is a flag of lethe-test-stage; give true or false"),
             (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "params": {"scale": true}}}}"#,
              "lethe: pipeline.json: stages.a.params.scale: --scale of lethe-test-stage takes a value, not true or false"),
+            (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "params": {"scale": "three"}}}}"#,
+             "lethe: pipeline.json: stages.a: lethe-test-stage refuses its options: The value 'three' is invalid for '--scale <scale>'"),
             (#"{"version": 1, "stages": {"a": {"run": "/bin/true"}}}"#,
              "lethe: pipeline.json: stages.a.run: /bin/true: is not a Lethe stage executable (it does not answer --lethe-describe)"),
         ]
@@ -273,10 +279,14 @@ final class RunnerTests: XCTestCase {
             XCTAssertEqual(result.status, 1, text)
             XCTAssertEqual(result.error, message + "\n", text)
         }
-        // A typo in the last stage's params stops the run before the first stage starts.
+        // A typo in the last stage's params, or a value its executable refuses, stops the run before the first
+        // stage starts.
         try sandbox.write("pipeline.json", pipeline(mapParams: #", "scael": 2"#))
         var result = try lethe("run", in: sandbox)
         XCTAssertEqual(result.error, #"lethe: pipeline.json: stages.map.params.scael: lethe-test-stage has no option --scael (did you mean "scale"?) (see lethe-test-stage --help)"# + "\n")
+        try sandbox.write("pipeline.json", pipeline().replacingOccurrences(of: #""scale": 3"#, with: #""scale": 2.5"#))
+        result = try lethe("run", in: sandbox)
+        XCTAssertEqual(result.error, "lethe: pipeline.json: stages.map: lethe-test-stage refuses its options: The value '2.5' is invalid for '--scale <scale>'\n")
         XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path("stages/gen").path))
         try sandbox.write("pipeline.json", pipeline())
         result = try lethe("run", "--stage", "mapp", in: sandbox)
