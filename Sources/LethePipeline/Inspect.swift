@@ -63,14 +63,16 @@ public enum Inspect {
         guard let manifest = try folder.manifest() else {
             let records = folder.recordedUnits().compactMap { folder.record(unit: $0) }
             guard !records.isEmpty else {
-                return "\(url.path): not a stage folder, or a stage that has not finished a shard yet (no manifest.json)"
+                throw PipelineError("\(url.path): not a stage folder, or a stage that has not finished a shard yet (no manifest.json)")
             }
             guard let total = records.lazy.compactMap(\.units).first else {
                 return "\(url.path): incomplete (no manifest.json); \(counted(records.count, "shard")) have records"
             }
             return "\(url.path): incomplete (no manifest.json); \(records.count) of \(total) shards have records"
         }
-        var lines = ["\(url.path): stage \(manifest.stage), complete"]
+        // Sizes only (as `lethe status`); `lethe validate` compares every file's sha256.
+        let damage = folder.problems(with: manifest, checkContent: false).first
+        var lines = ["\(url.path): stage \(manifest.stage), " + (damage.map { "damaged: \($0)" } ?? "complete")]
         func field(_ name: String, _ value: String) { lines.append("  " + name.padding(toLength: 13, withPad: " ", startingAt: 0) + value) }
         field("executable", "\(manifest.executable.name) \(manifest.executable.version) (format \(manifest.executable.format))")
         field("fingerprint", manifest.fingerprint)

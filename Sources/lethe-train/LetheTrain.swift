@@ -43,9 +43,10 @@ struct LetheTrain: StageCommand {
 
         Example:
           lethe-train --encoder models/mamba-130m --input stages/tokenize-train \\
-            --init models/mamba-130m --output stages/train --steps 2000 --batch-size 8 \\
-            --lr 1e-4 --schedule cosine --warmup 100 --clip 1 --checkpoint-every 500 \\
-            --validate stages/tokenize-valid --eval-every 200 --final-checkpoint best
+            --init models/mamba-130m --output stages/train --steps 2000 \\
+            --batch-size 8 --lr 1e-4 --schedule cosine --warmup 100 --clip 1 \\
+            --checkpoint-every 500 --validate stages/tokenize-valid \\
+            --eval-every 200 --final-checkpoint best
         """)
 
     static let stageDescription = StageDescription.stage(
@@ -89,7 +90,7 @@ struct LetheTrain: StageCommand {
     @Option(help: "A checkpoint step-N/ every N steps (final/ is always written).") var checkpointEvery: Int?
     @Flag(help: "Continue the run in --output from its newest checkpoint.") var resume = false
     @Option(help: "How final/model.safetensors stores the weights: float32, float16 or bfloat16 (step-N/ stays float32).")
-    var finalDtype = StoredDType.float32
+    var finalDtype = FinalDType.float32
     @Option(help: "Megabytes all layers' activations may take before the backward pass recomputes them layer by layer; the output layer keeps its logits in what they leave (else recomputes them).")
     var activationBudgetMb = 4096
 
@@ -121,7 +122,7 @@ struct LetheTrain: StageCommand {
             objective: objective, steps: steps, epochs: epochs, batchSize: batchSize, lr: lr, weightDecay: weightDecay,
             schedule: schedule, warmup: warmup, clip: clip, seed: seed, shuffle: shuffle, evalEvery: evalEvery,
             validateChunks: validateChunks, finalCheckpoint: finalCheckpoint, checkpointEvery: checkpointEvery,
-            resume: resume, finalDtype: finalDtype, activationBudgetMb: activationBudgetMb),
+            resume: resume, finalDtype: finalDtype.stored, activationBudgetMb: activationBudgetMb),
             force: stage.force, threads: stage.threads, progress: stage.progress)
     }
 }
@@ -130,16 +131,10 @@ extension LearningRateSchedule: ExpressibleByArgument {}
 extension TrainingObjective: ExpressibleByArgument {}
 extension FinalCheckpoint: ExpressibleByArgument {}
 
-extension StoredDType: ExpressibleByArgument {
-    public init?(argument: String) {
-        switch argument {
-        case "float32": self = .float32
-        case "float16": self = .float16
-        case "bfloat16": self = .bfloat16
-        default: return nil
-        }
-    }
+/// --final-dtype's values: PyTorch's names (the checkpoint's own, StoredDType's raw values, are safetensors' F32, F16,
+/// BF16, which ArgumentParser would show).
+enum FinalDType: String, CaseIterable, ExpressibleByArgument {
+    case float32, float16, bfloat16
 
-    public static var allValueStrings: [String] { ["float32", "float16", "bfloat16"] }
-    public var defaultValueDescription: String { self == .float32 ? "float32" : self == .float16 ? "float16" : "bfloat16" }
+    var stored: StoredDType { StoredDType.allCases.first { $0.torchName == rawValue }! }
 }

@@ -33,7 +33,7 @@ struct Run: LetheCommand {
         Examples:
           lethe run                      run pipeline.json
           lethe run --dry-run            say what would run and why
-          lethe run --stage encode       rerun encode (and what it needs); later stages become stale
+          lethe run --stage encode-eval  rerun encode-eval (and what it needs); later stages become stale
           lethe run --jobs 2             run shard-parallel stages as 2 processes
           lethe run --executor slurm --partition cpu --tasks 16
                                          submit the stages to Slurm (arrays of 16 tasks, chained by afterok) and return
@@ -217,7 +217,7 @@ struct Cancel: LetheCommand {
 struct Inspect: LetheCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a shard's samples, or a stage folder's manifest.",
-        discussion: "Examples:\n  lethe inspect stages/tokenize\n  lethe inspect stages/tokenize/shard-000000.tar.zst --samples 5")
+        discussion: "Examples:\n  lethe inspect stages/eval-prose\n  lethe inspect stages/eval-prose/shard-000000.tar.zst --samples 5")
 
     @Argument(help: "A shard file (.tar.zst) or a stage folder.")
     var path: String

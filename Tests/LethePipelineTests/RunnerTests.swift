@@ -315,6 +315,10 @@ final class RunnerTests: XCTestCase {
         XCTAssertTrue(result.output.contains("  input        --offset-file data/offset.txt (file \(SHA256Hex.of(Array("12345".utf8)).prefix(12)))\n"), result.output)
         XCTAssertTrue(result.output.contains("  shards       4 with 30 samples"), result.output)
 
+        result = try lethe("inspect", "data", in: sandbox)
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.error, "lethe: \(sandbox.path("data").path): not a stage folder, or a stage that has not finished a shard yet (no manifest.json)\n")
+
         result = try lethe("validate", in: sandbox)
         XCTAssertEqual(result.output, "pipeline.json is valid: 2 stages; the files of 2 completed stages match their manifests (sha256).\n", result.error)
         let shard = sandbox.path("stages/gen/shard-000003.tar.zst")
@@ -324,5 +328,9 @@ final class RunnerTests: XCTestCase {
         result = try lethe("validate", in: sandbox)
         XCTAssertEqual(result.status, 1)
         XCTAssertEqual(result.error, "lethe: \(shard.path): sha256 differs from the manifest\n")
+        // A shard cut short: inspect says the folder is damaged, not complete.
+        try Data(bytes.prefix(bytes.count / 2)).write(to: shard)
+        result = try lethe("inspect", "stages/gen", in: sandbox)
+        XCTAssertTrue(result.output.hasPrefix("\(sandbox.path("stages/gen").path): stage gen, damaged: \(shard.path): "), result.output)
     }
 }
