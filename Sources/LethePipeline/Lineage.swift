@@ -19,6 +19,8 @@ public struct RunStage: Equatable, Sendable {
     /// It holds (or made) the evaluated chunks: reached from the annotations through `--input` options only, not
     /// through a model (the decoder's training data) or the counts.
     public var isEvaluated: Bool
+    /// Where its folder was found; nil when it was not.
+    public var folder: URL?
 
     public init(path: String, name: String, executable: String, parameters: [String: [String]] = [:],
                 inputs: [String: [String]] = [:], samples: Int = 0, files: [String] = [], problem: String? = nil,
@@ -86,6 +88,14 @@ public struct Lineage {
             parameters: manifest.parameters, inputs: manifest.inputs.mapValues { $0.map(\.path) },
             samples: manifest.totals.samples, files: manifest.files.map(\.name),
             problem: match == nil ? "its manifest changed after it was read downstream" : nil, isEvaluated: evaluated))
+        stages[stages.count - 1].folder = url
+    }
+
+    /// A file or folder that `stage` recorded (a model, say), looked up as a stage's inputs are: from the working
+    /// directory, then from the folders above the stage (the pipeline's folder, when the report runs elsewhere).
+    public func locate(_ path: String, recordedBy stage: RunStage) -> URL? {
+        let candidates = [base] + (stage.folder.map(Self.ancestors) ?? [])
+        return candidates.map { resolve(path, against: $0) }.first { FileManager.default.fileExists(atPath: $0.path) }
     }
 
     /// A stage first met through a model turns out to feed the evaluated chunks too: so do the stages it read

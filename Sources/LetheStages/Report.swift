@@ -148,13 +148,13 @@ extension Lineage {
     func trainingLog() -> (URL, String)? {
         let logName = "train_log.jsonl"
         for stage in stages where stage.executable == "lethe-train" {
-            let url = resolve(stage.path, against: base).appendingPathComponent(logName)
-            if FileManager.default.fileExists(atPath: url.path) { return (url, stage.path + "/" + logName) }
+            if let url = stage.folder?.appendingPathComponent(logName), FileManager.default.fileExists(atPath: url.path) {
+                return (url, stage.path + "/" + logName)
+            }
         }
         for stage in stages where stage.executable == "lethe-reconstruct" {
             for path in stage.inputs["model"] ?? [] {
-                let url = resolve(path, against: base).appendingPathComponent(logName)
-                if FileManager.default.fileExists(atPath: url.path) { return (url, path + "/" + logName) }
+                if let url = locate(path + "/" + logName, recordedBy: stage) { return (url, path + "/" + logName) }
             }
         }
         return nil
@@ -166,7 +166,7 @@ extension Lineage {
         var configs: [String: JSONValue] = [:]
         for stage in stages where ["lethe-encode", "lethe-reconstruct", "lethe-train"].contains(stage.executable) {
             for path in (stage.inputs["model"] ?? []) + (stage.inputs["init"] ?? []) {
-                let folder = resolve(path, against: base)
+                guard let folder = locate(path, recordedBy: stage) else { continue }
                 for config in ["config.json", "final/config.json"] {
                     if let value = try? JSONValue.read(contentsOf: folder.appendingPathComponent(config)) {
                         configs[path] = value

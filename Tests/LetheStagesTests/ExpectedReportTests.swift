@@ -47,6 +47,27 @@ final class ExpectedReportTests: XCTestCase {
         return files
     }
 
+    /// Run from another folder, on the annotations' absolute path, the report still finds the models the stages
+    /// recorded relative to the pipeline's folder (it looked them up from the working directory only, and left
+    /// the models' descriptions out).
+    func testReportRunElsewhereFindsTheRecordedModels() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.cleanUp() }
+        _ = try Self.produce(in: sandbox)
+        let elsewhere = sandbox.path("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let report = try runProduct("lethe-report", ["--input", sandbox.path("stages/annotate").path, "--output", "outputs",
+                                                     "--title", "Lethe fixture report"], in: elsewhere)
+        XCTAssertEqual(report.status, 0, report.error)
+        func modelLines(_ folder: URL) throws -> [String] {
+            try String(contentsOf: folder.appendingPathComponent("report.md"), encoding: .utf8).split(separator: "\n")
+                .filter { $0.contains("(frozen):") || $0.contains("**Decoder") }.map(String.init)
+        }
+        let here = try modelLines(sandbox.path("outputs"))
+        XCTAssertTrue(here.contains { $0.contains("Mamba, 4 layers") }, "\(here)")
+        XCTAssertEqual(try modelLines(elsewhere.appendingPathComponent("outputs")), here)
+    }
+
     func testReportMatchesExpectedFiles() throws {
         let sandbox = try Sandbox()
         defer { sandbox.cleanUp() }
