@@ -150,7 +150,7 @@ public struct LocalExecutor: StageExecutor {
         logHandle.seekToEndOfFile()
         defer { try? logHandle.close() }
         let output = LineSink(log: logHandle)
-        output.write("== \(Timestamp.now()) \(invocations.map { ([$0.executable.lastPathComponent] + $0.arguments).joined(separator: " ") }.joined(separator: "\n== "))\n")
+        output.write("== \(Timestamp.now()) \(invocations.map { shellCommandLine([$0.executable.lastPathComponent] + $0.arguments) }.joined(separator: "\n== "))\n")
 
         let readers = DispatchGroup()
         var processes: [Process] = []

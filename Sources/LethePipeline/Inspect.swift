@@ -76,7 +76,11 @@ public enum Inspect {
         func field(_ name: String, _ value: String) { lines.append("  " + name.padding(toLength: 13, withPad: " ", startingAt: 0) + value) }
         field("executable", "\(manifest.executable.name) \(manifest.executable.version) (format \(manifest.executable.format))")
         field("fingerprint", manifest.fingerprint)
-        let parameters = manifest.parameters.keys.sorted().map { "--\($0)" + manifest.parameters[$0]!.map { " " + $0 }.joined() }
+        // As a command line gives them: a repeated option once per value.
+        let parameters = manifest.parameters.keys.sorted().map { key in
+            let values = manifest.parameters[key]!
+            return shellCommandLine(values.isEmpty ? ["--\(key)"] : values.flatMap { ["--\(key)", $0] })
+        }
         field("parameters", parameters.isEmpty ? "(none)" : parameters.joined(separator: " "))
         for option in manifest.inputs.keys.sorted() {
             for input in manifest.inputs[option]! { field("input", "--\(option) \(input.path) (\(input.kind.rawValue) \(input.sha256.prefix(12)))") }

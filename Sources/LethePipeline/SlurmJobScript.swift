@@ -81,7 +81,7 @@ public struct SlurmJobScript: Equatable, Sendable {
         let attempts = options.retries + 1
         var lines = ["#!/bin/bash",
                      "# Stage \"\(stage)\" of \(pipeline.path), written by `lethe run --executor slurm`; submit it again with",
-                     "# `sbatch \(Self.shellQuoted(outputFolder.appendingPathComponent(Self.fileName).path))` (add --dependency=afterok:JOB for stages it reads).",
+                     "# `sbatch \(shellQuoted(outputFolder.appendingPathComponent(Self.fileName).path))` (add --dependency=afterok:JOB for stages it reads).",
         ]
         if let tasks {
             lines += ["# An array of \(tasks) tasks: task i does the units j with j % \(tasks) == i and skips units already done, so a",
@@ -105,16 +105,16 @@ public struct SlurmJobScript: Equatable, Sendable {
         lines += directives.map { "#SBATCH " + $0 }
 
         let workerOptions = (tasks.map { ["--shard-index", "\"$task\"", "--num-shards", "\($0)"] } ?? []) + ["--threads", "\(request.cpus)"]
-        let command = ([executable.path] + arguments).map(Self.shellQuoted).joined(separator: " ") + " \\\n    " + workerOptions.joined(separator: " ")
+        let command = shellCommandLine([executable.path] + arguments) + " \\\n    " + workerOptions.joined(separator: " ")
         let what = tasks.map { "stage \(stage), task $task of \($0)" } ?? "stage \(stage)"
-        let failures = Self.shellQuoted(outputFolder.path + "/.slurm-") + "\"${SLURM_ARRAY_JOB_ID:-${SLURM_JOB_ID:-0}}_$task.failures\""
+        let failures = shellQuoted(outputFolder.path + "/.slurm-") + "\"${SLURM_ARRAY_JOB_ID:-${SLURM_JOB_ID:-0}}_$task.failures\""
         lines += [
             "",
             "task=${SLURM_ARRAY_TASK_ID:-0}",
             "failures=" + failures,
             "attempt=$(( $(cat \"$failures\" 2>/dev/null || echo 0) + 1 ))",
             "echo \"== lethe: \(what), attempt $attempt of \(attempts), job ${SLURM_JOB_ID:-?} on $(hostname) at $(date -u +%Y-%m-%dT%H:%M:%SZ)\"",
-            "export \(ResourceUsage.environmentName)=" + Self.shellQuoted(outputFolder.path + "/" + ResourceUsage.filePrefix) + "\"$task.json\"",
+            "export \(ResourceUsage.environmentName)=" + shellQuoted(outputFolder.path + "/" + ResourceUsage.filePrefix) + "\"$task.json\"",
             "near_limit=0",
             "trap 'near_limit=1; kill -TERM \"$child\" 2>/dev/null' USR1",
             command + " &",
@@ -135,14 +135,6 @@ public struct SlurmJobScript: Equatable, Sendable {
             "",
         ]
         return lines.joined(separator: "\n")
-    }
-
-    /// A word for bash: as it is when it holds only characters that need no quoting, else in single quotes.
-    static func shellQuoted(_ word: String) -> String {
-        let plain = word.unicodeScalars.allSatisfy {
-            $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_./:=@%+,".unicodeScalars.contains($0))
-        }
-        return !word.isEmpty && plain ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
     /// A value in an #SBATCH line: sbatch splits those lines at white space unless the value is in double quotes.
