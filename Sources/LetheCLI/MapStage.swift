@@ -18,7 +18,7 @@ public struct StageInput {
             throw StageError("\(path): no such stage folder")
         }
         guard let manifest = try folder.manifest() else {
-            throw StageError("\(path): incomplete stage output (no manifest.json); run that stage first")
+            throw StageError("\(path): no manifest.json: not a stage's output folder, or its stage has not finished; run that stage first")
         }
         if let problem = folder.problems(with: manifest, checkContent: false).first { throw StageError(problem) }
         self.manifest = manifest

@@ -1,3 +1,4 @@
+import Foundation
 import LetheShards
 
 /// A document read from a corpus file: its text, where it came from, and what else the file said about it.
@@ -79,6 +80,10 @@ public enum CorpusFormat: String, Sendable, CaseIterable {
     /// name says nothing.
     public static func of(file path: String, given: CorpusFormat?) throws -> CorpusFormat {
         guard let format = given ?? detect(fileName: path) else {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw CorpusError(file: path, line: nil, problem: "a folder; give the corpus files in it")
+            }
             throw CorpusError(file: path, line: nil, problem: "cannot tell the format from the file name; name it "
                               + "(one of \(allCases.map(\.rawValue).joined(separator: ", ")))")
         }

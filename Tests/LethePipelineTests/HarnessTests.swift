@@ -172,7 +172,7 @@ final class HarnessTests: XCTestCase {
         }
         try FileManager.default.createDirectory(at: sandbox.path("stages/half"), withIntermediateDirectories: true)
         XCTAssertThrowsError(try StageInput(path: "stages/half", base: sandbox.url)) { error in
-            XCTAssertEqual("\(error)", "stages/half: incomplete stage output (no manifest.json); run that stage first")
+            XCTAssertEqual("\(error)", "stages/half: no manifest.json: not a stage's output folder, or its stage has not finished; run that stage first")
         }
     }
 

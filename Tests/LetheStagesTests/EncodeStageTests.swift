@@ -241,6 +241,8 @@ final class EncodeStageTests: XCTestCase {
                         output: "stages/o7", saying: ["missing tensor 'backbone.layers.1.mixer.x_proj.weight'"])
         try assertFails(sandbox, "lethe-encode", args + ["--model", sandbox.path("no-model").path], output: "stages/o8",
                         saying: ["no-model", "no such file or folder"])
+        try assertFails(sandbox, "lethe-encode", args + ["--model", model + "/config.json"], output: "stages/o9",
+                        saying: ["config.json: a file, not a model folder"])
 
         // States beyond float16's range are refused, not stored as infinities.
         let huge = try MambaModel.load(from: URL(fileURLWithPath: model))

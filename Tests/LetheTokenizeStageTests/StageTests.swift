@@ -96,6 +96,12 @@ final class StageTests: StageTestCase {
             XCTAssertNil(try StageFolder(url: URL(fileURLWithPath: path("out-" + name))).manifest(), name)
         }
 
+        // A folder (lethe-count reads folders; lethe-tokenize reads files, in the order given).
+        try FileManager.default.createDirectory(atPath: path("corpus"), withIntermediateDirectories: true)
+        let folderResult = try run(["--input", path("corpus"), "--output", path("out-folder"), "--progress", "off"])
+        XCTAssertEqual(folderResult.status, 1)
+        XCTAssertEqual(folderResult.error, "lethe-tokenize: \(path("corpus")): a folder; give the corpus files in it\n")
+
         // A truncated .zst names the line where the stream breaks off.
         let text = (0..<3000).map { #"{"text": "document \#($0) with a few words in it"}"# }.joined(separator: "\n") + "\n"
         let whole = try write("whole.jsonl", text)

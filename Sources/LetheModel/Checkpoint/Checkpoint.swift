@@ -7,6 +7,10 @@ extension MambaModel {
     /// may be (an unexpected tensor means a model Lethe would compute wrongly). A lethe-train output folder
     /// stands for its final/ checkpoint.
     public static func load(from folder: URL) throws -> MambaModel {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ModelError("\(folder.path): a file, not a model folder (give the folder holding config.json and the weights)")
+        }
         let directory = checkpointFolder(folder)
         let config = try MambaConfig.read(contentsOf: directory.appendingPathComponent("config.json"))
         let files = try checkpointFiles(in: directory)
