@@ -14,7 +14,7 @@ public struct StageOptions: ParsableArguments {
     public var shardIndex = 0
 
     @Option(name: .customLong("num-shards"),
-            help: ArgumentHelp("How many workers (processes, cluster tasks) share the stage. Any split gives the same output.", valueName: "n"))
+            help: ArgumentHelp("How many workers (processes, cluster tasks) share the stage. Any split gives the same output. Stages that run as one process (lethe-train, lethe-report) take only 1.", valueName: "n"))
     public var numShards = 1
 
     @Option(help: ArgumentHelp("Threads for this worker.", valueName: "n"))
