@@ -21,16 +21,15 @@ extension StageCommand {
     public static func main() {
         if CommandLine.arguments.dropFirst().first == StageDescription.flag {
             var description = stageDescription
-            (description.options, description.flags) = commandLineNames()
+            (description.options, description.flags, description.repeatable) = commandLineNames()
             let data = try! JSONEncoder().encode(description)
             print(String(decoding: data, as: UTF8.self))
             Foundation.exit(0)
         }
         if CommandLine.arguments.dropFirst().first == StageDescription.checkFlag {
-            // A JSON array of command lines in; a JSON array of the problem with each (null: none) out.
-            let lines = CommandLine.arguments.dropFirst(2).first.flatMap { try? JSONDecoder().decode([[String]].self, from: Data($0.utf8)) }
-            guard let lines else {
-                FileHandle.standardError.write(Data("\(StageDescription.checkFlag) takes a JSON array of command lines\n".utf8))
+            // A JSON array of command lines on standard input; a JSON array of the problem with each (null: none) out.
+            guard let lines = try? JSONDecoder().decode([[String]].self, from: FileHandle.standardInput.readDataToEndOfFile()) else {
+                FileHandle.standardError.write(Data("\(StageDescription.checkFlag) reads a JSON array of command lines from standard input\n".utf8))
                 Foundation.exit(1)
             }
             let problems: [String?] = lines.map { line in
@@ -46,26 +45,31 @@ extension StageCommand {
 extension StageCommand {
     /// The long names of this command's options that take a value and of its flags, as ArgumentParser itself lists
     /// them (its `--experimental-dump-help` JSON), so that the runner checks a pipeline against the real parser.
-    static func commandLineNames() -> (options: [String], flags: [String]) {
+    static func commandLineNames() -> (options: [String], flags: [String], repeatable: [String]) {
         var text = ""
         do { _ = try parseAsRoot(["--experimental-dump-help"]) } catch { text = fullMessage(for: error) }
         guard let dump = try? JSONDecoder().decode(ArgumentParserDump.self, from: Data(text.utf8)) else {
             fatalError("\(Self.self): ArgumentParser gave no --experimental-dump-help JSON")
         }
-        var options: Set<String> = [], flags: Set<String> = []
+        var options: Set<String> = [], flags: Set<String> = [], repeatable: Set<String> = []
         for argument in dump.command.arguments ?? [] {
             for name in argument.names ?? [] where name.kind == "long" && name.name != "help" {
-                if argument.kind == "option" { options.insert(name.name) } else if argument.kind == "flag" { flags.insert(name.name) }
+                if argument.kind == "option" {
+                    options.insert(name.name)
+                    if argument.isRepeating == true { repeatable.insert(name.name) }
+                } else if argument.kind == "flag" {
+                    flags.insert(name.name)
+                }
             }
         }
-        return (options.sorted(), flags.sorted())
+        return (options.sorted(), flags.sorted(), repeatable.sorted())
     }
 }
 
 /// The part of ArgumentParser's `--experimental-dump-help` JSON that names a command's arguments.
 private struct ArgumentParserDump: Decodable {
     struct Command: Decodable { let arguments: [Argument]? }
-    struct Argument: Decodable { let kind: String; let names: [Name]? }
+    struct Argument: Decodable { let kind: String; let names: [Name]?; let isRepeating: Bool? }
     struct Name: Decodable { let kind: String; let name: String }
     let command: Command
 }

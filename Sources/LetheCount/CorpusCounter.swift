@@ -65,6 +65,9 @@ public final class CorpusCounter: @unchecked Sendable {
     /// number of text bytes read since its last call. Throws `CorpusError` (file and line) for bad input, unless
     /// skipping bad lines.
     public func count(file path: String, progress: (Int) -> Void = { _ in }) throws -> FileCounts {
+        // One pass over the file per text field (GSM8K's question and answer, a CSV's two dialect columns); one pass
+        // for a file without fields (plain text, CoNLL), whatever the fields. Found before the workers start.
+        let fields = try CorpusFormat.of(file: path, given: nil).hasTextFields ? settings.textFields : [settings.textFields[0]]
         let queue = BoundedQueue<Batch>(capacity: 2 * settings.threads)
         let tallies = (0..<settings.threads).map { _ in Tally(vocabularySize: tokenizer.vocabularySize) }
         let finished = DispatchGroup()
@@ -81,11 +84,8 @@ public final class CorpusCounter: @unchecked Sendable {
         var subsets = GroupNames()
         var skipped: [CorpusError] = []
         var skippedCount = 0
-        // One pass over the file per text field (GSM8K's question and answer, a CSV's two dialect columns); one pass
-        // for a file without fields (plain text, CoNLL), whatever the fields. With several fields a JSONL line may
-        // lack some of them (files of different kinds counted together). Every pass meets the same bad lines: the
-        // first pass counts them.
-        let fields = try CorpusFormat.of(file: path, given: nil).hasTextFields ? settings.textFields : [settings.textFields[0]]
+        // With several fields a JSONL line may lack some of them (files of different kinds counted together). Every
+        // pass meets the same bad lines: the first pass counts them.
         let optional = fields.count > 1
         var firstPass: DocumentReader?
         var documents = 0, linesWithoutText = 0

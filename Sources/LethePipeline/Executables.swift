@@ -47,22 +47,36 @@ public final class ExecutableLocator {
     public func describe(_ name: String, base: URL) throws -> StageExecutable {
         if let known = described[name] { return known }
         let url = try locate(name, base: base)
-        let process = Process()
-        process.executableURL = url
-        process.arguments = [StageDescription.flag]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { throw PipelineError("\(url.path): cannot run (\(error.localizedDescription))") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let description = try? JSONDecoder().decode(StageDescription.self, from: data) else {
+        let answer: (status: Int32, output: Data)
+        do { answer = try Self.output(of: url, [StageDescription.flag]) } catch {
+            throw PipelineError("\(url.path): cannot run (\(error.localizedDescription))")
+        }
+        guard answer.status == 0, let description = try? JSONDecoder().decode(StageDescription.self, from: answer.output) else {
             throw PipelineError("\(url.path): is not a Lethe stage executable (it does not answer \(StageDescription.flag))")
         }
         let executable = StageExecutable(url: url, description: description)
         described[name] = executable
         return executable
+    }
+
+    /// The exit status and standard output of `url` run with `arguments` (and `input` on its standard input, which
+    /// it reads to the end before it writes), standard error discarded.
+    private static func output(of url: URL, _ arguments: [String], input: Data? = nil) throws -> (status: Int32, output: Data) {
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        let output = Pipe(), standardInput = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = input == nil ? FileHandle.nullDevice : standardInput
+        try process.run()
+        if let input {
+            try standardInput.fileHandleForWriting.write(contentsOf: input)
+            try standardInput.fileHandleForWriting.close()
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, data)
     }
 
     /// What `executable` says is wrong with `arguments` (its parser's message: a value of the wrong type, a choice
@@ -95,23 +109,14 @@ public final class ExecutableLocator {
 
     private func checkKey(_ arguments: [String], _ executable: StageExecutable) -> [String] { [executable.url.path] + arguments }
 
-    /// One process of `executable` checking `lines`; a problem per line (every line's the same when the process
-    /// cannot answer).
+    /// One process of `executable` checking `lines` (a JSON array on its standard input: many stages' command
+    /// lines can pass the limit of one argument); a problem per line, or nil for every line when the process
+    /// gives no answer (the stage itself then says what is wrong when it runs).
     private static func ask(_ executable: StageExecutable, about lines: [[String]]) -> [String?] {
-        let process = Process()
-        process.executableURL = executable.url
-        process.arguments = [StageDescription.checkFlag, String(decoding: try! JSONEncoder().encode(lines), as: UTF8.self)]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch {
-            return lines.map { _ in "cannot run \(executable.url.path) (\(error.localizedDescription))" }
-        }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let problems = try? JSONDecoder().decode([String?].self, from: data),
+        guard let answer = try? output(of: executable.url, [StageDescription.checkFlag], input: try JSONEncoder().encode(lines)),
+              answer.status == 0, let problems = try? JSONDecoder().decode([String?].self, from: answer.output),
               problems.count == lines.count else {
-            return lines.map { _ in "\(executable.url.path) did not answer \(StageDescription.checkFlag)" }
+            return lines.map { _ in nil }
         }
         return problems
     }

@@ -27,9 +27,11 @@ public struct StageDescription: Codable, Equatable, Sendable {
     /// anything. Nil from an executable that does not list them (the runner then checks only `inputs`).
     public var options: [String]?
     public var flags: [String]?
+    /// The options of `options` that may be given more than once (an array in "params").
+    public var repeatable: [String]?
 
     public init(executable: String, version: String, format: Int, inputs: [String], executionOnly: [String], parallel: Bool,
-                options: [String]? = nil, flags: [String]? = nil) {
+                options: [String]? = nil, flags: [String]? = nil, repeatable: [String]? = nil) {
         self.executable = executable
         self.version = version
         self.format = format
@@ -38,13 +40,14 @@ public struct StageDescription: Codable, Equatable, Sendable {
         self.parallel = parallel
         self.options = options
         self.flags = flags
+        self.repeatable = repeatable
     }
 
     /// The flag that makes a stage executable print its description and exit.
     public static let flag = "--lethe-describe"
-    /// The flag, followed by a JSON array of command lines, that makes an executable listing its `options` parse
-    /// each (values, and its own checks of them) without running it, and print a JSON array of the problem with
-    /// each: ArgumentParser's message, or null.
+    /// The flag that makes an executable listing its `options` read a JSON array of command lines from standard
+    /// input, parse each (values, and its own checks of them) without running it, and print a JSON array of the
+    /// problem with each: ArgumentParser's message, or null.
     public static let checkFlag = "--lethe-check-arguments"
 }
 

@@ -91,10 +91,11 @@ public struct Lineage {
         stages[stages.count - 1].folder = url
     }
 
-    /// A file or folder that `stage` recorded (a model, say), looked up as a stage's inputs are: from the working
-    /// directory, then from the folders above the stage (the pipeline's folder, when the report runs elsewhere).
+    /// A file or folder that `stage` recorded (a model, say), relative to the folder the stage ran in: looked up
+    /// from the folders above the stage first (the pipeline's folder, wherever the report runs), then from the
+    /// working directory.
     public func locate(_ path: String, recordedBy stage: RunStage) -> URL? {
-        let candidates = [base] + (stage.folder.map(Self.ancestors) ?? [])
+        let candidates = (stage.folder.map(Self.ancestors) ?? []) + [base]
         return candidates.map { resolve(path, against: $0) }.first { FileManager.default.fileExists(atPath: $0.path) }
     }
 

@@ -8,7 +8,10 @@ public func shellQuoted(_ word: String) -> String {
         $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_./:=@%+,".unicodeScalars.contains($0))
     }
     if !word.isEmpty && plain { return word }
-    guard word.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+    // ASCII's control characters; C1 controls (U+0080–U+009F) stay as they are: bash's \x escapes are bytes, not
+    // characters, and would not give back their UTF-8.
+    func isASCIIControl(_ scalar: Unicode.Scalar) -> Bool { scalar.value < 0x20 || scalar.value == 0x7F }
+    guard word.unicodeScalars.contains(where: isASCIIControl) else {
         return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
     var quoted = "$'"
@@ -19,7 +22,7 @@ public func shellQuoted(_ word: String) -> String {
         case "\r": quoted += "\\r"
         case "\\": quoted += "\\\\"
         case "'": quoted += "\\'"
-        case _ where scalar.properties.generalCategory == .control: quoted += String(format: "\\x%02x", scalar.value)
+        case _ where isASCIIControl(scalar): quoted += String(format: "\\x%02x", scalar.value)
         default: quoted.unicodeScalars.append(scalar)
         }
     }

@@ -80,7 +80,7 @@ public struct SlurmJobScript: Equatable, Sendable {
     public var text: String {
         let attempts = options.retries + 1
         var lines = ["#!/bin/bash",
-                     "# Stage \"\(stage)\" of \(pipeline.path), written by `lethe run --executor slurm`; submit it again with",
+                     "# Stage \"\(stage)\" of \(shellQuoted(pipeline.path)), written by `lethe run --executor slurm`; submit it again with",
                      "# `sbatch \(shellQuoted(outputFolder.appendingPathComponent(Self.fileName).path))` (add --dependency=afterok:JOB for stages it reads).",
         ]
         if let tasks {

@@ -248,6 +248,9 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(description.options, ["delay-ms", "fail-on-unit", "input", "num-shards", "offset-file", "output", "progress",
                                              "samples", "scale", "shard-index", "shard-size", "stage", "threads"])
         XCTAssertEqual(description.flags, ["force", "write-summary"])
+        XCTAssertEqual(description.repeatable, [])
+        let tokenize = try runProduct("lethe-tokenize", [StageDescription.flag], in: FileManager.default.temporaryDirectory)
+        XCTAssertEqual(try JSONDecoder().decode(StageDescription.self, from: Data(tokenize.output.utf8)).repeatable, ["chunk-size", "input"])
     }
 
     func testBadPipelinesAndExecutablesGiveClearErrors() throws {
@@ -268,6 +271,10 @@ final class RunnerTests: XCTestCase {
              "lethe: pipeline.json: stages.a.params.write-summary: --write-summary is a flag of lethe-test-stage; give true or false"),
             (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "params": {"scale": true}}}}"#,
              "lethe: pipeline.json: stages.a.params.scale: --scale of lethe-test-stage takes a value, not true or false"),
+            (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "params": {"samples": [3, 4]}}}}"#,
+             "lethe: pipeline.json: stages.a.params.samples: --samples of lethe-test-stage takes one value, not 2"),
+            (#"{"version": 1, "stages": {"a": {"run": "lethe-train", "params": {"shuffle": false}}}}"#,
+             #"lethe: pipeline.json: stages.a.params.shuffle: false leaves --shuffle out, which keeps its default; to turn it off give "no-shuffle": true"#),
             (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "params": {"scale": "three"}}}}"#,
              "lethe: pipeline.json: stages.a: lethe-test-stage refuses its options: The value 'three' is invalid for '--scale <scale>'"),
             (#"{"version": 1, "stages": {"a": {"run": "/bin/true"}}}"#,

@@ -6,7 +6,7 @@ import XCTest
 final class ShellWordsTests: XCTestCase {
     func testQuotedWordsReadBackByBash() throws {
         let words = ["lethe-tokenize", "--separator", "\n\n", "--title", "What lethe-small forgets", "--subset-field", "",
-                     "it's", "back\\slash", "tab\there", "a\\\nb", "café", "$HOME", "*", "bell\u{7}", "--chunk-size", "64"]
+                     "it's", "back\\slash", "tab\there", "a\\\nb", "café", "$HOME", "*", "bell\u{7}", "next\u{85}line", "it's\n", "--chunk-size", "64"]
         XCTAssertEqual(shellQuoted("--chunk-size"), "--chunk-size")
         XCTAssertEqual(shellQuoted(""), "''")
         XCTAssertEqual(shellQuoted("it's"), #"'it'\''s'"#)
