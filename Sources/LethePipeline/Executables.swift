@@ -59,21 +59,26 @@ public final class ExecutableLocator {
         return executable
     }
 
-    /// The exit status and standard output of `url` run with `arguments` (and `input` on its standard input, which
-    /// it reads to the end before it writes), standard error discarded.
+    /// The exit status and standard output of `url` run with `arguments` (and `input` on its standard input),
+    /// standard error discarded. The input goes through a temporary file, not a pipe: writing to a pipe whose
+    /// reader died would end this process with SIGPIPE.
     private static func output(of url: URL, _ arguments: [String], input: Data? = nil) throws -> (status: Int32, output: Data) {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
-        let output = Pipe(), standardInput = Pipe()
+        let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        process.standardInput = input == nil ? FileHandle.nullDevice : standardInput
-        try process.run()
+        process.standardInput = FileHandle.nullDevice
+        var inputFile: URL?
+        defer { if let inputFile { try? FileManager.default.removeItem(at: inputFile) } }
         if let input {
-            try standardInput.fileHandleForWriting.write(contentsOf: input)
-            try standardInput.fileHandleForWriting.close()
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-input-\(UUID().uuidString).json")
+            try input.write(to: file)
+            inputFile = file
+            process.standardInput = try FileHandle(forReadingFrom: file)
         }
+        try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, data)
