@@ -145,15 +145,15 @@ public final class Runner {
             let location = "\(file): stages.\(stage.name).params.\(option)"
             let values: [JSONValue]
             if case .array(let elements) = value { values = elements } else { values = [value] }
-            let isBool = values.allSatisfy { if case .bool = $0 { true } else { false } }
+            let bools = values.filter { if case .bool = $0 { true } else { false } }.count
             if flags.contains(option) {
-                if !isBool { throw PipelineError("\(location): --\(option) is a flag of \(description.executable); give true or false") }
+                if bools < values.count { throw PipelineError("\(location): --\(option) is a flag of \(description.executable); give true or false") }
                 // false leaves the flag out, which keeps its default: one with an inverse may be on by default.
                 if values.contains(.bool(false)), flags.contains("no-" + option) {
                     throw PipelineError("\(location): false leaves --\(option) out, which keeps its default; to turn it off give \"no-\(option)\": true")
                 }
             } else if options.contains(option) {
-                if values.contains(where: { if case .bool = $0 { true } else { false } }) {
+                if bools > 0 {
                     throw PipelineError("\(location): --\(option) of \(description.executable) takes a value, not true or false")
                 }
                 if values.count > 1, let repeatable = description.repeatable, !repeatable.contains(option) {

@@ -698,19 +698,7 @@ func argumentText(_ value: String) -> String {
         $0.value > 0x20 && $0.value != 0x7F && $0 != "\"" && $0 != "\\" && !$0.properties.isWhitespace
     }
     guard !plain else { return value }
-    var quoted = "\""
-    for scalar in value.unicodeScalars {
-        switch scalar {
-        case "\"": quoted += "\\\""
-        case "\\": quoted += "\\\\"
-        case "\n": quoted += "\\n"
-        case "\t": quoted += "\\t"
-        case "\r": quoted += "\\r"
-        case _ where scalar.value < 0x20 || scalar.value == 0x7F: quoted += String(format: "\\u%04x", scalar.value)
-        default: quoted.unicodeScalars.append(scalar)
-        }
-    }
-    return quoted + "\""
+    return "\"" + backslashEscaped(value, quote: "\"", control: { String(format: "\\u%04x", $0) }) + "\""
 }
 
 /// The last cells of a row of omission counts: n, omitted, rate and its interval, and the row's end.
