@@ -14,8 +14,9 @@ public struct StageCheck {
     /// For an incomplete folder: units done under the expected fingerprint, and how many there are.
     public var unitsDone = 0
     public var unitsTotal: Int?
-    /// An input file or folder that cannot be read (missing, unreadable): the stage cannot run yet.
-    public var inputProblem: String?
+    /// Why the stage cannot run as pipeline.json gives it: an option its executable does not have or refuses, an
+    /// input file or folder that cannot be read. It stops any run that includes the stage, and only those.
+    public var problem: String?
 
     public var isCurrent: Bool { reasons.isEmpty }
 }
@@ -61,24 +62,27 @@ public final class Runner {
         do { executable = try locator.describe(stage.run, base: pipeline.base) } catch let error as PipelineError {
             throw PipelineError("\(pipeline.url.lastPathComponent): stages.\(name).run: \(error.description)")
         }
-        try validateOptions(of: stage, against: executable.description)
-        if let problem = locator.problem(with: commandLine(of: stage), for: executable) {
-            throw PipelineError("\(pipeline.url.lastPathComponent): stages.\(name): \(executable.description.executable) refuses its options: \(problem)")
-        }
         let folder = StageFolder(url: pipeline.outputURL(of: name))
         var manifest: StageManifest?
         var manifestProblem: String?
         do { manifest = try folder.manifest() } catch { manifestProblem = "\(error)" }
+        func cannotRun(_ problem: String) -> StageCheck {
+            var check = StageCheck(stage: stage, executable: executable, folder: folder, manifest: manifest, expectedFingerprint: nil,
+                                   reasons: ["cannot run: \(problem)"])
+            check.problem = problem
+            return check
+        }
 
-        // The files a stage reads must exist now, whether or not the stages before it are to run: a model missing
-        // from the last stage stops the run before the first stage starts (or any job is submitted).
+        // The options and the files a stage reads must be right now, whether or not the stages before it are to
+        // run: a typo or a model missing in the last stage stops the run before the first stage starts (or any job
+        // is submitted).
+        if let problem = optionProblem(of: stage, against: executable.description) { return cannotRun(problem) }
+        if let problem = locator.problem(with: commandLine(of: stage), for: executable) {
+            return cannotRun("\(pipeline.url.lastPathComponent): stages.\(name): \(executable.description.executable) refuses its options: \(problem)")
+        }
         for option in stage.files.keys.sorted() {
             for path in stage.files[option]! where !FileManager.default.fileExists(atPath: resolve(path, against: pipeline.base).path) {
-                let problem = "\(pipeline.url.lastPathComponent): stages.\(name).files.\(option): \(path): no such file or folder"
-                var check = StageCheck(stage: stage, executable: executable, folder: folder, manifest: manifest, expectedFingerprint: nil,
-                                       reasons: ["cannot run: \(problem)"])
-                check.inputProblem = problem
-                return check
+                return cannotRun("\(pipeline.url.lastPathComponent): stages.\(name).files.\(option): \(path): no such file or folder")
             }
         }
 
@@ -93,10 +97,7 @@ public final class Runner {
             (fingerprint, parameters, inputs) = try Fingerprint.of(arguments: arguments, description: executable.description,
                                                                    base: pipeline.base, cache: cache)
         } catch let error as PipelineError {
-            var check = StageCheck(stage: stage, executable: executable, folder: folder, manifest: manifest, expectedFingerprint: nil,
-                                   reasons: ["cannot run: \(error.description)"])
-            check.inputProblem = error.description
-            return check
+            return cannotRun(error.description)
         }
         var check = StageCheck(stage: stage, executable: executable, folder: folder, manifest: manifest,
                                expectedFingerprint: fingerprint, reasons: [])
@@ -125,45 +126,53 @@ public final class Runner {
         return check
     }
 
-    /// Every option the pipeline gives must be classified as the executable classifies it: input paths
-    /// under "inputs" or "files", everything else under "params".
-    func validateOptions(of stage: PipelineStage, against description: StageDescription) throws {
+    /// Every option the pipeline gives must be classified as the executable classifies it (input paths under
+    /// "inputs" or "files", everything else under "params"), be one of its options or flags with a value of the
+    /// right kind, and be given once unless the executable takes it repeatedly. The first problem, or nil.
+    func optionProblem(of stage: PipelineStage, against description: StageDescription) -> String? {
         let file = pipeline.url.lastPathComponent
+        // Whether the executable is known to take `option` once only (an older one lists no repeatable options).
+        func once(_ option: String) -> Bool { description.repeatable.map { !$0.contains(option) } ?? false }
         let declared = description.inputs.map { "--" + $0 }.joined(separator: ", ")
-        for (section, options) in [("inputs", stage.inputs.keys), ("files", stage.files.keys)] {
-            for option in options.sorted() where !description.inputs.contains(option) {
-                throw PipelineError("\(file): stages.\(stage.name).\(section).\(option): \(description.executable) has no input option --\(option) (its inputs: \(declared.isEmpty ? "none" : declared)); other options go under \"params\"")
+        for (section, options) in [("inputs", stage.inputs), ("files", stage.files)] {
+            for (option, values) in options.sorted(by: { $0.key < $1.key }) {
+                let location = "\(file): stages.\(stage.name).\(section).\(option)"
+                if !description.inputs.contains(option) {
+                    return "\(location): \(description.executable) has no input option --\(option) (its inputs: \(declared.isEmpty ? "none" : declared)); other options go under \"params\""
+                }
+                if values.count > 1, once(option) {
+                    return "\(location): --\(option) of \(description.executable) takes one \(section == "inputs" ? "stage" : "path"), not \(values.count)"
+                }
             }
         }
         for option in stage.params.keys.sorted() where description.inputs.contains(option) {
-            throw PipelineError("\(file): stages.\(stage.name).params.\(option): --\(option) is an input of \(description.executable); list it under \"files\" (a path) or \"inputs\" (a stage)")
+            return "\(file): stages.\(stage.name).params.\(option): --\(option) is an input of \(description.executable); list it under \"files\" (a path) or \"inputs\" (a stage)"
         }
         // An executable that lists its command line: every param must be one of its options or flags, with a
         // value of the right kind, so that a typo stops the run before any stage starts (or any job is submitted).
-        guard let options = description.options, let flags = description.flags else { return }
+        guard let options = description.options, let flags = description.flags else { return nil }
         for (option, value) in stage.params.sorted(by: { $0.key < $1.key }) {
             let location = "\(file): stages.\(stage.name).params.\(option)"
             let values: [JSONValue]
             if case .array(let elements) = value { values = elements } else { values = [value] }
             let bools = values.filter { if case .bool = $0 { true } else { false } }.count
             if flags.contains(option) {
-                if bools < values.count { throw PipelineError("\(location): --\(option) is a flag of \(description.executable); give true or false") }
+                if bools < values.count { return "\(location): --\(option) is a flag of \(description.executable); give true or false" }
                 // false leaves the flag out, which keeps its default: one with an inverse may be on by default.
                 if values.contains(.bool(false)), flags.contains("no-" + option) {
-                    throw PipelineError("\(location): false leaves --\(option) out, which keeps its default; to turn it off give \"no-\(option)\": true")
+                    return "\(location): false leaves --\(option) out, which keeps its default; to turn it off give \"no-\(option)\": true"
                 }
             } else if options.contains(option) {
-                if bools > 0 {
-                    throw PipelineError("\(location): --\(option) of \(description.executable) takes a value, not true or false")
-                }
-                if values.count > 1, let repeatable = description.repeatable, !repeatable.contains(option) {
-                    throw PipelineError("\(location): --\(option) of \(description.executable) takes one value, not \(values.count)")
+                if bools > 0 { return "\(location): --\(option) of \(description.executable) takes a value, not true or false" }
+                if values.count > 1, once(option) {
+                    return "\(location): --\(option) of \(description.executable) takes one value, not \(values.count)"
                 }
             } else {
                 let settable = Set(options + flags).subtracting(description.inputs).subtracting(Pipeline.runnerOptions).sorted()
-                throw PipelineError("\(location): \(description.executable) has no option --\(option)\(Pipeline.suggestion(option, among: settable)) (see \(description.executable) --help)")
+                return "\(location): \(description.executable) has no option --\(option)\(Pipeline.suggestion(option, among: settable)) (see \(description.executable) --help)"
             }
         }
+        return nil
     }
 
     /// Asks the executables about every stage's command line at once (one process per executable), before the
@@ -201,7 +210,7 @@ public final class Runner {
         var plans: [PlannedStage] = []
         for name in pipeline.order {
             var check = try self.check(name, pending: pending)
-            if let problem = check.inputProblem, scope.contains(name) { throw PipelineError(problem) }
+            if let problem = check.problem, scope.contains(name) { throw PipelineError(problem) }
             let forced = scope.contains(name) && (force || name == target)
             if forced { check.reasons.append(name == target ? "requested with --stage" : "forced with --force") }
             let willRun = scope.contains(name) && !check.isCurrent

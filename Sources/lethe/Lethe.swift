@@ -248,7 +248,7 @@ struct Validate: LetheCommand {
         var problems: [String] = []
         var verified = 0
         for check in try runner.status() {
-            if let problem = check.inputProblem { problems.append(problem) }
+            if let problem = check.problem { problems.append(problem) }
             guard let manifest = check.manifest else { continue }
             let found = check.folder.problems(with: manifest, checkContent: true)
             problems += found

@@ -248,7 +248,7 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(description.options, ["delay-ms", "fail-on-unit", "input", "num-shards", "offset-file", "output", "progress",
                                              "samples", "scale", "shard-index", "shard-size", "stage", "threads"])
         XCTAssertEqual(description.flags, ["force", "write-summary"])
-        XCTAssertEqual(description.repeatable, [])
+        XCTAssertEqual(description.repeatable, ["input"])
         let tokenize = try runProduct("lethe-tokenize", [StageDescription.flag], in: FileManager.default.temporaryDirectory)
         XCTAssertEqual(try JSONDecoder().decode(StageDescription.self, from: Data(tokenize.output.utf8)).repeatable, ["chunk-size", "input"])
     }
@@ -273,6 +273,10 @@ final class RunnerTests: XCTestCase {
              "lethe: pipeline.json: stages.a.params.scale: --scale of lethe-test-stage takes a value, not true or false"),
             (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "params": {"samples": [3, 4]}}}}"#,
              "lethe: pipeline.json: stages.a.params.samples: --samples of lethe-test-stage takes one value, not 2"),
+            (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "files": {"offset-file": ["data/offset.txt", "data/offset.txt"]}}}}"#,
+             "lethe: pipeline.json: stages.a.files.offset-file: --offset-file of lethe-test-stage takes one path, not 2"),
+            (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage"}, "r": {"run": "lethe-reconstruct", "inputs": {"model": ["a", "a"]}}}}"#,
+             "lethe: pipeline.json: stages.r.inputs.model: --model of lethe-reconstruct takes one stage, not 2"),
             (#"{"version": 1, "stages": {"a": {"run": "lethe-train", "params": {"shuffle": false}}}}"#,
              #"lethe: pipeline.json: stages.a.params.shuffle: false leaves --shuffle out, which keeps its default; to turn it off give "no-shuffle": true"#),
             (#"{"version": 1, "stages": {"a": {"run": "lethe-test-stage", "params": {"scale": "three"}}}}"#,
@@ -295,6 +299,21 @@ final class RunnerTests: XCTestCase {
         result = try lethe("run", in: sandbox)
         XCTAssertEqual(result.error, "lethe: pipeline.json: stages.map: lethe-test-stage refuses its options: The value '2.5' is invalid for '--scale <scale>'\n")
         XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path("stages/gen").path))
+        // Only the runs that include the stage: the stage before it runs alone, status and validate name the problem.
+        result = try lethe("run", "--stage", "gen", in: sandbox)
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertTrue(result.output.contains("== gen: running"), result.output)
+        result = try lethe("status", in: sandbox)
+        XCTAssertEqual(result.status, 0, result.error)
+        let refused = "pipeline.json: stages.map: lethe-test-stage refuses its options: The value '2.5' is invalid for '--scale <scale>'"
+        XCTAssertTrue(result.output.contains("gen             up to date: "), result.output)
+        XCTAssertTrue(result.output.contains("map             stale: cannot run: \(refused)\n"), result.output)
+        for command in [["run"], ["run", "--stage", "map"], ["validate"]] {
+            result = try runProduct("lethe", command, in: sandbox.url)
+            XCTAssertEqual(result.status, 1, "\(command)")
+            XCTAssertEqual(result.error, "lethe: \(refused)\n", "\(command)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path("stages/map").path))
         try sandbox.write("pipeline.json", pipeline())
         result = try lethe("run", "--stage", "mapp", in: sandbox)
         XCTAssertEqual(result.error, #"lethe: pipeline.json: no stage named "mapp" (did you mean "map"?) (stages: gen, map)"# + "\n")

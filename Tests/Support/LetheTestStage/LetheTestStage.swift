@@ -19,8 +19,8 @@ struct LetheTestStage: StageCommand {
 
     @OptionGroup var stage: StageOptions
 
-    @Option(help: "Stage folder to map; without it, samples are generated.")
-    var input: String?
+    @Option(help: "Stage folder to map (repeat it to map several, one after the other); without it, samples are generated.")
+    var input: [String] = []
 
     @Option(name: .customLong("offset-file"), help: "A file whose size in bytes is added to every generated token.")
     var offsetFile: String?
@@ -52,8 +52,8 @@ struct LetheTestStage: StageCommand {
             }
             try files.write(JSONValue.object(["tokens": .int(total)]).bytes(pretty: true), to: "summary.json")
         } : nil
-        if let input {
-            try runMapStage(run, inputs: [input], concurrency: stage.threads) { _ in MapWork(finalize: finalize) { reader, writer in
+        if !input.isEmpty {
+            try runMapStage(run, inputs: input, concurrency: stage.threads) { _ in MapWork(finalize: finalize) { reader, writer in
                 var tokens = 0
                 while var sample = try reader.next() {
                     try pause(unit: ShardName.index(ofFile: writer.url.lastPathComponent)!)
