@@ -99,6 +99,19 @@ public func runLetheMain<Command: ParsableCommand>(_ command: Command.Type) -> N
         let name = URL(fileURLWithPath: CommandLine.arguments.first ?? "lethe").lastPathComponent
         let lines = String(describing: error).split(separator: "\n", omittingEmptySubsequences: true)
         FileHandle.standardError.write(Data(lines.map { "\(name): \($0)\n" }.joined().utf8))
+        CreatedOutputFolders.removeEmpty()
         Foundation.exit(1)
     }
+}
+
+/// The output folders this process created. A stage that fails removes those it left empty (a refused input, a
+/// model that does not load), so that no folder is left that looks like a stage's output; rmdir removes only an
+/// empty folder, so a folder another worker has written into, or one holding finished units to resume, stays.
+enum CreatedOutputFolders {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var paths: [String] = []
+
+    static func add(_ path: String) { lock.withLock { paths.append(path) } }
+
+    static func removeEmpty() { lock.withLock { for path in paths { rmdir(path) } } }
 }

@@ -58,7 +58,9 @@ public final class StageRun {
                                                          Explain.differences(recorded: manifest, description: description,
                                                                              parameters: parameters, inputs: inputs)
                                                      })
+        let existed = FileManager.default.fileExists(atPath: folder.url.path)
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
+        if !existed { CreatedOutputFolders.add(folder.url.path) }
     }
 
     /// True when the folder is complete for `fingerprint`; throws when it holds other output and not `force`.

@@ -239,6 +239,15 @@ final class RunnerTests: XCTestCase {
 
         result = try runProduct("lethe-test-stage", ["--output", "x", "--input", "nowhere"], in: sandbox.url)
         XCTAssertEqual(result.error, "lethe-test-stage: nowhere: no such file or folder (input --input)\n")
+
+        // A stage that fails before writing anything leaves no folder behind; one with finished units keeps them.
+        let failing = ["--fail-on-unit", "0", "--threads", "1", "--progress", "off"]
+        result = try runProduct("lethe-test-stage", ["--output", "failed/early"] + failing, in: sandbox.url)
+        XCTAssertEqual(result.error, "lethe-test-stage: injected failure in unit 0\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path("failed/early").path))
+        result = try runProduct("lethe-test-stage", ["--output", "failed/later", "--shard-size", "4", "--fail-on-unit", "2", "--threads", "1"], in: sandbox.url)
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(StageFolder(url: sandbox.path("failed/later")).recordedUnits(), [0, 1])
     }
 
     /// `--lethe-describe` lists the executable's options and flags as its parser has them (not a hand-kept list).
