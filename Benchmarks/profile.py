@@ -28,6 +28,8 @@ BENCH = os.environ.get("LETHE_BENCH", os.path.join(ROOT, ".build", "release", "l
 # Matched in order against the symbol (Swift symbols mangled: the names still read inside them).
 GROUPS = [
     ("setup", r"randomize|Xoshiro|__cos|__sin|__ieee754_log|__log|safetensors|Safetensors|loadOrRandomize"),
+    ("matrix products on packed weights (frozen models)", r"packed_linear"),
+    ("packing the frozen model's weights", r"PackedWeight"),
     ("sgemm: OpenBLAS's kernel", r"^sgemm_kernel"),
     ("sgemm: packing, beta and driver", r"^sgemm_|^gemm_|blas_"),
     ("output layer's softmax (max, exp, sum; the blocked cross-entropy)", r"softmax|lmHeadCrossEntropy|BlockedLMHead|rowSumOfExp"),

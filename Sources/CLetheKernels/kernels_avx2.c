@@ -54,6 +54,10 @@ TARGET static inline float v_hsum(VEC v) {
 #define CONV_UNIT lethe_causal_conv1d_silu_unit_avx2
 #include "causal_conv_body.h"
 
+#define PACKED_LINEAR_NAME lethe_packed_linear_avx2
+#define PACKED_ROWS 2
+#include "packed_linear_body.h"
+
 #define SOFTMAX_STATISTICS_NAME lethe_softmax_statistics_avx2
 #define SOFTMAX_GRADIENT_NAME lethe_softmax_gradient_avx2
 #define V_LOAD_MASKED_OR(p, mask, fill) _mm256_blendv_ps(fill, _mm256_maskload_ps(p, mask), _mm256_castsi256_ps(mask))

@@ -52,6 +52,10 @@ TARGET static inline float v_hsum(VEC v) { return _mm512_reduce_add_ps(v); }
 #define CONV_UNIT lethe_causal_conv1d_silu_unit_avx512
 #include "causal_conv_body.h"
 
+#define PACKED_LINEAR_NAME lethe_packed_linear_avx512
+#define PACKED_ROWS 6
+#include "packed_linear_body.h"
+
 #define SOFTMAX_STATISTICS_NAME lethe_softmax_statistics_avx512
 #define SOFTMAX_GRADIENT_NAME lethe_softmax_gradient_avx512
 #define V_LOAD_MASKED_OR(p, mask, fill) _mm512_mask_loadu_ps(fill, mask, p)

@@ -26,5 +26,7 @@ LETHE_SOFTMAX_STATISTICS(lethe_softmax_statistics_avx512) { NEVER_CALLED; }
 LETHE_SOFTMAX_GRADIENT(lethe_softmax_gradient_avx2) { NEVER_CALLED; }
 LETHE_SOFTMAX_GRADIENT(lethe_softmax_gradient_avx512) { NEVER_CALLED; }
 LETHE_BLOCK_SUMS_OF_SQUARES(lethe_block_sums_of_squares_avx2) { NEVER_CALLED; }
+LETHE_PACKED_LINEAR(lethe_packed_linear_avx2) { NEVER_CALLED; }
+LETHE_PACKED_LINEAR(lethe_packed_linear_avx512) { NEVER_CALLED; }
 
 #endif

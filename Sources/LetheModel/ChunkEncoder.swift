@@ -5,16 +5,19 @@ import Foundation
 ///
 /// A batch runs as forward passes of at most `tokensPerPass` tokens (a segment of every chunk per pass), each
 /// continuing from the cache the previous one left, so memory stays bounded whatever the chunks' length.
-/// Activations are reused while the pass shape stays the same.
+/// Activations are reused while the pass shape stays the same. The encoder is frozen: its matrix products run on
+/// weights packed once (`PackedMambaWeights`), so the model must not change while this encoder lives.
 public final class ChunkEncoder {
     public let model: MambaModel
     public let tokensPerPass: Int
+    private let packed: PackedMambaWeights
     private var activations: MambaActivations?
 
     public init(model: MambaModel, tokensPerPass: Int = 8192) {
         precondition(tokensPerPass > 0, "tokensPerPass must be positive")
         self.model = model
         self.tokensPerPass = tokensPerPass
+        packed = PackedMambaWeights(model, lmHead: false)
     }
 
     /// The final cache of `chunks` (all of `length` tokens), sequence b holding chunk b's state.
@@ -44,7 +47,8 @@ public final class ChunkEncoder {
             ids.reserveCapacity(b * count)
             for chunk in chunks { ids += chunk[start ..< start + count] }
             let acts = activations(batch: b, length: count)
-            try model.forward(tokens: ids, batchSize: b, cache: cache, logits: surprisal ? .finalHidden : .none, activations: acts)
+            try model.forward(tokens: ids, batchSize: b, cache: cache, logits: surprisal ? .finalHidden : .none, activations: acts,
+                              packed: packed)
             if surprisal {
                 // Row (s, i) predicts token start + i + 1 of chunk s; the chunk's last token predicts nothing (-1).
                 var targets = [Int32](repeating: -1, count: b * count)

@@ -20,10 +20,11 @@ extension MambaModel {
     /// `cache` holds, on entry, the state the sequences continue from (a fresh `MambaCache` is the empty
     /// state: the start of a sequence) and on return their final state. Returns the requested logits
     /// (nil for `.none`). `activations` (shape B, L) keeps the intermediate tensors (those only a backward pass
-    /// reads when it keeps every layer's: see LayerActivations); nil allocates scratch.
+    /// reads when it keeps every layer's: see LayerActivations); nil allocates scratch. `packed`: packed copies of
+    /// this model's weights (a frozen model's), multiplied by `packedLinearForward` instead of OpenBLAS.
     @discardableResult
     public func forward(tokens: [Int32], batchSize: Int, cache: MambaCache, logits request: LogitsRequest = .none,
-                        activations: MambaActivations? = nil) throws -> [Float]? {
+                        activations: MambaActivations? = nil, packed: PackedMambaWeights? = nil) throws -> [Float]? {
         let c = config
         guard batchSize > 0, !tokens.isEmpty, tokens.count % batchSize == 0 else {
             throw ModelError("forward: \(tokens.count) tokens do not make \(batchSize) sequences of equal length")
@@ -58,7 +59,7 @@ extension MambaModel {
                                  convState: conv.baseAddress! + l * c.convCountPerLayer, convStateStride: cache.convCountPerSequence,
                                  ssmState: ssm.baseAddress! + l * c.ssmCountPerLayer, ssmStateStride: cache.ssmCountPerSequence,
                                  batchSize: batchSize, length: length, extent: cacheOnly ? .state : .output,
-                                 keepsBackwardTensors: acts.keepsEveryLayer, split: acts.productSplit)
+                                 keepsBackwardTensors: acts.keepsEveryLayer, split: acts.productSplit, packed: packed?.layers[l])
                 }
             }
         }
@@ -70,19 +71,20 @@ extension MambaModel {
         case .none, .finalHidden:
             return nil
         case .allTokens:
-            return lmHead(acts.normF.pointer, inputStride: h, rows: m)
+            return lmHead(acts.normF.pointer, inputStride: h, rows: m, packed: packed?.lmHead)
         case .lastToken:
             // Row b·L + L-1 of each sequence: start at the first sequence's last row, stride L rows.
-            return lmHead(acts.normF.pointer + (length - 1) * h, inputStride: length * h, rows: batchSize)
+            return lmHead(acts.normF.pointer + (length - 1) * h, inputStride: length * h, rows: batchSize, packed: packed?.lmHead)
         }
     }
 
     /// How much of a block `layerForward` computes.
     public enum LayerExtent: Sendable {
         /// What the final cache needs: in_proj, the conv and the scan without its gate (encoding's last layer).
-        /// in_proj is computed whole, z included, though the state reads only x (Mamba-2: xBC and dt): a product
-        /// of fewer columns can round differently (OpenBLAS's kernels for small products, and its Haswell kernels
-        /// at any size), and the state must be the same bytes as a full forward pass's.
+        /// OpenBLAS computes in_proj whole, z included, though the state reads only x (Mamba-2: xBC and dt): a
+        /// product of fewer columns can round differently (its kernels for small products, and its Haswell kernels
+        /// at any size), and the state must be the same bytes as a full forward pass's. On packed weights, whose
+        /// outputs round alike however many columns are computed, Mamba-1's in_proj computes x only.
         case state
         /// Every tensor a backward pass reads, up to the gate; no out_proj (training recomputing a block).
         case gated
@@ -97,31 +99,33 @@ extension MambaModel {
     /// initial state, overwritten with the final one. `extent` stops earlier (see LayerExtent); `output` is
     /// written only for `.output`. `keepsBackwardTensors` false: the tensors that only a backward pass reads
     /// (the conv's output before its SiLU, Mamba-1's scan output before the gate) may be left unwritten. `split`:
-    /// how the matrix products are cut among the workers (see ProductSplit).
+    /// how the matrix products are cut among the workers (see ProductSplit). `packed`: the layer's packed weights
+    /// (see `forward`).
     public func layerForward(_ l: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                              activations a: LayerActivations, convState: UnsafeMutablePointer<Float>,
                              convStateStride: Int, ssmState: UnsafeMutablePointer<Float>, ssmStateStride: Int,
                              batchSize: Int, length: Int, extent: LayerExtent = .output, keepsBackwardTensors: Bool = true,
-                             split: ProductSplit = .byShape) {
+                             split: ProductSplit = .byShape, packed: PackedMambaWeights.Layer? = nil) {
         if config.isMamba2 {
             return mamba2LayerForward(l, input: input, output: output, activations: a, convState: convState,
                                       convStateStride: convStateStride, ssmState: ssmState, ssmStateStride: ssmStateStride,
                                       batchSize: batchSize, length: length, extent: extent,
-                                      keepsBackwardTensors: keepsBackwardTensors, split: split)
+                                      keepsBackwardTensors: keepsBackwardTensors, split: split, packed: packed)
         }
         let c = config, lw = weights.layers[l], m = batchSize * length
         let (h, di, n, k, r) = (c.hiddenSize, c.intermediateSize, c.stateSize, c.convKernel, c.timeStepRank)
         rmsNormForward(out: a.normed.pointer, rstd: a.rstd.pointer, input: input, weight: lw.norm,
                        rows: m, width: h, epsilon: c.layerNormEpsilon)
-        linearForward(out: a.xz.pointer, outStride: 2 * di, input: a.normed.pointer, inputStride: h,
-                      weight: lw.inProj, rows: m, inFeatures: h, outFeatures: 2 * di, split: split)
+        product(out: a.xz.pointer, outStride: 2 * di, input: a.normed.pointer, inputStride: h, weight: lw.inProj,
+                packed: packed?.inProj, rows: m, inFeatures: h, outFeatures: 2 * di,
+                columns: extent == .state && packed != nil ? 0..<di : nil, split: split)
         // The conv's output before the SiLU is for the backward pass only.
         let convOut = extent == .state || !keepsBackwardTensors ? nil : a.convOut.pointer
         causalConv1dSiLUForward(out: convOut, activated: a.u.pointer, input: a.xz.pointer, inputStride: 2 * di,
                                 weight: lw.convWeight, bias: lw.convBias, state: convState, stateStride: convStateStride,
                                 batch: batchSize, length: length, channels: di, kernel: k)
-        linearForward(out: a.xProj.pointer, outStride: c.xProjSize, input: a.u.pointer, inputStride: di,
-                      weight: lw.xProj, rows: m, inFeatures: di, outFeatures: c.xProjSize, split: split)
+        product(out: a.xProj.pointer, outStride: c.xProjSize, input: a.u.pointer, inputStride: di, weight: lw.xProj,
+                packed: packed?.xProj, rows: m, inFeatures: di, outFeatures: c.xProjSize, split: split)
         if let epsilon = c.mixerRMSEpsilon {
             // FalconMambaMixer.forward: `time_step = self.dt_layernorm(time_step)`, then b_layernorm(B), c_layernorm(C)
             for (part, (offset, width)) in c.xProjParts.enumerated() {
@@ -130,8 +134,8 @@ extension MambaModel {
                                inputStride: c.xProjSize, weight: nil, rows: m, width: width, epsilon: epsilon)
             }
         }
-        linearForward(out: a.dt.pointer, outStride: di, input: a.ssmParameters.pointer, inputStride: c.xProjSize,
-                      weight: lw.dtProjWeight, rows: m, inFeatures: r, outFeatures: di, split: split)
+        product(out: a.dt.pointer, outStride: di, input: a.ssmParameters.pointer, inputStride: c.xProjSize,
+                weight: lw.dtProjWeight, packed: packed?.dtProj, rows: m, inFeatures: r, outFeatures: di, split: split)
         // The state needs no gate.
         let gate = extent == .state ? nil : ScanGate(z: a.xz.pointer + di, zStride: 2 * di, out: a.gated.pointer,
                                                      keepsScanOutput: keepsBackwardTensors)
@@ -141,8 +145,22 @@ extension MambaModel {
                              batch: batchSize, length: length, channels: di, stateSize: n, gate: gate)
         if extent != .output { return }
         if UnsafePointer(output) != input { output.update(from: input, count: m * h) }
-        linearForward(out: output, outStride: h, input: a.gated.pointer, inputStride: di,
-                      weight: lw.outProj, rows: m, inFeatures: di, outFeatures: h, accumulate: true, split: split)
+        product(out: output, outStride: h, input: a.gated.pointer, inputStride: di, weight: lw.outProj,
+                packed: packed?.outProj, rows: m, inFeatures: di, outFeatures: h, accumulate: true, split: split)
+    }
+
+    /// `linearForward` on `weight`, or `packedLinearForward` on its packed copy when there is one; `columns`
+    /// (packed only): the output features computed.
+    private func product(out: UnsafeMutablePointer<Float>, outStride: Int, input: UnsafePointer<Float>, inputStride: Int,
+                         weight: UnsafePointer<Float>, packed: PackedWeight?, rows: Int, inFeatures: Int, outFeatures: Int,
+                         columns: Range<Int>? = nil, accumulate: Bool = false, split: ProductSplit) {
+        if let packed {
+            packedLinearForward(out: out, outStride: outStride, input: input, inputStride: inputStride, weight: packed,
+                                rows: rows, columns: columns, accumulate: accumulate)
+        } else {
+            linearForward(out: out, outStride: outStride, input: input, inputStride: inputStride, weight: weight,
+                          rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, accumulate: accumulate, split: split)
+        }
     }
 
     /// `layerForward` of a Mamba-2 block (transformers' Mamba2Mixer.forward, torch path):
@@ -155,13 +173,13 @@ extension MambaModel {
                                     activations a: LayerActivations, convState: UnsafeMutablePointer<Float>,
                                     convStateStride: Int, ssmState: UnsafeMutablePointer<Float>, ssmStateStride: Int,
                                     batchSize: Int, length: Int, extent: LayerExtent, keepsBackwardTensors: Bool,
-                                    split: ProductSplit) {
+                                    split: ProductSplit, packed: PackedMambaWeights.Layer?) {
         let c = config, heads = c.mamba2!, lw = weights.layers[l], m = batchSize * length
         let (h, di, n, channels, columns) = (c.hiddenSize, c.intermediateSize, c.stateSize, c.convChannels, c.inProjSize)
         rmsNormForward(out: a.normed.pointer, rstd: a.rstd.pointer, input: input, weight: lw.norm,
                        rows: m, width: h, epsilon: c.layerNormEpsilon)
-        linearForward(out: a.xz.pointer, outStride: columns, input: a.normed.pointer, inputStride: h,
-                      weight: lw.inProj, rows: m, inFeatures: h, outFeatures: columns, split: split)
+        product(out: a.xz.pointer, outStride: columns, input: a.normed.pointer, inputStride: h, weight: lw.inProj,
+                packed: packed?.inProj, rows: m, inFeatures: h, outFeatures: columns, split: split)
         let convOut = extent == .state || !keepsBackwardTensors ? nil : a.convOut.pointer  // for the backward pass only
         causalConv1dSiLUForward(out: convOut, activated: a.u.pointer, input: a.xz.pointer + di, inputStride: columns,
                                 weight: lw.convWeight, bias: lw.convBias, state: convState, stateStride: convStateStride,
@@ -181,8 +199,8 @@ extension MambaModel {
         }
         if extent == .gated { return }
         if UnsafePointer(output) != input { output.update(from: input, count: m * h) }
-        linearForward(out: output, outStride: h, input: a.gatedNormed.pointer, inputStride: di,
-                      weight: lw.outProj, rows: m, inFeatures: di, outFeatures: h, accumulate: true, split: split)
+        product(out: output, outStride: h, input: a.gatedNormed.pointer, inputStride: di, weight: lw.outProj,
+                packed: packed?.outProj, rows: m, inFeatures: di, outFeatures: h, accumulate: true, split: split)
     }
 
     /// Block `l` again over the pass `acts` last held, from `initial`'s states (left untouched), keeping its tensors
@@ -219,24 +237,27 @@ extension MambaModel {
 
     /// One greedy step for each of the cache's sequences: updates `cache` as `step` does and returns the argmax of
     /// each sequence's logits (`torch.argmax`'s ties and NaNs), found block by block without the (B, V) logits.
-    public func greedyStep(tokens: [Int32], cache: MambaCache, activations: MambaActivations? = nil) throws -> [Int32] {
+    /// `packed`: see `forward` (its lm_head, when it has one, for the logits).
+    public func greedyStep(tokens: [Int32], cache: MambaCache, activations: MambaActivations? = nil,
+                           packed: PackedMambaWeights? = nil) throws -> [Int32] {
         guard tokens.count == cache.batchSize else {
             throw ModelError("step: \(tokens.count) tokens for a cache of \(cache.batchSize) sequences")
         }
         let acts = activations ?? MambaActivations(config: config, batchSize: cache.batchSize, length: 1)
-        try forward(tokens: tokens, batchSize: cache.batchSize, cache: cache, logits: .finalHidden, activations: acts)
+        try forward(tokens: tokens, batchSize: cache.batchSize, cache: cache, logits: .finalHidden, activations: acts,
+                    packed: packed)
         var choices = [Int32](repeating: 0, count: tokens.count)
-        blockedLMHeadArgmax(hidden: acts.normF.pointer, weight: weights.lmHead, rows: tokens.count,
+        blockedLMHeadArgmax(hidden: acts.normF.pointer, weight: weights.lmHead, packed: packed?.lmHead, rows: tokens.count,
                             hiddenSize: config.hiddenSize, vocab: config.vocabSize, into: &choices)
         return choices
     }
 
     /// lm_head (the embeddings when tied): (rows, V) logits.
-    private func lmHead(_ input: UnsafePointer<Float>, inputStride: Int, rows: Int) -> [Float] {
+    private func lmHead(_ input: UnsafePointer<Float>, inputStride: Int, rows: Int, packed: PackedWeight?) -> [Float] {
         let v = config.vocabSize
         return [Float](unsafeUninitializedCapacity: rows * v) { out, initialized in
-            linearForward(out: out.baseAddress!, outStride: v, input: input, inputStride: inputStride,
-                          weight: weights.lmHead, rows: rows, inFeatures: config.hiddenSize, outFeatures: v)
+            product(out: out.baseAddress!, outStride: v, input: input, inputStride: inputStride, weight: weights.lmHead,
+                    packed: packed, rows: rows, inFeatures: config.hiddenSize, outFeatures: v, split: .byShape)
             initialized = rows * v
         }
     }

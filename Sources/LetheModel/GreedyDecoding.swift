@@ -53,11 +53,14 @@ public struct DecodingRequest {
 public final class GreedyDecoder {
     public let model: MambaModel
     public let batchSize: Int
+    /// The decoder's weights packed once for its steps' products: the model must not change while this lives.
+    private let packed: PackedMambaWeights
 
     public init(model: MambaModel, batchSize: Int) throws {
         guard batchSize >= 1 else { throw ModelError("greedy decoding: batch size \(batchSize) must be at least 1") }
         self.model = model
         self.batchSize = batchSize
+        packed = PackedMambaWeights(model, lmHead: true)
     }
 
     /// Decodes every request, in request order.
@@ -102,7 +105,7 @@ public final class GreedyDecoder {
             if activations?.batchSize != slots.count {
                 activations = MambaActivations(config: config, batchSize: slots.count, length: 1)
             }
-            let choices = try model.greedyStep(tokens: slots.map(\.input), cache: cache, activations: activations)
+            let choices = try model.greedyStep(tokens: slots.map(\.input), cache: cache, activations: activations, packed: packed)
             var done: [Int] = []
             for (i, choice) in choices.enumerated() {
                 if choice == config.eosTokenID {

@@ -57,7 +57,7 @@ struct LetheEncode: StageCommand {
               --output stages/encode --batch-size 64 --threads 2
         """)
 
-    static let stageDescription = StageDescription.stage("lethe-encode", format: 2, inputs: ["input", "model"])
+    static let stageDescription = StageDescription.stage("lethe-encode", format: 3, inputs: ["input", "model"])
 
     @OptionGroup var stage: StageOptions
 

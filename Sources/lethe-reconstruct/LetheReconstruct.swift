@@ -47,7 +47,7 @@ struct LetheReconstruct: StageCommand {
               --output stages/reconstruct --batch-size 64 --threads 2
         """)
 
-    static let stageDescription = StageDescription.stage("lethe-reconstruct", format: 3, inputs: ["input", "model", "tokenizer"])
+    static let stageDescription = StageDescription.stage("lethe-reconstruct", format: 4, inputs: ["input", "model", "tokenizer"])
 
     @OptionGroup var stage: StageOptions
 

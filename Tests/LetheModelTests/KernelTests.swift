@@ -102,6 +102,63 @@ final class KernelTests: XCTestCase {
 
     /// Lengths shorter and longer than the kernel, a non-zero initial state, channels that leave a partial
     /// block. The final state is a copy of inputs: exact.
+    /// packedLinearForward against its naive references: the Double sums (within 1e-5 of the largest output) and
+    /// one Float fused multiply-add after another over k from 0, which must give its bits exactly, whatever the
+    /// workers, the rows taken together, the output features asked for, or the vector width (AVX2, AVX-512). Sizes
+    /// leave partial panels, tiles and passes over the inputs (more than 128 of them); row counts above 256 span
+    /// several blocks; strides leave gaps.
+    func testPackedLinear() throws {
+        let saved = vectorPath
+        defer { vectorPath = saved }
+        let paths = [VectorPath.avx2, .avx512].filter(\.isAvailable)
+        try XCTSkipIf(paths.isEmpty, "this CPU runs neither the AVX2 nor the AVX-512 kernels")
+        for (rows, k, n) in [(1, 5, 3), (7, 48, 80), (64, 300, 100), (300, 37, 65), (129, 130, 32)] {
+            let (inStride, outStride) = (k + 3, n + 2)
+            let x = random.floats(rows * inStride), w = random.floats(n * k), start = random.floats(rows * outStride)
+            let packed = PackedWeight(w, outFeatures: n, inFeatures: k)
+            for accumulate in [false, true] {
+                var double = start, chained = start
+                linearForwardReference(out: &double, outStride: outStride, input: x, inputStride: inStride, weight: w,
+                                       rows: rows, inFeatures: k, outFeatures: n, accumulate: accumulate)
+                for m in 0..<rows {
+                    for j in 0..<n {
+                        var sum: Float = 0
+                        for i in 0..<k { sum = sum.addingProduct(x[m * inStride + i], w[j * k + i]) }
+                        chained[m * outStride + j] = accumulate ? chained[m * outStride + j] + sum : sum
+                    }
+                }
+                let what = "packed linear \(rows)x\(k)x\(n) accumulate \(accumulate)"
+                assertClose(chained, double, relativeToMax: 1e-5, what)
+                for path in paths {
+                    vectorPath = path
+                    withWorkers([1, 2, 3]) {
+                        var out = start
+                        packedLinearForward(out: &out, outStride: outStride, input: x, inputStride: inStride, weight: packed,
+                                            rows: rows, accumulate: accumulate)
+                        XCTAssertEqual(out.map(\.bitPattern), chained.map(\.bitPattern), "\(what), \(path), \(LetheThreads.count) workers")
+                        // Output features from the second panel on, one row at a time, on the calling thread: the same
+                        // bits, the other columns untouched.
+                        guard n > 32 else { return }
+                        var part = start
+                        x.withUnsafeBufferPointer { x in
+                            part.withUnsafeMutableBufferPointer { part in
+                                for m in 0..<rows {
+                                    packedLinearForward(out: part.baseAddress! + m * outStride + 32, outStride: outStride,
+                                                        input: x.baseAddress! + m * inStride, inputStride: inStride,
+                                                        weight: packed, rows: 1, columns: 32..<n, accumulate: accumulate,
+                                                        splitAmongWorkers: false)
+                                }
+                            }
+                        }
+                        var expected = start
+                        for m in 0..<rows { expected[m * outStride + 32 ..< m * outStride + n] = chained[m * outStride + 32 ..< m * outStride + n] }
+                        XCTAssertEqual(part.map(\.bitPattern), expected.map(\.bitPattern), "\(what), \(path), columns 32..<\(n)")
+                    }
+                }
+            }
+        }
+    }
+
     func testCausalConv1d() {
         withWorkers {
             for (channels, kernel) in [(13, 3), (16, 4), (5, 2)] {

@@ -113,6 +113,20 @@ LETHE_SOFTMAX_GRADIENT(lethe_softmax_gradient_avx512);
     void name(const float *x, long count, long block, long block_begin, long block_end, double *sums)
 LETHE_BLOCK_SUMS_OF_SQUARES(lethe_block_sums_of_squares_avx2);
 
+/// LetheModel's packedLinearForward (PackedLinear.swift): out (rows, columns; rows `out_stride` floats apart) =, or
+/// with `accumulate` +=, input (rows, in_features; rows `input_stride` apart) @ W.T for the panels [panel_begin,
+/// panel_end) of a weight W (out_features, in_features) packed in panels of LETHE_PANEL_WIDTH output features: panel p
+/// holds, for k = 0 ..< in_features, the LETHE_PANEL_WIDTH floats W[p * LETHE_PANEL_WIDTH + j][k] (zeros past
+/// out_features). `out` points at column panel_begin * LETHE_PANEL_WIDTH; columns from `column_end` on are not written.
+/// At most LETHE_PACKED_MAX_ROWS rows a call.
+#define LETHE_PANEL_WIDTH 32
+#define LETHE_PACKED_MAX_ROWS 256
+#define LETHE_PACKED_LINEAR(name)                                                                                   \
+    void name(float *out, long out_stride, const float *input, long input_stride, const float *panels,            \
+              long in_features, long rows, long panel_begin, long panel_end, long column_end, int accumulate)
+LETHE_PACKED_LINEAR(lethe_packed_linear_avx2);
+LETHE_PACKED_LINEAR(lethe_packed_linear_avx512);
+
 #ifdef __cplusplus
 }
 #endif

@@ -67,10 +67,15 @@ private struct VocabularyBlocks {
     /// The block's first word and its number of words.
     func columns(_ block: Int) -> (first: Int, count: Int) { (block * size, min(size, vocab - block * size)) }
 
-    /// z (m, the block's words) = hidden @ weight[block].T
+    /// z (m, the block's words) = hidden @ weight[block].T; on the packed copy of the weight when there is one
+    /// (and the block starts at one of its panels).
     func logits(_ block: Int, hidden: UnsafePointer<Float>, rows m: Int, h: Int, weight: UnsafePointer<Float>,
-                into z: UnsafeMutablePointer<Float>) {
+                packed: PackedWeight? = nil, into z: UnsafeMutablePointer<Float>) {
         let (first, count) = columns(block)
+        if let packed, first % PackedWeight.panelWidth == 0 {
+            return packedLinearForward(out: z, outStride: count, input: hidden, inputStride: h, weight: packed, rows: m,
+                                       columns: first ..< first + count, splitAmongWorkers: false)
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(count), Int32(h), 1, hidden, Int32(h),
                     weight + first * h, Int32(h), 0, z, Int32(count))
     }
@@ -193,8 +198,9 @@ private func lmHeadCrossEntropyRows(hidden: UnsafePointer<Float>, weight: Unsafe
 }
 
 /// Greedy decoding's choice without the (M, V) logits: per row the argmax of hidden @ weight.T (ties to the
-/// lowest id and a NaN counting as the largest, as `torch.argmax` and `argmax`), block by block.
-public func blockedLMHeadArgmax(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows m: Int,
+/// lowest id and a NaN counting as the largest, as `torch.argmax` and `argmax`), block by block; `packed`: the
+/// weight's packed copy, multiplied by `packedLinearForward`.
+public func blockedLMHeadArgmax(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>, packed: PackedWeight? = nil, rows m: Int,
                                 hiddenSize h: Int, vocab: Int, into choices: UnsafeMutablePointer<Int32>,
                                 vocabBlock: Int = 512) {
     guard m > 0 else { return }
@@ -207,7 +213,7 @@ public func blockedLMHeadArgmax(hidden: UnsafePointer<Float>, weight: UnsafePoin
             for part in range {
                 for b in blocks.range(ofPart: part) {
                     let (first, count) = blocks.columns(b)
-                    blocks.logits(b, hidden: hidden, rows: m, h: h, weight: weight, into: z.pointer)
+                    blocks.logits(b, hidden: hidden, rows: m, h: h, weight: weight, packed: packed, into: z.pointer)
                     for r in 0..<m {
                         let i = argmax(z.pointer + r * count, count: count), value = z.pointer[r * count + i]
                         if best[part * m + r].index < 0 || isBetter(value, than: best[part * m + r].value) {
