@@ -11,6 +11,8 @@ public final class ChunkEncoder {
     public let model: MambaModel
     public let tokensPerPass: Int
     private let packed: PackedMambaWeights
+    /// The lm_head packed on the first call that asks for surprisal.
+    private var packedLMHead: PackedWeight?
     private var activations: MambaActivations?
 
     public init(model: MambaModel, tokensPerPass: Int = 8192) {
@@ -30,8 +32,8 @@ public final class ChunkEncoder {
     /// the encoder reads with nothing before it.
     ///
     /// PyTorch: `F.cross_entropy(model(ids).logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")`, here
-    /// with the blocked lm_head (`blockedLMHeadCrossEntropy`, no gradient) on each pass's final hidden states; the
-    /// last token of a pass predicts the first of the next.
+    /// with the blocked lm_head (`blockedLMHeadCrossEntropy`, no gradient, on the packed lm_head) on each pass's
+    /// final hidden states; the last token of a pass predicts the first of the next.
     public func encode(_ chunks: [[Int32]], length: Int, surprisal: Bool) throws -> (cache: MambaCache, surprisal: [[Float]]?) {
         let b = chunks.count
         guard b > 0, length > 0, chunks.allSatisfy({ $0.count == length }) else {
@@ -56,7 +58,10 @@ public final class ChunkEncoder {
                     for i in 0..<count where start + i + 1 < length { targets[s * count + i] = chunks[s][start + i + 1] }
                 }
                 var losses = [Float](repeating: 0, count: b * count)
-                blockedLMHeadCrossEntropy(hidden: acts.normF.pointer, weight: model.weights.lmHead, targets: targets,
+                if packedLMHead == nil {
+                    packedLMHead = PackedWeight(model.weights.lmHead, outFeatures: model.config.vocabSize, inFeatures: model.config.hiddenSize)
+                }
+                blockedLMHeadCrossEntropy(hidden: acts.normF.pointer, weight: model.weights.lmHead, packed: packedLMHead, targets: targets,
                                           losses: &losses, dHidden: nil, dWeight: nil, rows: b * count,
                                           hiddenSize: model.config.hiddenSize, vocab: model.config.vocabSize, scale: 1)
                 for s in 0..<b {

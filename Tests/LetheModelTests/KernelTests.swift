@@ -159,6 +159,37 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// The blocked cross-entropy's losses (here without a gradient: the encoder's surprisal) are the same bits on 1,
+    /// 2 or 3 workers, on the weight as given and on its packed copy (blocks of 32 words, a multiple of the panels),
+    /// and within 1e-5 of log-sum-exp in Double over the reference logits.
+    func testBlockedCrossEntropyWithoutGradientDoesNotDependOnTheWorkers() {
+        let (m, h, vocab) = (64, 16, 1000)
+        let hidden = random.floats(m * h, -2, 2), weight = random.floats(vocab * h, -2, 2)
+        let targets: [Int32] = (0..<m).map { $0 == 3 ? -1 : Int32($0 * 37 % vocab) }
+        let packed = PackedWeight(weight, outFeatures: vocab, inFeatures: h)
+        var logits = [Float](repeating: 0, count: m * vocab)
+        linearForwardReference(out: &logits, outStride: vocab, input: hidden, inputStride: h, weight: weight,
+                               rows: m, inFeatures: h, outFeatures: vocab)
+        let expected: [Float] = (0..<m).map { r in
+            guard targets[r] >= 0 else { return 0 }
+            let row = logits[r * vocab ..< (r + 1) * vocab].map(Double.init), top = row.max()!
+            return Float(log(row.map { exp($0 - top) }.reduce(0, +)) + top - row[Int(targets[r])])
+        }
+        for weights in [nil, packed] {
+            var results: [[UInt32]] = []
+            withWorkers([1, 2, 3]) {
+                var losses = [Float](repeating: 0, count: m)
+                blockedLMHeadCrossEntropy(hidden: hidden, weight: weight, packed: weights, targets: targets, losses: &losses,
+                                          dHidden: nil, dWeight: nil, rows: m, hiddenSize: h, vocab: vocab, scale: 1,
+                                          vocabBlock: 32)
+                assertClose(losses, expected, relativeToMax: 1e-5, "losses, packed \(weights != nil)")
+                results.append(losses.map(\.bitPattern))
+            }
+            XCTAssertEqual(results[1], results[0], "2 workers, packed \(weights != nil)")
+            XCTAssertEqual(results[2], results[0], "3 workers, packed \(weights != nil)")
+        }
+    }
+
     func testCausalConv1d() {
         withWorkers {
             for (channels, kernel) in [(13, 3), (16, 4), (5, 2)] {

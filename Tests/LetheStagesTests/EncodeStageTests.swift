@@ -143,13 +143,14 @@ final class EncodeStageTests: XCTestCase {
         }
     }
 
-    /// --threads and worker splits give the same bytes; --state-dtype float16 stores the float32 states rounded.
+    /// --threads and worker splits give the same bytes, surprisal included; --state-dtype float16 stores the float32
+    /// states rounded.
     func testThreadsWorkersAndFloat16() throws {
         let sandbox = try Sandbox()
         defer { sandbox.cleanUp() }
         let all = samples(try chunks())
         try writeTokenFolder(sandbox, "stages/tokens", shards: [Array(all[..<6]), Array(all[6...])])
-        let arguments = ["--input", "stages/tokens", "--model", model, "--batch-size", "3"]
+        let arguments = ["--input", "stages/tokens", "--model", model, "--batch-size", "3", "--surprisal"]
         for (output, extra) in [("stages/two", ["--threads", "2"]), ("stages/one", ["--threads", "1"]),
                                 ("stages/half", ["--state-dtype", "float16"])] {
             let result = try sandbox.run("lethe-encode", arguments + extra + ["--output", output])

@@ -10,8 +10,9 @@ import Foundation
 // except the blocks whose logits the caller gives room for (`keptLogits`): pass 1 writes those there and pass 2
 // reads them back, which costs far less than the product (at H = 128 a logit is 256 floating-point operations for
 // 4 bytes written and read once). The same sgemm calls either way, so the same bits.
-// Workers take contiguous ranges of blocks; their per-row statistics are merged in a fixed order, so results
-// depend on the number of threads (as the matrix products' do) and on nothing else.
+// Workers take contiguous ranges of blocks. Each block's per-row statistics (maximum, sum of exponentials) are
+// merged in block order, so the losses do not depend on the number of threads; the gradients do (each worker's
+// share of dHidden is summed after), as training's matrix products' do.
 
 /// PyTorch: `loss = F.cross_entropy(hidden @ weight.T, labels, reduction="mean")` and its backward, as
 /// `linearForward` + `crossEntropyForwardBackward` + `linearBackward` compute it, without the (M, V) logits:
@@ -23,8 +24,9 @@ import Foundation
 /// `losses` gets loss_m (unscaled). Blocks of `vocabBlock` logits; rows are taken `rowBlock` at a time.
 /// `keptLogits`: room for some blocks' logits, which pass 2 then reads instead of recomputing (all of them when it
 /// holds `blockedLMHeadKeptLogitsFloats`, else each worker the same number of its first blocks); the results are
-/// the same to the bit with or without it.
-public func blockedLMHeadCrossEntropy(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+/// the same to the bit with or without it. `packed`: the weight's packed copy (a frozen model's, without a
+/// gradient), multiplied by `packedLinearForward`.
+public func blockedLMHeadCrossEntropy(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>, packed: PackedWeight? = nil,
                                       targets: UnsafePointer<Int32>, losses: UnsafeMutablePointer<Float>,
                                       dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
                                       rows: Int, hiddenSize h: Int, vocab: Int, scale: Float,
@@ -37,7 +39,7 @@ public func blockedLMHeadCrossEntropy(hidden: UnsafePointer<Float>, weight: Unsa
     for start in stride(from: 0, to: rows, by: rowBlock) {
         let m = min(rowBlock, rows - start)
         let kept = wantsGradient ? KeptLogits(room: keptLogits, rows: m, blocks: blocks) : nil
-        lmHeadCrossEntropyRows(hidden: hidden + start * h, weight: weight, targets: targets + start,
+        lmHeadCrossEntropyRows(hidden: hidden + start * h, weight: weight, packed: packed, targets: targets + start,
                                losses: losses + start, dHidden: dHidden.map { $0 + start * h }, dWeight: dWeight,
                                rows: m, h: h, scale: scale, blocks: blocks, kept: kept)
     }
@@ -109,25 +111,25 @@ private struct KeptLogits {
 }
 
 /// One block of rows of `blockedLMHeadCrossEntropy`.
-private func lmHeadCrossEntropyRows(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+private func lmHeadCrossEntropyRows(hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>, packed: PackedWeight?,
                                     targets: UnsafePointer<Int32>, losses: UnsafeMutablePointer<Float>,
                                     dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
                                     rows m: Int, h: Int, scale: Float, blocks: VocabularyBlocks, kept: KeptLogits?) {
     let parts = blocks.parts
-    // Per part: each row's running maximum and sum of exp(z - maximum) over the part's blocks.
-    let maxima = FloatBuffer(count: parts * m), sums = FloatBuffer(count: parts * m)
+    // Per block: each row's maximum and sum of exp(z - maximum) over the block's words.
+    let maxima = FloatBuffer(count: blocks.count * m), sums = FloatBuffer(count: blocks.count * m)
     let targetLogits = FloatBuffer(count: m), factors = FloatBuffer(count: m)
     func logitsOfBlock(_ block: Int, into z: UnsafeMutablePointer<Float>) {
-        blocks.logits(block, hidden: hidden, rows: m, h: h, weight: weight, into: z)
+        blocks.logits(block, hidden: hidden, rows: m, h: h, weight: weight, packed: packed, into: z)
     }
 
     LetheThreads.parallelFor(parts) { range in
         let scratch = FloatBuffer(count: m * blocks.size)
         for part in range {
-            let maximum = maxima.pointer + part * m, sum = sums.pointer + part * m
-            maximum.update(repeating: -.infinity, count: m)
-            sum.update(repeating: 0, count: m)
             for block in blocks.range(ofPart: part) {
+                let maximum = maxima.pointer + block * m, sum = sums.pointer + block * m
+                maximum.update(repeating: -.infinity, count: m)
+                sum.update(repeating: 0, count: m)
                 let z = kept?.slot(ofBlock: block, part: part, blocks: blocks) ?? scratch.pointer
                 logitsOfBlock(block, into: z)
                 let (first, count) = blocks.columns(block)
@@ -139,13 +141,13 @@ private func lmHeadCrossEntropyRows(hidden: UnsafePointer<Float>, weight: Unsafe
             }
         }
     }
-    // Merge the parts in order: the row's maximum and its sum of exp(z - maximum).
+    // Merge the blocks in order: the row's maximum and its sum of exp(z - maximum).
     for r in 0..<m {
         var rowMax = -Float.infinity
-        for p in 0..<parts { rowMax = max(rowMax, maxima.pointer[p * m + r]) }
+        for b in 0..<blocks.count { rowMax = max(rowMax, maxima.pointer[b * m + r]) }
         var rowSum: Float = 0
-        for p in 0..<parts where maxima.pointer[p * m + r] != -.infinity {
-            rowSum += sums.pointer[p * m + r] * Foundation.exp(maxima.pointer[p * m + r] - rowMax)
+        for b in 0..<blocks.count where maxima.pointer[b * m + r] != -.infinity {
+            rowSum += sums.pointer[b * m + r] * Foundation.exp(maxima.pointer[b * m + r] - rowMax)
         }
         maxima.pointer[r] = rowMax
         sums.pointer[r] = rowSum
