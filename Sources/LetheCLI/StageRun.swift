@@ -60,7 +60,8 @@ public final class StageRun {
                                                      })
         let existed = FileManager.default.fileExists(atPath: folder.url.path)
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
-        if !existed { CreatedOutputFolders.add(folder.url.path) }
+        // Workers started together by hand may find the folder another created a moment ago: only a lone one removes it.
+        if !existed, options.numShards == 1 { CreatedOutputFolders.add(folder.url.path) }
     }
 
     /// True when the folder is complete for `fingerprint`; throws when it holds other output and not `force`.

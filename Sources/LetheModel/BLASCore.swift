@@ -2,8 +2,8 @@ import CBLAS
 import CLetheKernels
 import Foundation
 
-/// The kernels OpenBLAS runs its matrix products with, which are most of the work of encoding, decoding and
-/// training.
+/// The kernels OpenBLAS runs its matrix products with, which are most of the work of training (and of encoding and
+/// decoding on CPUs without AVX2; elsewhere those multiply on packed weights, see PackedLinear.swift).
 ///
 /// Debian's OpenBLAS is built for every x86-64 generation and picks kernels from the CPU's model number when it
 /// loads. A CPU newer than the library, or a virtual machine that reports a generic model (the development

@@ -15,12 +15,16 @@ public final class ChunkEncoder {
     private var packedLMHead: PackedWeight?
     private var activations: MambaActivations?
 
-    public init(model: MambaModel, tokensPerPass: Int = 8192) {
+    /// `packed`: the model's packed weights when another encoder of the same model has them (one copy in memory).
+    public init(model: MambaModel, tokensPerPass: Int = 8192, packed: PackedMambaWeights? = nil) {
         precondition(tokensPerPass > 0, "tokensPerPass must be positive")
         self.model = model
         self.tokensPerPass = tokensPerPass
-        packed = PackedMambaWeights(model, lmHead: false)
+        self.packed = packed ?? PackedMambaWeights(model, lmHead: false)
     }
+
+    /// Another encoder of the same model sharing its packed weights (its own activations).
+    public func sibling() -> ChunkEncoder { ChunkEncoder(model: model, tokensPerPass: tokensPerPass, packed: packed) }
 
     /// The final cache of `chunks` (all of `length` tokens), sequence b holding chunk b's state.
     public func finalCache(_ chunks: [[Int32]], length: Int) throws -> MambaCache {

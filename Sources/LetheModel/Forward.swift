@@ -83,8 +83,9 @@ extension MambaModel {
         /// What the final cache needs: in_proj, the conv and the scan without its gate (encoding's last layer).
         /// OpenBLAS computes in_proj whole, z included, though the state reads only x (Mamba-2: xBC and dt): a
         /// product of fewer columns can round differently (its kernels for small products, and its Haswell kernels
-        /// at any size), and the state must be the same bytes as a full forward pass's. On packed weights, whose
-        /// outputs round alike however many columns are computed, Mamba-1's in_proj computes x only.
+        /// at any size), and the state must be the same bytes as a full forward pass's. On packed weights with the
+        /// C kernels (`packedProductsRoundAlike`), whose outputs round alike however many columns are computed,
+        /// Mamba-1's in_proj computes x only.
         case state
         /// Every tensor a backward pass reads, up to the gate; no out_proj (training recomputing a block).
         case gated
@@ -118,7 +119,7 @@ extension MambaModel {
                        rows: m, width: h, epsilon: c.layerNormEpsilon)
         product(out: a.xz.pointer, outStride: 2 * di, input: a.normed.pointer, inputStride: h, weight: lw.inProj,
                 packed: packed?.inProj, rows: m, inFeatures: h, outFeatures: 2 * di,
-                columns: extent == .state && packed != nil ? 0..<di : nil, split: split)
+                columns: extent == .state && packed != nil && packedProductsRoundAlike ? 0..<di : nil, split: split)
         // The conv's output before the SiLU is for the backward pass only.
         let convOut = extent == .state || !keepsBackwardTensors ? nil : a.convOut.pointer
         causalConv1dSiLUForward(out: convOut, activated: a.u.pointer, input: a.xz.pointer, inputStride: 2 * di,

@@ -45,8 +45,8 @@ public struct DecodingRequest {
 ///
 /// Continuous batching: up to `batchSize` sequences advance together; a finished sequence leaves the batch at
 /// once and the next request takes its place, so the batch stays full until the requests run out. Sequences
-/// never share state: a sequence's tokens do not depend on its batch-mates (up to float rounding of the
-/// matrix products, which sees a different number of rows).
+/// never share state: a sequence's tokens do not depend on its batch-mates (on the C kernels not even in the last
+/// bit; on OpenBLAS, without AVX2, up to the rounding of products over a different number of rows).
 ///
 ///     let decoder = GreedyDecoder(model: model, batchSize: 64)
 ///     let results = try decoder.decode(requests)       // [DecodedSequence], in request order

@@ -241,6 +241,7 @@ public final class Runner {
         for plan in toRun {
             // Inputs rebuilt a moment ago have new manifests: check again for the real fingerprint.
             let check = try self.check(plan.check.stage.name, pending: [])
+            if let problem = check.problem { throw PipelineError(problem) }
             try execute(check, forced: plan.forced, why: plan.check.reasons)
         }
         if let target {

@@ -56,7 +56,8 @@ public func runTrainStage(_ run: StageRun, _ s: TrainStageSettings, force: Bool,
                                stateFile: output.appendingPathComponent(".train-states.f32"))
         defer { try? FileManager.default.removeItem(at: output.appendingPathComponent(".train-states.f32")) }
         let valid = s.validationSets.isEmpty ? nil : try TrainStage.chunks(s.validationSets, config: config, shapes: shapes, encoder: frozen,
-                                                        stateFile: output.appendingPathComponent(".validation-states.f32"))
+                                                        stateFile: output.appendingPathComponent(".validation-states.f32"),
+                                                        sharingEncoderOf: train as? EncoderChunks)
         defer { try? FileManager.default.removeItem(at: output.appendingPathComponent(".validation-states.f32")) }
 
         let total = s.steps ?? TrainingRun.steps(epochs: s.epochs ?? 1, lengths: train.lengths, batchSize: s.batchSize)
@@ -132,11 +133,13 @@ enum TrainStage {
 
     /// Training or validation chunks of stage folders: with a frozen encoder, tokens whose states it computes per
     /// batch; else the stored states (or tokens only, for the LM objective).
+    /// `sharingEncoderOf`: the training set's chunks, whose encoder (its packed weights) the validation set shares.
     static func chunks(_ paths: [String], config: MambaConfig, shapes: (ssm: [Int], conv: [Int])?, encoder: MambaModel?,
-                stateFile: URL) throws -> ChunkSource {
+                stateFile: URL, sharingEncoderOf other: EncoderChunks? = nil) throws -> ChunkSource {
         let stored = try EncodedChunks(shards: try shardURLs(paths), vocabularySize: config.vocabSize, stateShapes: shapes,
                                        stateFile: stateFile)
-        return encoder.map { EncoderChunks(tokens: stored, encoder: $0) } ?? stored
+        guard let encoder else { return stored }
+        return other.map { EncoderChunks(tokens: stored, sharingEncoderOf: $0) } ?? EncoderChunks(tokens: stored, encoder: encoder)
     }
 
     /// The frozen encoder: its states must fit the decoder's (same layers, d_inner, d_state and conv kernel).

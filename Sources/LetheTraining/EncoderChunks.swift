@@ -20,6 +20,13 @@ public final class EncoderChunks: ChunkSource {
         self.encoder = ChunkEncoder(model: encoder, tokensPerPass: tokensPerPass)
     }
 
+    /// The training set's chunks and another set's (validation) through the same frozen encoder: one packed copy
+    /// of its weights.
+    public init(tokens: ChunkSource, sharingEncoderOf other: EncoderChunks) {
+        self.tokens = tokens
+        encoder = other.encoder.sibling()
+    }
+
     public func batch(_ indices: [Int], withStates: Bool) throws -> TrainingBatch {
         var batch = try tokens.batch(indices, withStates: false)
         guard withStates else { return batch }

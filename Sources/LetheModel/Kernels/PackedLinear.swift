@@ -9,7 +9,8 @@ import CLetheKernels
 
 /// A weight (N, K) as PyTorch stores it, copied into panels of `LETHE_PANEL_WIDTH` (32) output features: panel p
 /// holds, k by k, the 32 floats W[32p + j][k] (zeros past N), so that a product streams through one panel's rows
-/// while the input rows' accumulators stay in registers. Costs the weight's size in memory.
+/// while the input rows' accumulators stay in registers. Costs the weight's size in memory, on CPUs that run the C
+/// kernels (AVX2 or AVX-512); elsewhere nothing is copied and the products are OpenBLAS's on the weight as given.
 public final class PackedWeight: @unchecked Sendable {
     public let outFeatures, inFeatures: Int
     /// The weight as given, for the Swift SIMD path (no C kernels: OpenBLAS multiplies it).
@@ -24,7 +25,10 @@ public final class PackedWeight: @unchecked Sendable {
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         let width = Self.panelWidth, count = (outFeatures + width - 1) / width
-        panels = FloatBuffer(count: count * inFeatures * width)
+        // On the CPU's capability, not on the path chosen now: tests switch paths while a weight is packed.
+        let packs = VectorPath.avx2.isAvailable
+        panels = FloatBuffer(count: packs ? count * inFeatures * width : 0)
+        guard packs else { return }
         let panels = self.panels.pointer
         LetheThreads.parallelFor(count) { range in
             for p in range {
@@ -37,6 +41,11 @@ public final class PackedWeight: @unchecked Sendable {
         }
     }
 }
+
+/// Whether `packedLinearForward` runs the C kernels, whose outputs round alike whatever the rows and columns
+/// computed with them: on CPUs with AVX2 or AVX-512. Elsewhere (and on the Swift SIMD path that tests and
+/// benchmarks can choose) it runs OpenBLAS, which rounds by the shape of the call.
+public var packedProductsRoundAlike: Bool { VectorPath.avx2.isAvailable && vectorPath != .swiftSIMD }
 
 /// PyTorch: `F.linear(input, weight)` i.e. `out = input @ weight.T` (with `accumulate`, `out += input @ weight.T`)
 /// on a packed weight, for the output features `columns` (all by default; a range must start at a multiple of 32):
@@ -55,7 +64,7 @@ public func packedLinearForward(out: UnsafeMutablePointer<Float>, outStride: Int
     precondition(columns.lowerBound % width == 0 && columns.upperBound <= weight.outFeatures,
                  "packedLinearForward: columns \(columns) of \(weight.outFeatures) must start at a multiple of \(width)")
     guard rows > 0, !columns.isEmpty else { return }
-    guard let kernel = vectorPath.cKernel(avx512: lethe_packed_linear_avx512, avx2: lethe_packed_linear_avx2) else {
+    guard packedProductsRoundAlike, let kernel = vectorPath.cKernel(avx512: lethe_packed_linear_avx512, avx2: lethe_packed_linear_avx2) else {
         // The Swift SIMD path: OpenBLAS on the weight as given (its own bits).
         let w = weight.weight + columns.lowerBound * weight.inFeatures
         if splitAmongWorkers {
