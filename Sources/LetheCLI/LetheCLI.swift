@@ -1,7 +1,8 @@
 // LetheCLI: what every stage executable shares, so that an executable is its options and a call.
 //
 //   LetheCommand, StageCommand            one-line errors, exit status, --lethe-describe (the stage's format)
-//   StageOptions                          --output, --stage, --force, --threads, --shard-index/--num-shards, --progress
+//   StageOptions, WorkerOptions           --output, --stage, --force, --threads, --progress; a shard-parallel
+//                                         stage's --shard-index/--num-shards
 //   StageRun                              the harness: fingerprint, refusal to clobber, this worker's share of the
 //                                         units, resume by unit, the manifest; one worker loop (units handed over
 //                                         in order to threads) under runUnits (units counted: files, input shards)

@@ -11,7 +11,7 @@ import LetheShards
 /// same size and sha256). Whichever worker finds every unit done writes manifest.json, so one process,
 /// several, or a cluster array give the same shards byte for byte.
 ///
-///     let run = try StageRun(description: Self.stageDescription, options: stage)
+///     let run = try StageRun(description: Self.stageDescription, options: stage, workers: workers)
 ///     try run.runUnits(count: blocks) { unit, writer in
 ///         ... try writer.append(sample) ...
 ///         return ["skipped_lines": 3]          // summed over units into the manifest's "extra"
@@ -19,6 +19,8 @@ import LetheShards
 public final class StageRun {
     public let description: StageDescription
     public let options: StageOptions
+    /// This worker's number and how many share the stage (`WorkerOptions`; 0 of 1 for a stage run as one process).
+    public let shardIndex, numShards: Int
     public let folder: StageFolder
     /// The stage name recorded in the manifest.
     public let name: String
@@ -31,15 +33,16 @@ public final class StageRun {
 
     /// Computes the fingerprint of this command line and checks the output folder: complete output of the
     /// same configuration makes the run a no-op; output of another configuration needs `--force`.
-    public init(description: StageDescription, options: StageOptions,
+    public init(description: StageDescription, options: StageOptions, workers: WorkerOptions? = nil,
                 arguments: [String] = Array(CommandLine.arguments.dropFirst()),
                 base: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
                 cache: FileHashCache = .standard()) throws {
         self.description = description
         self.options = options
+        (shardIndex, numShards) = workers.map { ($0.shardIndex, $0.numShards) } ?? (0, 1)
         name = options.stageName
         folder = StageFolder(url: resolve(options.output, against: base).standardizedFileURL)
-        if !description.parallel, options.numShards > 1 {
+        if !description.parallel, numShards > 1 {
             throw StageError("\(description.executable) runs as one process; --num-shards must be 1")
         }
         let parsed = try StageArguments.parse(arguments)
@@ -61,7 +64,7 @@ public final class StageRun {
         let existed = FileManager.default.fileExists(atPath: folder.url.path)
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
         // Workers started together by hand may find the folder another created a moment ago: only a lone one removes it.
-        if !existed, options.numShards == 1 { CreatedOutputFolders.add(folder.url.path) }
+        if !existed, numShards == 1 { CreatedOutputFolders.add(folder.url.path) }
     }
 
     /// True when the folder is complete for `fingerprint`; throws when it holds other output and not `force`.
@@ -120,9 +123,9 @@ public final class StageRun {
                          finalize: ((inout StageFiles) throws -> Void)? = nil,
                          work: @escaping (_ unit: Int, _ writer: ShardWriter) throws -> JSONValue) throws {
         guard !isUpToDate else { return sayUpToDate() }
-        let mine = (0..<unitCount).filter { $0 % options.numShards == options.shardIndex }
+        let mine = (0..<unitCount).filter { $0 % numShards == shardIndex }
         let todo = mine.filter { folder.completedUnit($0, fingerprint: fingerprint, checkContent: true) == nil }
-        let worker = options.numShards > 1 ? "worker \(options.shardIndex + 1)/\(options.numShards): " : ""
+        let worker = numShards > 1 ? "worker \(shardIndex + 1)/\(numShards): " : ""
         say("\(worker)\(todo.count) of \(mine.count) units to do (\(mine.count - todo.count) already done, \(unitCount) in all)")
 
         let progress = Progress(label: name, total: samplesPerUnit.map { count in todo.reduce(0) { $0 + count($1) } },
@@ -176,7 +179,7 @@ public final class StageRun {
             while let input = try next() {
                 let unit = unitCount
                 unitCount += 1
-                if unit % options.numShards == options.shardIndex {
+                if unit % numShards == shardIndex {
                     mine += 1
                     if folder.completedUnit(unit, fingerprint: fingerprint, checkContent: true) == nil { return (unit, input) }
                     alreadyDone += 1
@@ -186,7 +189,7 @@ public final class StageRun {
             return nil
         }, work: work)
         progress?.finish()
-        let worker = options.numShards > 1 ? "worker \(options.shardIndex + 1)/\(options.numShards): " : ""
+        let worker = numShards > 1 ? "worker \(shardIndex + 1)/\(numShards): " : ""
         say("\(worker)\(Inspect.counted(unitCount, "unit")) in all, \(mine) of them this worker's: \(mine - alreadyDone) done now, \(alreadyDone) already done")
         try finishIfComplete(unitCount: unitCount, summarize: summarize, finalize: finalize)
     }

@@ -58,6 +58,8 @@ struct LetheAnnotate: StageCommand {
 
     @OptionGroup var stage: StageOptions
 
+    @OptionGroup var workers: WorkerOptions
+
     @Option(help: ArgumentHelp("A lethe-reconstruct output folder; repeat to annotate several, in order.", valueName: "dir"))
     var input: [String] = []
 
@@ -76,7 +78,7 @@ struct LetheAnnotate: StageCommand {
     }
 
     func run() throws {
-        try runAnnotateStage(try StageRun(description: Self.stageDescription, options: stage), inputs: input,
+        try runAnnotateStage(try StageRun(description: Self.stageDescription, options: stage, workers: workers), inputs: input,
                              counts: counts, tokenizer: tokenizer, threads: stage.threads)
     }
 }

@@ -37,6 +37,8 @@ struct LetheCountCommand: StageCommand {
 
     @OptionGroup var stage: StageOptions
 
+    @OptionGroup var workers: WorkerOptions
+
     @Option(name: .customLong("input"),
             help: ArgumentHelp("A corpus file, or a folder whose corpus files (.jsonl, .jsonl.zst, .csv, .txt, CoNLL) are all read, in sorted order. Repeatable.",
                                valueName: "path"))
@@ -68,7 +70,7 @@ struct LetheCountCommand: StageCommand {
     }
 
     func run() throws {
-        let run = try StageRun(description: Self.stageDescription, options: stage)
+        let run = try StageRun(description: Self.stageDescription, options: stage, workers: workers)
         try runCountStage(run, inputs: inputs, tokenizer: tokenizer, words: words, skipBad: skipBad,
                           textFields: textField.isEmpty ? ["text"] : textField,
                           subsetField: subsetField.isEmpty ? nil : subsetField, threads: stage.threads, progress: stage.progress)

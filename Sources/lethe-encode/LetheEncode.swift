@@ -61,6 +61,8 @@ struct LetheEncode: StageCommand {
 
     @OptionGroup var stage: StageOptions
 
+    @OptionGroup var workers: WorkerOptions
+
     @Option(help: ArgumentHelp("A token stage folder (lethe-tokenize output); repeat for several, encoded in order.", valueName: "dir"))
     var input: [String] = []
 
@@ -83,7 +85,7 @@ struct LetheEncode: StageCommand {
 
     func run() throws {
         BLASCore.useTheCPUsKernels()
-        try runEncodeStage(try StageRun(description: Self.stageDescription, options: stage), inputs: input, model: model,
+        try runEncodeStage(try StageRun(description: Self.stageDescription, options: stage, workers: workers), inputs: input, model: model,
                            batchSize: batchSize, stateDType: stateDType, surprisal: surprisal, threads: stage.threads)
     }
 }

@@ -51,6 +51,8 @@ struct LetheReconstruct: StageCommand {
 
     @OptionGroup var stage: StageOptions
 
+    @OptionGroup var workers: WorkerOptions
+
     @Option(help: ArgumentHelp("An encode stage folder (lethe-encode output); repeat for several, in order.", valueName: "dir"))
     var input: [String] = []
 
@@ -75,7 +77,7 @@ struct LetheReconstruct: StageCommand {
 
     func run() throws {
         BLASCore.useTheCPUsKernels()
-        try runReconstructStage(try StageRun(description: Self.stageDescription, options: stage), inputs: input,
+        try runReconstructStage(try StageRun(description: Self.stageDescription, options: stage, workers: workers), inputs: input,
                                 model: model, tokenizer: tokenizer, batchSize: batchSize, maxNewTokens: maxNewTokens,
                                 threads: stage.threads)
     }

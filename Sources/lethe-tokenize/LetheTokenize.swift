@@ -61,6 +61,8 @@ struct LetheTokenize: StageCommand {
 
     @OptionGroup var stage: StageOptions
 
+    @OptionGroup var workers: WorkerOptions
+
     @Option(help: ArgumentHelp("A corpus file (.jsonl, .jsonl.zst, .txt, .csv, CoNLL-2003); repeat for several, read in order.",
                                valueName: "file"))
     var input: [String] = []
@@ -173,7 +175,7 @@ struct LetheTokenize: StageCommand {
     }
 
     func run() throws {
-        let run = try StageRun(description: Self.stageDescription, options: stage)
+        let run = try StageRun(description: Self.stageDescription, options: stage, workers: workers)
         try runTokenizeStage(run, TokenizeSettings(
             inputs: input.map { CorpusInput(path: $0, format: format.corpusFormat) }, tokenizer: tokenizer,
             readOptions: ReadOptions(skipBadLines: skipBad, textField: textField, textUnit: textUnit, conllUnit: conllUnit),

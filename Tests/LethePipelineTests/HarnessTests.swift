@@ -5,6 +5,23 @@ import XCTest
 import LetheShards
 import LetheTestSupport
 
+/// `arguments` as a shard-parallel stage executable parses them: --shard-index and --num-shards (with their values)
+/// into WorkerOptions, the rest into StageOptions.
+func parseStageOptions(_ arguments: [String]) throws -> (StageOptions, WorkerOptions) {
+    var shared: [String] = [], worker: [String] = []
+    var i = 0
+    while i < arguments.count {
+        if ["--shard-index", "--num-shards"].contains(arguments[i]) {
+            worker += arguments[i ..< min(i + 2, arguments.count)]
+            i += 2
+        } else {
+            shared.append(arguments[i])
+            i += 1
+        }
+    }
+    return (try StageOptions.parse(shared), try WorkerOptions.parse(worker))
+}
+
 /// The stage harness in-process: units, workers, resume, clobber protection, manifests.
 final class HarnessTests: XCTestCase {
     let description = StageDescription.stage("lethe-unit-test", format: 1, inputs: ["input"])
@@ -12,7 +29,8 @@ final class HarnessTests: XCTestCase {
     /// A StageRun for `--output OUTPUT` plus `stageOptions` (shared options) and `parameters` (the stage's own).
     func stageRun(_ output: String, _ stageOptions: [String] = [], parameters: [String] = [], in sandbox: Sandbox) throws -> StageRun {
         let shared = ["--output", output, "--progress", "off"] + stageOptions
-        return try StageRun(description: description, options: try StageOptions.parse(shared), arguments: shared + parameters,
+        let (options, workers) = try parseStageOptions(shared)
+        return try StageRun(description: description, options: options, workers: workers, arguments: shared + parameters,
                             base: sandbox.url, cache: FileHashCache(url: nil))
     }
 

@@ -260,6 +260,14 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(description.repeatable, ["input"])
         let tokenize = try runProduct("lethe-tokenize", [StageDescription.flag], in: FileManager.default.temporaryDirectory)
         XCTAssertEqual(try JSONDecoder().decode(StageDescription.self, from: Data(tokenize.output.utf8)).repeatable, ["chunk-size", "input"])
+        // Only the shard-parallel stages take the worker options (their --help offers them; train's and report's not).
+        for (executable, parallel) in [("lethe-encode", true), ("lethe-count", true), ("lethe-train", false), ("lethe-report", false)] {
+            let output = try runProduct(executable, [StageDescription.flag], in: FileManager.default.temporaryDirectory).output
+            let described = try JSONDecoder().decode(StageDescription.self, from: Data(output.utf8))
+            XCTAssertEqual(described.parallel, parallel, executable)
+            XCTAssertEqual(described.options?.contains("num-shards"), parallel, executable)
+            XCTAssertEqual(described.options?.contains("shard-index"), parallel, executable)
+        }
     }
 
     func testBadPipelinesAndExecutablesGiveClearErrors() throws {

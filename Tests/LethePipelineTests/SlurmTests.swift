@@ -276,7 +276,9 @@ final class SlurmTests: XCTestCase {
     }
 
     func testStatusShowsQueuedJobsAndCancelCancelsThem() throws {
-        let sandbox = try makeSandbox(pipeline: pipeline(genParams: #", "delay-ms": 200"#))
+        // 40 samples at 500 ms on 2 tasks: 10 s, long enough for the commands below on a loaded machine (at 200 ms the
+        // jobs once finished before `lethe cancel`, during a build beside the tests); cancelled well before that.
+        let sandbox = try makeSandbox(pipeline: pipeline(genParams: #", "delay-ms": 500"#))
         defer { sandbox.cleanUp() }
         XCTAssertEqual(try lethe("run", "--executor", "slurm", "--tasks", "2", in: sandbox).status, 0)
         let gen = try record("gen", in: sandbox), map = try record("map", in: sandbox)

@@ -11,7 +11,8 @@ final class StreamedUnitsTests: XCTestCase {
 
     func stageRun(_ output: String, _ stageOptions: [String] = [], in sandbox: Sandbox) throws -> StageRun {
         let shared = ["--output", output, "--progress", "off"] + stageOptions
-        return try StageRun(description: description, options: try StageOptions.parse(shared), arguments: shared,
+        let (options, workers) = try parseStageOptions(shared)
+        return try StageRun(description: description, options: options, workers: workers, arguments: shared,
                             base: sandbox.url, cache: FileHashCache(url: nil))
     }
 

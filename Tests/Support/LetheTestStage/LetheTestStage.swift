@@ -19,6 +19,8 @@ struct LetheTestStage: StageCommand {
 
     @OptionGroup var stage: StageOptions
 
+    @OptionGroup var workers: WorkerOptions
+
     @Option(help: "Stage folder to map (repeat it to map several, one after the other); without it, samples are generated.")
     var input: [String] = []
 
@@ -44,7 +46,7 @@ struct LetheTestStage: StageCommand {
     var writeSummary = false
 
     func run() throws {
-        let run = try StageRun(description: Self.stageDescription, options: stage)
+        let run = try StageRun(description: Self.stageDescription, options: stage, workers: workers)
         let finalize: ((inout StageFiles) throws -> Void)? = writeSummary ? { files in
             var total = 0
             for record in (0..<Int.max).lazy.map({ run.folder.record(unit: $0) }).prefix(while: { $0 != nil }) {
