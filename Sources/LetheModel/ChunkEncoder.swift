@@ -15,15 +15,18 @@ public final class ChunkEncoder {
     private var packedLMHead: PackedWeight?
     private var activations: MambaActivations?
 
-    /// `packed`: the model's packed weights when another encoder of the same model has them (one copy in memory).
-    public init(model: MambaModel, tokensPerPass: Int = 8192, packed: PackedMambaWeights? = nil) {
+    public convenience init(model: MambaModel, tokensPerPass: Int = 8192) {
+        self.init(model: model, tokensPerPass: tokensPerPass, packed: PackedMambaWeights(model, lmHead: false))
+    }
+
+    private init(model: MambaModel, tokensPerPass: Int, packed: PackedMambaWeights) {
         precondition(tokensPerPass > 0, "tokensPerPass must be positive")
         self.model = model
         self.tokensPerPass = tokensPerPass
-        self.packed = packed ?? PackedMambaWeights(model, lmHead: false)
+        self.packed = packed
     }
 
-    /// Another encoder of the same model sharing its packed weights (its own activations).
+    /// Another encoder of the same model sharing its packed weights (one copy in memory; its own activations).
     public func sibling() -> ChunkEncoder { ChunkEncoder(model: model, tokensPerPass: tokensPerPass, packed: packed) }
 
     /// The final cache of `chunks` (all of `length` tokens), sequence b holding chunk b's state.

@@ -49,15 +49,17 @@ public func runTrainStage(_ run: StageRun, _ s: TrainStageSettings, force: Bool,
         let initFolder = MambaModel.checkpointFolder(URL(fileURLWithPath: s.initFolder))
         let config = try MambaConfig.read(contentsOf: initFolder.appendingPathComponent("config.json"))
         let frozen = try s.encoder.map { try TrainStage.frozenEncoder($0, decoder: config) }
+        // The training and validation chunks' encoders share one packed copy of the frozen encoder's weights.
+        let encoder = frozen.map { ChunkEncoder(model: $0) }
         let shapes = s.objective == .autoencoder && frozen == nil
             ? (ssm: config.ssmStateShape, conv: config.convStateShape) : nil
         run.say("reading \(s.inputs.joined(separator: ", "))")
-        let train = try TrainStage.chunks(s.inputs, config: config, shapes: shapes, encoder: frozen,
+        let train = try TrainStage.chunks(s.inputs, config: config, shapes: shapes, encoder: encoder,
                                stateFile: output.appendingPathComponent(".train-states.f32"))
         defer { try? FileManager.default.removeItem(at: output.appendingPathComponent(".train-states.f32")) }
-        let valid = s.validationSets.isEmpty ? nil : try TrainStage.chunks(s.validationSets, config: config, shapes: shapes, encoder: frozen,
-                                                        stateFile: output.appendingPathComponent(".validation-states.f32"),
-                                                        sharingEncoderOf: train as? EncoderChunks)
+        let valid = s.validationSets.isEmpty ? nil : try TrainStage.chunks(s.validationSets, config: config, shapes: shapes,
+                                                                           encoder: encoder?.sibling(),
+                                                                           stateFile: output.appendingPathComponent(".validation-states.f32"))
         defer { try? FileManager.default.removeItem(at: output.appendingPathComponent(".validation-states.f32")) }
 
         let total = s.steps ?? TrainingRun.steps(epochs: s.epochs ?? 1, lengths: train.lengths, batchSize: s.batchSize)
@@ -133,13 +135,11 @@ enum TrainStage {
 
     /// Training or validation chunks of stage folders: with a frozen encoder, tokens whose states it computes per
     /// batch; else the stored states (or tokens only, for the LM objective).
-    /// `sharingEncoderOf`: the training set's chunks, whose encoder (its packed weights) the validation set shares.
-    static func chunks(_ paths: [String], config: MambaConfig, shapes: (ssm: [Int], conv: [Int])?, encoder: MambaModel?,
-                stateFile: URL, sharingEncoderOf other: EncoderChunks? = nil) throws -> ChunkSource {
+    static func chunks(_ paths: [String], config: MambaConfig, shapes: (ssm: [Int], conv: [Int])?, encoder: ChunkEncoder?,
+                stateFile: URL) throws -> ChunkSource {
         let stored = try EncodedChunks(shards: try shardURLs(paths), vocabularySize: config.vocabSize, stateShapes: shapes,
                                        stateFile: stateFile)
-        guard let encoder else { return stored }
-        return other.map { EncoderChunks(tokens: stored, sharingEncoderOf: $0) } ?? EncoderChunks(tokens: stored, encoder: encoder)
+        return encoder.map { EncoderChunks(tokens: stored, encoder: $0) } ?? stored
     }
 
     /// The frozen encoder: its states must fit the decoder's (same layers, d_inner, d_state and conv kernel).

@@ -15,16 +15,9 @@ public final class EncoderChunks: ChunkSource {
 
     public var lengths: [Int] { tokens.lengths }
 
-    public init(tokens: ChunkSource, encoder: MambaModel, tokensPerPass: Int = 8192) {
+    public init(tokens: ChunkSource, encoder: ChunkEncoder) {
         self.tokens = tokens
-        self.encoder = ChunkEncoder(model: encoder, tokensPerPass: tokensPerPass)
-    }
-
-    /// The training set's chunks and another set's (validation) through the same frozen encoder: one packed copy
-    /// of its weights.
-    public init(tokens: ChunkSource, sharingEncoderOf other: EncoderChunks) {
-        self.tokens = tokens
-        encoder = other.encoder.sibling()
+        self.encoder = encoder
     }
 
     public func batch(_ indices: [Int], withStates: Bool) throws -> TrainingBatch {

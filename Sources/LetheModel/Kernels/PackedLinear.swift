@@ -45,7 +45,7 @@ public final class PackedWeight: @unchecked Sendable {
 /// Whether `packedLinearForward` runs the C kernels, whose outputs round alike whatever the rows and columns
 /// computed with them: on CPUs with AVX2 or AVX-512. Elsewhere (and on the Swift SIMD path that tests and
 /// benchmarks can choose) it runs OpenBLAS, which rounds by the shape of the call.
-public var packedProductsRoundAlike: Bool { VectorPath.avx2.isAvailable && vectorPath != .swiftSIMD }
+public var packedProductsRoundAlike: Bool { vectorPath != .swiftSIMD }  // vectorPath is one this CPU runs
 
 /// PyTorch: `F.linear(input, weight)` i.e. `out = input @ weight.T` (with `accumulate`, `out += input @ weight.T`)
 /// on a packed weight, for the output features `columns` (all by default; a range must start at a multiple of 32):
