@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 
 /// The options every stage executable shares (`@OptionGroup var stage: StageOptions`); a shard-parallel one adds
-/// `WorkerOptions`.
+/// `WorkerOptions`. Numeric options here and in the executables parse `.unconditional`ly, so that `--threads -2`
+/// reaches the option's own check instead of ArgumentParser's "Missing value" (it would read -2 as an option).
 public struct StageOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Folder for this stage's shards, manifest.json and log.", valueName: "dir"))
     public var output: String
@@ -10,7 +11,7 @@ public struct StageOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Stage name recorded in the manifest (default: the output folder's name).", valueName: "name"))
     public var stage: String?
 
-    @Option(help: ArgumentHelp("Threads for this worker.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Threads for this worker.", valueName: "n"))
     public var threads = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: "Progress display: auto (a live line on a terminal, plain lines otherwise), bar, lines or off.")
@@ -36,11 +37,11 @@ public struct StageOptions: ParsableArguments {
 /// The options of a shard-parallel stage's worker (`@OptionGroup var workers: WorkerOptions`); a stage that runs as
 /// one process (train, report) has none, so its --help does not offer them.
 public struct WorkerOptions: ParsableArguments {
-    @Option(name: .customLong("shard-index"),
+    @Option(name: .customLong("shard-index"), parsing: .unconditional,
             help: ArgumentHelp("This worker's number, 0 ..< num-shards: it does the units j with j % num-shards == shard-index.", valueName: "i"))
     public var shardIndex = 0
 
-    @Option(name: .customLong("num-shards"),
+    @Option(name: .customLong("num-shards"), parsing: .unconditional,
             help: ArgumentHelp("How many workers (processes, cluster tasks) share the stage. Any split gives the same output.", valueName: "n"))
     public var numShards = 1
 

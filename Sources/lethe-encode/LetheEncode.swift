@@ -69,7 +69,7 @@ struct LetheEncode: StageCommand {
     @Option(help: ArgumentHelp("The frozen encoder: a Hugging Face or state-spaces Mamba folder.", valueName: "dir"))
     var model: String
 
-    @Option(name: .customLong("batch-size"), help: ArgumentHelp("Chunks of one length per forward pass.", valueName: "n"))
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: ArgumentHelp("Chunks of one length per forward pass.", valueName: "n"))
     var batchSize = 64
 
     @Option(name: .customLong("state-dtype"), help: "The stored states' dtype: float32 or float16.")

@@ -59,11 +59,11 @@ struct LetheReconstruct: StageCommand {
     @Option(help: ArgumentHelp("The trained decoder: a lethe-train output folder (its final/ checkpoint) or any Hugging Face or state-spaces Mamba folder.", valueName: "dir"))
     var model: String
 
-    @Option(name: .customLong("max-new-tokens"),
+    @Option(name: .customLong("max-new-tokens"), parsing: .unconditional,
             help: ArgumentHelp("The most tokens generated per chunk, a stopping eos included. (default: the chunk's length + 8)", valueName: "n"))
     var maxNewTokens: Int?
 
-    @Option(name: .customLong("batch-size"), help: ArgumentHelp("Chunks decoded together.", valueName: "n"))
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: ArgumentHelp("Chunks decoded together.", valueName: "n"))
     var batchSize = 64
 
     @Option(help: ArgumentHelp("The tokenizer.json that decodes the ids (default: the shipped GPT-NeoX-20B tokenizer; see above).", valueName: "file"))

@@ -81,7 +81,7 @@ struct LetheReport: StageCommand {
         """, valueName: "text"))
     var label: [String] = []
 
-    @Option(help: ArgumentHelp("Seed of the bootstrap resamples behind the ROUGE intervals.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the bootstrap resamples behind the ROUGE intervals.", valueName: "n"))
     var seed: UInt64 = 0
 
     @Option(help: ArgumentHelp("The report's title (its first line).", valueName: "text"))

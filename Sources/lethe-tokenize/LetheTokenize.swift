@@ -85,19 +85,19 @@ struct LetheTokenize: StageCommand {
     @Option(help: "How documents become chunks (see above).")
     var chunking: ChunkingMode = .fixed
 
-    @Option(name: .customLong("chunk-size"), help: ArgumentHelp("""
+    @Option(name: .customLong("chunk-size"), parsing: .unconditionalSingleValue, help: ArgumentHelp("""
         Tokens per chunk for fixed; at most that many for words. (default: 64) fixed takes several (repeat the \
         option): chunks then cycle through the sizes, e.g. an evaluation set of lengths 4 to 256 from one text.
         """, valueName: "n"))
     var chunkSize: [Int] = []
 
-    @Option(name: .customLong("min-length"), help: ArgumentHelp("mixed: the shortest chunk, in tokens.", valueName: "a"))
+    @Option(name: .customLong("min-length"), parsing: .unconditional, help: ArgumentHelp("mixed: the shortest chunk, in tokens.", valueName: "a"))
     var minLength: Int?
 
-    @Option(name: .customLong("max-length"), help: ArgumentHelp("mixed: the longest chunk, in tokens.", valueName: "b"))
+    @Option(name: .customLong("max-length"), parsing: .unconditional, help: ArgumentHelp("mixed: the longest chunk, in tokens.", valueName: "b"))
     var maxLength: Int?
 
-    @Option(help: ArgumentHelp("mixed: seed of the chunk lengths. (default: 0)", valueName: "s"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("mixed: seed of the chunk lengths. (default: 0)", valueName: "s"))
     var seed: UInt64?
 
     @Option(help: ArgumentHelp("The samples' dataset label. (default: the input file's name without its extension)", valueName: "label"))
@@ -107,13 +107,13 @@ struct LetheTokenize: StageCommand {
             help: ArgumentHelp("Label each sample with this metadata field, a dotted path such as meta.pile_set_name (JSONL) or a column (CSV); samples without it get --dataset.", valueName: "path"))
     var datasetField: String?
 
-    @Option(name: .customLong("skip-documents"), help: ArgumentHelp("Leave out the first n documents of the inputs.", valueName: "n"))
+    @Option(name: .customLong("skip-documents"), parsing: .unconditional, help: ArgumentHelp("Leave out the first n documents of the inputs.", valueName: "n"))
     var skipDocuments = 0
 
-    @Option(name: .customLong("max-documents"), help: ArgumentHelp("Keep at most n documents after those skipped.", valueName: "n"))
+    @Option(name: .customLong("max-documents"), parsing: .unconditional, help: ArgumentHelp("Keep at most n documents after those skipped.", valueName: "n"))
     var maxDocuments: Int?
 
-    @Option(name: .customLong("documents-per-shard"), help: ArgumentHelp("Documents per block; block j is shard j.", valueName: "d"))
+    @Option(name: .customLong("documents-per-shard"), parsing: .unconditional, help: ArgumentHelp("Documents per block; block j is shard j.", valueName: "d"))
     var documentsPerShard = 1000
 
     @Option(help: ArgumentHelp("""

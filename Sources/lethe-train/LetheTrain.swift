@@ -64,16 +64,16 @@ struct LetheTrain: StageCommand {
     @Option(help: ArgumentHelp("Hugging Face Mamba folder (or lethe-train output) the decoder starts from (only config.json: random weights).", valueName: "dir"))
     var `init`: String
 
-    @Option(help: "Training steps (optimizer updates). Default: one epoch.") var steps: Int?
-    @Option(help: "Passes over the training chunks (instead of --steps).") var epochs: Int?
-    @Option(help: "Chunks per batch (each batch holds chunks of one length).") var batchSize = 8
-    @Option(help: "Peak learning rate.") var lr = 5e-5
-    @Option(help: "AdamW's decoupled weight decay (not applied to biases, norm weights, A_log, D).") var weightDecay = 0.0
+    @Option(parsing: .unconditional, help: "Training steps (optimizer updates). Default: one epoch.") var steps: Int?
+    @Option(parsing: .unconditional, help: "Passes over the training chunks (instead of --steps).") var epochs: Int?
+    @Option(parsing: .unconditional, help: "Chunks per batch (each batch holds chunks of one length).") var batchSize = 8
+    @Option(parsing: .unconditional, help: "Peak learning rate.") var lr = 5e-5
+    @Option(parsing: .unconditional, help: "AdamW's decoupled weight decay (not applied to biases, norm weights, A_log, D).") var weightDecay = 0.0
     @Option(help: "Learning-rate schedule after the warmup: constant, linear or cosine (to 0 at the last step).")
     var schedule = LearningRateSchedule.linear
-    @Option(help: "Warmup steps (linear from 0).") var warmup = 0
-    @Option(help: "Clip gradients to this global L2 norm.") var clip: Double?
-    @Option(help: "Seed of the chunk order and of random initial weights.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Warmup steps (linear from 0).") var warmup = 0
+    @Option(parsing: .unconditional, help: "Clip gradients to this global L2 norm.") var clip: Double?
+    @Option(parsing: .unconditional, help: "Seed of the chunk order and of random initial weights.") var seed: UInt64 = 0
     @Flag(inversion: .prefixedNo, help: "Shuffle the chunks each epoch (--no-shuffle: shard and sample order).")
     var shuffle = true
     @Option(help: "autoencoder (rebuild from the encoder state) or lm (next token from the empty state).")
@@ -81,17 +81,17 @@ struct LetheTrain: StageCommand {
     @Option(name: .customLong("validate"), help: ArgumentHelp("Stage folder of held-out validation chunks (repeat for several datasets and lengths).",
                                valueName: "dir"))
     var validationSets: [String] = []
-    @Option(help: "Validation every N steps (and after the last step).") var evalEvery: Int?
-    @Option(help: "Validation chunks of each length: a fixed sample spread evenly over --validate.") var validateChunks = 64
+    @Option(parsing: .unconditional, help: "Validation every N steps (and after the last step).") var evalEvery: Int?
+    @Option(parsing: .unconditional, help: "Validation chunks of each length: a fixed sample spread evenly over --validate.") var validateChunks = 64
     @Option(help: "Which weights final/ holds: last (after the last step) or best (lowest validation loss).")
     var finalCheckpoint = FinalCheckpoint.last
     @Option(help: ArgumentHelp("The tokenizer.json that decodes validation reconstructions for ROUGE (default: the shipped GPT-NeoX-20B tokenizer).", valueName: "file"))
     var tokenizer: String?
-    @Option(help: "A checkpoint step-N/ every N steps (final/ is always written).") var checkpointEvery: Int?
+    @Option(parsing: .unconditional, help: "A checkpoint step-N/ every N steps (final/ is always written).") var checkpointEvery: Int?
     @Flag(help: "Continue the run in --output from its newest checkpoint.") var resume = false
     @Option(help: "How final/model.safetensors stores the weights: float32, float16 or bfloat16 (step-N/ stays float32).")
     var finalDtype = FinalDType.float32
-    @Option(help: "Megabytes all layers' activations may take before the backward pass recomputes them layer by layer; the output layer keeps its logits in what they leave (else recomputes them).")
+    @Option(parsing: .unconditional, help: "Megabytes all layers' activations may take before the backward pass recomputes them layer by layer; the output layer keeps its logits in what they leave (else recomputes them).")
     var activationBudgetMb = 4096
 
     func validate() throws {
@@ -108,6 +108,7 @@ struct LetheTrain: StageCommand {
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
         if evalEvery != nil, validationSets.isEmpty { throw ValidationError("--eval-every needs --validate") }
         guard validateChunks >= 1 else { throw ValidationError("--validate-chunks must be at least 1") }
+        guard activationBudgetMb >= 0 else { throw ValidationError("--activation-budget-mb must not be negative") }
         if finalCheckpoint == .best, validationSets.isEmpty {
             throw ValidationError("--final-checkpoint best chooses by validation loss: give --validate")
         }

@@ -69,7 +69,7 @@ struct Run: LetheCommand {
     @Option(help: ArgumentHelp("Where stages run: local (processes on this machine) or slurm (jobs submitted with sbatch).", valueName: "local|slurm"))
     var executor = ExecutorKind.local
 
-    @Option(help: ArgumentHelp("Local: processes for each shard-parallel stage (each gets --shard-index/--num-shards).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Local: processes for each shard-parallel stage (each gets --shard-index/--num-shards).", valueName: "n"))
     var jobs = 1
 
     @Flag(name: .customLong("wait-lock"), help: "If another `lethe run` holds a stage folder of this pipeline, wait for it (default: exit at once, naming it).")
@@ -120,19 +120,19 @@ struct SlurmRunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Account charged for the jobs (sbatch --account).", valueName: "name"))
     var account: String?
 
-    @Option(help: ArgumentHelp("Array tasks for each shard-parallel stage without \"tasks\" in its resources (default \(SlurmOptions.defaultTasks)).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Array tasks for each shard-parallel stage without \"tasks\" in its resources (default \(SlurmOptions.defaultTasks)).", valueName: "n"))
     var tasks: Int?
 
-    @Option(name: .customLong("max-array"), help: ArgumentHelp("At most this many tasks of one array run at the same time (sbatch --array=...%N).", valueName: "n"))
+    @Option(name: .customLong("max-array"), parsing: .unconditional, help: ArgumentHelp("At most this many tasks of one array run at the same time (sbatch --array=...%N).", valueName: "n"))
     var maxArray: Int?
 
-    @Option(help: ArgumentHelp("How many times a failed task is requeued before it counts as failed (default 1).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("How many times a failed task is requeued before it counts as failed (default 1).", valueName: "n"))
     var retries: Int?
 
     @Flag(help: "Follow the jobs until they end and exit with their outcome (default: submit and return).")
     var wait = false
 
-    @Option(help: ArgumentHelp("With --wait: seconds between looks at the queue.", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --wait: seconds between looks at the queue.", valueName: "seconds"))
     var poll: Double = 10
 
     var options: SlurmOptions {
@@ -222,8 +222,12 @@ struct Inspect: LetheCommand {
     @Argument(help: "A shard file (.tar.zst) or a stage folder.")
     var path: String
 
-    @Option(help: "How many samples of a shard to show.")
+    @Option(parsing: .unconditional, help: "How many samples of a shard to show.")
     var samples = 3
+
+    func validate() throws {
+        guard samples >= 0 else { throw ValidationError("--samples must be 0 or more") }
+    }
 
     func run() throws {
         var isDirectory: ObjCBool = false
@@ -231,7 +235,7 @@ struct Inspect: LetheCommand {
             throw PipelineError("\(path): no such file or folder")
         }
         let url = URL(fileURLWithPath: path)
-        say(isDirectory.boolValue ? try LethePipeline.Inspect.stageFolder(url) : try LethePipeline.Inspect.shard(url, samples: max(0, samples)))
+        say(isDirectory.boolValue ? try LethePipeline.Inspect.stageFolder(url) : try LethePipeline.Inspect.shard(url, samples: samples))
     }
 }
 
