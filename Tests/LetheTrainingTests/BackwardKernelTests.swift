@@ -68,7 +68,8 @@ final class BackwardKernelTests: XCTestCase {
 
     /// Mamba-2's scan backward against its Double reference: groups of heads sharing B and C, strided rows, a
     /// non-zero initial state (whose gradient is checked too), dt clamped and not, state sizes with and without a
-    /// partial vector, heads recomputed in blocks of 3 channels; on every implementation this CPU runs, on one worker
+    /// partial vector, heads recomputed in blocks of 6 channels (a group of the C kernels' 4 and 2 alone; 20 channels end
+    /// in a block of 2); on every implementation this CPU runs, on one worker
     /// and two (the same bits on both).
     func testSSDScanBackward() {
         let (savedThreads, savedPath) = (LetheThreads.count, vectorPath)
@@ -167,13 +168,13 @@ final class BackwardKernelTests: XCTestCase {
                                          stateStride: di * n, batch: batch, length: length, heads: heads, headDim: headDim,
                                          groups: groups, stateSize: n, dtMin: limit.0, dtMax: limit.1)
             } else {
-                // Blocks of 3 channels: several per head, the last one partial.
+                // Blocks of 6 channels: a group of the C kernels' 4 and 2 alone; 20 channels in several, the last one partial.
                 ssdScanBackward(dX: dx.baseAddress!, dxStride: channels, dBC: dx.baseAddress! + di, dbcStride: channels,
                                 dDt: &dDt, dDtStride: heads, dDtBias: &dDtBias, dALog: &dALog, dD: &dD, dState: &dState,
                                 dStateStride: di * n, dY: dY, x: conv, xStride: columns, dt: dt, dtStride: heads,
                                 dtBias: dtBias, aLog: aLog, bc: Array(conv[di...]), bcStride: columns, d: d, state: state,
                                 stateStride: di * n, batch: batch, length: length, heads: heads, headDim: headDim,
-                                groups: groups, stateSize: n, dtMin: limit.0, dtMax: limit.1, channelBlock: 3)
+                                groups: groups, stateSize: n, dtMin: limit.0, dtMax: limit.1, channelBlock: 6)
             }
         }
         return [dX, dDt, dDtBias, dALog, dD, dState]

@@ -59,6 +59,9 @@ LETHE_SELECTIVE_SCAN_BACKWARD(lethe_selective_scan_backward_avx2);
 /// The same with 16 lanes of AVX-512F.
 LETHE_SELECTIVE_SCAN_BACKWARD(lethe_selective_scan_backward_avx512);
 
+/// Channels of a head that Mamba-2's scan kernels take together (ssd_scan_body.h).
+#define LETHE_SSD_CHANNELS 4
+
 /// Mamba-2's scan, LetheModel's ssdScanForward (same arguments and layout, see SSDScan.swift), for work units
 /// [unit_begin, unit_end) of one sequence and one head (unit = b * heads + h).
 #define LETHE_SSD_SCAN(name)                                                                                        \
