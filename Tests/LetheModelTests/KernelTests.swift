@@ -437,6 +437,38 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Each channel of a Mamba-2 head gets the bits it would get alone: a head of 5 channels (the C kernels take 4
+    /// together, then 1) against 5 heads of one channel each with the same dt, A, D, B and C, whose x, y and states
+    /// lie in memory as the one head's do; equal to the bit, with and without a partial vector of states, on every
+    /// implementation this CPU runs.
+    func testSSDScanChannelsTakenTogetherKeepTheirBits() {
+        let saved = vectorPath
+        defer { vectorPath = saved }
+        let (batch, length, channels) = (2, 7, 5)
+        for n in [16, 21] {
+            let x = random.floats(batch * length * channels, -2, 2), bc = random.floats(batch * length * 2 * n, -2, 2)
+            let dt = random.floats(batch * length, -4, 2), initial = random.floats(batch * channels * n, -1, 1)
+            let (dtBias, aLog, d) = (random.floats(1, -1, 1), random.floats(1, -2, 2), random.floats(1, 0, 2))
+            for path in VectorPath.allCases.filter(\.isAvailable) {
+                vectorPath = path
+                func scan(heads: Int) -> ([Float], [Float]) {
+                    var y = [Float](repeating: 0, count: batch * length * channels), state = initial
+                    let headDim = channels / heads
+                    ssdScanForward(y: &y, x: x, xStride: channels, dt: dt.flatMap { Array(repeating: $0, count: heads) },
+                                   dtStride: heads, dtBias: Array(repeating: dtBias[0], count: heads),
+                                   aLog: Array(repeating: aLog[0], count: heads), bc: bc, bcStride: 2 * n,
+                                   d: Array(repeating: d[0], count: heads), state: &state, stateStride: channels * n,
+                                   batch: batch, length: length, heads: heads, headDim: headDim, groups: 1, stateSize: n,
+                                   dtMin: 0, dtMax: .infinity)
+                    return (y, state)
+                }
+                let (together, alone) = (scan(heads: 1), scan(heads: channels))
+                XCTAssertEqual(together.0, alone.0, "\(path) n \(n): y")
+                XCTAssertEqual(together.1, alone.1, "\(path) n \(n): states")
+            }
+        }
+    }
+
     private func checkSSDScan(path: VectorPath, heads: Int, headDim: Int, groups: Int, n: Int, limit: (Float, Float), length: Int) {
         let batch = 2, di = heads * headDim, channels = di + 2 * groups * n, columns = channels + 3
         let conv = random.floats(batch * length * columns, -2, 2)  // x | B | C, then unused columns
