@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 
 /// The options every stage executable shares (`@OptionGroup var stage: StageOptions`); a shard-parallel one adds
-/// `WorkerOptions`. Numeric options here and in the executables parse `.unconditional`ly, so that `--threads -2`
-/// reaches the option's own check instead of ArgumentParser's "Missing value" (it would read -2 as an option).
+/// `WorkerOptions`. Numeric options here and in the executables parse `.unconditional`ly (a repeatable one
+/// `.unconditionalSingleValue`), so that `--threads -2` reaches the option's own check instead of ArgumentParser's
+/// "Missing value" (it would read -2 as an option).
 public struct StageOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Folder for this stage's shards, manifest.json and log.", valueName: "dir"))
     public var output: String
