@@ -141,11 +141,12 @@ public func ssdScanBackward(dX: UnsafeMutablePointer<Float>, dxStride: Int, dBC:
         }
     }
     // The C kernels' channels per block (`channelBlock`, else those whose states over every step fill about
-    // 512 KB, a core's share of cache, rounded down to whole groups of the channels the kernel takes together when
-    // one fits: not for 256 steps and more at d_state 128, whose channels then go one at a time).
+    // 512 KB, a core's share of cache, rounded down to whole groups of the channels the kernel takes together, and
+    // at least one group: sharing the loads of a group beats staying in cache, measured at d_state 128 for 258 and
+    // 1,026 steps, README).
     let block = max(1, min(p, channelBlock ?? {
         let (fitting, group) = ((1 << 17) / ((length + 1) * max(1, n)), Int(LETHE_SSD_CHANNELS))
-        return fitting >= group ? fitting / group * group : fitting
+        return fitting >= group ? fitting / group * group : group
     }()))
     if let kernel = vectorPath.cKernel(avx512: lethe_ssd_scan_backward_avx512, avx2: lethe_ssd_scan_backward_avx2) {
         // Units of (sequence, head), each with its share of its group's dB and dC (L rows of dB | dC), summed
