@@ -32,10 +32,10 @@ static inline float ssd_time_step(float biased, float low, float high) {
 // One token's update of states j ..< j + LANES (the first `tail` of them when not `full`) of `count` channels
 // (constants where inlined) from channel row `s`: s = e^{ΔA}·s + (Δ·B)·x, and each channel's sum of s·C so far in acc.
 TARGET static inline __attribute__((always_inline)) void ssd_update_states(int count, int full, MASK tail_mask, long j,
-                                                                           long n, float *s, const float *db,
+                                                                           long n, float *s, const float *bt,
                                                                            const float *ct, const VEC *xv, VEC *acc,
-                                                                           VEC decay) {
-    const VEC dbv = SSD_LOAD(db + j), cv = SSD_LOAD(ct + j);
+                                                                           VEC delta, VEC decay) {
+    const VEC dbv = V_MUL(delta, SSD_LOAD(bt + j)), cv = SSD_LOAD(ct + j);
     for (int k = 0; k < count; k++) {
         float *sc = s + k * n + j;
         const VEC updated = V_FMADD(dbv, xv[k], V_MUL(SSD_LOAD(sc), decay));
@@ -46,15 +46,17 @@ TARGET static inline __attribute__((always_inline)) void ssd_update_states(int c
 
 // The same for every state of the channels, then y = Σ s·C + D·x per channel.
 TARGET static inline __attribute__((always_inline)) void ssd_channels(int count, float *s, long n, long whole, long tail,
-                                                                      MASK tail_mask, const float *db, const float *ct,
-                                                                      const float *xt, float *yt, float skip, VEC decay) {
+                                                                      MASK tail_mask, const float *bt, const float *ct,
+                                                                      const float *xt, float *yt, float skip, VEC delta,
+                                                                      VEC decay) {
     VEC xv[SSD_CHANNELS], acc[SSD_CHANNELS];
     for (int k = 0; k < count; k++) {
         xv[k] = V_SET1(xt[k]);
         acc[k] = V_SET1(0.0f);
     }
-    for (long j = 0; j < whole; j += LANES) ssd_update_states(count, 1, tail_mask, j, n, s, db, ct, xv, acc, decay);
-    if (tail) ssd_update_states(count, 0, tail_mask, whole, n, s, db, ct, xv, acc, decay);
+    for (long j = 0; j < whole; j += LANES)
+        ssd_update_states(count, 1, tail_mask, j, n, s, bt, ct, xv, acc, delta, decay);
+    if (tail) ssd_update_states(count, 0, tail_mask, whole, n, s, bt, ct, xv, acc, delta, decay);
     for (int k = 0; k < count; k++) yt[k] = v_hsum(acc[k]) + xt[k] * skip;
 }
 
@@ -66,7 +68,6 @@ TARGET void SSD_SCAN_NAME(float *y, const float *x, long x_stride, const float *
     const long per_group = heads / groups, tail = n % LANES, whole = n - tail;
     const long grouped = head_dim - head_dim % SSD_CHANNELS;
     const MASK tail_mask = V_MASK_FIRST(tail == 0 ? 1 : tail);
-    float *db = malloc(sizeof(float) * n);  // Δ·B of the step
     for (long unit = unit_begin; unit < unit_end; unit++) {
         const long b = unit / heads, h = unit % heads;
         const float a = -expf(a_log[h]);
@@ -75,18 +76,17 @@ TARGET void SSD_SCAN_NAME(float *y, const float *x, long x_stride, const float *
         for (long t = 0; t < length; t++) {
             const long row = b * length + t;
             const float delta = ssd_time_step(dt[row * dt_stride + h] + dt_bias[h], dt_min, dt_max);
-            const VEC decay = V_SET1(expf(delta * a));
+            const VEC delta_v = V_SET1(delta), decay = V_SET1(expf(delta * a));
             const float *bt = bc + row * bc_stride + b_offset, *ct = bc + row * bc_stride + c_offset;
             const float *xt = x + row * x_stride + h * head_dim;
             float *yt = y + row * heads * head_dim + h * head_dim;
-            for (long j = 0; j < n; j++) db[j] = delta * bt[j];
             for (long c = 0; c < grouped; c += SSD_CHANNELS)
-                ssd_channels(SSD_CHANNELS, s + c * n, n, whole, tail, tail_mask, db, ct, xt + c, yt + c, d[h], decay);
+                ssd_channels(SSD_CHANNELS, s + c * n, n, whole, tail, tail_mask, bt, ct, xt + c, yt + c, d[h], delta_v,
+                             decay);
             for (long c = grouped; c < head_dim; c++)
-                ssd_channels(1, s + c * n, n, whole, tail, tail_mask, db, ct, xt + c, yt + c, d[h], decay);
+                ssd_channels(1, s + c * n, n, whole, tail, tail_mask, bt, ct, xt + c, yt + c, d[h], delta_v, decay);
         }
     }
-    free(db);
 }
 
 // What the backward pass sums for one channel of a token: its dy and Δ·x (broadcast), and the sums over its states

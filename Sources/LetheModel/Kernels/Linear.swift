@@ -6,8 +6,8 @@ import CBLAS
 /// How `linearForward` cuts a product among the workers of `LetheThreads`.
 public enum ProductSplit: Sendable {
     /// Blocks from the shape alone, never from the number of workers, so that `--threads` changes no bit of the
-    /// output (encoding and decoding where they fall back to OpenBLAS): on OpenBLAS's Haswell kernels a dot product's rounding depends on the shape of
-    /// the call computing it (README, Performance).
+    /// output (encoding and decoding where they fall back to OpenBLAS): on OpenBLAS's Haswell kernels a dot
+    /// product's rounding depends on the shape of the call computing it (README, Performance).
     case byShape
     /// One block per worker, of rows or of columns, whichever packs less: fewer and larger calls. For training,
     /// whose backward products are split among the workers too (its bytes are the same for the same `--threads`).
